@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+/** The `sagastream` command. */
+import { Command } from "commander";
+import { SagastreamError } from "../errors/index.js";
+import { demoCommand } from "./demo-command.js";
+import { stackCommand } from "./stack-command.js";
+import { benchCommand } from "./bench-command.js";
+
+const program = new Command("sagastream")
+  .description("event-sourced saga engine on Apache Kafka")
+  .showHelpAfterError()
+  .addCommand(stackCommand())
+  .addCommand(demoCommand())
+  .addCommand(benchCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof SagastreamError) {
+    process.stderr.write(`sagastream: ${error.message}\n`);
+  } else {
+    process.stderr.write(
+      `sagastream: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+  }
+  process.exitCode = 1;
+}

@@ -1,0 +1,213 @@
+/**
+ * The one typed, validated configuration of sagastream: environment variables, overridden by
+ * command-line flags. Every error names the bad key and what it must be.
+ */
+import path from "node:path";
+import { z } from "zod";
+import { ConfigError } from "../errors/index.js";
+
+const port = z.coerce
+  .number({ error: "must be a port number" })
+  .int("must be a whole port number")
+  .min(1024, "must be a port from 1024 to 65535")
+  .max(65535, "must be a port from 1024 to 65535");
+
+const brokerList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(",")
+      .map((b) => b.trim())
+      .filter((b) => b !== ""),
+  )
+  .refine((list) => list.length > 0 && list.every((b) => /^[^\s:]+:\d{1,5}$/.test(b)), {
+    error: "must be a comma-separated list of host:port (e.g. 127.0.0.1:9092)",
+  });
+
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+const postgresUrl = z.url({
+  protocol: /^postgres(ql)?$/,
+  error: "must be a postgres:// URL (e.g. postgres://postgres@127.0.0.1:5432/sagastream)",
+});
+
+export const LogLevel = {
+  Fatal: "fatal",
+  Error: "error",
+  Warn: "warn",
+  Info: "info",
+  Debug: "debug",
+  Trace: "trace",
+  Silent: "silent",
+} as const;
+export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
+
+/** Every key sagastream reads, with its default where it has one. */
+const schema = z.object({
+  SAGASTREAM_STATE_DIR: z.string().min(1, "must be a directory path").default(".stack"),
+  SAGASTREAM_LOG_LEVEL: z
+    .enum(Object.values(LogLevel), {
+      error: `must be one of ${Object.values(LogLevel).join(", ")}`,
+    })
+    .default("info"),
+  SAGASTREAM_STACK_TIMEOUT: z.coerce
+    .number({ error: "must be a number of seconds" })
+    .int("must be a whole number of seconds")
+    .positive("must be a positive number of seconds")
+    .default(240),
+  SAGASTREAM_JAVA_HOME: z.string().min(1).optional(),
+  SAGASTREAM_PG_BIN: z.string().min(1).optional(),
+  SAGASTREAM_KAFKA_PORT: port.default(19092),
+  SAGASTREAM_KAFKA_CONTROLLER_PORT: port.default(19093),
+  SAGASTREAM_DR_KAFKA_PORT: port.default(29092),
+  SAGASTREAM_DR_KAFKA_CONTROLLER_PORT: port.default(29093),
+  SAGASTREAM_REGISTRY_PORT: port.default(18081),
+  SAGASTREAM_CONNECT_PORT: port.default(18083),
+  SAGASTREAM_POSTGRES_PORT: port.default(15432),
+  KAFKA_BROKERS: brokerList.optional(),
+  DR_KAFKA_BROKERS: brokerList.optional(),
+  SCHEMA_REGISTRY_URL: httpUrl.optional(),
+  CONNECT_URL: httpUrl.optional(),
+  DATABASE_URL: postgresUrl.optional(),
+});
+
+export type ConfigKey = keyof z.input<typeof schema>;
+
+export interface StackPorts {
+  kafka: number;
+  kafkaController: number;
+  drKafka: number;
+  drKafkaController: number;
+  registry: number;
+  connect: number;
+  postgres: number;
+}
+
+/** Where every client finds the infrastructure; printed by `stack up` and `stack status`. */
+export interface Connections {
+  kafkaBrokers: string[];
+  drKafkaBrokers: string[];
+  schemaRegistryUrl: string;
+  connectUrl: string;
+  databaseUrl: string;
+}
+
+export interface Config {
+  /** Absolute path of the local stack's state (resolved JARs, data, logs, pid files). */
+  stateDir: string;
+  logLevel: LogLevel;
+  stackTimeoutSeconds: number;
+  javaHome: string | undefined;
+  /** Directory of the PostgreSQL server binaries, when not found by itself. */
+  pgBin: string | undefined;
+  ports: StackPorts;
+  connections: Connections;
+  /** True when KAFKA_BROKERS points every command at an existing cluster. */
+  externalCluster: boolean;
+}
+
+export const LOCAL_HOST = "127.0.0.1";
+export const STACK_DATABASE = "sagastream";
+
+/**
+ * Reads the configuration from `env`, with `overrides` (from flags) taking precedence.
+ * Throws a ConfigError naming the first bad key.
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  overrides: Partial<Record<ConfigKey, string>> = {},
+  cwd: string = process.cwd(),
+): Config {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = overrides[key as ConfigKey] ?? env[key];
+    if (value !== undefined && value !== "") raw[key] = value;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue?.path[0] ?? "configuration");
+    throw new ConfigError(
+      key,
+      `${issue?.message ?? "is invalid"} (got ${JSON.stringify(raw[key])})`,
+    );
+  }
+  const c = parsed.data;
+  const ports: StackPorts = {
+    kafka: c.SAGASTREAM_KAFKA_PORT,
+    kafkaController: c.SAGASTREAM_KAFKA_CONTROLLER_PORT,
+    drKafka: c.SAGASTREAM_DR_KAFKA_PORT,
+    drKafkaController: c.SAGASTREAM_DR_KAFKA_CONTROLLER_PORT,
+    registry: c.SAGASTREAM_REGISTRY_PORT,
+    connect: c.SAGASTREAM_CONNECT_PORT,
+    postgres: c.SAGASTREAM_POSTGRES_PORT,
+  };
+  assertDistinctPorts(ports);
+  const local = localConnections(ports);
+  return {
+    stateDir: path.resolve(cwd, c.SAGASTREAM_STATE_DIR),
+    logLevel: c.SAGASTREAM_LOG_LEVEL,
+    stackTimeoutSeconds: c.SAGASTREAM_STACK_TIMEOUT,
+    javaHome: c.SAGASTREAM_JAVA_HOME,
+    pgBin: c.SAGASTREAM_PG_BIN,
+    ports,
+    connections: {
+      kafkaBrokers: c.KAFKA_BROKERS ?? local.kafkaBrokers,
+      drKafkaBrokers: c.DR_KAFKA_BROKERS ?? local.drKafkaBrokers,
+      schemaRegistryUrl: c.SCHEMA_REGISTRY_URL ?? local.schemaRegistryUrl,
+      connectUrl: c.CONNECT_URL ?? local.connectUrl,
+      databaseUrl: c.DATABASE_URL ?? local.databaseUrl,
+    },
+    externalCluster: c.KAFKA_BROKERS !== undefined,
+  };
+}
+
+/** The addresses of the local stack started by `sagastream stack up`. */
+export function localConnections(ports: StackPorts): Connections {
+  return {
+    kafkaBrokers: [`${LOCAL_HOST}:${ports.kafka}`],
+    drKafkaBrokers: [`${LOCAL_HOST}:${ports.drKafka}`],
+    schemaRegistryUrl: `http://${LOCAL_HOST}:${ports.registry}/apis/ccompat/v7`,
+    connectUrl: `http://${LOCAL_HOST}:${ports.connect}`,
+    databaseUrl: `postgres://postgres@${LOCAL_HOST}:${ports.postgres}/${STACK_DATABASE}`,
+  };
+}
+
+/** The connection settings as the environment variables that point clients at them. */
+export function connectionEnv(c: Connections): Record<string, string> {
+  return {
+    KAFKA_BROKERS: c.kafkaBrokers.join(","),
+    SCHEMA_REGISTRY_URL: c.schemaRegistryUrl,
+    DATABASE_URL: c.databaseUrl,
+    CONNECT_URL: c.connectUrl,
+    DR_KAFKA_BROKERS: c.drKafkaBrokers.join(","),
+  };
+}
+
+const portKeys: Record<keyof StackPorts, ConfigKey> = {
+  kafka: "SAGASTREAM_KAFKA_PORT",
+  kafkaController: "SAGASTREAM_KAFKA_CONTROLLER_PORT",
+  drKafka: "SAGASTREAM_DR_KAFKA_PORT",
+  drKafkaController: "SAGASTREAM_DR_KAFKA_CONTROLLER_PORT",
+  registry: "SAGASTREAM_REGISTRY_PORT",
+  connect: "SAGASTREAM_CONNECT_PORT",
+  postgres: "SAGASTREAM_POSTGRES_PORT",
+};
+
+/** The variable that moves a port, for error messages that say what to change. */
+export function portKey(name: keyof StackPorts): ConfigKey {
+  return portKeys[name];
+}
+
+function assertDistinctPorts(ports: StackPorts): void {
+  const seen = new Map<number, keyof StackPorts>();
+  for (const [name, value] of Object.entries(ports) as [keyof StackPorts, number][]) {
+    const other = seen.get(value);
+    if (other !== undefined) {
+      throw new ConfigError(
+        portKeys[name],
+        `must differ from ${portKeys[other]} (both are ${value})`,
+      );
+    }
+    seen.set(value, name);
+  }
+}

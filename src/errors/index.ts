@@ -1,0 +1,116 @@
+/**
+ * The closed list of sagastream error codes. Every error the engine raises is one of these,
+ * carries its code, says whether retrying the same operation may succeed, and its message says
+ * what was wrong and what to do next.
+ */
+export const ErrorCode = {
+  ConfigInvalid: "CONFIG_INVALID",
+  PrerequisiteMissing: "PREREQUISITE_MISSING",
+  PortBusy: "PORT_BUSY",
+  ComponentFailed: "COMPONENT_FAILED",
+  ComponentNotReady: "COMPONENT_NOT_READY",
+  StackNotRunning: "STACK_NOT_RUNNING",
+  UsageInvalid: "USAGE_INVALID",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export abstract class SagastreamError extends Error {
+  abstract readonly code: ErrorCode;
+  abstract readonly retriable: boolean;
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** A configuration value (env var or flag) is missing or malformed; `key` names it. */
+export class ConfigError extends SagastreamError {
+  readonly code = ErrorCode.ConfigInvalid;
+  readonly retriable = false;
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
+    super(`invalid configuration: ${key} ${problem}`);
+  }
+}
+
+/** A tool the local stack needs (java 17, mvn, PostgreSQL binaries) is not installed. */
+export class PrerequisiteError extends SagastreamError {
+  readonly code = ErrorCode.PrerequisiteMissing;
+  readonly retriable = false;
+  constructor(
+    readonly prerequisite: string,
+    remedy: string,
+  ) {
+    super(`${prerequisite} not found: ${remedy}`);
+  }
+}
+
+/** A port the stack must listen on is held by a process the stack did not start. */
+export class PortBusyError extends SagastreamError {
+  readonly code = ErrorCode.PortBusy;
+  readonly retriable = true;
+  constructor(
+    readonly component: string,
+    readonly port: number,
+    envKey: string,
+  ) {
+    super(
+      `port ${port} (${component}) is in use by another process: free it ` +
+        `(e.g. \`ss -ltnp 'sport = :${port}'\` shows who holds it) or set ${envKey} to a free port`,
+    );
+  }
+}
+
+/** A stack component exited or could not be prepared; `logFile` holds its output. */
+export class ComponentFailedError extends SagastreamError {
+  readonly code = ErrorCode.ComponentFailed;
+  readonly retriable = false;
+  constructor(
+    readonly component: string,
+    problem: string,
+    readonly logFile?: string,
+  ) {
+    super(
+      `${component} ${problem}` + (logFile === undefined ? "" : ` (its output is in ${logFile})`),
+    );
+  }
+}
+
+/** A component was started but did not become ready before its deadline. */
+export class ComponentNotReadyError extends SagastreamError {
+  readonly code = ErrorCode.ComponentNotReady;
+  readonly retriable = true;
+  constructor(
+    readonly component: string,
+    waitedFor: string,
+    seconds: number,
+    lastProblem: string,
+  ) {
+    super(
+      `${component} was not ready after ${seconds} s (waited for ${waitedFor}; last: ${lastProblem}); ` +
+        `see \`sagastream stack logs ${component}\``,
+    );
+  }
+}
+
+/** An operation needs the local stack (or a component of it) and it is not running. */
+export class StackNotRunningError extends SagastreamError {
+  readonly code = ErrorCode.StackNotRunning;
+  readonly retriable = true;
+  constructor(what: string) {
+    super(`${what} is not running: start it with \`sagastream stack up\``);
+  }
+}
+
+/** A command was called with arguments it cannot accept. */
+export class UsageError extends SagastreamError {
+  readonly code = ErrorCode.UsageInvalid;
+  readonly retriable = false;
+}
+
+/** Turns any thrown value into an Error with a message, at a boundary. */
+export function toError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  return new Error(typeof thrown === "string" ? thrown : JSON.stringify(thrown));
+}

@@ -1,0 +1,73 @@
+/** What the stack knows about each component it runs. */
+import type { Config, StackPorts } from "../config/index.js";
+import type { StackPaths } from "./paths.js";
+import type { Prerequisites } from "./prerequisites.js";
+import type { LaunchSpec } from "./processes.js";
+import type { Reporter } from "./reporter.js";
+
+export const ComponentName = {
+  Postgres: "postgres",
+  Kafka: "kafka",
+  Registry: "registry",
+  Connect: "connect",
+  DrKafka: "kafka-dr",
+  MirrorMaker: "mirror-maker",
+} as const;
+export type ComponentName = (typeof ComponentName)[keyof typeof ComponentName];
+
+export interface StackContext {
+  config: Config;
+  paths: StackPaths;
+  prereqs: Prerequisites;
+  report: Reporter;
+}
+
+export interface Component {
+  readonly name: ComponentName;
+  /** Ports it listens on, checked to be free before it starts. */
+  readonly ports: (keyof StackPorts)[];
+  /** Components that must be ready before this one starts. */
+  readonly dependsOn: ComponentName[];
+  /** Only started with `stack up --dr`. */
+  readonly disasterRecovery: boolean;
+  /** What readiness means, printed while waiting. */
+  readonly readiness: string;
+  /** The signal for a clean shutdown. */
+  readonly stopSignal: NodeJS.Signals;
+  /** Writes config files and initializes data directories (idempotent). */
+  prepare(ctx: StackContext): Promise<void>;
+  launchSpec(ctx: StackContext): LaunchSpec;
+  /** One readiness check; throws with the reason when not ready yet. */
+  probe(ctx: StackContext): Promise<void>;
+  /** One-time setup that needs the component running (idempotent). */
+  afterReady?(ctx: StackContext): Promise<void>;
+}
+
+/** The common JVM flags: a bounded heap, our log4j config, and a marker naming this stack. */
+export function javaLaunch(
+  ctx: StackContext,
+  options: {
+    heap: string;
+    mainClass?: string;
+    jar?: string;
+    args: string[];
+    systemProperties?: Record<string, string | number | boolean>;
+  },
+): LaunchSpec {
+  const args = [
+    `-Xms64m`,
+    `-Xmx${options.heap}`,
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-Djava.awt.headless=true",
+    `-Dlog4j.configuration=file:${ctx.paths.log4j}`,
+    `-Dsagastream.stack=${ctx.paths.root}`,
+    ...Object.entries(options.systemProperties ?? {}).map(([k, v]) => `-D${k}=${String(v)}`),
+  ];
+  if (options.jar !== undefined) {
+    args.push("-jar", options.jar);
+  } else {
+    args.push("-cp", `${ctx.paths.jvm}/lib/*`, options.mainClass ?? "");
+  }
+  return { command: ctx.prereqs.java, args: [...args, ...options.args] };
+}

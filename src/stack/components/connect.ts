@@ -1,0 +1,75 @@
+/** A Kafka Connect worker (distributed mode) with the Debezium PostgreSQL connector plugin. */
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { LOCAL_HOST } from "../../config/index.js";
+import { javaLaunch, type Component, type StackContext } from "../component.js";
+import { renderProperties, type Properties } from "../properties.js";
+
+export const POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector";
+
+function propsFile(ctx: StackContext): string {
+  return path.join(ctx.paths.componentDir("connect"), "connect-distributed.properties");
+}
+
+export function connectWorkerProperties(ctx: StackContext): Properties {
+  const port = ctx.config.ports.connect;
+  return {
+    "bootstrap.servers": `${LOCAL_HOST}:${ctx.config.ports.kafka}`,
+    "group.id": "sagastream-connect",
+    // Debezium outbox connectors set their own converters; these are the worker defaults.
+    "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+    "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+    // Named *.internal so that MirrorMaker 2's default exclusions leave them out of DR.
+    "config.storage.topic": "sagastream-connect-configs.internal",
+    "offset.storage.topic": "sagastream-connect-offsets.internal",
+    "status.storage.topic": "sagastream-connect-status.internal",
+    "config.storage.replication.factor": 1,
+    "offset.storage.replication.factor": 1,
+    "status.storage.replication.factor": 1,
+    "offset.flush.interval.ms": 1000,
+    listeners: `http://${LOCAL_HOST}:${port}`,
+    "rest.advertised.host.name": LOCAL_HOST,
+    "rest.advertised.port": port,
+    "plugin.path": path.join(ctx.paths.jvm, "plugins"),
+    // Every plugin ships ServiceLoader manifests, so skip the slow classpath scan.
+    "plugin.discovery": "service_load",
+  };
+}
+
+export function connect(): Component {
+  return {
+    name: "connect",
+    ports: ["connect"],
+    dependsOn: ["kafka", "postgres"],
+    disasterRecovery: false,
+    readiness: "Connect's REST API to list the Debezium PostgreSQL connector plugin",
+    stopSignal: "SIGTERM",
+
+    async prepare(ctx) {
+      await mkdir(ctx.paths.componentDir("connect"), { recursive: true });
+      await writeFile(propsFile(ctx), renderProperties(connectWorkerProperties(ctx)));
+    },
+
+    launchSpec(ctx) {
+      return javaLaunch(ctx, {
+        heap: "768m",
+        mainClass: "org.apache.kafka.connect.cli.ConnectDistributed",
+        args: [propsFile(ctx)],
+      });
+    },
+
+    async probe(ctx) {
+      const response = await fetch(
+        `http://${LOCAL_HOST}:${ctx.config.ports.connect}/connector-plugins`,
+        {
+          signal: AbortSignal.timeout(2000),
+        },
+      );
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const plugins = (await response.json()) as { class: string }[];
+      if (!plugins.some((p) => p.class === POSTGRES_CONNECTOR_CLASS)) {
+        throw new Error(`${POSTGRES_CONNECTOR_CLASS} is not among the plugins`);
+      }
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * Apicurio Registry with its Confluent-compatible API. Its storage is a journal topic in the
+ * primary Kafka (`kafkasql`), so schemas survive restarts and MirrorMaker 2 carries the same
+ * schema ids to the DR cluster.
+ */
+import path from "node:path";
+import { LOCAL_HOST } from "../../config/index.js";
+import { createKafka, withAdmin } from "../../kafka/index.js";
+import { javaLaunch, type Component, type StackContext } from "../component.js";
+
+export const REGISTRY_VERSION = "3.0.9";
+export const REGISTRY_JOURNAL_TOPIC = "sagastream.registry-journal";
+const SNAPSHOTS_TOPIC = "sagastream.registry-snapshots";
+
+function baseUrl(ctx: StackContext): string {
+  return `http://${LOCAL_HOST}:${ctx.config.ports.registry}`;
+}
+
+export function registry(): Component {
+  return {
+    name: "registry",
+    ports: ["registry"],
+    dependsOn: ["kafka"],
+    disasterRecovery: false,
+    readiness: "the registry to answer GET /apis/ccompat/v7/subjects",
+    stopSignal: "SIGTERM",
+
+    async prepare(ctx) {
+      // Created here, not by the broker's auto-create, so the journal is never expired.
+      const kafka = createKafka({
+        brokers: [`${LOCAL_HOST}:${ctx.config.ports.kafka}`],
+        clientId: "sagastream-stack",
+      });
+      await withAdmin(kafka, async (admin) => {
+        const existing = new Set(await admin.listTopics());
+        const topics = [REGISTRY_JOURNAL_TOPIC, SNAPSHOTS_TOPIC]
+          .filter((topic) => !existing.has(topic))
+          .map((topic) => ({
+            topic,
+            numPartitions: 1, // the journal is one ordered log
+            replicationFactor: 1,
+            configEntries: [{ name: "retention.ms", value: "-1" }],
+          }));
+        if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: true });
+      });
+    },
+
+    launchSpec(ctx) {
+      return javaLaunch(ctx, {
+        heap: "512m",
+        jar: path.join(
+          ctx.paths.jvm,
+          "registry",
+          `apicurio-registry-app-${REGISTRY_VERSION}-runner.jar`,
+        ),
+        args: [],
+        systemProperties: {
+          "quarkus.http.host": LOCAL_HOST,
+          "quarkus.http.port": ctx.config.ports.registry,
+          "apicurio.storage.kind": "kafkasql",
+          "apicurio.kafkasql.bootstrap.servers": `${LOCAL_HOST}:${ctx.config.ports.kafka}`,
+          "apicurio.kafkasql.topic": REGISTRY_JOURNAL_TOPIC,
+          "apicurio.kafkasql.snapshots.topic": SNAPSHOTS_TOPIC,
+          // Lets tests and operators delete subjects through the Confluent API.
+          "apicurio.rest.deletion.artifact.enabled": true,
+          "apicurio.rest.deletion.artifact-version.enabled": true,
+          "apicurio.rest.deletion.group.enabled": true,
+        },
+      });
+    },
+
+    async probe(ctx) {
+      const response = await fetch(`${baseUrl(ctx)}/apis/ccompat/v7/subjects`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    },
+  };
+}
