@@ -1,0 +1,68 @@
+/** A small client of the Kafka Connect REST API: put, inspect and delete connectors. */
+
+export type ConnectorConfig = Record<string, string>;
+
+export interface ConnectorStatus {
+  name: string;
+  connector: { state: string; trace?: string };
+  tasks: { id: number; state: string; trace?: string }[];
+}
+
+export class ConnectError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class ConnectClient {
+  constructor(private readonly baseUrl: string) {}
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T | undefined> {
+    const init: RequestInit = { method, signal: AbortSignal.timeout(30_000) };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers = { "content-type": "application/json" };
+    }
+    const response = await fetch(`${this.baseUrl}${path}`, init);
+    if (response.status === 404 && method === "GET") return undefined;
+    const text = await response.text();
+    if (!response.ok) {
+      throw new ConnectError(
+        response.status,
+        `Connect ${method} ${path} answered ${response.status}: ${text}`,
+      );
+    }
+    return text === "" ? undefined : (JSON.parse(text) as T);
+  }
+
+  /** Creates the connector, or updates its config if it exists (idempotent). */
+  async put(name: string, config: ConnectorConfig): Promise<void> {
+    await this.request("PUT", `/connectors/${encodeURIComponent(name)}/config`, config);
+  }
+
+  async status(name: string): Promise<ConnectorStatus | undefined> {
+    return this.request<ConnectorStatus>("GET", `/connectors/${encodeURIComponent(name)}/status`);
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.request("DELETE", `/connectors/${encodeURIComponent(name)}`);
+  }
+
+  /** True when the connector and all its tasks run; throws with the trace if one failed. */
+  async isRunning(name: string): Promise<boolean> {
+    const status = await this.status(name);
+    if (status === undefined) return false;
+    const failed = [status.connector, ...status.tasks].find((s) => s.state === "FAILED");
+    if (failed !== undefined) {
+      throw new ConnectError(500, `connector ${name} failed: ${failed.trace ?? "no trace"}`);
+    }
+    return (
+      status.connector.state === "RUNNING" &&
+      status.tasks.length > 0 &&
+      status.tasks.every((t) => t.state === "RUNNING")
+    );
+  }
+}

@@ -1,0 +1,9 @@
+/** The Confluent-API schema registry client (works against Apicurio's ccompat path). */
+import { SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
+
+export { SchemaType };
+export type { SchemaRegistry };
+
+export function createSchemaRegistry(url: string): SchemaRegistry {
+  return new SchemaRegistry({ host: url, retry: { retries: 3 } });
+}
