@@ -50,9 +50,8 @@ async function javaMajor(javaBin: string): Promise<number | undefined> {
   }
 }
 
-function javaHomeCandidates(override: string | undefined): string[] {
+function javaHomeCandidates(): string[] {
   const candidates: string[] = [];
-  if (override !== undefined) return [override];
   if (process.env.JAVA_HOME) candidates.push(process.env.JAVA_HOME);
   const jvmDir = "/usr/lib/jvm";
   if (existsSync(jvmDir)) {
@@ -73,7 +72,17 @@ async function findJava(
   override: string | undefined,
 ): Promise<{ javaHome: string; java: string; javaMajor: number }> {
   const seen: string[] = [];
-  for (const home of javaHomeCandidates(override)) {
+  if (override !== undefined) {
+    const major = await javaMajor(path.join(override, "bin", "java"));
+    if (major !== undefined && major >= SUPPORTED_JAVA.min && major <= SUPPORTED_JAVA.max) {
+      return { javaHome: override, java: path.join(override, "bin", "java"), javaMajor: major };
+    }
+    throw new PrerequisiteError(
+      `Java ${SUPPORTED_JAVA.min}–${SUPPORTED_JAVA.max} at SAGASTREAM_JAVA_HOME=${override}`,
+      `found ${major === undefined ? "no java there" : `Java ${major}`}; point it at a JDK ${SUPPORTED_JAVA.min}–${SUPPORTED_JAVA.max} home or unset it`,
+    );
+  }
+  for (const home of javaHomeCandidates()) {
     const java = path.join(home, "bin", "java");
     if (!existsSync(java)) continue;
     const major = await javaMajor(java);
@@ -108,8 +117,15 @@ async function findMaven(): Promise<string> {
 }
 
 async function findPostgresBin(override: string | undefined): Promise<string> {
+  if (override !== undefined) {
+    if (existsSync(path.join(override, "initdb")) && existsSync(path.join(override, "postgres")))
+      return override;
+    throw new PrerequisiteError(
+      `PostgreSQL server binaries at SAGASTREAM_PG_BIN=${override}`,
+      "point it at the directory holding initdb and postgres, or unset it",
+    );
+  }
   const candidates: string[] = [];
-  if (override !== undefined) candidates.push(override);
   try {
     const { stdout } = await run("pg_config", ["--bindir"]);
     candidates.push(stdout.trim());

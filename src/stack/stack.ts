@@ -109,6 +109,7 @@ export class Stack {
     this.report(
       `using Java ${prereqs.javaMajor} at ${prereqs.javaHome}, PostgreSQL at ${prereqs.pgBin}`,
     );
+    await this.assertPortsFree(this.components(options));
     await resolveJvmComponents(this.paths.jvm, prereqs, this.report);
     await writeFile(this.paths.log4j, LOG4J);
     const ctx: StackContext = {
@@ -140,16 +141,23 @@ export class Stack {
     return result;
   }
 
+  /** Fails fast, before anything starts, if a component that is not running cannot bind. */
+  private async assertPortsFree(components: Component[]): Promise<void> {
+    for (const c of components) {
+      if ((await runningPid(this.paths.pidFile(c.name), this.paths.root)) !== undefined) continue;
+      for (const port of c.ports) {
+        const number = this.config.ports[port];
+        if (await isPortBusy(number)) throw new PortBusyError(c.name, number, portKey(port));
+      }
+    }
+  }
+
   private async startOrReuse(c: Component, ctx: StackContext): Promise<"started" | "reused"> {
     const existing = await runningPid(this.paths.pidFile(c.name), this.paths.root);
     if (existing !== undefined) {
       await this.waitReady(c, ctx, watchExit(existing));
       this.report(`${c.name}: already running (pid ${existing}), ready`);
       return "reused";
-    }
-    for (const port of c.ports) {
-      const number = this.config.ports[port];
-      if (await isPortBusy(number)) throw new PortBusyError(c.name, number, portKey(port));
     }
     await c.prepare(ctx);
     const started = Date.now();
@@ -227,6 +235,16 @@ export class Stack {
       await rm(path.join(this.paths.root, entry), { recursive: true, force: true });
     }
     this.report(`purged data and logs under ${this.paths.root} (kept the resolved JARs)`);
+  }
+
+  /**
+   * True when every component of the selection answers its readiness probe on the configured
+   * ports, whoever started it (this state dir, another checkout, or docker compose).
+   */
+  async isServing(options: UpOptions): Promise<boolean> {
+    const ctx = { config: this.config, paths: this.paths } as StackContext; // probes need only these
+    const results = await Promise.allSettled(this.components(options).map((c) => c.probe(ctx)));
+    return results.every((r) => r.status === "fulfilled");
   }
 
   async status(): Promise<ComponentStatus[]> {

@@ -1,6 +1,7 @@
 /**
- * One real stack per test run: reuse whatever is running (or the cluster named by
- * KAFKA_BROKERS & co.), start the rest, and stop only what this run started.
+ * One real stack per test run: use the cluster named by KAFKA_BROKERS & co., or a local stack
+ * already serving on the configured ports (whoever started it); otherwise start what is
+ * missing, and stop only what this run started.
  */
 import type { TestProject } from "vitest/node";
 import { loadConfig, type Connections } from "../../src/config/index.js";
@@ -18,7 +19,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     process.stderr.write(`stack: ${line}\n`);
   });
   let started: ComponentName[] = [];
-  if (!config.externalCluster) {
+  if (!config.externalCluster && !(await stack.isServing({ dr: true }))) {
     started = (await stack.up({ dr: true })).started;
   }
   project.provide("connections", config.connections);

@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { connectionEnv, loadConfig } from "../../src/config/index.js";
+import { ConfigError } from "../../src/errors/index.js";
+
+describe("loadConfig", () => {
+  it("defaults to the local stack under ./.stack", () => {
+    const config = loadConfig({}, {}, "/work/app");
+    expect(config.stateDir).toBe("/work/app/.stack");
+    expect(config.externalCluster).toBe(false);
+    expect(config.ports.kafka).toBe(19092);
+    expect(connectionEnv(config.connections)).toEqual({
+      KAFKA_BROKERS: "127.0.0.1:19092",
+      SCHEMA_REGISTRY_URL: "http://127.0.0.1:18081/apis/ccompat/v7",
+      DATABASE_URL: "postgres://postgres@127.0.0.1:15432/sagastream",
+      CONNECT_URL: "http://127.0.0.1:18083",
+      DR_KAFKA_BROKERS: "127.0.0.1:29092",
+    });
+  });
+
+  it("points every client at an existing cluster when KAFKA_BROKERS and friends are set", () => {
+    const config = loadConfig({
+      KAFKA_BROKERS: "k1:9092, k2:9092",
+      SCHEMA_REGISTRY_URL: "http://registry:8081",
+      DATABASE_URL: "postgresql://app:secret@db:5432/app",
+    });
+    expect(config.externalCluster).toBe(true);
+    expect(config.connections.kafkaBrokers).toEqual(["k1:9092", "k2:9092"]);
+    expect(config.connections.schemaRegistryUrl).toBe("http://registry:8081");
+    expect(config.connections.databaseUrl).toBe("postgresql://app:secret@db:5432/app");
+    expect(config.connections.connectUrl).toBe("http://127.0.0.1:18083"); // unset: local default
+  });
+
+  it("lets flags override the environment", () => {
+    const config = loadConfig(
+      { SAGASTREAM_STATE_DIR: "/from-env" },
+      { SAGASTREAM_STATE_DIR: "/from-flag" },
+    );
+    expect(config.stateDir).toBe("/from-flag");
+  });
+
+  it("moves the local stack's ports, and its connection settings with them", () => {
+    const config = loadConfig({
+      SAGASTREAM_KAFKA_PORT: "39092",
+      SAGASTREAM_REGISTRY_PORT: "38081",
+    });
+    expect(config.connections.kafkaBrokers).toEqual(["127.0.0.1:39092"]);
+    expect(config.connections.schemaRegistryUrl).toBe("http://127.0.0.1:38081/apis/ccompat/v7");
+  });
+
+  it.each([
+    [
+      { SAGASTREAM_KAFKA_PORT: "http" },
+      "SAGASTREAM_KAFKA_PORT",
+      /must be a port number \(got "http"\)/,
+    ],
+    [{ SAGASTREAM_KAFKA_PORT: "80" }, "SAGASTREAM_KAFKA_PORT", /from 1024 to 65535/],
+    [{ KAFKA_BROKERS: "localhost" }, "KAFKA_BROKERS", /host:port/],
+    [{ SCHEMA_REGISTRY_URL: "registry:8081" }, "SCHEMA_REGISTRY_URL", /http\(s\) URL/],
+    [{ DATABASE_URL: "mysql://x@y/z" }, "DATABASE_URL", /postgres:\/\/ URL/],
+    [{ SAGASTREAM_LOG_LEVEL: "loud" }, "SAGASTREAM_LOG_LEVEL", /one of fatal, error/],
+    [{ SAGASTREAM_STACK_TIMEOUT: "-3" }, "SAGASTREAM_STACK_TIMEOUT", /positive/],
+    [
+      { SAGASTREAM_CONNECT_PORT: "19092" },
+      "SAGASTREAM_CONNECT_PORT",
+      /must differ from SAGASTREAM_KAFKA_PORT/,
+    ],
+  ])("rejects %j naming %s", (env, key, problem) => {
+    let caught: unknown;
+    try {
+      loadConfig(env);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).key).toBe(key);
+    expect((caught as ConfigError).message).toMatch(problem);
+  });
+});

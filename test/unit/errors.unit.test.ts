@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import {
+  ComponentFailedError,
+  ComponentNotReadyError,
+  ConfigError,
+  ErrorCode,
+  PortBusyError,
+  PrerequisiteError,
+  SagastreamError,
+  StackNotRunningError,
+  UsageError,
+  toError,
+} from "../../src/errors/index.js";
+
+describe("error classes", () => {
+  const cases: {
+    make: () => SagastreamError;
+    code: ErrorCode;
+    retriable: boolean;
+    says: RegExp;
+  }[] = [
+    {
+      make: () => new ConfigError("KAFKA_BROKERS", "must be a list"),
+      code: "CONFIG_INVALID",
+      retriable: false,
+      says: /KAFKA_BROKERS must be a list/,
+    },
+    {
+      make: () => new PrerequisiteError("Java 17", "install it"),
+      code: "PREREQUISITE_MISSING",
+      retriable: false,
+      says: /Java 17 not found: install it/,
+    },
+    {
+      make: () => new PortBusyError("kafka", 19092, "SAGASTREAM_KAFKA_PORT"),
+      code: "PORT_BUSY",
+      retriable: true,
+      says: /port 19092 \(kafka\).*SAGASTREAM_KAFKA_PORT/,
+    },
+    {
+      make: () => new ComponentFailedError("kafka", "exited", "/x.log"),
+      code: "COMPONENT_FAILED",
+      retriable: false,
+      says: /kafka exited \(its output is in \/x\.log\)/,
+    },
+    {
+      make: () => new ComponentNotReadyError("registry", "HTTP 200", 5, "refused"),
+      code: "COMPONENT_NOT_READY",
+      retriable: true,
+      says: /registry was not ready after 5 s.*stack logs registry/,
+    },
+    {
+      make: () => new StackNotRunningError("the registry"),
+      code: "STACK_NOT_RUNNING",
+      retriable: true,
+      says: /sagastream stack up/,
+    },
+    {
+      make: () => new UsageError("bad flag"),
+      code: "USAGE_INVALID",
+      retriable: false,
+      says: /bad flag/,
+    },
+  ];
+
+  it.each(cases)(
+    "$code: has its code, its retriable flag and a message that says what to do",
+    ({ make, code, retriable, says }) => {
+      const error = make();
+      expect(error).toBeInstanceOf(SagastreamError);
+      expect(error).toBeInstanceOf(Error);
+      expect(error.code).toBe(code);
+      expect(error.retriable).toBe(retriable);
+      expect(error.message).toMatch(says);
+      expect(error.name).toBe(error.constructor.name);
+    },
+  );
+
+  it("covers every code in the closed list exactly once", () => {
+    expect(cases.map((c) => c.code).sort()).toEqual(Object.values(ErrorCode).sort());
+  });
+
+  it("turns any thrown value into an Error", () => {
+    const error = new Error("x");
+    expect(toError(error)).toBe(error);
+    expect(toError("boom").message).toBe("boom");
+    expect(toError({ a: 1 }).message).toBe('{"a":1}');
+  });
+});

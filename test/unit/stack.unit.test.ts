@@ -1,0 +1,98 @@
+/** The stack's pure parts: generated configs, start order, Maven progress parsing. */
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/index.js";
+import type { Component, StackContext } from "../../src/stack/component.js";
+import { connectWorkerProperties } from "../../src/stack/components/connect.js";
+import { brokerProperties, newClusterId } from "../../src/stack/components/kafka.js";
+import { mirrorMakerProperties } from "../../src/stack/components/mirror-maker.js";
+import { downloadedBytes } from "../../src/stack/jvm-resolve.js";
+import { stackPaths } from "../../src/stack/paths.js";
+import { renderProperties } from "../../src/stack/properties.js";
+import { COMPONENTS, startWaves } from "../../src/stack/stack.js";
+
+const ctx = {
+  config: loadConfig({}, {}, "/srv"),
+  paths: stackPaths("/srv/.stack"),
+} as StackContext;
+
+describe("renderProperties", () => {
+  it("escapes what Java's Properties.load would misread", () => {
+    expect(
+      renderProperties({ "a b": "x=y", "c:d": "C:\\dir\nnext", n: 1, t: true }, "header"),
+    ).toBe("# header\na\\ b=x=y\nc\\:d=C:\\\\dir\\nnext\nn=1\nt=true\n");
+  });
+});
+
+describe("startWaves", () => {
+  it("starts brokers and PostgreSQL first, then what depends on them", () => {
+    const waves = startWaves(COMPONENTS).map((w) => w.map((c) => c.name).sort());
+    expect(waves).toEqual([
+      ["kafka", "kafka-dr", "postgres"],
+      ["connect", "mirror-maker", "registry"],
+    ]);
+  });
+
+  it("ignores dependencies outside the selection (e.g. without --dr)", () => {
+    const withoutDr = COMPONENTS.filter((c) => !c.disasterRecovery);
+    expect(
+      startWaves(withoutDr)
+        .flat()
+        .map((c) => c.name),
+    ).not.toContain("mirror-maker");
+  });
+
+  it("reports a dependency cycle", () => {
+    const a = { name: "kafka", dependsOn: ["registry"] } as unknown as Component;
+    const b = { name: "registry", dependsOn: ["kafka"] } as unknown as Component;
+    expect(() => startWaves([a, b])).toThrow(/dependency cycle among: kafka, registry/);
+  });
+});
+
+describe("generated component configs", () => {
+  it("gives the single-node broker what transactions need", () => {
+    const props = brokerProperties("/data", 19092, 19093);
+    expect(props["transaction.state.log.replication.factor"]).toBe(1);
+    expect(props["transaction.state.log.min.isr"]).toBe(1);
+    expect(props["controller.quorum.voters"]).toBe("1@127.0.0.1:19093");
+    expect(props.listeners).toBe("PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093");
+  });
+
+  it("makes KRaft cluster ids of 22 base64url characters never starting with '-'", () => {
+    for (let i = 0; i < 200; i++) expect(newClusterId()).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+  });
+
+  it("points Connect at the Debezium plugin dir and keeps its topics out of DR", () => {
+    const props = connectWorkerProperties(ctx);
+    expect(props["plugin.path"]).toBe("/srv/.stack/jvm/plugins");
+    for (const key of ["config.storage.topic", "offset.storage.topic", "status.storage.topic"]) {
+      expect(String(props[key])).toMatch(/\.internal$/); // MM2 excludes .*[-.]internal by default
+    }
+  });
+
+  it("mirrors primary to DR only, with identity names, checkpoints and group offset sync", () => {
+    const props = mirrorMakerProperties(ctx);
+    expect(props["primary->dr.enabled"]).toBe(true);
+    expect(props["dr->primary.enabled"]).toBe(false);
+    expect(props["replication.policy.class"]).toMatch(/IdentityReplicationPolicy$/);
+    expect(props["sync.group.offsets.enabled"]).toBe(true);
+    expect(props["primary.bootstrap.servers"]).toBe("127.0.0.1:19092");
+    expect(props["dr.bootstrap.servers"]).toBe("127.0.0.1:29092");
+    const replicationFactors = Object.entries(props).filter(([k]) =>
+      k.endsWith("replication.factor"),
+    );
+    expect(replicationFactors.length).toBeGreaterThanOrEqual(7);
+    expect(replicationFactors.every(([, v]) => v === 1)).toBe(true);
+  });
+});
+
+describe("downloadedBytes", () => {
+  it.each([
+    ["Downloaded from central: https://repo/x.jar (56 kB at 1.2 MB/s)", 56_000],
+    ["[INFO] Downloaded from central: https://repo/y.tar.gz (108.9 MB at 40 MB/s)", 108_900_000],
+    ["Downloaded from central: https://repo/z.pom (1,234 B at 5 kB/s)", 1234],
+    ["Downloading from central: https://repo/x.jar", undefined],
+    ["[INFO] BUILD SUCCESS", undefined],
+  ])("%s → %s", (line, bytes) => {
+    expect(downloadedBytes(line)).toBe(bytes);
+  });
+});
