@@ -35,7 +35,9 @@ async function freePorts(count: number, hold: boolean): Promise<number[]> {
     Array.from({ length: count }, () => {
       const server = net.createServer();
       return new Promise<net.Server>((resolve) =>
-        server.listen(0, "127.0.0.1", () => resolve(server)),
+        server.listen(0, "127.0.0.1", () => {
+          resolve(server);
+        }),
       );
     }),
   );
@@ -74,11 +76,10 @@ function cli(args: string[], env: Record<string, string>) {
     env: { ...clean, ...env },
   }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
+    (error: unknown) => {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    },
   );
 }
 
