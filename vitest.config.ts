@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config";
 // to the real local stack, which globalSetup starts once per run when none is running.
 export default defineConfig({
   test: {
+    reporters: ["default", "./test/support/summary-reporter.ts"],
     projects: [
       {
         test: { name: "unit", include: ["test/**/*.unit.test.ts"] },
