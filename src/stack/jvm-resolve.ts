@@ -55,9 +55,11 @@ export async function resolveJvmComponents(
     { env: { ...process.env, JAVA_HOME: prereqs.javaHome }, stdio: ["ignore", "pipe", "pipe"] },
   );
   const ticker = setInterval(() => {
-    report(
-      `  downloading: ${files} files, ${(bytes / 1e6).toFixed(1)} MB so far (${secondsSince(started)} s)`,
-    );
+    const sofar =
+      files === 0
+        ? "checking the local Maven repository"
+        : `${files} files, ${megabytes(bytes)} MB so far`;
+    report(`  resolving: ${sofar} (${secondsSince(started)} s)`);
   }, 3000);
   const lines = createInterface({ input: child.stdout });
   lines.on("line", (line) => {
@@ -86,8 +88,13 @@ export async function resolveJvmComponents(
     );
   }
   await writeFile(marker, `${digest}\n`);
-  report(
-    `JVM components resolved in ${secondsSince(started)} s ` +
-      `(${files} files, ${(bytes / 1e6).toFixed(1)} MB downloaded; the rest came from ~/.m2)`,
-  );
+  const fetched =
+    files === 0
+      ? "all were in the local Maven repository"
+      : `${files} files, ${megabytes(bytes)} MB downloaded`;
+  report(`JVM components resolved in ${secondsSince(started)} s (${fetched})`);
+}
+
+function megabytes(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
 }

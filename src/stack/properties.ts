@@ -1,4 +1,6 @@
 /** Java .properties files, written from plain objects. */
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 
 export type Properties = Record<string, string | number | boolean>;
 
@@ -14,4 +16,14 @@ export function renderProperties(props: Properties, header?: string): string {
     lines.push(`${escape(key, true)}=${escape(String(value), false)}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** Writes a .properties file, creating its directory. */
+export async function writeProperties(
+  file: string,
+  props: Properties,
+  header?: string,
+): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, renderProperties(props, header));
 }

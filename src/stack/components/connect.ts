@@ -1,9 +1,8 @@
 /** A Kafka Connect worker (distributed mode) with the Debezium PostgreSQL connector plugin. */
-import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { LOCAL_HOST } from "../../config/index.js";
 import { javaLaunch, type Component, type StackContext } from "../component.js";
-import { renderProperties, type Properties } from "../properties.js";
+import { writeProperties, type Properties } from "../properties.js";
 
 export const POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector";
 
@@ -46,8 +45,7 @@ export function connect(): Component {
     stopSignal: "SIGTERM",
 
     async prepare(ctx) {
-      await mkdir(ctx.paths.componentDir("connect"), { recursive: true });
-      await writeFile(propsFile(ctx), renderProperties(connectWorkerProperties(ctx)));
+      await writeProperties(propsFile(ctx), connectWorkerProperties(ctx));
     },
 
     launchSpec(ctx) {

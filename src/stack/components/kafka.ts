@@ -9,7 +9,7 @@ import { LOCAL_HOST } from "../../config/index.js";
 import { ComponentFailedError } from "../../errors/index.js";
 import { createKafka, withAdmin } from "../../kafka/index.js";
 import { javaLaunch, type Component, type StackContext } from "../component.js";
-import { renderProperties, type Properties } from "../properties.js";
+import { writeProperties, type Properties } from "../properties.js";
 
 const run = promisify(execFile);
 
@@ -80,10 +80,7 @@ export function kafkaBroker(spec: BrokerSpec): Component {
         ctx.config.ports[spec.port],
         ctx.config.ports[spec.controllerPort],
       );
-      await writeFile(
-        d.props,
-        renderProperties(props, `${spec.name}: written by sagastream stack up`),
-      );
+      await writeProperties(d.props, props, `${spec.name}: written by sagastream stack up`);
       if (existsSync(path.join(d.data, "meta.properties"))) return;
       const idFile = path.join(d.root, "cluster-id");
       const clusterId = existsSync(idFile)

@@ -3,12 +3,11 @@
  * topic names (IdentityReplicationPolicy), consumer-group checkpoints, and group offsets
  * synced to DR, with intervals of seconds instead of the defaults' minutes.
  */
-import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { LOCAL_HOST } from "../../config/index.js";
 import { createKafka, withAdmin } from "../../kafka/index.js";
 import { javaLaunch, type Component, type StackContext } from "../component.js";
-import { renderProperties, type Properties } from "../properties.js";
+import { writeProperties, type Properties } from "../properties.js";
 
 export const PRIMARY_ALIAS = "primary";
 export const DR_ALIAS = "dr";
@@ -61,8 +60,7 @@ export function mirrorMaker(): Component {
     stopSignal: "SIGTERM",
 
     async prepare(ctx) {
-      await mkdir(ctx.paths.componentDir("mirror-maker"), { recursive: true });
-      await writeFile(propsFile(ctx), renderProperties(mirrorMakerProperties(ctx)));
+      await writeProperties(propsFile(ctx), mirrorMakerProperties(ctx));
     },
 
     launchSpec(ctx) {
