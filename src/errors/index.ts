@@ -11,6 +11,9 @@ export const ErrorCode = {
   ComponentNotReady: "COMPONENT_NOT_READY",
   StackNotRunning: "STACK_NOT_RUNNING",
   UsageInvalid: "USAGE_INVALID",
+  TopologyInvalid: "TOPOLOGY_INVALID",
+  DeserializationFailed: "DESERIALIZATION_FAILED",
+  ProcessingFailed: "PROCESSING_FAILED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -107,6 +110,50 @@ export class StackNotRunningError extends SagastreamError {
 export class UsageError extends SagastreamError {
   readonly code = ErrorCode.UsageInvalid;
   readonly retriable = false;
+}
+
+/** A topology that cannot run: unknown store or parent, a cycle, mismatched partition counts. */
+export class TopologyError extends SagastreamError {
+  readonly code = ErrorCode.TopologyInvalid;
+  readonly retriable = false;
+}
+
+/** Where a record came from, for errors and dead letters. */
+export interface RecordOrigin {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+function at(origin: RecordOrigin): string {
+  return `${origin.topic}/${origin.partition}@${origin.offset}`;
+}
+
+/** A record's key or value could not be decoded; it goes to the dead-letter topic. */
+export class DeserializationError extends SagastreamError {
+  readonly code = ErrorCode.DeserializationFailed;
+  readonly retriable = false;
+  constructor(
+    readonly origin: RecordOrigin,
+    cause: Error,
+  ) {
+    super(`cannot decode the record at ${at(origin)}: ${cause.message}`, { cause });
+  }
+}
+
+/** A processor threw on a record; the record goes to the dead-letter topic. */
+export class ProcessingError extends SagastreamError {
+  readonly code = ErrorCode.ProcessingFailed;
+  readonly retriable = false;
+  constructor(
+    readonly origin: RecordOrigin,
+    readonly processor: string,
+    cause: Error,
+  ) {
+    super(`processor ${processor} failed on the record at ${at(origin)}: ${cause.message}`, {
+      cause,
+    });
+  }
 }
 
 /** Turns any thrown value into an Error with a message, at a boundary. */

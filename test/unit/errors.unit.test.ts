@@ -9,6 +9,9 @@ import {
   SagastreamError,
   StackNotRunningError,
   UsageError,
+  TopologyError,
+  DeserializationError,
+  ProcessingError,
   toError,
 } from "../../src/errors/index.js";
 
@@ -60,6 +63,26 @@ describe("error classes", () => {
       code: "USAGE_INVALID",
       retriable: false,
       says: /bad flag/,
+    },
+    {
+      make: () => new TopologyError("a cycle"),
+      code: "TOPOLOGY_INVALID",
+      retriable: false,
+      says: /a cycle/,
+    },
+    {
+      make: () =>
+        new DeserializationError({ topic: "t", partition: 2, offset: "7" }, new Error("bad magic")),
+      code: "DESERIALIZATION_FAILED",
+      retriable: false,
+      says: /cannot decode the record at t\/2@7: bad magic/,
+    },
+    {
+      make: () =>
+        new ProcessingError({ topic: "t", partition: 0, offset: "1" }, "sum", new Error("nope")),
+      code: "PROCESSING_FAILED",
+      retriable: false,
+      says: /processor sum failed on the record at t\/0@1: nope/,
     },
   ];
 

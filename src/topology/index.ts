@@ -1,0 +1,29 @@
+/** The Kafka-Streams-style topology: builder, processor API, tasks and the test driver. */
+export {
+  TopologyBuilder,
+  Topology,
+  StoreKind,
+  changelogTopic,
+  type Subtopology,
+  type StoreSpec,
+} from "./builder.js";
+export {
+  PunctuationType,
+  type Processor,
+  type ProcessorContext,
+  type StreamRecord,
+  type RecordMetadata,
+  type Headers,
+  type Punctuator,
+  type Cancellable,
+} from "./processor.js";
+export {
+  ErrorHandling,
+  DLQ_HEADERS,
+  deadLetterTopic,
+  Task,
+  type InputRecord,
+  type OutputRecord,
+} from "./task.js";
+export { TopologyTestDriver, type TestRecord, type TestDriverOptions } from "./test-driver.js";
+export { partitionForKey } from "./partitioner.js";

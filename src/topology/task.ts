@@ -1,0 +1,331 @@
+/**
+ * A task runs one sub-topology for one partition. It turns input records into outputs (sink
+ * records, changelog records, dead letters) and store writes, and hands them to its owner
+ * (the runtime or the test driver) to commit atomically. A record that fails to decode or
+ * throws in a processor is rolled back whole and goes to the dead-letter topic, unless the
+ * error handling says fail.
+ */
+import {
+  DeserializationError,
+  ProcessingError,
+  SagastreamError,
+  toError,
+  type RecordOrigin,
+} from "../errors/index.js";
+import type { KeyValueStore } from "../state/index.js";
+import { changelogTopic, type Subtopology, type Topology } from "./builder.js";
+import {
+  PunctuationType,
+  type Cancellable,
+  type Headers,
+  type Processor,
+  type ProcessorContext,
+  type Punctuator,
+  type RecordMetadata,
+  type StreamRecord,
+} from "./processor.js";
+
+export interface InputRecord extends RecordOrigin {
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: number;
+  headers: Headers;
+}
+
+export interface OutputRecord {
+  topic: string;
+  /** Set for changelog records (the task's partition); otherwise the producer partitions by key. */
+  partition?: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: number;
+  headers: Headers;
+}
+
+export const ErrorHandling = { DeadLetter: "dead-letter", Fail: "fail" } as const;
+export type ErrorHandling = (typeof ErrorHandling)[keyof typeof ErrorHandling];
+
+export interface TaskOptions {
+  applicationId: string;
+  topology: Topology;
+  subtopology: Subtopology;
+  partition: number;
+  stores: ReadonlyMap<string, KeyValueStore<unknown, unknown>>;
+  onError: ErrorHandling;
+  /** The wall clock, in ms (injected so the test driver controls it). */
+  now: () => number;
+  /** Called for errors that are routed to the dead-letter topic (for logs and metrics). */
+  onDeadLetter?: (error: SagastreamError) => void;
+}
+
+export const DLQ_HEADERS = {
+  code: "sagastream.dlq.code",
+  error: "sagastream.dlq.error",
+  topic: "sagastream.dlq.topic",
+  partition: "sagastream.dlq.partition",
+  offset: "sagastream.dlq.offset",
+} as const;
+
+export function deadLetterTopic(applicationId: string): string {
+  return `${applicationId}.dlq`;
+}
+
+interface Schedule {
+  intervalMs: number;
+  type: PunctuationType;
+  punctuator: Punctuator;
+  nextAt: number;
+  cancelled: boolean;
+}
+
+export class Task {
+  readonly id: string;
+  private readonly processors = new Map<string, Processor<unknown, unknown, unknown, unknown>>();
+  private readonly schedules: Schedule[] = [];
+  private outputs: OutputRecord[] = [];
+  private recordOutputs: OutputRecord[] = [];
+  private metadata: RecordMetadata | undefined;
+  private streamTime = -1;
+  private processedSinceCommit = 0;
+
+  constructor(private readonly options: TaskOptions) {
+    this.id = `${options.subtopology.id}_${options.partition}`;
+  }
+
+  get partition(): number {
+    return this.options.partition;
+  }
+
+  /** Records processed (or dead-lettered) since the last commit. */
+  get uncommitted(): number {
+    return this.processedSinceCommit;
+  }
+
+  async init(): Promise<void> {
+    const { topology, subtopology } = this.options;
+    for (const name of subtopology.nodes) {
+      const node = topology.node(name);
+      if (node.kind === "processor") this.processors.set(name, node.create());
+    }
+    for (const [name, processor] of this.processors) await processor.init?.(this.contextFor(name));
+  }
+
+  private readonly contexts = new Map<string, ProcessorContext<unknown, unknown>>();
+
+  private contextFor(name: string): ProcessorContext<unknown, unknown> {
+    let context = this.contexts.get(name);
+    if (context === undefined) {
+      context = this.createContext(name);
+      this.contexts.set(name, context);
+    }
+    return context;
+  }
+
+  private createContext(name: string): ProcessorContext<unknown, unknown> {
+    const { topology, partition, stores } = this.options;
+    const node = topology.node(name);
+    const allowed = node.kind === "processor" ? node.stores : [];
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getter below reads the live record
+    const task = this;
+    return {
+      taskId: this.id,
+      partition,
+      get metadata() {
+        return task.metadata;
+      },
+      forward: (record, child) => this.forward(name, record, child),
+      store: <K, V>(store: string) => {
+        const found = stores.get(store);
+        if (found === undefined || !allowed.includes(store)) {
+          throw new Error(`processor "${name}" has no store "${store}": attach it in the topology`);
+        }
+        return found as unknown as KeyValueStore<K, V>;
+      },
+      schedule: (intervalMs, type, punctuator) => this.schedule(intervalMs, type, punctuator),
+    };
+  }
+
+  private schedule(intervalMs: number, type: PunctuationType, punctuator: Punctuator): Cancellable {
+    if (!(intervalMs > 0))
+      throw new Error(`a punctuation interval must be positive (got ${intervalMs})`);
+    const base =
+      type === PunctuationType.WallClock ? this.options.now() : Math.max(this.streamTime, 0);
+    const schedule: Schedule = {
+      intervalMs,
+      type,
+      punctuator,
+      nextAt: base + intervalMs,
+      cancelled: false,
+    };
+    this.schedules.push(schedule);
+    return {
+      cancel: () => {
+        schedule.cancelled = true;
+      },
+    };
+  }
+
+  private async forward(
+    from: string,
+    record: StreamRecord<unknown, unknown>,
+    only?: string,
+  ): Promise<void> {
+    const { topology } = this.options;
+    const children = topology.childrenOf(from).filter((c) => only === undefined || c === only);
+    if (only !== undefined && children.length === 0)
+      throw new Error(`"${from}" has no child "${only}"`);
+    for (const child of children) {
+      const node = topology.node(child);
+      if (node.kind === "sink") {
+        this.recordOutputs.push({
+          topic: node.topic,
+          key:
+            record.key === null || record.key === undefined
+              ? null
+              : node.keySerde.serialize(record.key),
+          value:
+            record.value === null || record.value === undefined
+              ? null
+              : node.valueSerde.serialize(record.value),
+          timestamp: record.timestamp,
+          headers: record.headers,
+        });
+      } else if (node.kind === "processor") {
+        const processor = this.processors.get(child);
+        try {
+          await processor?.process(record, this.contextFor(child));
+        } catch (thrown) {
+          if (thrown instanceof ProcessingError || this.metadata === undefined) throw thrown;
+          throw new ProcessingError(this.metadata, child, toError(thrown));
+        }
+      }
+    }
+  }
+
+  /** Processes one input record; its effects become part of the next commit. */
+  async process(input: InputRecord): Promise<void> {
+    const source = this.sourceFor(input.topic);
+    this.metadata = { topic: input.topic, partition: input.partition, offset: input.offset };
+    this.processedSinceCommit += 1;
+    try {
+      let record: StreamRecord<unknown, unknown>;
+      try {
+        record = {
+          key: input.key === null ? null : source.keySerde.deserialize(input.key),
+          value: input.value === null ? null : source.valueSerde.deserialize(input.value),
+          timestamp: input.timestamp,
+          headers: input.headers,
+        };
+      } catch (thrown) {
+        throw new DeserializationError(input, toError(thrown));
+      }
+      this.streamTime = Math.max(this.streamTime, input.timestamp);
+      await this.forward(source.name, record);
+      this.acceptUnit();
+    } catch (thrown) {
+      this.rejectUnit();
+      if (!(thrown instanceof SagastreamError) || this.options.onError === ErrorHandling.Fail)
+        throw thrown;
+      this.deadLetter(input, thrown);
+    } finally {
+      this.metadata = undefined;
+    }
+    await this.punctuate(PunctuationType.StreamTime, this.streamTime);
+  }
+
+  /** Fires the wall-clock punctuators that are due. */
+  async punctuateWallClock(): Promise<void> {
+    await this.punctuate(PunctuationType.WallClock, this.options.now());
+  }
+
+  private async punctuate(type: PunctuationType, time: number): Promise<void> {
+    for (const schedule of this.schedules) {
+      if (schedule.cancelled || schedule.type !== type || time < schedule.nextAt) continue;
+      // Fire once for the time reached, then skip to the next interval after it.
+      schedule.nextAt +=
+        Math.ceil((time - schedule.nextAt + 1) / schedule.intervalMs) * schedule.intervalMs;
+      try {
+        await schedule.punctuator(time);
+        this.acceptUnit();
+      } catch (thrown) {
+        this.rejectUnit();
+        throw thrown; // no input record to dead-letter: the owner decides (log, or fail the task)
+      }
+    }
+  }
+
+  private sourceFor(topic: string) {
+    for (const name of this.options.subtopology.nodes) {
+      const node = this.options.topology.node(name);
+      if (node.kind === "source" && node.topics.includes(topic)) return node;
+    }
+    throw new Error(`task ${this.id} has no source for topic "${topic}"`);
+  }
+
+  private acceptUnit(): void {
+    for (const store of this.options.stores.values()) store.acceptRecord();
+    this.outputs.push(...this.recordOutputs);
+    this.recordOutputs = [];
+  }
+
+  private rejectUnit(): void {
+    for (const store of this.options.stores.values()) store.rejectRecord();
+    this.recordOutputs = [];
+  }
+
+  private deadLetter(input: InputRecord, error: SagastreamError): void {
+    this.options.onDeadLetter?.(error);
+    this.outputs.push({
+      topic: deadLetterTopic(this.options.applicationId),
+      key: input.key,
+      value: input.value,
+      timestamp: input.timestamp,
+      headers: {
+        ...input.headers,
+        [DLQ_HEADERS.code]: Buffer.from(error.code),
+        [DLQ_HEADERS.error]: Buffer.from(error.message),
+        [DLQ_HEADERS.topic]: Buffer.from(input.topic),
+        [DLQ_HEADERS.partition]: Buffer.from(String(input.partition)),
+        [DLQ_HEADERS.offset]: Buffer.from(input.offset),
+      },
+    });
+  }
+
+  /** Everything the next commit must write: sink records, dead letters, changelog records. */
+  pendingOutputs(): OutputRecord[] {
+    const changelog: OutputRecord[] = [];
+    for (const [name, store] of this.options.stores) {
+      if (this.options.topology.stores.get(name)?.changelog !== true) continue;
+      const topic = changelogTopic(this.options.applicationId, name);
+      for (const [key, value] of store.changes()) {
+        changelog.push({
+          topic,
+          partition: this.options.partition,
+          key,
+          value,
+          timestamp: this.options.now(),
+          headers: {},
+        });
+      }
+    }
+    return [...this.outputs, ...changelog];
+  }
+
+  /** The commit's transaction succeeded: write the stores, start a new interval. */
+  async committed(): Promise<void> {
+    for (const store of this.options.stores.values()) await store.flush();
+    this.outputs = [];
+    this.processedSinceCommit = 0;
+  }
+
+  /** The commit's transaction failed: its writes and outputs are gone. */
+  aborted(): void {
+    for (const store of this.options.stores.values()) store.discard();
+    this.outputs = [];
+    this.processedSinceCommit = 0;
+  }
+
+  async close(): Promise<void> {
+    for (const processor of this.processors.values()) await processor.close?.();
+  }
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { KeyValueStore, MemoryBytesStore, Serdes, prefixEnd } from "../../src/state/index.js";
+
+function store() {
+  const engine = new MemoryBytesStore();
+  return { engine, kv: new KeyValueStore("s", engine, Serdes.string, Serdes.json<number>()) };
+}
+
+async function entries<K, V>(iterable: AsyncIterable<[K, V]>): Promise<[K, V][]> {
+  const out: [K, V][] = [];
+  for await (const entry of iterable) out.push(entry);
+  return out;
+}
+
+describe("KeyValueStore", () => {
+  it("reads its own writes before they reach the engine, and writes them at flush", async () => {
+    const { engine, kv } = store();
+    kv.put("a", 1);
+    expect(await kv.get("a")).toBe(1);
+    kv.acceptRecord();
+    expect(engine.size).toBe(0);
+    await kv.flush();
+    expect(engine.size).toBe(1);
+    expect(await kv.get("a")).toBe(1);
+  });
+
+  it("rolls back only the failed record's writes", async () => {
+    const { kv } = store();
+    kv.put("a", 1);
+    kv.acceptRecord();
+    kv.put("a", 2);
+    kv.put("b", 3);
+    kv.rejectRecord();
+    expect(await kv.get("a")).toBe(1);
+    expect(await kv.get("b")).toBeUndefined();
+    expect(kv.changes().map(([k, v]) => [k.toString(), v?.toString()])).toEqual([["a", "1"]]);
+  });
+
+  it("reports a delete as a tombstone change and hides the key", async () => {
+    const { kv } = store();
+    kv.put("a", 1);
+    kv.acceptRecord();
+    await kv.flush();
+    kv.delete("a");
+    kv.acceptRecord();
+    expect(await kv.get("a")).toBeUndefined();
+    expect(kv.changes()).toEqual([[Buffer.from("a"), null]]);
+  });
+
+  it("forgets an aborted interval", async () => {
+    const { kv } = store();
+    kv.put("a", 1);
+    kv.acceptRecord();
+    kv.discard();
+    expect(await kv.get("a")).toBeUndefined();
+    expect(kv.changes()).toEqual([]);
+  });
+
+  it("iterates ranges and prefixes over engine and pending writes, in byte order", async () => {
+    const { kv } = store();
+    for (const [k, v] of [
+      ["order:2", 2],
+      ["order:1", 1],
+      ["payment:1", 9],
+      ["order:3", 3],
+    ] as const)
+      kv.put(k, v);
+    kv.acceptRecord();
+    await kv.flush();
+    kv.put("order:0", 0);
+    kv.delete("order:2");
+    kv.acceptRecord();
+    expect(await entries(kv.prefix("order:"))).toEqual([
+      ["order:0", 0],
+      ["order:1", 1],
+      ["order:3", 3],
+    ]);
+    expect(await entries(kv.range("order:1", "payment:1"))).toEqual([
+      ["order:1", 1],
+      ["order:3", 3],
+    ]);
+    expect((await entries(kv.range())).map(([k]) => k)).toEqual([
+      "order:0",
+      "order:1",
+      "order:3",
+      "payment:1",
+    ]);
+  });
+});
+
+describe("prefixEnd", () => {
+  it("is the least key after every key with the prefix", () => {
+    expect(prefixEnd(Buffer.from([1, 2]))).toEqual(Buffer.from([1, 3]));
+    expect(prefixEnd(Buffer.from([1, 0xff]))).toEqual(Buffer.from([2]));
+    expect(prefixEnd(Buffer.from([0xff, 0xff]))).toBeUndefined();
+  });
+});
