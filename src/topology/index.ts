@@ -27,3 +27,5 @@ export {
 } from "./task.js";
 export { TopologyTestDriver, type TestRecord, type TestDriverOptions } from "./test-driver.js";
 export { partitionForKey } from "./partitioner.js";
+export { StreamsApp, ProcessingGuarantee, type StreamsAppOptions } from "./app.js";
+export { AppMetrics } from "./metrics.js";

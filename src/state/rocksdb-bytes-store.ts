@@ -1,0 +1,69 @@
+/** A persistent BytesStore on RocksDB (rocksdb-native: maintained, promise-based, prebuilt). */
+import { mkdir, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import type { BytesStore, Write } from "./bytes-store.js";
+
+interface RocksDb {
+  ready(): Promise<void>;
+  close(): Promise<void>;
+  get(key: Buffer): Promise<Buffer | null>;
+  write(options: { autoDestroy: boolean }): {
+    put(key: Buffer, value: Buffer): void;
+    delete(key: Buffer): void;
+    flush(): Promise<void>;
+  };
+  iterator(range: { gte?: Buffer; lt?: Buffer }): AsyncIterable<{ key: Buffer; value: Buffer }>;
+}
+type RocksDbConstructor = new (path: string) => RocksDb;
+
+// rocksdb-native is CommonJS without type declarations.
+const RocksDB = createRequire(import.meta.url)("rocksdb-native") as RocksDbConstructor;
+
+export class RocksDbBytesStore implements BytesStore {
+  private constructor(
+    readonly dir: string,
+    private db: RocksDb,
+  ) {}
+
+  static async open(dir: string): Promise<RocksDbBytesStore> {
+    await mkdir(dir, { recursive: true });
+    const db = new RocksDB(dir);
+    await db.ready();
+    return new RocksDbBytesStore(dir, db);
+  }
+
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    return (await this.db.get(key)) ?? undefined;
+  }
+
+  async write(batch: readonly Write[]): Promise<void> {
+    if (batch.length === 0) return;
+    // A batch that is not destroyed keeps the database busy, and close() would wait for it forever.
+    const write = this.db.write({ autoDestroy: true });
+    for (const [key, value] of batch) {
+      if (value === null) write.delete(key);
+      else write.put(key, value);
+    }
+    await write.flush();
+  }
+
+  async *range(from?: Buffer, to?: Buffer): AsyncIterable<[Buffer, Buffer]> {
+    const range: { gte?: Buffer; lt?: Buffer } = {};
+    if (from !== undefined) range.gte = from;
+    if (to !== undefined) range.lt = to;
+    // A RocksDB iterator reads from the implicit snapshot taken when it is created.
+    for await (const { key, value } of this.db.iterator(range)) yield [key, value];
+  }
+
+  async clear(): Promise<void> {
+    await this.db.close();
+    await rm(this.dir, { recursive: true, force: true });
+    await mkdir(this.dir, { recursive: true });
+    this.db = new RocksDB(this.dir);
+    await this.db.ready();
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}

@@ -1,0 +1,460 @@
+/**
+ * StreamsApp runs a topology on a kafkajs consumer group: one task per input partition of
+ * each sub-topology, its stores restored from their changelogs before it processes anything.
+ *
+ * exactly_once (default): each task has its own transactional producer (`<app>-<task>`), so
+ * the task's next owner fences a zombie. Per batch: process, then in one transaction send
+ * sink records, dead letters and changelog records and commit the input offsets; only then
+ * are the writes applied to the local stores. at_least_once: the same outputs through one
+ * idempotent producer, then the store writes, then the offsets.
+ */
+import path from "node:path";
+import type {
+  Admin,
+  Consumer,
+  Kafka,
+  Message,
+  Producer,
+  RecordMetadata as ProduceResult,
+} from "kafkajs";
+import { createKafka } from "../kafka/index.js";
+import type { Logger } from "../log/index.js";
+import {
+  KeyValueStore,
+  MemoryBytesStore,
+  RocksDbBytesStore,
+  TaskDirectory,
+  type BytesStore,
+} from "../state/index.js";
+import { changelogTopic, StoreKind, type Topology } from "./builder.js";
+import { AppMetrics } from "./metrics.js";
+import { endOffset, restoreFromChangelog } from "./restore.js";
+import { deadLetterTopic, ErrorHandling, Task, type OutputRecord } from "./task.js";
+import { TopologyError } from "../errors/index.js";
+
+export const ProcessingGuarantee = {
+  ExactlyOnce: "exactly_once",
+  AtLeastOnce: "at_least_once",
+} as const;
+export type ProcessingGuarantee = (typeof ProcessingGuarantee)[keyof typeof ProcessingGuarantee];
+
+export interface StreamsAppOptions {
+  applicationId: string;
+  brokers: string[];
+  topology: Topology;
+  /** Where the tasks' RocksDB stores and checkpoints live. */
+  stateDir: string;
+  guarantee?: ProcessingGuarantee;
+  onError?: ErrorHandling;
+  logger: Logger;
+  /** How often wall-clock punctuators are checked (ms, default 100). */
+  punctuateIntervalMs?: number;
+  /** Partitions processed at once (default 4). */
+  concurrency?: number;
+  /** A member silent this long is dropped from the group and its tasks move (default 10 s). */
+  sessionTimeoutMs?: number;
+}
+
+interface OpenTask {
+  task: Task;
+  stores: Map<string, KeyValueStore<unknown, unknown>>;
+  directory: TaskDirectory;
+  /** exactly_once only: the task's own transactional producer. */
+  producer: Producer | undefined;
+  /** Per changelogged store: the offset its local copy is complete up to. */
+  positions: Map<string, bigint>;
+  /** Serializes batches, punctuation and closing of one task. */
+  queue: Promise<unknown>;
+}
+
+export class StreamsApp {
+  readonly metrics = new AppMetrics();
+  private readonly kafka: Kafka;
+  private readonly guarantee: ProcessingGuarantee;
+  private readonly tasks = new Map<string, Promise<OpenTask>>();
+  private admin: Admin | undefined;
+  private consumer: Consumer | undefined;
+  private sharedProducer: Producer | undefined;
+  private partitionCounts = new Map<number, number>();
+  private punctuateTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: StreamsAppOptions) {
+    if (!/^[A-Za-z0-9._-]+$/.test(options.applicationId)) {
+      throw new TopologyError(
+        `applicationId "${options.applicationId}" may hold only letters, digits, ".", "_" and "-"`,
+      );
+    }
+    this.guarantee = options.guarantee ?? ProcessingGuarantee.ExactlyOnce;
+    this.kafka = createKafka({
+      brokers: options.brokers,
+      clientId: options.applicationId,
+      logger: options.logger,
+    });
+  }
+
+  private get log(): Logger {
+    return this.options.logger;
+  }
+
+  async start(): Promise<void> {
+    const { topology, applicationId } = this.options;
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    await this.prepareTopics();
+
+    if (this.guarantee === ProcessingGuarantee.AtLeastOnce) {
+      this.sharedProducer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await this.sharedProducer.connect();
+    }
+    const consumer = this.kafka.consumer({
+      groupId: applicationId,
+      readUncommitted: false,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: 1000,
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const owned = new Set<string>();
+      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+        for (const partition of partitions)
+          owned.add(`${topology.subtopologyOf(topic).id}_${partition}`);
+      }
+      this.log.info({ tasks: [...owned].sort() }, "assignment received");
+      for (const id of [...this.tasks.keys()].filter((t) => !owned.has(t)))
+        void this.closeTask(id, true);
+    });
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      this.metrics.lag.set(`${payload.topic}/${payload.partition}`, Number(payload.offsetLag));
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: topology.sourceTopics(), fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.concurrency ?? 4,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (batch.messages.length === 0) return;
+        const open = await this.openTask(batch.topic, batch.partition);
+        await this.serially(open, async () => {
+          let next: string | undefined;
+          for (const message of batch.messages) {
+            if (!isRunning() || isStale()) break;
+            await open.task.process(toInput(batch.topic, batch.partition, message));
+            next = (BigInt(message.offset) + 1n).toString();
+          }
+          if (isStale()) {
+            open.task.aborted(); // revoked mid-batch: the next owner redoes it
+            return;
+          }
+          if (next === undefined) return;
+          await this.commit(open, { topic: batch.topic, partition: batch.partition, offset: next });
+          resolveOffset((BigInt(next) - 1n).toString());
+          await heartbeat();
+        });
+      },
+    });
+    this.punctuateTimer = setInterval(() => {
+      void this.punctuateAll();
+    }, this.options.punctuateIntervalMs ?? 100);
+  }
+
+  /** Creates the changelog and dead-letter topics; checks sources and sinks exist. */
+  private async prepareTopics(): Promise<void> {
+    const admin = this.admin as Admin;
+    const { topology, applicationId } = this.options;
+    const existing = new Set(await admin.listTopics());
+    const missing = [...topology.sourceTopics(), ...topology.sinkTopics()].filter(
+      (t) => !existing.has(t),
+    );
+    if (missing.length > 0) {
+      throw new TopologyError(
+        `topic(s) ${missing.join(", ")} do not exist: create them (with the partition counts you need) first`,
+      );
+    }
+    const metadata = await admin.fetchTopicMetadata({ topics: topology.sourceTopics() });
+    this.partitionCounts = topology.partitionsBySubtopology(
+      new Map(metadata.topics.map((t) => [t.name, t.partitions.length])),
+    );
+    const toCreate: {
+      topic: string;
+      numPartitions: number;
+      configEntries?: { name: string; value: string }[];
+    }[] = [];
+    for (const sub of topology.subtopologies) {
+      for (const store of sub.stores) {
+        if (topology.stores.get(store)?.changelog !== true) continue;
+        const topic = changelogTopic(applicationId, store);
+        if (existing.has(topic)) continue;
+        toCreate.push({
+          topic,
+          numPartitions: this.partitionCounts.get(sub.id) ?? 1,
+          configEntries: [{ name: "cleanup.policy", value: "compact" }],
+        });
+      }
+    }
+    const dlq = deadLetterTopic(applicationId);
+    if (!existing.has(dlq)) toCreate.push({ topic: dlq, numPartitions: 1 });
+    if (toCreate.length > 0) {
+      await admin.createTopics({ topics: toCreate, waitForLeaders: true });
+      this.log.info({ topics: toCreate.map((t) => t.topic) }, "created internal topics");
+    }
+  }
+
+  private openTask(topic: string, partition: number): Promise<OpenTask> {
+    const sub = this.options.topology.subtopologyOf(topic);
+    const id = `${sub.id}_${partition}`;
+    let opening = this.tasks.get(id);
+    if (opening === undefined) {
+      opening = this.createTask(sub.id, partition, id);
+      this.tasks.set(id, opening);
+      opening.catch(() => this.tasks.delete(id));
+    }
+    return opening;
+  }
+
+  private async createTask(
+    subtopologyId: number,
+    partition: number,
+    id: string,
+  ): Promise<OpenTask> {
+    const { topology, applicationId, stateDir } = this.options;
+    const log = this.log.child({ task: id });
+    const started = Date.now();
+    let producer: Producer | undefined;
+    if (this.guarantee === ProcessingGuarantee.ExactlyOnce) {
+      // Connecting initializes the transactional id: it aborts a zombie's open transaction and
+      // fences it, so the changelog read next is stable.
+      producer = this.kafka.producer({
+        transactionalId: `${applicationId}-${id}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
+      await producer.connect();
+    }
+    const directory = new TaskDirectory(path.join(stateDir, applicationId, id));
+    const checkpoint = await directory.takeCheckpoint();
+    const sub = topology.subtopologies[subtopologyId];
+    if (sub === undefined) throw new Error(`no sub-topology ${subtopologyId}`);
+    const stores = new Map<string, KeyValueStore<unknown, unknown>>();
+    const positions = new Map<string, bigint>();
+    let restored = 0;
+    for (const name of sub.stores) {
+      const spec = topology.stores.get(name);
+      if (spec === undefined) continue;
+      const engine: BytesStore =
+        spec.kind === StoreKind.Persistent
+          ? await RocksDbBytesStore.open(directory.storeDir(name))
+          : new MemoryBytesStore();
+      let from = spec.kind === StoreKind.Persistent ? checkpoint?.get(name) : undefined;
+      if (from === undefined) {
+        await engine.clear(); // no clean checkpoint covers it: the local copy cannot be trusted
+        from = 0n;
+      }
+      if (spec.changelog) {
+        const topic = changelogTopic(applicationId, name);
+        const before = restored;
+        const position = await restoreFromChangelog({
+          kafka: this.kafka,
+          admin: this.admin as Admin,
+          topic,
+          partition,
+          from,
+          engine,
+          onProgress: (count, total) => {
+            restored = before + count;
+            if (count % 10_000 < 500)
+              log.info({ store: name, restored: count, of: total }, "restoring");
+          },
+        });
+        positions.set(name, position);
+      }
+      stores.set(name, new KeyValueStore(name, engine, spec.keySerde, spec.valueSerde));
+    }
+    this.metrics.restoredRecords += restored;
+    const task = new Task({
+      applicationId,
+      topology,
+      subtopology: sub,
+      partition,
+      stores,
+      onError: this.options.onError ?? ErrorHandling.DeadLetter,
+      now: () => Date.now(),
+      onDeadLetter: (error) => {
+        this.metrics.deadLetters += 1;
+        log.warn({ code: error.code }, error.message);
+      },
+    });
+    await task.init();
+    const seconds = (Date.now() - started) / 1000;
+    log.info(
+      { restored, seconds, from: checkpoint === undefined ? "changelog start" : "checkpoint" },
+      "task ready",
+    );
+    this.metrics.restorations.push({ task: id, records: restored, seconds });
+    return { task, stores, directory, producer, positions, queue: Promise.resolve() };
+  }
+
+  private serially<T>(open: OpenTask, fn: () => Promise<T>): Promise<T> {
+    const run = open.queue.then(fn, fn);
+    open.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Commits the task's outputs, store writes and (if given) its input offset atomically. */
+  private async commit(
+    open: OpenTask,
+    input?: { topic: string; partition: number; offset: string },
+  ): Promise<void> {
+    const outputs = open.task.pendingOutputs();
+    if (outputs.length === 0 && input === undefined) return;
+    const started = Date.now();
+    const records = open.task.uncommitted;
+    const topicMessages = groupByTopic(outputs);
+    if (open.producer !== undefined) {
+      const tx = await open.producer.transaction();
+      try {
+        const results =
+          topicMessages.length > 0 ? await tx.sendBatch({ topicMessages, acks: -1 }) : [];
+        if (input !== undefined) {
+          await tx.sendOffsets({
+            consumerGroupId: this.options.applicationId,
+            topics: [
+              {
+                topic: input.topic,
+                partitions: [{ partition: input.partition, offset: input.offset }],
+              },
+            ],
+          });
+        }
+        await tx.commit();
+        this.trackChangelogPositions(open, outputs, results);
+      } catch (error) {
+        await tx.abort().catch(() => undefined);
+        open.task.aborted();
+        throw error;
+      }
+      await open.task.committed();
+    } else {
+      const results =
+        topicMessages.length > 0
+          ? await (this.sharedProducer as Producer).sendBatch({ topicMessages, acks: -1 })
+          : [];
+      this.trackChangelogPositions(open, outputs, results);
+      await open.task.committed();
+      if (input !== undefined) await (this.consumer as Consumer).commitOffsets([input]);
+    }
+    this.metrics.recordCommit(Date.now() - started, records);
+  }
+
+  private trackChangelogPositions(
+    open: OpenTask,
+    outputs: OutputRecord[],
+    results: ProduceResult[],
+  ): void {
+    const { applicationId } = this.options;
+    for (const [store] of open.positions) {
+      const topic = changelogTopic(applicationId, store);
+      const count = outputs.filter((o) => o.topic === topic).length;
+      const result = results.find(
+        (r) => r.topicName === topic && r.partition === open.task.partition,
+      );
+      if (count > 0 && result?.baseOffset !== undefined) {
+        open.positions.set(store, BigInt(result.baseOffset) + BigInt(count));
+      }
+    }
+  }
+
+  private async punctuateAll(): Promise<void> {
+    for (const [id, opening] of this.tasks) {
+      try {
+        const open = await opening;
+        await this.serially(open, async () => {
+          await open.task.punctuateWallClock();
+          await this.commit(open);
+        });
+      } catch (error) {
+        this.log.error({ task: id, err: error }, "punctuation failed");
+      }
+    }
+  }
+
+  /** Closes a task; a clean close writes its checkpoint so that reopening it here is fast. */
+  private async closeTask(id: string, clean: boolean): Promise<void> {
+    const opening = this.tasks.get(id);
+    if (opening === undefined) return;
+    this.tasks.delete(id);
+    const open = await opening.catch(() => undefined);
+    if (open === undefined) return;
+    await this.serially(open, async () => {
+      await open.task.close();
+      for (const store of open.stores.values()) await store.engine.close();
+      if (clean) await open.directory.writeCheckpoint(open.positions);
+      await open.producer?.disconnect();
+    });
+    this.log.info({ task: id, clean }, "task closed");
+  }
+
+  /** Stops consuming, commits what was processed, closes every task cleanly. */
+  async stop(): Promise<void> {
+    if (this.punctuateTimer !== undefined) clearInterval(this.punctuateTimer);
+    await this.consumer?.disconnect();
+    for (const id of [...this.tasks.keys()]) await this.closeTask(id, true);
+    await this.sharedProducer?.disconnect();
+    await this.admin?.disconnect();
+  }
+
+  /** The changelog end offsets, for tests and tools. */
+  async changelogEnd(store: string, partition: number): Promise<bigint> {
+    return endOffset(
+      this.admin as Admin,
+      changelogTopic(this.options.applicationId, store),
+      partition,
+    );
+  }
+}
+
+function toInput(
+  topic: string,
+  partition: number,
+  message: {
+    offset: string;
+    key: Buffer | null;
+    value: Buffer | null;
+    timestamp: string;
+    headers?: Message["headers"];
+  },
+) {
+  const headers: Record<string, Buffer> = {};
+  for (const [key, value] of Object.entries(message.headers ?? {})) {
+    if (Buffer.isBuffer(value)) headers[key] = value;
+    else if (typeof value === "string") headers[key] = Buffer.from(value);
+  }
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    timestamp: Number(message.timestamp),
+    headers,
+  };
+}
+
+function groupByTopic(outputs: OutputRecord[]): { topic: string; messages: Message[] }[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const o of outputs) {
+    const messages = byTopic.get(o.topic) ?? [];
+    const message: Message = {
+      key: o.key,
+      value: o.value,
+      headers: o.headers,
+      timestamp: String(o.timestamp),
+    };
+    if (o.partition !== undefined) message.partition = o.partition;
+    messages.push(message);
+    byTopic.set(o.topic, messages);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
