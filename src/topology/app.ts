@@ -25,6 +25,7 @@ import {
   RocksDbBytesStore,
   TaskDirectory,
   type BytesStore,
+  type ReadableStore,
 } from "../state/index.js";
 import { changelogTopic, StoreKind, type Topology } from "./builder.js";
 import { AppMetrics } from "./metrics.js";
@@ -122,8 +123,18 @@ export class StreamsApp {
           owned.add(`${topology.subtopologyOf(topic).id}_${partition}`);
       }
       this.log.info({ tasks: [...owned].sort() }, "assignment received");
-      for (const id of [...this.tasks.keys()].filter((t) => !owned.has(t)))
+      for (const id of [...this.tasks.keys()].filter((t) => !owned.has(t))) {
         void this.closeTask(id, true);
+      }
+      // Open (and restore) every assigned task now, not at its first record, so that a
+      // caught-up task's stores are served too.
+      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+        for (const partition of partitions) {
+          this.openTask(topic, partition).catch((error: unknown) => {
+            this.log.error({ topic, partition, err: error }, "task could not be opened");
+          });
+        }
+      }
     });
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       this.metrics.lag.set(`${payload.topic}/${payload.partition}`, Number(payload.offsetLag));
@@ -403,6 +414,25 @@ export class StreamsApp {
     for (const id of [...this.tasks.keys()]) await this.closeTask(id, true);
     await this.sharedProducer?.disconnect();
     await this.admin?.disconnect();
+  }
+
+  /** A read-only view of a store of a task this worker owns (undefined when it owns none). */
+  async localStore<K, V>(
+    store: string,
+    partition: number,
+  ): Promise<ReadableStore<K, V> | undefined> {
+    for (const sub of this.options.topology.subtopologies) {
+      if (!sub.stores.includes(store)) continue;
+      const opening = this.tasks.get(`${sub.id}_${partition}`);
+      const open = await opening?.catch(() => undefined);
+      return open?.stores.get(store) as ReadableStore<K, V> | undefined;
+    }
+    return undefined;
+  }
+
+  /** Task ids this worker runs now. */
+  ownedTasks(): string[] {
+    return [...this.tasks.keys()].sort();
   }
 
   /** The changelog end offsets, for tests and tools. */
