@@ -37,3 +37,14 @@ process.on("SIGTERM", () => {
 
 await app.start();
 process.stdout.write("ready\n");
+
+// Report each task's restoration on stdout, for the kill tests' restoration figures.
+let reported = 0;
+setInterval(() => {
+  for (const restoration of app.metrics.restorations.slice(reported)) {
+    process.stdout.write(
+      `${JSON.stringify({ event: "restored", pid: process.pid, ...restoration })}\n`,
+    );
+  }
+  reported = app.metrics.restorations.length;
+}, 200).unref();
