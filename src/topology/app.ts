@@ -64,6 +64,11 @@ interface OpenTask {
   producer: Producer | undefined;
   /** Per changelogged store: the offset its local copy is complete up to. */
   positions: Map<string, bigint>;
+  /**
+   * Per source topic: the next input offset to process. Records below it were committed by an
+   * earlier owner; kafkajs may still deliver them (see createTask), and they are skipped.
+   */
+  inputPositions: Map<string, bigint>;
   /** Serializes batches, punctuation and closing of one task. */
   queue: Promise<unknown>;
 }
@@ -150,8 +155,10 @@ export class StreamsApp {
         const open = await this.openTask(batch.topic, batch.partition);
         await this.serially(open, async () => {
           let next: string | undefined;
+          const from = open.inputPositions.get(batch.topic) ?? 0n;
           for (const message of batch.messages) {
             if (!isRunning() || isStale()) break;
+            if (BigInt(message.offset) < from) continue; // committed by an earlier owner
             await open.task.process(toInput(batch.topic, batch.partition, message));
             next = (BigInt(message.offset) + 1n).toString();
           }
@@ -159,8 +166,13 @@ export class StreamsApp {
             open.task.aborted(); // revoked mid-batch: the next owner redoes it
             return;
           }
-          if (next === undefined) return;
+          if (next === undefined) {
+            // Nothing new in this batch (all committed before): move past it without a commit.
+            if (isRunning()) resolveOffset(batch.lastOffset());
+            return;
+          }
           await this.commit(open, { topic: batch.topic, partition: batch.partition, offset: next });
+          open.inputPositions.set(batch.topic, BigInt(next));
           resolveOffset((BigInt(next) - 1n).toString());
           await heartbeat();
         });
@@ -246,6 +258,10 @@ export class StreamsApp {
     }
     const directory = new TaskDirectory(path.join(stateDir, applicationId, id));
     const checkpoint = await directory.takeCheckpoint();
+    // kafkajs fetches committed offsets without KIP-447's requireStable, so its position may
+    // predate the previous owner's last transaction. Fencing above has settled that
+    // transaction, so the offsets read now are final; records below them are skipped.
+    const inputPositions = await this.committedOffsets(subtopologyId, partition);
     const sub = topology.subtopologies[subtopologyId];
     if (sub === undefined) throw new Error(`no sub-topology ${subtopologyId}`);
     const stores = new Map<string, KeyValueStore<unknown, unknown>>();
@@ -304,7 +320,22 @@ export class StreamsApp {
       "task ready",
     );
     this.metrics.restorations.push({ task: id, records: restored, seconds });
-    return { task, stores, directory, producer, positions, queue: Promise.resolve() };
+    return { task, stores, directory, producer, positions, inputPositions, queue: Promise.resolve() };
+  }
+
+  private async committedOffsets(subtopologyId: number, partition: number): Promise<Map<string, bigint>> {
+    const sub = this.options.topology.subtopologies[subtopologyId];
+    const result = new Map<string, bigint>();
+    if (sub === undefined) return result;
+    const offsets = await (this.admin as Admin).fetchOffsets({
+      groupId: this.options.applicationId,
+      topics: sub.sourceTopics,
+    });
+    for (const { topic, partitions } of offsets) {
+      const committed = partitions.find((p) => p.partition === partition)?.offset;
+      if (committed !== undefined && BigInt(committed) >= 0n) result.set(topic, BigInt(committed));
+    }
+    return result;
   }
 
   private serially<T>(open: OpenTask, fn: () => Promise<T>): Promise<T> {
