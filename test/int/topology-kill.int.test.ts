@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runningTotalTopology, TOTALS_STORE } from "../../src/bench/running-total.js";
 import { createKafka } from "../../src/kafka/index.js";
 import { createLogger } from "../../src/log/index.js";
-import { StreamsApp } from "../../src/topology/index.js";
+import { StreamsApp, partitionForKey } from "../../src/topology/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "../support/names.js";
 
@@ -84,6 +84,21 @@ async function startWorker(name: string, stateDir: string, options: object): Pro
   const worker = { name, process: child, stateDir, exited };
   workers.push(worker);
   return worker;
+}
+
+/** On a mismatch, says per partition how many keys are off and by how much (+ double, − lost). */
+function describeDifferences(expected: Map<string, number>, actual: Map<string, number>): void {
+  const byPartition = new Map<number, { keys: number; difference: number }>();
+  for (const [key, total] of expected) {
+    const difference = (actual.get(key) ?? 0) - total;
+    if (difference === 0) continue;
+    const partition = partitionForKey(Buffer.from(key), PARTITIONS);
+    const entry = byPartition.get(partition) ?? { keys: 0, difference: 0 };
+    entry.keys += 1;
+    entry.difference += difference;
+    byPartition.set(partition, entry);
+  }
+  if (byPartition.size > 0) console.log("differences by partition", Object.fromEntries(byPartition));
 }
 
 describe("exactly-once under SIGKILL", () => {
@@ -162,6 +177,8 @@ describe("exactly-once under SIGKILL", () => {
     ).catch(() => undefined); // the assertions below show what differs
     await sleep(2000); // a duplicate committed late would show up in the count below
     await reader.disconnect();
+    describeDifferences(expected, latest);
+    console.log(`output records: ${outputs}`);
     expect(Object.fromEntries(latest)).toEqual(Object.fromEntries(expected));
     expect(outputs).toBe(RECORDS);
 
