@@ -1,9 +1,25 @@
 /** `sagastream bench <name>`: benchmarks that print a table of figures. */
 import { Command } from "commander";
+import { topologyBenchmark } from "../bench/index.js";
+import { loadConfig } from "../config/index.js";
 import { UsageError } from "../errors/index.js";
+import { Stack } from "../stack/index.js";
 
-/** Benchmarks by name; each prints its own table. The topology bench arrives with issue 3. */
-const BENCHMARKS: Record<string, () => Promise<void>> = {};
+const report = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+/** Brings the local stack up unless a cluster is configured or already serving. */
+async function connections() {
+  const config = loadConfig();
+  const stack = new Stack(config, (line) => process.stderr.write(`stack: ${line}\n`));
+  if (!config.externalCluster && !(await stack.isServing({ dr: false })))
+    await stack.up({ dr: false });
+  return config.connections;
+}
+
+/** Benchmarks by name; each prints a table of figures. */
+const BENCHMARKS: Record<string, () => Promise<void>> = {
+  topology: async () => topologyBenchmark((await connections()).kafkaBrokers, report),
+};
 
 export function benchCommand(): Command {
   return new Command("bench")

@@ -71,6 +71,8 @@ interface OpenTask {
   inputPositions: Map<string, bigint>;
   /** Serializes batches, punctuation and closing of one task. */
   queue: Promise<unknown>;
+  /** Set when closing starts: later batches must go to the task's next instance. */
+  closed: boolean;
 }
 
 export class StreamsApp {
@@ -83,6 +85,7 @@ export class StreamsApp {
   private sharedProducer: Producer | undefined;
   private partitionCounts = new Map<number, number>();
   private punctuateTimer: NodeJS.Timeout | undefined;
+  private readonly closing = new Map<string, Promise<void>>();
 
   constructor(private readonly options: StreamsAppOptions) {
     if (!/^[A-Za-z0-9._-]+$/.test(options.applicationId)) {
@@ -150,10 +153,14 @@ export class StreamsApp {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.concurrency ?? 4,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      eachBatch: async (payload) => {
+        const { batch } = payload;
+        const isRunning = () => payload.isRunning();
+        const isStale = () => payload.isStale();
         if (batch.messages.length === 0) return;
         const open = await this.openTask(batch.topic, batch.partition);
         await this.serially(open, async () => {
+          if (open.closed) return; // unresolved: kafkajs delivers it again, to the next instance
           let next: string | undefined;
           const from = open.inputPositions.get(batch.topic) ?? 0n;
           for (const message of batch.messages) {
@@ -168,13 +175,13 @@ export class StreamsApp {
           }
           if (next === undefined) {
             // Nothing new in this batch (all committed before): move past it without a commit.
-            if (isRunning()) resolveOffset(batch.lastOffset());
+            if (isRunning()) payload.resolveOffset(batch.lastOffset());
             return;
           }
           await this.commit(open, { topic: batch.topic, partition: batch.partition, offset: next });
           open.inputPositions.set(batch.topic, BigInt(next));
-          resolveOffset((BigInt(next) - 1n).toString());
-          await heartbeat();
+          payload.resolveOffset((BigInt(next) - 1n).toString());
+          await payload.heartbeat();
         });
       },
     });
@@ -242,6 +249,7 @@ export class StreamsApp {
     partition: number,
     id: string,
   ): Promise<OpenTask> {
+    await this.closing.get(id); // the same task's previous instance must let go of its files
     const { topology, applicationId, stateDir } = this.options;
     const log = this.log.child({ task: id });
     const started = Date.now();
@@ -320,10 +328,22 @@ export class StreamsApp {
       "task ready",
     );
     this.metrics.restorations.push({ task: id, records: restored, seconds });
-    return { task, stores, directory, producer, positions, inputPositions, queue: Promise.resolve() };
+    return {
+      task,
+      stores,
+      directory,
+      producer,
+      positions,
+      inputPositions,
+      queue: Promise.resolve(),
+      closed: false,
+    };
   }
 
-  private async committedOffsets(subtopologyId: number, partition: number): Promise<Map<string, bigint>> {
+  private async committedOffsets(
+    subtopologyId: number,
+    partition: number,
+  ): Promise<Map<string, bigint>> {
     const sub = this.options.topology.subtopologies[subtopologyId];
     const result = new Map<string, bigint>();
     if (sub === undefined) return result;
@@ -375,6 +395,7 @@ export class StreamsApp {
       } catch (error) {
         await tx.abort().catch(() => undefined);
         open.task.aborted();
+        this.discardInstance(open);
         throw error;
       }
       await open.task.committed();
@@ -413,6 +434,7 @@ export class StreamsApp {
       try {
         const open = await opening;
         await this.serially(open, async () => {
+          if (open.closed) return;
           await open.task.punctuateWallClock();
           await this.commit(open);
         });
@@ -428,14 +450,48 @@ export class StreamsApp {
     if (opening === undefined) return;
     this.tasks.delete(id);
     const open = await opening.catch(() => undefined);
-    if (open === undefined) return;
-    await this.serially(open, async () => {
+    if (open !== undefined) await this.closeInstance(open, clean);
+  }
+
+  /**
+   * Closes a task instance after whatever it is doing. Only a clean close writes a checkpoint;
+   * without one, the next open wipes the stores and restores them from the changelog.
+   */
+  private closeInstance(open: OpenTask, clean: boolean): Promise<void> {
+    const id = open.task.id;
+    open.closed = true;
+    const closing = this.serially(open, async () => {
       await open.task.close();
       for (const store of open.stores.values()) await store.engine.close();
       if (clean) await open.directory.writeCheckpoint(open.positions);
       await open.producer?.disconnect();
+    }).then(
+      () => {
+        this.log.info({ task: id, clean }, "task closed");
+      },
+      (error: unknown) => {
+        this.log.error({ task: id, err: error }, "task close failed");
+      },
+    );
+    this.closing.set(id, closing);
+    void closing.then(() => {
+      if (this.closing.get(id) === closing) this.closing.delete(id);
     });
-    this.log.info({ task: id, clean }, "task closed");
+    return closing;
+  }
+
+  /**
+   * A failed exactly_once commit leaves the instance unusable: its producer may be fenced
+   * (the task moved while this worker was out of the group) and its store may lag the
+   * changelog. Drop it; the next batch reopens the task from the changelog and the offsets.
+   */
+  private discardInstance(open: OpenTask): void {
+    const id = open.task.id;
+    const current = this.tasks.get(id);
+    void current?.then((instance) => {
+      if (instance === open && this.tasks.get(id) === current) this.tasks.delete(id);
+    });
+    void this.closeInstance(open, false);
   }
 
   /** Stops consuming, commits what was processed, closes every task cleanly. */

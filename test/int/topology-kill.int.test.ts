@@ -71,14 +71,20 @@ async function startWorker(name: string, stateDir: string, options: object): Pro
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => {
+      resolve();
+    });
+  });
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
       if (line === "ready") resolve();
       else if (line.startsWith("{"))
         restorations.push(JSON.parse(line) as (typeof restorations)[number]);
     });
-    void exited.then(() => reject(new Error(`worker ${name} exited before it was ready`)));
+    void exited.then(() => {
+      reject(new Error(`worker ${name} exited before it was ready`));
+    });
   });
   await ready;
   const worker = { name, process: child, stateDir, exited };
@@ -98,7 +104,8 @@ function describeDifferences(expected: Map<string, number>, actual: Map<string, 
     entry.difference += difference;
     byPartition.set(partition, entry);
   }
-  if (byPartition.size > 0) console.log("differences by partition", Object.fromEntries(byPartition));
+  if (byPartition.size > 0)
+    console.log("differences by partition", Object.fromEntries(byPartition));
 }
 
 describe("exactly-once under SIGKILL", () => {
