@@ -255,14 +255,17 @@ export class StreamsApp {
     const started = Date.now();
     let producer: Producer | undefined;
     if (this.guarantee === ProcessingGuarantee.ExactlyOnce) {
-      // Connecting initializes the transactional id: it aborts a zombie's open transaction and
-      // fences it, so the changelog read next is stable.
       producer = this.kafka.producer({
         transactionalId: `${applicationId}-${id}`,
         idempotent: true,
         maxInFlightRequests: 1,
       });
       await producer.connect();
+      // kafkajs's connect() does not register the transactional id; its first transaction()
+      // does (InitProducerId). Begin and abort an empty one now, so that the previous owner
+      // is fenced and its open transaction settled before offsets and changelog are read.
+      const fence = await producer.transaction();
+      await fence.abort();
     }
     const directory = new TaskDirectory(path.join(stateDir, applicationId, id));
     const checkpoint = await directory.takeCheckpoint();

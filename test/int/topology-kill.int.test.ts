@@ -19,6 +19,7 @@ import { createKafka } from "../../src/kafka/index.js";
 import { createLogger } from "../../src/log/index.js";
 import { StreamsApp, partitionForKey } from "../../src/topology/index.js";
 import { waitUntil } from "../../src/util/index.js";
+import { readLatestValues } from "../support/latest-values.js";
 import { uniqueName } from "../support/names.js";
 
 const { kafkaBrokers } = inject("connections");
@@ -160,30 +161,22 @@ describe("exactly-once under SIGKILL", () => {
     await producing;
 
     // The output topic: per key, the last committed total, and exactly one record per input.
+    const reader = await readLatestValues(kafka, output);
     const latest = new Map<string, number>();
-    let outputs = 0;
-    const reader = kafka.consumer({ groupId: uniqueName("kill_reader"), readUncommitted: false });
-    await reader.connect();
-    await reader.subscribe({ topic: output, fromBeginning: true });
-    await reader.run({
-      eachMessage: async ({ message }) => {
-        outputs += 1;
-        latest.set(String(message.key), Number(String(message.value)));
-      },
-    });
-    await waitUntil(
-      () =>
-        outputs >= RECORDS && [...expected].every(([k, v]) => latest.get(k) === v)
-          ? true
-          : undefined,
-      {
-        timeoutMs: 240_000,
-        intervalMs: 500,
-        description: "every key's exact total on the output topic",
-      },
-    ).catch(() => undefined); // the assertions below show what differs
+    const settled = () => {
+      latest.clear();
+      for (const [key, value] of reader.values) latest.set(key, Number(value));
+      return reader.records() >= RECORDS && [...expected].every(([k, v]) => latest.get(k) === v);
+    };
+    await waitUntil(() => (settled() ? true : undefined), {
+      timeoutMs: 240_000,
+      intervalMs: 500,
+      description: "every key's exact total on the output topic",
+    }).catch(() => undefined); // the assertions below show what differs
     await sleep(2000); // a duplicate committed late would show up in the count below
-    await reader.disconnect();
+    settled();
+    const outputs = reader.records();
+    await reader.stop();
     describeDifferences(expected, latest);
     console.log(`output records: ${outputs}`);
     expect(Object.fromEntries(latest)).toEqual(Object.fromEntries(expected));

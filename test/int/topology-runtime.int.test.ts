@@ -18,6 +18,7 @@ import {
   deadLetterTopic,
 } from "../../src/topology/index.js";
 import { waitUntil } from "../../src/util/index.js";
+import { readLatestValues } from "../support/latest-values.js";
 import { uniqueName } from "../support/names.js";
 
 const { kafkaBrokers } = inject("connections");
@@ -100,37 +101,32 @@ async function startApp(
   return app;
 }
 
-/** The last committed total per key on the output topic. */
+/** The last committed total per key on the output topic, once it matches (or the deadline). */
 async function lastTotals(
   topic: string,
   expectedKeys: number,
   expected: Map<string, number>,
 ): Promise<Map<string, number>> {
-  const latest = new Map<string, number>();
-  const consumer = kafka.consumer({ groupId: uniqueName("reader"), readUncommitted: false });
-  await consumer.connect();
+  const reader = await readLatestValues(kafka, topic);
+  const totals = () => new Map([...reader.values].map(([k, v]) => [k, Number(v)]));
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        latest.set(String(message.key), Number(String(message.value)));
-      },
-    });
     await waitUntil(
-      () =>
-        latest.size >= expectedKeys && [...expected].every(([k, v]) => latest.get(k) === v)
+      () => {
+        const latest = totals();
+        return latest.size >= expectedKeys && [...expected].every(([k, v]) => latest.get(k) === v)
           ? true
-          : undefined,
+          : undefined;
+      },
       {
         timeoutMs: 90_000,
         intervalMs: 200,
         description: `the last total of ${expectedKeys} keys on ${topic}`,
       },
     ).catch(() => undefined); // compared in full by the caller, which shows the difference
+    return totals();
   } finally {
-    await consumer.disconnect();
+    await reader.stop();
   }
-  return latest;
 }
 
 async function storeTotals(app: StreamsApp, partitions: number): Promise<Map<string, number>> {
@@ -227,6 +223,37 @@ describe("StreamsApp restarts", () => {
     });
     expect(Object.fromEntries(await storeTotals(app2, 2))).toEqual(Object.fromEntries(totals));
     expect(app2.metrics.restoredRecords).toBeGreaterThanOrEqual(20);
+  });
+});
+
+describe("StreamsApp fencing", () => {
+  it("fences the task's previous owner as soon as it opens the task (regression: kafkajs connect() does not)", async () => {
+    const t = await topics("fence", 1);
+    const applicationId = uniqueName("app");
+    const zombie = kafka.producer({
+      transactionalId: `${applicationId}-0_0`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await zombie.connect();
+    const pending = await zombie.transaction();
+    await pending.send({ topic: t.output, messages: [{ key: "zombie", value: "1" }] });
+
+    const app = await startApp(
+      applicationId,
+      t,
+      ProcessingGuarantee.ExactlyOnce,
+      path.join(stateRoot, uniqueName("s")),
+    );
+    await waitUntil(
+      async () => ((await app.localStore(TOTALS_STORE, 0)) !== undefined ? true : undefined),
+      {
+        timeoutMs: 30_000,
+        description: "task 0_0 to be open",
+      },
+    );
+    await expect(pending.commit()).rejects.toThrow();
+    await zombie.disconnect();
   });
 });
 
