@@ -20,6 +20,7 @@ const PACED = 5_000;
 const RATE = 1_000; // records/s in the latency phase
 const PARTITIONS = 6;
 const KEYS = 1_000;
+const RESTORE_KEYS = 60_000;
 
 interface Pipeline {
   name: string;
@@ -186,6 +187,64 @@ function streamsApp(
   };
 }
 
+/** Fills a changelog with `keys` distinct keys, then times a fresh instance restoring it. */
+async function measureRestoration(
+  kafka: Kafka,
+  brokers: string[],
+  stateRoot: string,
+  keys: number,
+) {
+  const admin = kafka.admin();
+  await admin.connect();
+  const suffix = `restore-${Date.now().toString(36)}`;
+  const topics = { input: `bench-${suffix}-in`, output: `bench-${suffix}-out` };
+  await admin.createTopics({
+    topics: [topics.input, topics.output].map((topic) => ({ topic, numPartitions: PARTITIONS })),
+    waitForLeaders: true,
+  });
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  for (let i = 0; i < keys; i += 1000) {
+    const messages = Array.from({ length: Math.min(1000, keys - i) }, (_, j) => ({
+      key: `k${i + j}`,
+      value: "1",
+    }));
+    await producer.send({ topic: topics.input, acks: -1, messages });
+  }
+  await producer.disconnect();
+  const applicationId = `bench-${suffix}`;
+  const app = (stateDir: string) =>
+    new StreamsApp({
+      applicationId,
+      brokers,
+      topology: runningTotalTopology(topics),
+      stateDir,
+      logger: createLogger("warn", "bench"),
+    });
+  const filler = app(path.join(stateRoot, "filler"));
+  await filler.start();
+  await waitUntil(() => (filler.metrics.recordsProcessed >= keys ? true : undefined), {
+    timeoutMs: 300_000,
+    intervalMs: 100,
+    description: `the changelog to hold ${keys} keys`,
+  });
+  await filler.stop();
+  const restorer = app(path.join(stateRoot, "restorer")); // no checkpoint: everything from the changelog
+  const started = Date.now();
+  await restorer.start();
+  await waitUntil(() => (restorer.metrics.restorations.length >= PARTITIONS ? true : undefined), {
+    timeoutMs: 300_000,
+    intervalMs: 50,
+    description: "every task to restore",
+  });
+  const seconds = (Date.now() - started) / 1000;
+  const records = restorer.metrics.restoredRecords;
+  await restorer.stop();
+  await admin.deleteTopics({ topics: [topics.input, topics.output] }).catch(() => undefined);
+  await admin.disconnect();
+  return { records, seconds };
+}
+
 export async function topologyBenchmark(
   brokers: string[],
   report: (line: string) => void,
@@ -198,11 +257,16 @@ export async function topologyBenchmark(
     streamsApp(brokers, ProcessingGuarantee.AtLeastOnce, stateRoot),
   ];
   const results: Result[] = [];
+  let restoration = { records: 0, seconds: 0 };
   try {
     for (const [i, pipeline] of pipelines.entries()) {
       report(`measuring ${pipeline.name}: drain ${BACKLOG} records, then ${PACED} at ${RATE}/s …`);
       results.push(await measure(kafka, pipeline, `p${i}`));
     }
+    report(
+      `measuring restoration: a changelog of ${RESTORE_KEYS} keys restored by a fresh instance …`,
+    );
+    restoration = await measureRestoration(kafka, brokers, stateRoot, RESTORE_KEYS);
   } finally {
     await rm(stateRoot, { recursive: true, force: true });
   }
@@ -224,6 +288,9 @@ export async function topologyBenchmark(
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
   process.stdout.write(
     `\ntopology benchmark: ${PARTITIONS} partitions, ${KEYS} keys, backlog ${BACKLOG}, latency at ${RATE} records/s\n` +
-      `${line(header)}\n${line(widths.map((w) => "-".repeat(w)))}\n${rows.map(line).join("\n")}\n`,
+      `${line(header)}\n${line(widths.map((w) => "-".repeat(w)))}\n${rows.map(line).join("\n")}\n` +
+      `\nrestoration (${PARTITIONS} tasks at once, from their changelogs, no checkpoint): ` +
+      `${restoration.records} records in ${restoration.seconds.toFixed(1)} s = ` +
+      `${Math.round(restoration.records / Math.max(0.001, restoration.seconds))} records/s\n`,
   );
 }
