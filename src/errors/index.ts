@@ -14,6 +14,9 @@ export const ErrorCode = {
   TopologyInvalid: "TOPOLOGY_INVALID",
   DeserializationFailed: "DESERIALIZATION_FAILED",
   ProcessingFailed: "PROCESSING_FAILED",
+  WireFormatInvalid: "WIRE_FORMAT_INVALID",
+  SchemaUnknown: "SCHEMA_UNKNOWN",
+  SchemaIncompatible: "SCHEMA_INCOMPATIBLE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -153,6 +156,54 @@ export class ProcessingError extends SagastreamError {
     super(`processor ${processor} failed on the record at ${at(origin)}: ${cause.message}`, {
       cause,
     });
+  }
+}
+
+/** Where a decoding error happened, when known: a record's coordinates. */
+function where(origin: RecordOrigin | undefined): string {
+  return origin === undefined ? "" : ` (record ${at(origin)})`;
+}
+
+/** Bytes that are not in the Confluent wire format (magic byte 0, 4-byte schema id, body). */
+export class WireFormatError extends SagastreamError {
+  readonly code = ErrorCode.WireFormatInvalid;
+  readonly retriable = false;
+  constructor(
+    problem: string,
+    readonly origin?: RecordOrigin,
+  ) {
+    super(`not a Confluent wire-format Avro value${where(origin)}: ${problem}`);
+  }
+}
+
+/** The schema id in a value is unknown to the registry (wrong registry, or a lost schema). */
+export class SchemaUnknownError extends SagastreamError {
+  readonly code = ErrorCode.SchemaUnknown;
+  readonly retriable = true; // a registry that is still catching up may know it later
+  constructor(
+    readonly schemaId: number,
+    readonly origin?: RecordOrigin,
+  ) {
+    super(
+      `schema id ${schemaId} is unknown to the schema registry${where(origin)}: ` +
+        "check SCHEMA_REGISTRY_URL points at the registry the producer used",
+    );
+  }
+}
+
+/** The registry refused a schema as incompatible with the subject's earlier versions. */
+export class SchemaIncompatibleError extends SagastreamError {
+  readonly code = ErrorCode.SchemaIncompatible;
+  readonly retriable = false;
+  constructor(
+    readonly subject: string,
+    compatibility: string,
+    detail: string,
+  ) {
+    super(
+      `the new schema for subject ${subject} is not ${compatibility}-compatible with its earlier versions ` +
+        `(${detail}); add fields with defaults instead of changing or removing them, or register it under a new subject`,
+    );
   }
 }
 

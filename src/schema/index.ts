@@ -7,3 +7,5 @@ export type { SchemaRegistry };
 export function createSchemaRegistry(url: string): SchemaRegistry {
   return new SchemaRegistry({ host: url, retry: { retries: 3 } });
 }
+export { AvroCodec, Compatibility } from "./avro-codec.js";
+export { toWireFormat, fromWireFormat, MAGIC_BYTE } from "./wire-format.js";

@@ -12,6 +12,9 @@ import {
   TopologyError,
   DeserializationError,
   ProcessingError,
+  WireFormatError,
+  SchemaUnknownError,
+  SchemaIncompatibleError,
   toError,
 } from "../../src/errors/index.js";
 
@@ -83,6 +86,25 @@ describe("error classes", () => {
       code: "PROCESSING_FAILED",
       retriable: false,
       says: /processor sum failed on the record at t\/0@1: nope/,
+    },
+    {
+      make: () =>
+        new WireFormatError("unknown magic byte 1", { topic: "t", partition: 1, offset: "2" }),
+      code: "WIRE_FORMAT_INVALID",
+      retriable: false,
+      says: /record t\/1@2\): unknown magic byte 1/,
+    },
+    {
+      make: () => new SchemaUnknownError(77),
+      code: "SCHEMA_UNKNOWN",
+      retriable: true,
+      says: /schema id 77 is unknown.*SCHEMA_REGISTRY_URL/,
+    },
+    {
+      make: () => new SchemaIncompatibleError("orders-value", "BACKWARD", "409"),
+      code: "SCHEMA_INCOMPATIBLE",
+      retriable: false,
+      says: /subject orders-value is not BACKWARD-compatible.*add fields with defaults/,
     },
   ];
 

@@ -1,0 +1,94 @@
+/**
+ * Avro values in the Confluent wire format, with schemas in the registry. Encoding uses the
+ * registered (writer) schema; decoding reads the writer's schema by the id in the value and
+ * resolves it to the reader's schema, so a reader on v2 decodes v1 records (schema evolution).
+ */
+import { COMPATIBILITY, SchemaType, type SchemaRegistry } from "@kafkajs/confluent-schema-registry";
+import avro from "avsc";
+import {
+  DeserializationError,
+  SchemaIncompatibleError,
+  SchemaUnknownError,
+  SagastreamError,
+  toError,
+  type RecordOrigin,
+} from "../errors/index.js";
+import { fromWireFormat, toWireFormat } from "./wire-format.js";
+
+export const Compatibility = {
+  Backward: "BACKWARD",
+  Forward: "FORWARD",
+  Full: "FULL",
+  None: "NONE",
+} as const;
+export type Compatibility = (typeof Compatibility)[keyof typeof Compatibility];
+
+export class AvroCodec {
+  private readonly writers = new Map<number, avro.Type>();
+  private readonly resolvers = new Map<string, avro.Resolver>();
+
+  constructor(private readonly registry: SchemaRegistry) {}
+
+  /** Registers `schema` under `subject` (BACKWARD by default) and returns its id. */
+  async register(
+    subject: string,
+    schema: avro.Schema,
+    compatibility: Compatibility = Compatibility.Backward,
+  ): Promise<number> {
+    try {
+      const { id } = await this.registry.register(
+        { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+        { subject, compatibility: COMPATIBILITY[compatibility] },
+      );
+      this.writers.set(id, avro.Type.forSchema(schema));
+      return id;
+    } catch (thrown) {
+      const error = toError(thrown);
+      const status = (thrown as { status?: number }).status;
+      if (status === 409 || /incompatib/i.test(error.message)) {
+        throw new SchemaIncompatibleError(subject, compatibility, error.message);
+      }
+      throw error;
+    }
+  }
+
+  private async writer(schemaId: number, origin?: RecordOrigin): Promise<avro.Type> {
+    let type = this.writers.get(schemaId);
+    if (type === undefined) {
+      try {
+        type = (await this.registry.getSchema(schemaId)) as unknown as avro.Type;
+      } catch {
+        throw new SchemaUnknownError(schemaId, origin);
+      }
+      this.writers.set(schemaId, type);
+    }
+    return type;
+  }
+
+  async encode(schemaId: number, value: unknown): Promise<Buffer> {
+    const writer = await this.writer(schemaId);
+    return toWireFormat(schemaId, writer.toBuffer(value));
+  }
+
+  /** Decodes with the writer's schema, resolved to `reader` when given. */
+  async decode<T>(bytes: Buffer, reader?: avro.Type, origin?: RecordOrigin): Promise<T> {
+    const { schemaId, body } = fromWireFormat(bytes, origin);
+    const writer = await this.writer(schemaId, origin);
+    try {
+      if (reader === undefined) return writer.fromBuffer(body) as T;
+      const key = `${schemaId}/${reader.name ?? JSON.stringify(reader.schema())}`;
+      let resolver = this.resolvers.get(key);
+      if (resolver === undefined) {
+        resolver = reader.createResolver(writer);
+        this.resolvers.set(key, resolver);
+      }
+      return reader.fromBuffer(body, resolver) as T;
+    } catch (thrown) {
+      if (thrown instanceof SagastreamError) throw thrown;
+      const cause = new Error(
+        `the body does not match schema ${schemaId}: ${toError(thrown).message}`,
+      );
+      throw new DeserializationError(origin ?? { topic: "?", partition: -1, offset: "?" }, cause);
+    }
+  }
+}
