@@ -5,3 +5,12 @@ export {
   type ConnectorConfig,
   type ConnectorStatus,
 } from "./connect-client.js";
+export {
+  createOutbox,
+  outboxTable,
+  publicationName,
+  type Outbox,
+  type OutboxEvent,
+  type OutboxOptions,
+} from "./outbox.js";
+export { outboxConnectorConfig, type OutboxConnectorOptions } from "./connector-config.js";

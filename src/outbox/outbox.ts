@@ -1,0 +1,119 @@
+/**
+ * The transactional outbox: a service writes its domain event in the same PostgreSQL
+ * transaction as its business change; Debezium reads the WAL and publishes it. By default the
+ * row is deleted in the same transaction (the WAL still has it), so the table never grows.
+ */
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+
+export interface OutboxOptions {
+  pool: pg.Pool;
+  /** Encodes payloads in the Confluent wire format (see src/schema AvroCodec). */
+  encode: (schemaId: number, value: unknown) => Promise<Buffer>;
+  /** Schema-qualified table name (default `public.sagastream_outbox`). */
+  table?: string;
+  /** Delete the row in the same transaction (default true). */
+  deleteAfterInsert?: boolean;
+}
+
+export interface OutboxEvent {
+  aggregateType: string;
+  aggregateId: string;
+  /** The event type, e.g. `OrderPlaced`; becomes the `eventType` header. */
+  type: string;
+  schemaId: number;
+  payload: unknown;
+  messageId?: string;
+  correlationId?: string;
+  causationId?: string;
+  traceparent?: string;
+}
+
+export const OUTBOX_COLUMNS = [
+  "id",
+  "aggregatetype",
+  "aggregateid",
+  "type",
+  "payload",
+  "correlation_id",
+  "causation_id",
+  "traceparent",
+] as const;
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
+
+export function outboxTable(table = "public.sagastream_outbox"): {
+  qualified: string;
+  schema: string;
+  name: string;
+} {
+  if (!IDENTIFIER.test(table)) {
+    throw new Error(
+      `outbox table "${table}" must be [schema.]name in lower case letters, digits and _`,
+    );
+  }
+  const [schema, name] = table.includes(".") ? table.split(".") : ["public", table];
+  return { qualified: `${schema}.${name}`, schema: schema ?? "public", name: name ?? table };
+}
+
+export function createOutbox(options: OutboxOptions) {
+  const table = outboxTable(options.table);
+  const deleteAfterInsert = options.deleteAfterInsert ?? true;
+  return {
+    table: table.qualified,
+
+    /**
+     * Writes `event` inside the caller's transaction (`client` has run BEGIN). Returns the
+     * message id, which consumers use to deduplicate.
+     */
+    async publish(client: pg.ClientBase, event: OutboxEvent): Promise<string> {
+      const id = event.messageId ?? randomUUID();
+      const payload = await options.encode(event.schemaId, event.payload);
+      await client.query(
+        `INSERT INTO ${table.qualified} (${OUTBOX_COLUMNS.join(", ")}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          id,
+          event.aggregateType,
+          event.aggregateId,
+          event.type,
+          payload,
+          event.correlationId ?? id,
+          event.causationId ?? null,
+          event.traceparent ?? null,
+        ],
+      );
+      if (deleteAfterInsert)
+        await client.query(`DELETE FROM ${table.qualified} WHERE id = $1`, [id]);
+      return id;
+    },
+
+    /** Creates the table and the publication Debezium reads (idempotent). */
+    async migrate(): Promise<void> {
+      await options.pool.query(`CREATE SCHEMA IF NOT EXISTS ${table.schema}`);
+      await options.pool.query(`CREATE TABLE IF NOT EXISTS ${table.qualified} (
+        id uuid PRIMARY KEY,
+        aggregatetype text NOT NULL,
+        aggregateid text NOT NULL,
+        type text NOT NULL,
+        payload bytea NOT NULL,
+        correlation_id text,
+        causation_id text,
+        traceparent text,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`);
+      const publication = publicationName(table.qualified);
+      const { rowCount } = await options.pool.query(
+        "SELECT 1 FROM pg_publication WHERE pubname = $1",
+        [publication],
+      );
+      if (rowCount === 0)
+        await options.pool.query(`CREATE PUBLICATION ${publication} FOR TABLE ${table.qualified}`);
+    },
+  };
+}
+
+export type Outbox = ReturnType<typeof createOutbox>;
+
+export function publicationName(qualifiedTable: string): string {
+  return `${qualifiedTable.replace(".", "_")}_pub`;
+}

@@ -1,0 +1,180 @@
+/**
+ * Services emit domain events through the outbox: createOutbox writes the event in the caller's
+ * transaction, Debezium (configured by outboxConnectorConfig) publishes it keyed by aggregate id
+ * with its ids as headers, and the payload decodes to the original object.
+ */
+import type avro from "avsc";
+import type { Consumer, KafkaMessage } from "kafkajs";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createKafka } from "../../src/kafka/index.js";
+import {
+  ConnectClient,
+  createOutbox,
+  outboxConnectorConfig,
+  type Outbox,
+} from "../../src/outbox/index.js";
+import { AvroCodec, createSchemaRegistry } from "../../src/schema/index.js";
+import { waitUntil } from "../../src/util/index.js";
+import { uniqueName } from "../support/names.js";
+
+const { kafkaBrokers, connectUrl, databaseUrl, schemaRegistryUrl } = inject("connections");
+const name = uniqueName("svc");
+const table = `${name}.outbox`;
+const connector = `${name}-outbox`;
+const topic = `${name}.outbox.event.order`;
+const connect = new ConnectClient(connectUrl);
+const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+const kafka = createKafka({ brokers: kafkaBrokers, clientId: "outbox-int-test" });
+const codec = new AvroCodec(createSchemaRegistry(schemaRegistryUrl));
+const received: KafkaMessage[] = [];
+let consumer: Consumer | undefined;
+let outbox: Outbox;
+let schemaId: number;
+
+const orderPlaced: avro.schema.RecordType = {
+  type: "record",
+  name: "OrderPlaced",
+  namespace: "dev.sagastream.test",
+  fields: [
+    { name: "orderId", type: "string" },
+    { name: "amountCents", type: "long" },
+  ],
+};
+
+async function slotActive(): Promise<boolean> {
+  const { rows } = await pool.query<{ active: boolean }>(
+    "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+    [`${name}_slot`],
+  );
+  return rows[0]?.active === true;
+}
+
+beforeAll(async () => {
+  schemaId = await codec.register(`${topic}-dev.sagastream.test.OrderPlaced`, orderPlaced);
+  outbox = createOutbox({ pool, encode: (id, value) => codec.encode(id, value), table });
+  await outbox.migrate();
+  await outbox.migrate(); // idempotent
+  await connect.put(
+    connector,
+    outboxConnectorConfig({
+      databaseUrl,
+      table,
+      name,
+      topicReplacement: `${name}.outbox.event.\${routedByValue}`,
+    }),
+  );
+  await waitUntil(
+    async () => ((await connect.isRunning(connector)) && (await slotActive()) ? true : undefined),
+    {
+      timeoutMs: 60_000,
+      description: `connector ${connector} to stream`,
+    },
+  );
+});
+
+afterAll(async () => {
+  await consumer?.disconnect();
+  await connect.delete(connector).catch(() => undefined);
+  await waitUntil(async () => ((await slotActive()) ? undefined : true), {
+    timeoutMs: 30_000,
+    description: "the slot to be released",
+  }).catch(() => undefined);
+  await pool.query(
+    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+    [`${name}_slot`],
+  );
+  await pool.query(`DROP PUBLICATION IF EXISTS ${name}_outbox_pub`);
+  await pool.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+  await pool.end();
+});
+
+async function inTransaction(
+  fn: (client: pg.PoolClient) => Promise<void>,
+  outcome: "COMMIT" | "ROLLBACK",
+) {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await fn(client);
+    await client.query(outcome);
+  } finally {
+    client.release();
+  }
+}
+
+async function arrived(count: number): Promise<void> {
+  if (consumer === undefined) {
+    const admin = kafka.admin();
+    await admin.connect();
+    await waitUntil(async () => ((await admin.listTopics()).includes(topic) ? true : undefined), {
+      timeoutMs: 60_000,
+      description: `Debezium to create ${topic}`,
+    });
+    await admin.disconnect();
+    consumer = kafka.consumer({ groupId: uniqueName("reader") });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        received.push(message);
+      },
+    });
+  }
+  await waitUntil(() => (received.length >= count ? true : undefined), {
+    timeoutMs: 60_000,
+    description: `${count} events on ${topic}`,
+  });
+}
+
+describe("outbox → Debezium → Kafka", () => {
+  it("publishes a committed event keyed by aggregate id, with its ids as headers, decoding to the original", async () => {
+    let messageId = "";
+    await inTransaction(async (client) => {
+      await client.query("SELECT 1"); // the service's own business change would be here
+      messageId = await outbox.publish(client, {
+        aggregateType: "order",
+        aggregateId: "order-1",
+        type: "OrderPlaced",
+        schemaId,
+        payload: { orderId: "order-1", amountCents: 4200 },
+        correlationId: "corr-1",
+        traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      });
+    }, "COMMIT");
+    await arrived(1);
+    const [event] = received;
+    expect(event?.key?.toString()).toBe("order-1");
+    expect(event?.headers?.id?.toString()).toBe(messageId);
+    expect(event?.headers?.eventType?.toString()).toBe("OrderPlaced");
+    expect(event?.headers?.correlationId?.toString()).toBe("corr-1");
+    expect(event?.headers?.traceparent?.toString()).toBe(
+      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    );
+    expect(await codec.decode(event?.value as Buffer)).toEqual({
+      orderId: "order-1",
+      amountCents: 4200,
+    });
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${table}`);
+    expect(rows[0]).toEqual({ n: 0 }); // deleted in the same transaction
+  });
+
+  it("publishes nothing for a rolled-back transaction", async () => {
+    const payload = (orderId: string) => ({
+      aggregateType: "order",
+      aggregateId: orderId,
+      type: "OrderPlaced",
+      schemaId,
+      payload: { orderId, amountCents: 1 },
+    });
+    await inTransaction(async (client) => {
+      await outbox.publish(client, payload("rolled-back"));
+    }, "ROLLBACK");
+    await inTransaction(async (client) => {
+      await outbox.publish(client, payload("sentinel"));
+    }, "COMMIT");
+    // The WAL is ordered: once the later sentinel is here, the rolled-back event never will be.
+    await arrived(2);
+    expect(received.map((m) => m.key?.toString())).toEqual(["order-1", "sentinel"]);
+  });
+});
