@@ -5,11 +5,14 @@ import { SagastreamError } from "../errors/index.js";
 import { demoCommand } from "./demo-command.js";
 import { stackCommand } from "./stack-command.js";
 import { benchCommand } from "./bench-command.js";
+import { connectorsCommand, outboxCommand } from "./outbox-command.js";
 
 const program = new Command("sagastream")
   .description("event-sourced saga engine on Apache Kafka")
   .showHelpAfterError()
   .addCommand(stackCommand())
+  .addCommand(outboxCommand())
+  .addCommand(connectorsCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());
 
