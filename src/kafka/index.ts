@@ -2,6 +2,8 @@
 import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type logCreator } from "kafkajs";
 import type { Logger } from "../log/index.js";
 
+export { DLQ_HEADERS, deadLetterHeaders, deadLetterTopic } from "./dead-letter.js";
+
 export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;

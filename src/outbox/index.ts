@@ -14,3 +14,9 @@ export {
   type OutboxOptions,
 } from "./outbox.js";
 export { outboxConnectorConfig, type OutboxConnectorOptions } from "./connector-config.js";
+export {
+  startEventConsumer,
+  migrateInbox,
+  type DomainEvent,
+  type EventConsumerOptions,
+} from "./event-consumer.js";

@@ -17,7 +17,7 @@ import type {
   Producer,
   RecordMetadata as ProduceResult,
 } from "kafkajs";
-import { createKafka } from "../kafka/index.js";
+import { createKafka, deadLetterTopic } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import {
   KeyValueStore,
@@ -30,7 +30,7 @@ import {
 import { changelogTopic, StoreKind, type Topology } from "./builder.js";
 import { AppMetrics } from "./metrics.js";
 import { endOffset, restoreFromChangelog } from "./restore.js";
-import { deadLetterTopic, ErrorHandling, Task, type OutputRecord } from "./task.js";
+import { ErrorHandling, Task, type OutputRecord } from "./task.js";
 import { TopologyError } from "../errors/index.js";
 
 export const ProcessingGuarantee = {

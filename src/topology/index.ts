@@ -19,8 +19,6 @@ export {
 } from "./processor.js";
 export {
   ErrorHandling,
-  DLQ_HEADERS,
-  deadLetterTopic,
   Task,
   type InputRecord,
   type OutputRecord,

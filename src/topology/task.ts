@@ -12,6 +12,7 @@ import {
   toError,
   type RecordOrigin,
 } from "../errors/index.js";
+import { deadLetterHeaders, deadLetterTopic } from "../kafka/index.js";
 import type { KeyValueStore } from "../state/index.js";
 import { changelogTopic, type Subtopology, type Topology } from "./builder.js";
 import {
@@ -56,18 +57,6 @@ export interface TaskOptions {
   now: () => number;
   /** Called for errors that are routed to the dead-letter topic (for logs and metrics). */
   onDeadLetter?: (error: SagastreamError) => void;
-}
-
-export const DLQ_HEADERS = {
-  code: "sagastream.dlq.code",
-  error: "sagastream.dlq.error",
-  topic: "sagastream.dlq.topic",
-  partition: "sagastream.dlq.partition",
-  offset: "sagastream.dlq.offset",
-} as const;
-
-export function deadLetterTopic(applicationId: string): string {
-  return `${applicationId}.dlq`;
 }
 
 interface Schedule {
@@ -280,14 +269,7 @@ export class Task {
       key: input.key,
       value: input.value,
       timestamp: input.timestamp,
-      headers: {
-        ...input.headers,
-        [DLQ_HEADERS.code]: Buffer.from(error.code),
-        [DLQ_HEADERS.error]: Buffer.from(error.message),
-        [DLQ_HEADERS.topic]: Buffer.from(input.topic),
-        [DLQ_HEADERS.partition]: Buffer.from(String(input.partition)),
-        [DLQ_HEADERS.offset]: Buffer.from(input.offset),
-      },
+      headers: deadLetterHeaders(input.headers, error, input),
     });
   }
 

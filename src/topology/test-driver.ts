@@ -4,11 +4,12 @@
  * advance the wall clock. The same Task, processors and store API as the runtime; every piped
  * record is committed at once.
  */
+import { deadLetterTopic } from "../kafka/index.js";
 import { MemoryBytesStore, KeyValueStore, type ReadableStore, type Serde } from "../state/index.js";
 import type { Topology } from "./builder.js";
 import { partitionForKey } from "./partitioner.js";
 import type { Headers } from "./processor.js";
-import { deadLetterTopic, ErrorHandling, Task, type OutputRecord } from "./task.js";
+import { ErrorHandling, Task, type OutputRecord } from "./task.js";
 
 export interface TestDriverOptions {
   applicationId?: string;

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { runningTotalTopology, TOTALS_STORE } from "../../src/bench/running-total.js";
 import { ErrorCode, ProcessingError } from "../../src/errors/index.js";
 import { Serdes } from "../../src/state/index.js";
+import { DLQ_HEADERS } from "../../src/kafka/index.js";
 import {
-  DLQ_HEADERS,
   ErrorHandling,
   PunctuationType,
   TopologyBuilder,
