@@ -99,7 +99,10 @@ export async function startEventConsumer<T>(options: EventConsumerOptions<T>) {
   await migrateInbox(options.pool, inbox);
   await withAdmin(options.kafka, async (admin) => {
     if (!(await admin.listTopics()).includes(dlq)) {
-      await admin.createTopics({ topics: [{ topic: dlq, numPartitions: 1 }], waitForLeaders: true });
+      await admin.createTopics({
+        topics: [{ topic: dlq, numPartitions: 1 }],
+        waitForLeaders: true,
+      });
     }
   });
   const stats: EventConsumerStats = { handled: 0, duplicates: 0, deadLettered: 0 };

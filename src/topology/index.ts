@@ -17,12 +17,7 @@ export {
   type Punctuator,
   type Cancellable,
 } from "./processor.js";
-export {
-  ErrorHandling,
-  Task,
-  type InputRecord,
-  type OutputRecord,
-} from "./task.js";
+export { ErrorHandling, Task, type InputRecord, type OutputRecord } from "./task.js";
 export { TopologyTestDriver, type TestRecord, type TestDriverOptions } from "./test-driver.js";
 export { partitionForKey } from "./partitioner.js";
 export { StreamsApp, ProcessingGuarantee, type StreamsAppOptions } from "./app.js";
