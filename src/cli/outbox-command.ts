@@ -8,6 +8,7 @@ import {
   createOutbox,
   outboxConnectorConfig,
   outboxTable,
+  type ReplicationRole,
 } from "../outbox/index.js";
 
 const DEFAULT_TABLE = "public.sagastream_outbox";
@@ -22,25 +23,42 @@ function connectorName(name: string): string {
   return name;
 }
 
+/** The role in CDC_DATABASE_URL, unless it is DATABASE_URL's own user (nothing to create). */
+function roleOf(cdcUrl: string, databaseUrl: string): ReplicationRole | undefined {
+  const cdc = new URL(cdcUrl);
+  const user = decodeURIComponent(cdc.username);
+  if (user === "" || user === decodeURIComponent(new URL(databaseUrl).username)) return undefined;
+  return { user, password: decodeURIComponent(cdc.password) };
+}
+
 export function outboxCommand(): Command {
   const outbox = new Command("outbox").description(
     "the transactional outbox table services write events to",
   );
   outbox
     .command("migrate")
-    .description("create the outbox table and its publication in DATABASE_URL (idempotent)")
+    .description(
+      "create the outbox table and its publication in DATABASE_URL, and the replication role " +
+        "of CDC_DATABASE_URL that Debezium connects as (idempotent)",
+    )
     .option("--table <schema.name>", "the outbox table", DEFAULT_TABLE)
     .action(async (flags: { table: string }) => {
       const { connections } = loadConfig();
       const pool = new pg.Pool({ connectionString: connections.databaseUrl, max: 1 });
       try {
         const table = outboxTable(flags.table).qualified;
+        const replicationRole = roleOf(connections.cdcDatabaseUrl, connections.databaseUrl);
         await createOutbox({
           pool,
           table,
           encode: () => Promise.reject(new Error("not used")),
-        }).migrate();
-        process.stdout.write(`outbox table ${table} and its publication are ready\n`);
+        }).migrate({ replicationRole });
+        process.stdout.write(
+          `outbox table ${table} and its publication are ready` +
+            (replicationRole === undefined
+              ? "\n"
+              : `; replication role ${replicationRole.user} may read it\n`),
+        );
       } finally {
         await pool.end();
       }
@@ -63,7 +81,7 @@ export function connectorsCommand(): Command {
       const { connections } = loadConfig();
       const name = connectorName(flags.name);
       const config = outboxConnectorConfig({
-        databaseUrl: connections.databaseUrl,
+        databaseUrl: connections.cdcDatabaseUrl,
         table: outboxTable(flags.table).qualified,
         name,
       });

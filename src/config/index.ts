@@ -68,6 +68,7 @@ const schema = z.object({
   SCHEMA_REGISTRY_URL: httpUrl.optional(),
   CONNECT_URL: httpUrl.optional(),
   DATABASE_URL: postgresUrl.optional(),
+  CDC_DATABASE_URL: postgresUrl.optional(),
 });
 
 export type ConfigKey = keyof z.input<typeof schema>;
@@ -89,6 +90,8 @@ export interface Connections {
   schemaRegistryUrl: string;
   connectUrl: string;
   databaseUrl: string;
+  /** Where Debezium reads the WAL: a login role with REPLICATION (made by `outbox migrate`). */
+  cdcDatabaseUrl: string;
 }
 
 export interface Config {
@@ -156,6 +159,7 @@ export function loadConfig(
       schemaRegistryUrl: c.SCHEMA_REGISTRY_URL ?? local.schemaRegistryUrl,
       connectUrl: c.CONNECT_URL ?? local.connectUrl,
       databaseUrl: c.DATABASE_URL ?? local.databaseUrl,
+      cdcDatabaseUrl: c.CDC_DATABASE_URL ?? cdcUrlFor(c.DATABASE_URL ?? local.databaseUrl),
     },
     externalCluster: c.KAFKA_BROKERS !== undefined,
   };
@@ -163,13 +167,25 @@ export function loadConfig(
 
 /** The addresses of the local stack started by `sagastream stack up`. */
 export function localConnections(ports: StackPorts): Connections {
+  const databaseUrl = `postgres://postgres@${LOCAL_HOST}:${ports.postgres}/${STACK_DATABASE}`;
   return {
     kafkaBrokers: [`${LOCAL_HOST}:${ports.kafka}`],
     drKafkaBrokers: [`${LOCAL_HOST}:${ports.drKafka}`],
     schemaRegistryUrl: `http://${LOCAL_HOST}:${ports.registry}/apis/ccompat/v7`,
     connectUrl: `http://${LOCAL_HOST}:${ports.connect}`,
-    databaseUrl: `postgres://postgres@${LOCAL_HOST}:${ports.postgres}/${STACK_DATABASE}`,
+    databaseUrl,
+    cdcDatabaseUrl: cdcUrlFor(databaseUrl),
   };
+}
+
+/** The default replication role: DATABASE_URL's server and database, user `sagastream_cdc`. */
+export const DEFAULT_CDC_USER = "sagastream_cdc";
+
+function cdcUrlFor(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  url.username = DEFAULT_CDC_USER;
+  url.password = DEFAULT_CDC_USER; // local default only: set CDC_DATABASE_URL in production
+  return url.toString();
 }
 
 /** The connection settings as the environment variables that point clients at them. */
@@ -178,6 +194,7 @@ export function connectionEnv(c: Connections): Record<string, string> {
     KAFKA_BROKERS: c.kafkaBrokers.join(","),
     SCHEMA_REGISTRY_URL: c.schemaRegistryUrl,
     DATABASE_URL: c.databaseUrl,
+    CDC_DATABASE_URL: c.cdcDatabaseUrl,
     CONNECT_URL: c.connectUrl,
     DR_KAFKA_BROKERS: c.drKafkaBrokers.join(","),
   };

@@ -1,4 +1,5 @@
 /** A small client of the Kafka Connect REST API: put, inspect and delete connectors. */
+import { waitUntil } from "../util/index.js";
 
 export type ConnectorConfig = Record<string, string>;
 
@@ -47,8 +48,13 @@ export class ConnectClient {
     return this.request<ConnectorStatus>("GET", `/connectors/${encodeURIComponent(name)}/status`);
   }
 
-  async delete(name: string): Promise<void> {
+  /** Deletes the connector and waits until Connect no longer lists it (deletion is async). */
+  async delete(name: string, timeoutMs = 30_000): Promise<void> {
     await this.request("DELETE", `/connectors/${encodeURIComponent(name)}`);
+    await waitUntil(async () => ((await this.status(name)) === undefined ? true : undefined), {
+      timeoutMs,
+      description: `Connect to forget connector ${name}`,
+    });
   }
 
   /** True when the connector and all its tasks run; throws with the trace if one failed. */

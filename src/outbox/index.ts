@@ -12,6 +12,7 @@ export {
   type Outbox,
   type OutboxEvent,
   type OutboxOptions,
+  type ReplicationRole,
 } from "./outbox.js";
 export { outboxConnectorConfig, type OutboxConnectorOptions } from "./connector-config.js";
 export {

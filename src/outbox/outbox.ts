@@ -4,7 +4,7 @@
  * row is deleted in the same transaction (the WAL still has it), so the table never grows.
  */
 import { randomUUID } from "node:crypto";
-import type pg from "pg";
+import pg from "pg";
 
 export interface OutboxOptions {
   pool: pg.Pool;
@@ -87,10 +87,16 @@ export function createOutbox(options: OutboxOptions) {
       return id;
     },
 
-    /** Creates the table and the publication Debezium reads (idempotent). */
-    async migrate(): Promise<void> {
-      await options.pool.query(`CREATE SCHEMA IF NOT EXISTS ${table.schema}`);
-      await options.pool.query(`CREATE TABLE IF NOT EXISTS ${table.qualified} (
+    /**
+     * Creates the table and the publication Debezium reads and, when given, the login role with
+     * REPLICATION that Debezium connects as, allowed to read only this table (idempotent).
+     */
+    async migrate(
+      migration: { replicationRole?: ReplicationRole | undefined } = {},
+    ): Promise<void> {
+      const { pool } = options;
+      await pool.query(`CREATE SCHEMA IF NOT EXISTS ${table.schema}`);
+      await pool.query(`CREATE TABLE IF NOT EXISTS ${table.qualified} (
         id uuid PRIMARY KEY,
         aggregatetype text NOT NULL,
         aggregateid text NOT NULL,
@@ -102,14 +108,45 @@ export function createOutbox(options: OutboxOptions) {
         created_at timestamptz NOT NULL DEFAULT now()
       )`);
       const publication = publicationName(table.qualified);
-      const { rowCount } = await options.pool.query(
-        "SELECT 1 FROM pg_publication WHERE pubname = $1",
-        [publication],
-      );
+      const { rowCount } = await pool.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [
+        publication,
+      ]);
       if (rowCount === 0)
-        await options.pool.query(`CREATE PUBLICATION ${publication} FOR TABLE ${table.qualified}`);
+        await pool.query(`CREATE PUBLICATION ${publication} FOR TABLE ${table.qualified}`);
+      if (migration.replicationRole !== undefined) {
+        await migrateReplicationRole(pool, migration.replicationRole, table);
+      }
     },
   };
+}
+
+export interface ReplicationRole {
+  user: string;
+  password: string;
+}
+
+async function migrateReplicationRole(
+  pool: pg.Pool,
+  role: ReplicationRole,
+  table: { qualified: string; schema: string },
+): Promise<void> {
+  const user = pg.escapeIdentifier(role.user);
+  const password = pg.escapeLiteral(role.password);
+  const { rowCount } = await pool.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role.user]);
+  // CREATE ROLE takes no parameters; the name and password are escaped instead.
+  await pool.query(
+    `${rowCount === 0 ? "CREATE" : "ALTER"} ROLE ${user} WITH LOGIN REPLICATION PASSWORD ${password}`,
+  );
+  await pool.query(
+    `GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(await currentDatabase(pool))} TO ${user}`,
+  );
+  await pool.query(`GRANT USAGE ON SCHEMA ${table.schema} TO ${user}`);
+  await pool.query(`GRANT SELECT ON ${table.qualified} TO ${user}`);
+}
+
+async function currentDatabase(pool: pg.Pool): Promise<string> {
+  const { rows } = await pool.query<{ name: string }>("SELECT current_database() AS name");
+  return rows[0]?.name ?? "postgres";
 }
 
 export type Outbox = ReturnType<typeof createOutbox>;

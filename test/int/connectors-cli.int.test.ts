@@ -12,6 +12,11 @@ const connections = inject("connections");
 const name = uniqueName("cli");
 const table = `${name}.outbox`;
 const pool = new pg.Pool({ connectionString: connections.databaseUrl, max: 1 });
+const cdcUser = `${name}_cdc`;
+const cdcUrl = Object.assign(new URL(connections.databaseUrl), {
+  username: cdcUser,
+  password: "cdc-secret",
+}).toString();
 
 function cli(...args: string[]) {
   return run(process.execPath, [path.resolve("dist/cli/main.js"), ...args], {
@@ -19,6 +24,7 @@ function cli(...args: string[]) {
       ...process.env,
       KAFKA_BROKERS: connections.kafkaBrokers.join(","),
       DATABASE_URL: connections.databaseUrl,
+      CDC_DATABASE_URL: cdcUrl,
       CONNECT_URL: connections.connectUrl,
     },
   });
@@ -42,14 +48,21 @@ afterAll(async () => {
   );
   await pool.query(`DROP PUBLICATION IF EXISTS ${name}_outbox_pub`);
   await pool.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+  await pool.query(`DROP OWNED BY ${cdcUser}`).catch(() => undefined);
+  await pool.query(`DROP ROLE IF EXISTS ${cdcUser}`);
   await pool.end();
 });
 
 describe("sagastream outbox and connectors commands", () => {
   it("migrates, applies idempotently, reports the state and deletes", async () => {
     expect((await cli("outbox", "migrate", "--table", table)).stdout).toContain(
-      `outbox table ${table}`,
+      `outbox table ${table} and its publication are ready; replication role ${cdcUser} may read it`,
     );
+    const role = await pool.query<{ rolreplication: boolean; rolcanlogin: boolean }>(
+      "SELECT rolreplication, rolcanlogin FROM pg_roles WHERE rolname = $1",
+      [cdcUser],
+    );
+    expect(role.rows).toEqual([{ rolreplication: true, rolcanlogin: true }]);
     expect((await cli("outbox", "migrate", "--table", table)).stdout).toContain("are ready"); // again: no error
 
     expect((await cli("connectors", "apply", "--name", name, "--table", table)).stdout).toContain(
@@ -63,6 +76,11 @@ describe("sagastream outbox and connectors commands", () => {
       { timeoutMs: 60_000, intervalMs: 1000, description: "the connector to run" },
     );
     expect(running).toContain(`${name}: RUNNING`);
+    const streaming = await pool.query<{ usename: string }>(
+      "SELECT usename FROM pg_stat_replication WHERE application_name LIKE 'Debezium%' AND usename = $1",
+      [cdcUser],
+    );
+    expect(streaming.rowCount).toBe(1); // Debezium reads the WAL as the replication role
     await cli("connectors", "apply", "--name", name, "--table", table); // re-apply updates in place
 
     await cli("connectors", "delete", "--name", name);

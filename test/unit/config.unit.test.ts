@@ -12,6 +12,7 @@ describe("loadConfig", () => {
       KAFKA_BROKERS: "127.0.0.1:19092",
       SCHEMA_REGISTRY_URL: "http://127.0.0.1:18081/apis/ccompat/v7",
       DATABASE_URL: "postgres://postgres@127.0.0.1:15432/sagastream",
+      CDC_DATABASE_URL: "postgres://sagastream_cdc:sagastream_cdc@127.0.0.1:15432/sagastream",
       CONNECT_URL: "http://127.0.0.1:18083",
       DR_KAFKA_BROKERS: "127.0.0.1:29092",
     });
@@ -28,6 +29,13 @@ describe("loadConfig", () => {
     expect(config.connections.schemaRegistryUrl).toBe("http://registry:8081");
     expect(config.connections.databaseUrl).toBe("postgresql://app:secret@db:5432/app");
     expect(config.connections.connectUrl).toBe("http://127.0.0.1:18083"); // unset: local default
+    // Debezium's replication role defaults to DATABASE_URL's server with user sagastream_cdc
+    expect(config.connections.cdcDatabaseUrl).toBe(
+      "postgresql://sagastream_cdc:sagastream_cdc@db:5432/app",
+    );
+    expect(
+      loadConfig({ CDC_DATABASE_URL: "postgres://cdc:pw@db:5432/app" }).connections.cdcDatabaseUrl,
+    ).toBe("postgres://cdc:pw@db:5432/app");
   });
 
   it("lets flags override the environment", () => {
