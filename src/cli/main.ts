@@ -6,6 +6,7 @@ import { demoCommand } from "./demo-command.js";
 import { stackCommand } from "./stack-command.js";
 import { benchCommand } from "./bench-command.js";
 import { connectorsCommand, outboxCommand } from "./outbox-command.js";
+import { schemasCommand } from "./schemas-command.js";
 
 const program = new Command("sagastream")
   .description("event-sourced saga engine on Apache Kafka")
@@ -13,6 +14,7 @@ const program = new Command("sagastream")
   .addCommand(stackCommand())
   .addCommand(outboxCommand())
   .addCommand(connectorsCommand())
+  .addCommand(schemasCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());
 

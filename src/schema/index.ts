@@ -9,3 +9,9 @@ export function createSchemaRegistry(url: string): SchemaRegistry {
 }
 export { AvroCodec, Compatibility } from "./avro-codec.js";
 export { toWireFormat, fromWireFormat, MAGIC_BYTE } from "./wire-format.js";
+export {
+  loadSchemaDirectory,
+  registerSchemaFiles,
+  subjectFor,
+  type SchemaFile,
+} from "./schema-directory.js";

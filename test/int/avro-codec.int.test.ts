@@ -10,7 +10,13 @@ import {
   SchemaUnknownError,
   WireFormatError,
 } from "../../src/errors/index.js";
-import { AvroCodec, createSchemaRegistry, toWireFormat } from "../../src/schema/index.js";
+import {
+  AvroCodec,
+  createSchemaRegistry,
+  loadSchemaDirectory,
+  registerSchemaFiles,
+  toWireFormat,
+} from "../../src/schema/index.js";
 import { uniqueName } from "../support/names.js";
 
 const { schemaRegistryUrl } = inject("connections");
@@ -81,5 +87,22 @@ describe("AvroCodec with the registry", () => {
     await expect(codec.decode(Buffer.from("{json}"), undefined, origin)).rejects.toBeInstanceOf(
       WireFormatError,
     );
+  });
+
+  it("registers the project's schemas/ files idempotently and round-trips a record with them", async () => {
+    const files = await loadSchemaDirectory("schemas");
+    const first = await registerSchemaFiles(codec, files);
+    const again = await registerSchemaFiles(codec, files);
+    expect(again).toEqual(first); // same schema, same subject: same id
+    const id = first.get("outbox.event.order-dev.sagastream.examples.order.OrderPlaced");
+    if (id === undefined) throw new Error("OrderPlaced was not registered");
+    const order = {
+      orderId: "o-1",
+      customerId: "c-1",
+      amountCents: 4200,
+      currency: "EUR",
+      items: [],
+    };
+    expect(await codec.decode(await codec.encode(id, order))).toEqual(order);
   });
 });
