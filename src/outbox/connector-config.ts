@@ -13,7 +13,12 @@ export interface OutboxConnectorOptions {
   /** Prefix of the connector's own names (slot, topic prefix); [a-z0-9_]. */
   name: string;
   /** Topic per aggregate type (default `outbox.event.${routedByValue}`). */
-  topicReplacement?: string;
+  topicReplacement?: string | undefined;
+}
+
+/** The replication slot a connector named `name` reads from. */
+export function slotName(name: string): string {
+  return `${name}_slot`;
 }
 
 export function outboxConnectorConfig(options: OutboxConnectorOptions): ConnectorConfig {
@@ -27,7 +32,7 @@ export function outboxConnectorConfig(options: OutboxConnectorOptions): Connecto
     "database.password": decodeURIComponent(url.password),
     "database.dbname": url.pathname.slice(1),
     "topic.prefix": options.name,
-    "slot.name": `${options.name}_slot`,
+    "slot.name": slotName(options.name),
     "publication.name": publicationName(options.table),
     "publication.autocreate.mode": "disabled", // created by the outbox migration
     "table.include.list": options.table,

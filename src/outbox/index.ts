@@ -14,7 +14,17 @@ export {
   type OutboxOptions,
   type ReplicationRole,
 } from "./outbox.js";
-export { outboxConnectorConfig, type OutboxConnectorOptions } from "./connector-config.js";
+export {
+  outboxConnectorConfig,
+  slotName,
+  type OutboxConnectorOptions,
+} from "./connector-config.js";
+export {
+  deployOutboxPipeline,
+  removeOutboxPipeline,
+  slotActive,
+  type OutboxPipelineOptions,
+} from "./pipeline.js";
 export {
   startEventConsumer,
   migrateInbox,

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createKafka } from "../../src/kafka/index.js";
 import {
   ConnectClient,
-  createOutbox,
-  outboxConnectorConfig,
+  deployOutboxPipeline,
+  removeOutboxPipeline,
   type Outbox,
 } from "../../src/outbox/index.js";
 import { AvroCodec, createSchemaRegistry } from "../../src/schema/index.js";
@@ -21,7 +21,6 @@ import { uniqueName } from "../support/names.js";
 const { kafkaBrokers, connectUrl, databaseUrl, schemaRegistryUrl } = inject("connections");
 const name = uniqueName("svc");
 const table = `${name}.outbox`;
-const connector = `${name}-outbox`;
 const topic = `${name}.outbox.event.order`;
 const connect = new ConnectClient(connectUrl);
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
@@ -42,49 +41,23 @@ const orderPlaced: avro.schema.RecordType = {
   ],
 };
 
-async function slotActive(): Promise<boolean> {
-  const { rows } = await pool.query<{ active: boolean }>(
-    "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
-    [`${name}_slot`],
-  );
-  return rows[0]?.active === true;
-}
-
 beforeAll(async () => {
   schemaId = await codec.register(`${topic}-dev.sagastream.test.OrderPlaced`, orderPlaced);
-  outbox = createOutbox({ pool, encode: (id, value) => codec.encode(id, value), table });
-  await outbox.migrate();
+  outbox = await deployOutboxPipeline({
+    pool,
+    connect,
+    cdcDatabaseUrl: databaseUrl,
+    name,
+    table,
+    encode: (id, value) => codec.encode(id, value),
+    topicReplacement: `${name}.outbox.event.\${routedByValue}`,
+  });
   await outbox.migrate(); // idempotent
-  await connect.put(
-    connector,
-    outboxConnectorConfig({
-      databaseUrl,
-      table,
-      name,
-      topicReplacement: `${name}.outbox.event.\${routedByValue}`,
-    }),
-  );
-  await waitUntil(
-    async () => ((await connect.isRunning(connector)) && (await slotActive()) ? true : undefined),
-    {
-      timeoutMs: 60_000,
-      description: `connector ${connector} to stream`,
-    },
-  );
 });
 
 afterAll(async () => {
   await consumer?.disconnect();
-  await connect.delete(connector).catch(() => undefined);
-  await waitUntil(async () => ((await slotActive()) ? undefined : true), {
-    timeoutMs: 30_000,
-    description: "the slot to be released",
-  }).catch(() => undefined);
-  await pool.query(
-    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
-    [`${name}_slot`],
-  );
-  await pool.query(`DROP PUBLICATION IF EXISTS ${name}_outbox_pub`);
+  await removeOutboxPipeline({ pool, connect, name, table });
   await pool.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
   await pool.end();
 });
