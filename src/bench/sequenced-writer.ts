@@ -4,6 +4,7 @@
  * commit order is its sequence order. The outbox benchmark and the delivery tests use it to
  * check order per aggregate and to time commit → arrival.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type avro from "avsc";
 import type pg from "pg";
 import type { Outbox } from "../outbox/index.js";
@@ -39,6 +40,8 @@ export interface SequencedWriterOptions {
   writers: number;
   /** Stop after this many events (default: until stop()). */
   limit?: number;
+  /** Pace all writers together to this many events/s (default: as fast as they go). */
+  ratePerSecond?: number;
 }
 
 export function aggregateName(index: number): string {
@@ -51,6 +54,7 @@ export function startSequencedWriter(options: SequencedWriterOptions) {
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   let claimed = 0;
   let stopping = false;
+  const started = Date.now();
 
   async function writer(index: number): Promise<void> {
     const own = Array.from({ length: options.aggregates }, (_, i) => i).filter(
@@ -60,7 +64,11 @@ export function startSequencedWriter(options: SequencedWriterOptions) {
     const client = await options.pool.connect();
     try {
       for (let turn = 0; !stopping && claimed < limit; turn += 1) {
-        claimed += 1;
+        const slot = claimed++;
+        if (options.ratePerSecond !== undefined) {
+          const due = started + (slot / options.ratePerSecond) * 1000;
+          if (due > Date.now()) await sleep(due - Date.now());
+        }
         const aggregate = own[turn % own.length] ?? 0;
         const seq = (seqs.get(aggregate) ?? 0) + 1;
         seqs.set(aggregate, seq);

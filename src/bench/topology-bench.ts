@@ -14,6 +14,7 @@ import { createLogger } from "../log/index.js";
 import { ProcessingGuarantee, StreamsApp } from "../topology/index.js";
 import { waitUntil } from "../util/index.js";
 import { runningTotalTopology } from "./running-total.js";
+import { formatTable, percentile } from "./table.js";
 
 const BACKLOG = 50_000;
 const PACED = 5_000;
@@ -33,10 +34,6 @@ interface Result {
   p50: number;
   p99: number;
   rssMb: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 async function produce(
@@ -282,13 +279,9 @@ export async function topologyBenchmark(
     r.rssMb.toFixed(0),
   ]);
   const header = ["pipeline", "records/s", "vs baseline", "p50 ms", "p99 ms", "peak RSS MB"];
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)),
-  );
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
   process.stdout.write(
     `\ntopology benchmark: ${PARTITIONS} partitions, ${KEYS} keys, backlog ${BACKLOG}, latency at ${RATE} records/s\n` +
-      `${line(header)}\n${line(widths.map((w) => "-".repeat(w)))}\n${rows.map(line).join("\n")}\n` +
+      `${formatTable(header, rows)}\n` +
       `\nrestoration (${PARTITIONS} tasks at once, from their changelogs, no checkpoint): ` +
       `${restoration.records} records in ${restoration.seconds.toFixed(1)} s = ` +
       `${Math.round(restoration.records / Math.max(0.001, restoration.seconds))} records/s\n`,

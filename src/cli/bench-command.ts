@@ -1,6 +1,6 @@
 /** `sagastream bench <name>`: benchmarks that print a table of figures. */
 import { Command } from "commander";
-import { topologyBenchmark } from "../bench/index.js";
+import { outboxBenchmark, topologyBenchmark } from "../bench/index.js";
 import { loadConfig } from "../config/index.js";
 import { UsageError } from "../errors/index.js";
 import { Stack } from "../stack/index.js";
@@ -8,17 +8,22 @@ import { Stack } from "../stack/index.js";
 const report = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 /** Brings the local stack up unless a cluster is configured or already serving. */
-async function connections() {
+async function localStack() {
   const config = loadConfig();
   const stack = new Stack(config, (line) => process.stderr.write(`stack: ${line}\n`));
   if (!config.externalCluster && !(await stack.isServing({ dr: false })))
     await stack.up({ dr: false });
-  return config.connections;
+  return { connections: config.connections, stack };
 }
 
 /** Benchmarks by name; each prints a table of figures. */
 const BENCHMARKS: Record<string, () => Promise<void>> = {
-  topology: async () => topologyBenchmark((await connections()).kafkaBrokers, report),
+  topology: async () => topologyBenchmark((await localStack()).connections.kafkaBrokers, report),
+  outbox: async () => {
+    const { connections, stack } = await localStack();
+    const connectPid = async () => (await stack.status()).find((c) => c.name === "connect")?.pid;
+    await outboxBenchmark(connections, connectPid, report);
+  },
 };
 
 export function benchCommand(): Command {

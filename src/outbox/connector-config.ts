@@ -38,6 +38,7 @@ export function outboxConnectorConfig(options: OutboxConnectorOptions): Connecto
     "table.include.list": options.table,
     "snapshot.mode": "no_data",
     "tombstones.on.delete": "false",
+    "poll.interval.ms": "50", // default 500 ms: each quiet batch waited that long (p50 431 → 40 ms)
     "key.converter": "org.apache.kafka.connect.storage.StringConverter",
     "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
     transforms: "outbox",

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/index.js";
+import { outboxConnectorConfig } from "../../src/outbox/index.js";
 import type { StackContext } from "../../src/stack/component.js";
 import { mirrorMakerProperties } from "../../src/stack/components/mirror-maker.js";
 import { stackPaths } from "../../src/stack/paths.js";
@@ -48,5 +49,17 @@ describe("docker-compose.yml", () => {
         .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
     );
     for (const [key, value] of expected) expect(actual.get(key), key).toBe(String(value));
+  });
+
+  it("ships the outbox connector config that `connectors apply` would send, for the compose network", () => {
+    const file = JSON.parse(readFileSync("connectors/outbox.compose.json", "utf8")) as unknown;
+    expect(file).toEqual({
+      name: "sagastream_outbox",
+      config: outboxConnectorConfig({
+        databaseUrl: "postgres://sagastream_cdc:sagastream_cdc@postgres:5432/sagastream",
+        table: "public.sagastream_outbox",
+        name: "sagastream_outbox",
+      }),
+    });
   });
 });
