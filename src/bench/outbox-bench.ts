@@ -45,12 +45,13 @@ async function watchArrivals(kafka: Kafka, topic: string, group: string) {
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
-    eachBatch: async ({ batch }) => {
+    eachBatch: ({ batch }) => {
       const now = Date.now();
       for (const message of batch.messages) {
         const id = message.headers?.id?.toString();
         if (id !== undefined && !arrivals.has(id)) arrivals.set(id, now);
       }
+      return Promise.resolve();
     },
   });
   return { arrivals, stop: () => consumer.disconnect() };
