@@ -8,6 +8,7 @@ import type { Admin, Kafka } from "kafkajs";
 import { createKafka } from "../../src/kafka/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "../support/names.js";
+import { readTopic } from "../support/read-topic.js";
 
 const { kafkaBrokers, drKafkaBrokers } = inject("connections");
 const topic = uniqueName("mirrored");
@@ -33,39 +34,6 @@ afterAll(async () => {
   await Promise.all([primaryAdmin.disconnect(), drAdmin.disconnect()]);
 });
 
-type Record = { partition: number; offset: string; key: string; value: string };
-
-async function readAll(
-  kafka: Kafka,
-  count: number,
-  group = uniqueName("reader"),
-): Promise<Record[]> {
-  const records: Record[] = [];
-  const consumer = kafka.consumer({ groupId: group });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        records.push({
-          partition,
-          offset: message.offset,
-          key: String(message.key),
-          value: String(message.value),
-        });
-      },
-    });
-    await waitUntil(() => (records.length >= count ? true : undefined), {
-      timeoutMs: 60_000,
-      description: `${count} records on ${topic}`,
-    });
-    await consumer.stop(); // commits the offsets of what was consumed
-  } finally {
-    await consumer.disconnect();
-  }
-  return records.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
-}
-
 describe("MirrorMaker 2 (primary → DR)", () => {
   it("replicates a topic to DR under the same name with the same records", async () => {
     const producer = primary.producer({ idempotent: true });
@@ -83,18 +51,18 @@ describe("MirrorMaker 2 (primary → DR)", () => {
     }
     await producer.disconnect();
 
-    const onPrimary = await readAll(primary, 2 * recordsPerPartition);
+    const onPrimary = await readTopic(primary, topic, 2 * recordsPerPartition);
     await waitUntil(async () => ((await drAdmin.listTopics()).includes(topic) ? true : undefined), {
       timeoutMs: 60_000,
       description: `${topic} to be created on DR`,
     });
-    const onDr = await readAll(dr, 2 * recordsPerPartition);
+    const onDr = await readTopic(dr, topic, 2 * recordsPerPartition);
     expect(onDr).toEqual(onPrimary);
   });
 
   it("translates a consumer group's committed offsets to DR", async () => {
     // A real group consumes everything on primary, commits, and goes away (as before a failover).
-    const consumed = await readAll(primary, 2 * recordsPerPartition, groupId);
+    const consumed = await readTopic(primary, topic, 2 * recordsPerPartition, { group: groupId });
     expect(consumed).toHaveLength(2 * recordsPerPartition);
 
     const translated = await waitUntil(
