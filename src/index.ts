@@ -1,9 +1,43 @@
-/** sagastream's public API. */
+/**
+ * sagastream's public API: what services, saga authors and tools import. Internals (tasks,
+ * byte stores, wire-format helpers, the stack's components) stay inside their folders.
+ */
 export { loadConfig, connectionEnv, type Config, type Connections } from "./config/index.js";
-export * from "./errors/index.js";
-export { createKafka, withAdmin, DLQ_HEADERS, deadLetterTopic } from "./kafka/index.js";
-export * from "./schema/index.js";
-export * from "./outbox/index.js";
-export * from "./state/index.js";
-export * from "./topology/index.js";
+export { ErrorCode, SagastreamError, toError, type RecordOrigin } from "./errors/index.js";
+export { createKafka, DLQ_HEADERS, deadLetterTopic } from "./kafka/index.js";
+export {
+  AvroCodec,
+  Compatibility,
+  createSchemaRegistry,
+  loadSchemaDirectory,
+  registerSchemaFiles,
+  subjectFor,
+  type SchemaFile,
+} from "./schema/index.js";
+export {
+  createOutbox,
+  startEventConsumer,
+  migrateInbox,
+  outboxConnectorConfig,
+  deployOutboxPipeline,
+  removeOutboxPipeline,
+  ConnectClient,
+  type Outbox,
+  type OutboxEvent,
+  type DomainEvent,
+  type EventConsumerOptions,
+} from "./outbox/index.js";
+export { Serdes, type Serde, type ReadableStore, type WritableStore } from "./state/index.js";
+export {
+  TopologyBuilder,
+  StreamsApp,
+  ProcessingGuarantee,
+  ErrorHandling,
+  PunctuationType,
+  TopologyTestDriver,
+  type Processor,
+  type ProcessorContext,
+  type StreamRecord,
+  type StreamsAppOptions,
+} from "./topology/index.js";
 export { Stack } from "./stack/index.js";
