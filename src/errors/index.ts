@@ -17,6 +17,7 @@ export const ErrorCode = {
   WireFormatInvalid: "WIRE_FORMAT_INVALID",
   SchemaUnknown: "SCHEMA_UNKNOWN",
   SchemaIncompatible: "SCHEMA_INCOMPATIBLE",
+  SagaDefinitionInvalid: "SAGA_DEFINITION_INVALID",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -204,6 +205,15 @@ export class SchemaIncompatibleError extends SagastreamError {
       `the new schema for subject ${subject} is not ${compatibility}-compatible with its earlier versions ` +
         `(${detail}); add fields with defaults instead of changing or removing them, or register it under a new subject`,
     );
+  }
+}
+
+/** A saga definition that cannot run (checked by `defineSaga`, before any instance starts). */
+export class SagaDefinitionError extends SagastreamError {
+  readonly code = ErrorCode.SagaDefinitionInvalid;
+  readonly retriable = false;
+  constructor(saga: string, problem: string) {
+    super(`saga "${saga}": ${problem}`);
   }
 }
 

@@ -15,6 +15,7 @@ import {
   WireFormatError,
   SchemaUnknownError,
   SchemaIncompatibleError,
+  SagaDefinitionError,
   toError,
 } from "../../src/errors/index.js";
 
@@ -25,6 +26,12 @@ describe("error classes", () => {
     retriable: boolean;
     says: RegExp;
   }[] = [
+    {
+      make: () => new SagaDefinitionError("order", 'step "pay" names no participant'),
+      code: "SAGA_DEFINITION_INVALID",
+      retriable: false,
+      says: /saga "order": step "pay" names no participant/,
+    },
     {
       make: () => new ConfigError("KAFKA_BROKERS", "must be a list"),
       code: "CONFIG_INVALID",

@@ -1,0 +1,28 @@
+/** Sagas: typed definitions, their pure logic (decide/evolve) and given/when/then scenarios. */
+export {
+  defineSaga,
+  step,
+  parallel,
+  DEFAULT_RETRY,
+  DEFAULT_STEP_TIMEOUT_MS,
+  type CommandSpec,
+  type RetryPolicy,
+  type SagaDefinition,
+  type SagaDefinitionInput,
+  type Step,
+  type StepInput,
+  type ParallelInput,
+} from "./definition.js";
+export {
+  SagaStatus,
+  StepAction,
+  TERMINAL_STATUSES,
+  type SagaEvent,
+  type SagaEventType,
+  type SagaInput,
+  type StepResult,
+} from "./events.js";
+export { evolve, fold, isActive, StepPhase, type SagaState, type StepState } from "./state.js";
+export { decide, type Decision } from "./decide.js";
+export { retryDelayMs } from "./backoff.js";
+export { SagaScenario } from "./scenario.js";
