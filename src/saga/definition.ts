@@ -80,6 +80,10 @@ export interface SagaDefinition<D> {
   step(name: string): Step<D>;
 }
 
+/** Any saga definition, whatever its data type: the engine treats data as opaque. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- D is invariant (taken and returned)
+export type AnySagaDefinition = SagaDefinition<any>;
+
 const NAME = /^[a-z][a-z0-9-]*$/;
 
 export function step<D>(input: StepInput<D>): StepInput<D> {

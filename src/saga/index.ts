@@ -26,3 +26,25 @@ export { evolve, fold, isActive, StepPhase, type SagaState, type StepState } fro
 export { decide, type Decision } from "./decide.js";
 export { retryDelayMs } from "./backoff.js";
 export { SagaScenario } from "./scenario.js";
+export { type AnySagaDefinition } from "./definition.js";
+export {
+  sagaTopics,
+  nameUuid,
+  idempotencyKey,
+  SAGA_HEADERS,
+  type SagaTopics,
+  type SagaCommand,
+  type SagaReply,
+  type SagaControl,
+  type SagaEventRecord,
+} from "./messages.js";
+export { SagaRegistry } from "./registry.js";
+export { SAGA_STORES, type SagaRecord } from "./processor.js";
+export {
+  sagaTopology,
+  jsonSagaSerdes,
+  type SagaSerdes,
+  type SagaStart,
+  type SagaTopologyOptions,
+} from "./topology.js";
+export { indexPrefix, sagaIdOfIndexKey } from "./store-keys.js";

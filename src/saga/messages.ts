@@ -1,0 +1,84 @@
+/**
+ * What the engine exchanges with participants and operators over Kafka, and the topics it
+ * uses. Every topic is keyed by saga id and co-partitioned, so one task owns a saga's every
+ * message. Message ids are name-based UUIDs (v5 layout) of what the message is, so processing
+ * the same input again after a crash produces the same ids and receivers deduplicate.
+ */
+import { createHash } from "node:crypto";
+import type { SagaEvent, StepAction, StepResult } from "./events.js";
+
+export interface SagaTopics {
+  events: string;
+  replies: string;
+  control: string;
+  commands(participant: string): string;
+}
+
+export function sagaTopics(applicationId: string): SagaTopics {
+  return {
+    events: `${applicationId}.saga-events`,
+    replies: `${applicationId}.replies`,
+    control: `${applicationId}.control`,
+    commands: (participant) => `${applicationId}.commands.${participant}`,
+  };
+}
+
+/** A command to a participant (value of `<app>.commands.<participant>`). */
+export interface SagaCommand {
+  sagaId: string;
+  sagaType: string;
+  version: number;
+  step: string;
+  action: StepAction;
+  attempt: number;
+  type: string;
+  payload: Record<string, unknown>;
+}
+
+/** A participant's answer (value of `<app>.replies`). */
+export interface SagaReply {
+  sagaId: string;
+  step: string;
+  action: StepAction;
+  attempt: number;
+  outcome: "success" | "failure";
+  retriable: boolean;
+  reason: string;
+  result: StepResult;
+}
+
+/** An operator's request (value of `<app>.control`). */
+export type SagaControl = { type: "Cancel"; reason: string } | { type: "Retry" };
+
+/** One entry of the saga-events log. */
+export interface SagaEventRecord {
+  sagaId: string;
+  /** The event's position in its saga's history, from 1. */
+  seq: number;
+  event: SagaEvent;
+}
+
+/** Header names carried by every message. */
+export const SAGA_HEADERS = {
+  messageId: "id",
+  sagaId: "sagaId",
+  sagaType: "sagaType",
+  sagaVersion: "sagaVersion",
+  correlationId: "correlationId",
+  causationId: "causationId",
+  traceparent: "traceparent",
+} as const;
+
+/** A UUID derived from `name` (SHA-1, version 5 layout): the same name, the same id. */
+export function nameUuid(name: string): string {
+  const hash = createHash("sha1").update(name).digest();
+  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
+  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The key a participant deduplicates a step's action by: the same across its attempts. */
+export function idempotencyKey(command: Pick<SagaCommand, "sagaId" | "step" | "action">): string {
+  return `${command.sagaId}/${command.step}/${command.action}`;
+}

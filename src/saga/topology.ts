@@ -1,0 +1,135 @@
+/**
+ * The saga worker's topology: sources for the starting domain events, the replies and the
+ * operators' requests (all keyed by saga id, co-partitioned) feed one saga processor with its
+ * stores; sinks write the saga-events log and one command topic per participant.
+ */
+import type { Logger } from "../log/index.js";
+import { Serdes, type Serde } from "../state/index.js";
+import { TopologyBuilder, type Topology } from "../topology/index.js";
+import {
+  sagaTopics,
+  type SagaCommand,
+  type SagaControl,
+  type SagaEventRecord,
+  type SagaReply,
+} from "./messages.js";
+import {
+  commandSink,
+  SAGA_EVENTS_SINK,
+  SAGA_STORES,
+  SagaProcessor,
+  type SagaMessage,
+  type SagaRecord,
+} from "./processor.js";
+import type { SagaRegistry } from "./registry.js";
+import type { TimerEntry } from "./store-keys.js";
+
+/** How the engine's own messages are encoded on their topics. */
+export interface SagaSerdes {
+  event: Serde<SagaEventRecord>;
+  command: Serde<SagaCommand>;
+  reply: Serde<SagaReply>;
+  control: Serde<SagaControl>;
+}
+
+export const jsonSagaSerdes: SagaSerdes = {
+  event: Serdes.json(),
+  command: Serdes.json(),
+  reply: Serdes.json(),
+  control: Serdes.json(),
+};
+
+/** A domain-event topic whose events start sagas of one type, keyed by the new saga's id. */
+export interface SagaStart<E> {
+  topic: string;
+  saga: string;
+  valueSerde: Serde<E>;
+  /** The new saga's data, from the event. */
+  data: (event: E) => unknown;
+}
+
+export interface SagaTopologyOptions {
+  applicationId: string;
+  registry: SagaRegistry;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each start has its own event type
+  starts: readonly SagaStart<any>[];
+  serdes?: SagaSerdes;
+  timerIntervalMs?: number;
+  maxTimersPerTick?: number;
+  logger: Logger;
+}
+
+/** Decodes a source's bytes into the processor's input union. */
+function inputSerde(deserialize: (bytes: Buffer) => SagaMessage): Serde<SagaMessage> {
+  return {
+    serialize: () => {
+      throw new Error("saga inputs are only read");
+    },
+    deserialize,
+  };
+}
+
+export function sagaTopology(options: SagaTopologyOptions): Topology {
+  const topics = sagaTopics(options.applicationId);
+  const serdes = options.serdes ?? jsonSagaSerdes;
+  const builder = new TopologyBuilder()
+    .source("replies", {
+      topics: [topics.replies],
+      keySerde: Serdes.string,
+      valueSerde: inputSerde((b) => ({ kind: "reply", reply: serdes.reply.deserialize(b) })),
+    })
+    .source("control", {
+      topics: [topics.control],
+      keySerde: Serdes.string,
+      valueSerde: inputSerde((b) => ({ kind: "control", control: serdes.control.deserialize(b) })),
+    });
+  const sources = ["replies", "control"];
+  for (const [i, start] of options.starts.entries()) {
+    if (options.registry.latest(start.saga) === undefined) {
+      throw new Error(
+        `the start on ${start.topic} names saga "${start.saga}", which is not deployed`,
+      );
+    }
+    const name = `start-${i}`;
+    builder.source(name, {
+      topics: [start.topic],
+      keySerde: Serdes.string,
+      valueSerde: inputSerde((b) => ({
+        kind: "start",
+        sagaType: start.saga,
+        data: start.data(start.valueSerde.deserialize(b)),
+      })),
+    });
+    sources.push(name);
+  }
+  builder
+    .store(SAGA_STORES.sagas, { keySerde: Serdes.string, valueSerde: Serdes.json<SagaRecord>() })
+    .store(SAGA_STORES.timers, { keySerde: Serdes.string, valueSerde: Serdes.json<TimerEntry>() })
+    .store(SAGA_STORES.index, { keySerde: Serdes.string, valueSerde: Serdes.string })
+    .processor("saga", {
+      parents: sources,
+      stores: Object.values(SAGA_STORES),
+      create: () =>
+        new SagaProcessor({
+          registry: options.registry,
+          timerIntervalMs: options.timerIntervalMs ?? 100,
+          maxTimersPerTick: options.maxTimersPerTick ?? 1_000,
+          logger: options.logger,
+        }),
+    })
+    .sink(SAGA_EVENTS_SINK, {
+      parents: ["saga"],
+      topic: topics.events,
+      keySerde: Serdes.string,
+      valueSerde: serdes.event,
+    });
+  for (const participant of options.registry.participants()) {
+    builder.sink(commandSink(participant), {
+      parents: ["saga"],
+      topic: topics.commands(participant),
+      keySerde: Serdes.string,
+      valueSerde: serdes.command,
+    });
+  }
+  return builder.build();
+}
