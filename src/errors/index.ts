@@ -18,6 +18,8 @@ export const ErrorCode = {
   SchemaUnknown: "SCHEMA_UNKNOWN",
   SchemaIncompatible: "SCHEMA_INCOMPATIBLE",
   SagaDefinitionInvalid: "SAGA_DEFINITION_INVALID",
+  CommandRefused: "COMMAND_REFUSED",
+  CircuitOpen: "CIRCUIT_OPEN",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -214,6 +216,31 @@ export class SagaDefinitionError extends SagastreamError {
   readonly retriable = false;
   constructor(saga: string, problem: string) {
     super(`saga "${saga}": ${problem}`);
+  }
+}
+
+/**
+ * A participant refuses a command for a business reason (declined card, no stock). Retrying
+ * cannot help; the saga compensates what was done before.
+ */
+export class CommandRefusedError extends SagastreamError {
+  readonly code = ErrorCode.CommandRefused;
+  readonly retriable = false;
+  readonly compensates = true;
+}
+
+/** Calls to a downstream are suspended after repeated failures; the saga retries later. */
+export class CircuitOpenError extends SagastreamError {
+  readonly code = ErrorCode.CircuitOpen;
+  readonly retriable = true;
+  readonly compensates = false;
+  constructor(
+    readonly downstream: string,
+    retryInMs: number,
+  ) {
+    super(
+      `calls to ${downstream} are suspended after repeated failures; the next trial is in ${Math.ceil(retryInMs / 1000)} s`,
+    );
   }
 }
 

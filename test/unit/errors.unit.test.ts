@@ -16,6 +16,8 @@ import {
   SchemaUnknownError,
   SchemaIncompatibleError,
   SagaDefinitionError,
+  CommandRefusedError,
+  CircuitOpenError,
   toError,
 } from "../../src/errors/index.js";
 
@@ -26,6 +28,18 @@ describe("error classes", () => {
     retriable: boolean;
     says: RegExp;
   }[] = [
+    {
+      make: () => new CommandRefusedError("card declined"),
+      code: "COMMAND_REFUSED",
+      retriable: false,
+      says: /card declined/,
+    },
+    {
+      make: () => new CircuitOpenError("payment-gateway", 29_500),
+      code: "CIRCUIT_OPEN",
+      retriable: true,
+      says: /calls to payment-gateway are suspended .* next trial is in 30 s/,
+    },
     {
       make: () => new SagaDefinitionError("order", 'step "pay" names no participant'),
       code: "SAGA_DEFINITION_INVALID",

@@ -1,0 +1,77 @@
+/**
+ * A participant's record of the commands it has handled, in its own PostgreSQL database, by
+ * idempotency key (saga, step, action: the same across retries). A row is written in the same
+ * transaction as the handler's own changes, so a command's effect and its record commit
+ * together; a redelivered or retried command finds the row and gets the same reply again.
+ * Rows expire after a TTL (7 days by default), longer than any saga's retries.
+ */
+import type pg from "pg";
+import type { StepResult } from "../saga/index.js";
+
+export const Outcome = {
+  Success: "success",
+  Refused: "refused",
+  /** A compensation ran before its command ever did: the command must now be refused. */
+  Voided: "voided",
+} as const;
+export type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+export interface HandledCommand {
+  outcome: Outcome;
+  reason: string;
+  result: StepResult;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+export class IdempotencyStore {
+  readonly table: string;
+
+  constructor(
+    schema: string,
+    private readonly ttlMs: number,
+  ) {
+    if (!IDENTIFIER.test(schema)) {
+      throw new Error(`"${schema}" cannot name a PostgreSQL schema: use a-z, 0-9 and _`);
+    }
+    this.table = `${schema}.sagastream_idempotency`;
+  }
+
+  async migrate(pool: pg.Pool): Promise<void> {
+    const schema = this.table.split(".")[0] ?? "public";
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await pool.query(`CREATE TABLE IF NOT EXISTS ${this.table} (
+      key text PRIMARY KEY,
+      outcome text NOT NULL,
+      reason text NOT NULL DEFAULT '',
+      result jsonb NOT NULL DEFAULT '{}',
+      expires_at timestamptz NOT NULL
+    )`);
+    await pool.query(
+      `CREATE INDEX IF NOT EXISTS ${schema}_idempotency_expiry ON ${this.table} (expires_at)`,
+    );
+  }
+
+  async find(client: pg.ClientBase, key: string): Promise<HandledCommand | undefined> {
+    const { rows } = await client.query<HandledCommand>(
+      `SELECT outcome, reason, result FROM ${this.table} WHERE key = $1 AND expires_at > now()`,
+      [key],
+    );
+    return rows[0];
+  }
+
+  async record(client: pg.ClientBase, key: string, handled: HandledCommand): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.table} (key, outcome, reason, result, expires_at)
+       VALUES ($1, $2, $3, $4, now() + $5 * interval '1 millisecond')
+       ON CONFLICT (key) DO UPDATE SET outcome = $2, reason = $3, result = $4, expires_at = EXCLUDED.expires_at`,
+      [key, handled.outcome, handled.reason, JSON.stringify(handled.result), this.ttlMs],
+    );
+  }
+
+  /** Deletes expired rows; returns how many. */
+  async purge(pool: pg.Pool): Promise<number> {
+    const { rowCount } = await pool.query(`DELETE FROM ${this.table} WHERE expires_at <= now()`);
+    return rowCount ?? 0;
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The participant SDK: consumes `<app>.commands.<name>`, runs the handler for each command's
+ * type in a PostgreSQL transaction that also records the command as handled (so its effect
+ * happens once however often it is delivered or retried), and replies on `<app>.replies`.
+ *
+ * Outcomes: a handler that returns succeeds (its result goes back to the saga); one that throws
+ * CommandRefusedError refuses (recorded; the saga compensates); any other error is transient
+ * (nothing recorded; the saga retries with backoff). Calls to downstreams go through a circuit
+ * breaker each; while one is open the optional fallback handler answers instead. A compensation
+ * whose command never succeeded here succeeds without running (nothing to undo), and voids that
+ * command should it still arrive.
+ */
+import type { Consumer, Kafka, KafkaMessage, Producer } from "kafkajs";
+import type pg from "pg";
+import {
+  CircuitOpenError,
+  CommandRefusedError,
+  DeserializationError,
+  toError,
+  type RecordOrigin,
+} from "../errors/index.js";
+import { deadLetterHeaders, deadLetterTopic, withAdmin } from "../kafka/index.js";
+import type { Logger } from "../log/index.js";
+import {
+  idempotencyKey,
+  jsonSagaSerdes,
+  nameUuid,
+  SAGA_HEADERS,
+  sagaTopics,
+  StepAction,
+  type SagaCommand,
+  type SagaReply,
+  type StepResult,
+} from "../saga/index.js";
+import type { Serde } from "../state/index.js";
+import {
+  CircuitBreaker,
+  DEFAULT_CIRCUIT_BREAKER,
+  type CircuitBreakerOptions,
+} from "./circuit-breaker.js";
+import { IdempotencyStore, Outcome, type HandledCommand } from "./idempotency.js";
+
+export interface CommandContext {
+  /** Inside the transaction that records the command as handled: write your changes here. */
+  client: pg.PoolClient;
+  command: SagaCommand;
+  /** Runs a call to `downstream` through its circuit breaker. */
+  call<T>(downstream: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export type CommandHandler = (
+  payload: Record<string, unknown>,
+  context: CommandContext,
+) => Promise<StepResult | undefined>;
+
+export interface ParticipantOptions {
+  name: string;
+  /** The saga engine's application id: names the command and reply topics. */
+  applicationId: string;
+  kafka: Kafka;
+  pool: pg.Pool;
+  /** A handler per command type, compensations included. */
+  handlers: Readonly<Record<string, CommandHandler>>;
+  /** Answers a command whose handler found a downstream's circuit open. */
+  fallback?: CommandHandler;
+  /** PostgreSQL schema of the idempotency table (default: the name, `-` → `_`). */
+  schema?: string;
+  idempotencyTtlMs?: number;
+  circuitBreaker?: Partial<CircuitBreakerOptions>;
+  serdes?: { command: Serde<SagaCommand>; reply: Serde<SagaReply> };
+  /** Partitions handled at once (order within each is kept). */
+  concurrency?: number;
+  logger?: Logger;
+}
+
+export interface ParticipantStats {
+  succeeded: number;
+  refused: number;
+  failed: number;
+  duplicates: number;
+  /** Compensations answered without running: their command never succeeded here. */
+  nothingToUndo: number;
+  deadLettered: number;
+}
+
+const WEEK_MS = 7 * 24 * 3600 * 1000;
+
+export async function createParticipant(options: ParticipantOptions) {
+  const topics = sagaTopics(options.applicationId);
+  const groupId = `${options.applicationId}.participant.${options.name}`;
+  const dlq = deadLetterTopic(groupId);
+  const serdes = options.serdes ?? jsonSagaSerdes;
+  const store = new IdempotencyStore(
+    options.schema ?? options.name.replaceAll("-", "_"),
+    options.idempotencyTtlMs ?? WEEK_MS,
+  );
+  const breakerOptions = { ...DEFAULT_CIRCUIT_BREAKER, ...options.circuitBreaker };
+  const breakers = new Map<string, CircuitBreaker>();
+  const breaker = (downstream: string) => {
+    let found = breakers.get(downstream);
+    if (found === undefined) {
+      found = new CircuitBreaker(downstream, breakerOptions);
+      breakers.set(downstream, found);
+    }
+    return found;
+  };
+  const stats: ParticipantStats = {
+    succeeded: 0,
+    refused: 0,
+    failed: 0,
+    duplicates: 0,
+    nothingToUndo: 0,
+    deadLettered: 0,
+  };
+
+  await store.migrate(options.pool);
+  await withAdmin(options.kafka, async (admin) => {
+    if (!(await admin.listTopics()).includes(dlq)) {
+      await admin.createTopics({
+        topics: [{ topic: dlq, numPartitions: 1 }],
+        waitForLeaders: true,
+      });
+    }
+  });
+
+  /** Runs the handler (or the fallback) and records the outcome, in one transaction. */
+  async function handleOnce(command: SagaCommand): Promise<HandledCommand & { transient?: true }> {
+    const key = idempotencyKey(command);
+    const client = await options.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const earlier = await store.find(client, key);
+      if (earlier !== undefined) {
+        await client.query("COMMIT");
+        stats.duplicates += 1;
+        return earlier.outcome === Outcome.Voided
+          ? { outcome: Outcome.Refused, reason: "compensated before it ran", result: {} }
+          : earlier;
+      }
+      if (command.action === StepAction.Undo) {
+        const doKey = idempotencyKey({ ...command, action: StepAction.Do });
+        const done = await store.find(client, doKey);
+        if (done?.outcome !== Outcome.Success) {
+          if (done === undefined) {
+            await store.record(client, doKey, { outcome: Outcome.Voided, reason: "", result: {} });
+          }
+          const handled = { outcome: Outcome.Success, reason: "nothing to undo", result: {} };
+          await store.record(client, key, handled);
+          await client.query("COMMIT");
+          stats.nothingToUndo += 1;
+          return handled;
+        }
+      }
+      const handler = options.handlers[command.type];
+      if (handler === undefined) {
+        await client.query("ROLLBACK");
+        stats.failed += 1;
+        return {
+          outcome: Outcome.Refused,
+          reason: `participant ${options.name} has no handler for ${command.type}: deploy one`,
+          result: {},
+          transient: true,
+        };
+      }
+      const context: CommandContext = {
+        client,
+        command,
+        call: (downstream, fn) => breaker(downstream).run(fn),
+      };
+      await client.query("SAVEPOINT handler");
+      let handled: HandledCommand;
+      try {
+        handled = {
+          outcome: Outcome.Success,
+          reason: "",
+          result: (await handler(command.payload, context)) ?? {},
+        };
+      } catch (thrown) {
+        await client.query("ROLLBACK TO SAVEPOINT handler");
+        if (thrown instanceof CircuitOpenError && options.fallback !== undefined) {
+          handled = {
+            outcome: Outcome.Success,
+            reason: "",
+            result: (await options.fallback(command.payload, context)) ?? {},
+          };
+        } else if (thrown instanceof CommandRefusedError) {
+          handled = { outcome: Outcome.Refused, reason: thrown.message, result: {} };
+        } else {
+          throw thrown;
+        }
+      }
+      await store.record(client, key, handled);
+      await client.query("COMMIT");
+      if (handled.outcome === Outcome.Success) stats.succeeded += 1;
+      else stats.refused += 1;
+      return handled;
+    } catch (thrown) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      stats.failed += 1;
+      options.logger?.warn(
+        { sagaId: command.sagaId, step: command.step, err: thrown },
+        "command failed; the saga will retry",
+      );
+      return {
+        outcome: Outcome.Refused,
+        reason: toError(thrown).message,
+        result: {},
+        transient: true,
+      };
+    } finally {
+      client.release();
+    }
+  }
+
+  const producer: Producer = options.kafka.producer({ idempotent: true });
+  const consumer: Consumer = options.kafka.consumer({ groupId });
+
+  async function deadLetter(message: KafkaMessage, origin: RecordOrigin, cause: Error) {
+    const error = new DeserializationError(origin, cause);
+    options.logger?.warn({ ...origin, code: error.code }, error.message);
+    await producer.send({
+      topic: dlq,
+      acks: -1,
+      messages: [
+        {
+          key: message.key,
+          value: message.value,
+          headers: deadLetterHeaders(message.headers, error, origin),
+        },
+      ],
+    });
+    stats.deadLettered += 1;
+  }
+
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topics.commands(options.name)], fromBeginning: true });
+  await consumer.run({
+    partitionsConsumedConcurrently: options.concurrency ?? 1,
+    eachMessage: async ({ topic, partition, message }) => {
+      const origin = { topic, partition, offset: message.offset };
+      let command: SagaCommand;
+      try {
+        if (message.value === null) throw new Error("the command has no value");
+        command = serdes.command.deserialize(message.value);
+      } catch (thrown) {
+        await deadLetter(message, origin, toError(thrown));
+        return;
+      }
+      const handled = await handleOnce(command);
+      const reply: SagaReply = {
+        sagaId: command.sagaId,
+        step: command.step,
+        action: command.action,
+        attempt: command.attempt,
+        outcome: handled.outcome === Outcome.Success ? "success" : "failure",
+        retriable: handled.transient === true,
+        reason: handled.reason,
+        result: handled.result,
+      };
+      const commandId = message.headers?.[SAGA_HEADERS.messageId]?.toString() ?? origin.offset;
+      const headers: Record<string, Buffer> = {
+        [SAGA_HEADERS.messageId]: Buffer.from(nameUuid(`reply/${commandId}/${handled.outcome}`)),
+        [SAGA_HEADERS.causationId]: Buffer.from(commandId),
+      };
+      for (const name of [
+        SAGA_HEADERS.sagaId,
+        SAGA_HEADERS.sagaType,
+        SAGA_HEADERS.sagaVersion,
+        SAGA_HEADERS.correlationId,
+        SAGA_HEADERS.traceparent,
+      ]) {
+        const value = message.headers?.[name];
+        if (value !== undefined && !Array.isArray(value)) headers[name] = Buffer.from(value);
+      }
+      await producer.send({
+        topic: topics.replies,
+        acks: -1,
+        messages: [{ key: command.sagaId, value: serdes.reply.serialize(reply), headers }],
+      });
+    },
+  });
+
+  const purge = setInterval(() => {
+    store
+      .purge(options.pool)
+      .catch((error: unknown) => options.logger?.warn({ err: error }, "idempotency purge failed"));
+  }, 60_000);
+  purge.unref();
+
+  return {
+    stats,
+    breakers: breakers as ReadonlyMap<string, CircuitBreaker>,
+    async stop(): Promise<void> {
+      clearInterval(purge);
+      await consumer.disconnect();
+      await producer.disconnect();
+    },
+  };
+}
+
+export type Participant = Awaited<ReturnType<typeof createParticipant>>;
