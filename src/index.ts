@@ -3,10 +3,18 @@
  * byte stores, wire-format helpers, the stack's components) stay inside their folders.
  */
 export { loadConfig, connectionEnv, type Config, type Connections } from "./config/index.js";
-export { ErrorCode, SagastreamError, toError, type RecordOrigin } from "./errors/index.js";
+export {
+  ErrorCode,
+  SagastreamError,
+  CommandRefusedError,
+  CircuitOpenError,
+  toError,
+  type RecordOrigin,
+} from "./errors/index.js";
 export { createKafka, DLQ_HEADERS, deadLetterTopic } from "./kafka/index.js";
 export {
   AvroCodec,
+  avroSerde,
   Compatibility,
   createSchemaRegistry,
   loadSchemaDirectory,
@@ -40,4 +48,33 @@ export {
   type StreamRecord,
   type StreamsAppOptions,
 } from "./topology/index.js";
+export {
+  defineSaga,
+  step,
+  parallel,
+  SagaWorker,
+  SagaStatus,
+  StepAction,
+  SagaScenario,
+  decide,
+  evolve,
+  fold,
+  sagaTopics,
+  type SagaDefinition,
+  type SagaWorkerOptions,
+  type SagaStart,
+  type SagaState,
+  type SagaEvent,
+  type SagaCommand,
+  type SagaReply,
+  type StepResult,
+  type RetryPolicy,
+} from "./saga/index.js";
+export {
+  createParticipant,
+  type Participant,
+  type ParticipantOptions,
+  type CommandHandler,
+  type CommandContext,
+} from "./participant/index.js";
 export { Stack } from "./stack/index.js";

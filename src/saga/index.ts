@@ -48,3 +48,4 @@ export {
   type SagaTopologyOptions,
 } from "./topology.js";
 export { indexPrefix, sagaIdOfIndexKey } from "./store-keys.js";
+export { SagaWorker, ensureSagaTopics, type SagaWorkerOptions } from "./worker.js";

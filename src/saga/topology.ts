@@ -53,9 +53,9 @@ export interface SagaTopologyOptions {
   registry: SagaRegistry;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each start has its own event type
   starts: readonly SagaStart<any>[];
-  serdes?: SagaSerdes;
-  timerIntervalMs?: number;
-  maxTimersPerTick?: number;
+  serdes?: SagaSerdes | undefined;
+  timerIntervalMs?: number | undefined;
+  maxTimersPerTick?: number | undefined;
   logger: Logger;
 }
 

@@ -66,14 +66,33 @@ export class AvroCodec {
   }
 
   async encode(schemaId: number, value: unknown): Promise<Buffer> {
-    const writer = await this.writer(schemaId);
+    await this.writer(schemaId);
+    return this.encodeSync(schemaId, value);
+  }
+
+  /** Encodes with a writer schema already known here (registered or prepared). */
+  encodeSync(schemaId: number, value: unknown): Buffer {
+    const writer = this.writers.get(schemaId);
+    if (writer === undefined) throw new SchemaUnknownError(schemaId);
     return toWireFormat(schemaId, writer.toBuffer(value));
+  }
+
+  /** Fetches the writer schema `bytes` name, so that decodeSync can run. */
+  async prepare(bytes: Buffer, origin?: RecordOrigin): Promise<void> {
+    await this.writer(fromWireFormat(bytes, origin).schemaId, origin);
   }
 
   /** Decodes with the writer's schema, resolved to `reader` when given. */
   async decode<T>(bytes: Buffer, reader?: avro.Type, origin?: RecordOrigin): Promise<T> {
+    await this.prepare(bytes, origin);
+    return this.decodeSync<T>(bytes, reader, origin);
+  }
+
+  /** Decodes when the writer schema is known here (see prepare). */
+  decodeSync<T>(bytes: Buffer, reader?: avro.Type, origin?: RecordOrigin): T {
     const { schemaId, body } = fromWireFormat(bytes, origin);
-    const writer = await this.writer(schemaId, origin);
+    const writer = this.writers.get(schemaId);
+    if (writer === undefined) throw new SchemaUnknownError(schemaId, origin);
     try {
       if (reader === undefined) return writer.fromBuffer(body) as T;
       const key = `${schemaId}/${reader.name ?? JSON.stringify(reader.schema())}`;

@@ -8,6 +8,7 @@ export function createSchemaRegistry(url: string): SchemaRegistry {
   return new SchemaRegistry({ host: url, retry: { retries: 3 } });
 }
 export { AvroCodec, Compatibility } from "./avro-codec.js";
+export { avroSerde } from "./avro-serde.js";
 export { toWireFormat, fromWireFormat, MAGIC_BYTE } from "./wire-format.js";
 export {
   loadSchemaDirectory,

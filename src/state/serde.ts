@@ -2,6 +2,8 @@
 export interface Serde<T> {
   serialize(value: T): Buffer;
   deserialize(bytes: Buffer): T;
+  /** Loads what `deserialize` needs for these bytes (a writer schema by id), before it runs. */
+  prepare?(bytes: Buffer): Promise<void>;
 }
 
 export const Serdes = {

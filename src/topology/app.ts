@@ -49,11 +49,11 @@ export interface StreamsAppOptions {
   onError?: ErrorHandling;
   logger: Logger;
   /** How often wall-clock punctuators are checked (ms, default 100). */
-  punctuateIntervalMs?: number;
+  punctuateIntervalMs?: number | undefined;
   /** Partitions processed at once (default 4). */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** A member silent this long is dropped from the group and its tasks move (default 10 s). */
-  sessionTimeoutMs?: number;
+  sessionTimeoutMs?: number | undefined;
 }
 
 interface OpenTask {

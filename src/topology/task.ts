@@ -198,6 +198,8 @@ export class Task {
     this.processedSinceCommit += 1;
     try {
       let record: StreamRecord<unknown, unknown>;
+      if (input.key !== null) await source.keySerde.prepare?.(input.key);
+      if (input.value !== null) await source.valueSerde.prepare?.(input.value);
       try {
         record = {
           key: input.key === null ? null : source.keySerde.deserialize(input.key),
@@ -213,8 +215,10 @@ export class Task {
       this.acceptUnit();
     } catch (thrown) {
       this.rejectUnit();
-      if (!(thrown instanceof SagastreamError) || this.options.onError === ErrorHandling.Fail)
-        throw thrown;
+      // A retriable error (a registry out of reach) fails the batch, to be redone; only
+      // records that can never succeed go to the dead-letter topic.
+      const fatal = !(thrown instanceof SagastreamError) || thrown.retriable;
+      if (fatal || this.options.onError === ErrorHandling.Fail) throw thrown;
       this.deadLetter(input, thrown);
     } finally {
       this.metadata = undefined;

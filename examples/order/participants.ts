@@ -1,0 +1,140 @@
+/**
+ * The example participants, each a small service with its own PostgreSQL schema: payment
+ * charges and refunds, inventory reserves and releases stock, shipping ships. Every effect is a
+ * row in the service's own tables, written in the transaction the SDK opens, so the tests can
+ * count that none happened twice.
+ */
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Kafka } from "kafkajs";
+import type pg from "pg";
+import { CommandRefusedError, createParticipant, type Participant } from "sagastream";
+import type { FaultPlan } from "./faults.js";
+
+export interface ParticipantServicesOptions {
+  applicationId: string;
+  kafka: Kafka;
+  pool: pg.Pool;
+  faults: FaultPlan;
+  /** How late a slow first attempt answers (more than the step timeout). */
+  slowMs: number;
+  /** Prefix of the services' PostgreSQL schemas (default none: payment, inventory, shipping). */
+  schemaPrefix?: string;
+  concurrency?: number;
+}
+
+export function serviceSchemas(prefix = "") {
+  return {
+    payment: `${prefix}payment`,
+    inventory: `${prefix}inventory`,
+    shipping: `${prefix}shipping`,
+  };
+}
+
+async function migrate(pool: pg.Pool, schemas: ReturnType<typeof serviceSchemas>): Promise<void> {
+  for (const schema of Object.values(schemas))
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${schemas.payment}.payments
+    (order_id text NOT NULL, payment_id text NOT NULL, amount_cents bigint NOT NULL, at timestamptz DEFAULT now())`);
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${schemas.payment}.refunds
+    (order_id text NOT NULL, payment_id text NOT NULL, at timestamptz DEFAULT now())`);
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${schemas.inventory}.reservations
+    (order_id text NOT NULL, reservation_id text NOT NULL, at timestamptz DEFAULT now())`);
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${schemas.inventory}.releases
+    (order_id text NOT NULL, reservation_id text NOT NULL, at timestamptz DEFAULT now())`);
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${schemas.shipping}.shipments
+    (order_id text NOT NULL, tracking_number text NOT NULL, at timestamptz DEFAULT now())`);
+}
+
+function text(payload: Record<string, unknown>, field: string): string {
+  const value = payload[field];
+  return typeof value === "string" ? value : "";
+}
+
+/** Starts the three participant services; `stop()` stops them all. */
+export async function startParticipants(options: ParticipantServicesOptions) {
+  const schemas = serviceSchemas(options.schemaPrefix);
+  await migrate(options.pool, schemas);
+  const common = {
+    applicationId: options.applicationId,
+    kafka: options.kafka,
+    pool: options.pool,
+    concurrency: options.concurrency ?? 6,
+  };
+  const { faults } = options;
+  const participants: Participant[] = [
+    await createParticipant({
+      ...common,
+      name: "payment",
+      schema: schemas.payment,
+      handlers: {
+        ChargePayment: async (payload, { client }) => {
+          const orderId = text(payload, "orderId");
+          if (faults.refuses("payment", orderId)) throw new CommandRefusedError("card declined");
+          const paymentId = randomUUID();
+          await client.query(`INSERT INTO ${schemas.payment}.payments VALUES ($1, $2, $3)`, [
+            orderId,
+            paymentId,
+            Number(payload.amountCents),
+          ]);
+          return { paymentId };
+        },
+        RefundPayment: async (payload, { client }) => {
+          await client.query(`INSERT INTO ${schemas.payment}.refunds VALUES ($1, $2)`, [
+            text(payload, "orderId"),
+            text(payload, "paymentId"),
+          ]);
+          return {};
+        },
+      },
+    }),
+    await createParticipant({
+      ...common,
+      name: "inventory",
+      schema: schemas.inventory,
+      handlers: {
+        ReserveStock: async (payload, { client, command }) => {
+          const orderId = text(payload, "orderId");
+          if (command.attempt === 1 && faults.isSlow("inventory", orderId))
+            await sleep(options.slowMs);
+          if (faults.refuses("inventory", orderId)) throw new CommandRefusedError("out of stock");
+          const reservationId = randomUUID();
+          await client.query(`INSERT INTO ${schemas.inventory}.reservations VALUES ($1, $2)`, [
+            orderId,
+            reservationId,
+          ]);
+          return { reservationId };
+        },
+        ReleaseStock: async (payload, { client }) => {
+          await client.query(`INSERT INTO ${schemas.inventory}.releases VALUES ($1, $2)`, [
+            text(payload, "orderId"),
+            text(payload, "reservationId"),
+          ]);
+          return {};
+        },
+      },
+    }),
+    await createParticipant({
+      ...common,
+      name: "shipping",
+      schema: schemas.shipping,
+      handlers: {
+        ShipOrder: async (payload, { client }) => {
+          const trackingNumber = `TRK-${randomUUID().slice(0, 8)}`;
+          await client.query(`INSERT INTO ${schemas.shipping}.shipments VALUES ($1, $2)`, [
+            text(payload, "orderId"),
+            trackingNumber,
+          ]);
+          return { trackingNumber };
+        },
+      },
+    }),
+  ];
+  return {
+    schemas,
+    participants,
+    async stop(): Promise<void> {
+      for (const p of participants) await p.stop();
+    },
+  };
+}
