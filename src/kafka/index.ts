@@ -20,11 +20,21 @@ const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
   [KafkaLogLevel.DEBUG]: "debug",
 };
 
+/**
+ * The broker answers CONCURRENT_TRANSACTIONS while the previous transaction's markers are
+ * still being written, when the next one starts right after a commit; kafkajs retries it at
+ * once, but logs each answer as an error. It is the normal rhythm of a busy transactional
+ * task, so it is logged at debug.
+ */
+const RETRIED_AS_USUAL = /another concurrent operation on the same transaction was ongoing/;
+
 function pinoLogCreator(logger: Logger): logCreator {
   return () =>
     ({ namespace, level, log }) => {
       const { message, ...extra } = log;
-      logger[levels[level] ?? "info"]({ namespace, ...extra }, message);
+      const routine =
+        RETRIED_AS_USUAL.test(message) || RETRIED_AS_USUAL.test(String(extra.error ?? ""));
+      logger[routine ? "debug" : (levels[level] ?? "info")]({ namespace, ...extra }, message);
     };
 }
 
