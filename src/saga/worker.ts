@@ -48,7 +48,7 @@ export async function ensureSagaTopics(
     topics.events,
     topics.replies,
     topics.control,
-    ...participants.map(topics.commands),
+    ...participants.map((p) => topics.commands(p)),
     ...startTopics,
   ];
   await withAdmin(kafka, async (admin) => {

@@ -85,23 +85,23 @@ export class AvroCodec {
   /** Decodes with the writer's schema, resolved to `reader` when given. */
   async decode<T>(bytes: Buffer, reader?: avro.Type, origin?: RecordOrigin): Promise<T> {
     await this.prepare(bytes, origin);
-    return this.decodeSync<T>(bytes, reader, origin);
+    return this.decodeSync(bytes, reader, origin) as T;
   }
 
   /** Decodes when the writer schema is known here (see prepare). */
-  decodeSync<T>(bytes: Buffer, reader?: avro.Type, origin?: RecordOrigin): T {
+  decodeSync(bytes: Buffer, reader?: avro.Type, origin?: RecordOrigin): unknown {
     const { schemaId, body } = fromWireFormat(bytes, origin);
     const writer = this.writers.get(schemaId);
     if (writer === undefined) throw new SchemaUnknownError(schemaId, origin);
     try {
-      if (reader === undefined) return writer.fromBuffer(body) as T;
+      if (reader === undefined) return writer.fromBuffer(body) as unknown;
       const key = `${schemaId}/${reader.name ?? JSON.stringify(reader.schema())}`;
       let resolver = this.resolvers.get(key);
       if (resolver === undefined) {
         resolver = reader.createResolver(writer);
         this.resolvers.set(key, resolver);
       }
-      return reader.fromBuffer(body, resolver) as T;
+      return reader.fromBuffer(body, resolver) as unknown;
     } catch (thrown) {
       if (thrown instanceof SagastreamError) throw thrown;
       const cause = new Error(

@@ -18,7 +18,7 @@ export function avroSerde<T>(
       }
       return codec.encodeSync(options.schemaId, value);
     },
-    deserialize: (bytes) => codec.decodeSync<T>(bytes, options.reader),
+    deserialize: (bytes) => codec.decodeSync(bytes, options.reader) as T,
     prepare: (bytes) => codec.prepare(bytes),
   };
 }
