@@ -77,4 +77,5 @@ export {
   type CommandHandler,
   type CommandContext,
 } from "./participant/index.js";
+export { createLogger, type Logger } from "./log/index.js";
 export { Stack } from "./stack/index.js";

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 export interface FaultRates {
   /** Share of orders a participant refuses (0..1). */
   failureRate: number;
-  /** Share of orders whose first attempt a participant answers only after the timeout. */
+  /** Share of orders whose first attempt a participant acknowledges only after the timeout. */
   timeoutRate: number;
 }
 

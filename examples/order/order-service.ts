@@ -31,12 +31,31 @@ function schemasDir(): string {
   return path.join(dir, "schemas");
 }
 
-async function orderPlacedSchema(): Promise<avro.Schema> {
+export async function orderPlacedSchema(): Promise<avro.Schema> {
   const file = (await loadSchemaDirectory(schemasDir())).find((f) =>
     f.fullName.endsWith(".OrderPlaced"),
   );
   if (file === undefined) throw new Error("schemas/outbox.event.order/OrderPlaced.avsc is missing");
   return file.schema;
+}
+
+/** How OrderPlaced events on `topic` start order sagas (the order id is the saga id). */
+export function orderSagaStart(
+  codec: AvroCodec,
+  topic: string,
+  schema: avro.Schema,
+): SagaStart<OrderData> {
+  return {
+    topic,
+    saga: "order",
+    valueSerde: avroSerde<OrderData>(codec, { reader: avro.Type.forSchema(schema) }),
+    data: (event) => ({
+      orderId: event.orderId,
+      customerId: event.customerId,
+      amountCents: event.amountCents,
+      items: event.items.map((i) => ({ sku: i.sku, quantity: i.quantity })),
+    }),
+  };
 }
 
 export interface OrderServiceOptions {
@@ -102,19 +121,7 @@ export async function startOrderService(options: OrderServiceOptions) {
       }
     },
     /** How OrderPlaced events start order sagas. */
-    sagaStart(): SagaStart<OrderData> {
-      return {
-        topic,
-        saga: "order",
-        valueSerde: avroSerde<OrderData>(codec, { reader: avro.Type.forSchema(schema) }),
-        data: (event) => ({
-          orderId: event.orderId,
-          customerId: event.customerId,
-          amountCents: event.amountCents,
-          items: event.items.map((i) => ({ sku: i.sku, quantity: i.quantity })),
-        }),
-      };
-    },
+    sagaStart: () => orderSagaStart(codec, topic, schema),
   };
 }
 

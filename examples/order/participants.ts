@@ -5,7 +5,6 @@
  * count that none happened twice.
  */
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka } from "kafkajs";
 import type pg from "pg";
 import { CommandRefusedError, createParticipant, type Participant } from "sagastream";
@@ -16,7 +15,7 @@ export interface ParticipantServicesOptions {
   kafka: Kafka;
   pool: pg.Pool;
   faults: FaultPlan;
-  /** How late a slow first attempt answers (more than the step timeout). */
+  /** How late a slow first attempt's answer comes (more than the step timeout). */
   slowMs: number;
   /** Prefix of the services' PostgreSQL schemas (default none: payment, inventory, shipping). */
   schemaPrefix?: string;
@@ -93,10 +92,12 @@ export async function startParticipants(options: ParticipantServicesOptions) {
       name: "inventory",
       schema: schemas.inventory,
       handlers: {
-        ReserveStock: async (payload, { client, command }) => {
+        ReserveStock: async (payload, { client, command, delayReply }) => {
           const orderId = text(payload, "orderId");
-          if (command.attempt === 1 && faults.isSlow("inventory", orderId))
-            await sleep(options.slowMs);
+          // A slow acknowledgment: the reservation is made now, its answer comes too late.
+          if (command.attempt === 1 && faults.isSlow("inventory", orderId)) {
+            delayReply(options.slowMs);
+          }
           if (faults.refuses("inventory", orderId)) throw new CommandRefusedError("out of stock");
           const reservationId = randomUUID();
           await client.query(`INSERT INTO ${schemas.inventory}.reservations VALUES ($1, $2)`, [

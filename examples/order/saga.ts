@@ -25,7 +25,7 @@ export const PARTICIPANTS = ["payment", "inventory", "shipping"] as const;
 
 export interface OrderSagaTimeouts {
   /** How long each participant may take to answer (default 2 s). */
-  stepTimeoutMs?: number;
+  stepTimeoutMs?: number | undefined;
 }
 
 export function orderSaga(options: OrderSagaTimeouts = {}) {

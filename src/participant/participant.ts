@@ -46,6 +46,11 @@ export interface CommandContext {
   command: SagaCommand;
   /** Runs a call to `downstream` through its circuit breaker. */
   call<T>(downstream: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Sends the reply `ms` later, without holding up the partition (the effect commits now): a
+   * slow acknowledgment, for demos and fault-injection tests of step timeouts.
+   */
+  delayReply: (ms: number) => void;
 }
 
 export type CommandHandler = (
@@ -124,7 +129,10 @@ export async function createParticipant(options: ParticipantOptions) {
   });
 
   /** Runs the handler (or the fallback) and records the outcome, in one transaction. */
-  async function handleOnce(command: SagaCommand): Promise<HandledCommand & { transient?: true }> {
+  async function handleOnce(
+    command: SagaCommand,
+    delay: { ms: number },
+  ): Promise<HandledCommand & { transient?: true }> {
     const key = idempotencyKey(command);
     const client = await options.pool.connect();
     try {
@@ -166,6 +174,9 @@ export async function createParticipant(options: ParticipantOptions) {
         client,
         command,
         call: (downstream, fn) => breaker(downstream).run(fn),
+        delayReply: (ms) => {
+          delay.ms = ms;
+        },
       };
       await client.query("SAVEPOINT handler");
       let handled: HandledCommand;
@@ -213,6 +224,7 @@ export async function createParticipant(options: ParticipantOptions) {
   }
 
   const producer: Producer = options.kafka.producer({ idempotent: true });
+  const delayed = new Set<NodeJS.Timeout>();
   const consumer: Consumer = options.kafka.consumer({ groupId });
 
   async function deadLetter(message: KafkaMessage, origin: RecordOrigin, cause: Error) {
@@ -247,7 +259,8 @@ export async function createParticipant(options: ParticipantOptions) {
         await deadLetter(message, origin, toError(thrown));
         return;
       }
-      const handled = await handleOnce(command);
+      const delay = { ms: 0 };
+      const handled = await handleOnce(command, delay);
       const reply: SagaReply = {
         sagaId: command.sagaId,
         step: command.step,
@@ -273,11 +286,23 @@ export async function createParticipant(options: ParticipantOptions) {
         const value = message.headers?.[name];
         if (value !== undefined && !Array.isArray(value)) headers[name] = Buffer.from(value);
       }
-      await producer.send({
-        topic: topics.replies,
-        acks: -1,
-        messages: [{ key: command.sagaId, value: serdes.reply.serialize(reply), headers }],
-      });
+      const send = () =>
+        producer.send({
+          topic: topics.replies,
+          acks: -1,
+          messages: [{ key: command.sagaId, value: serdes.reply.serialize(reply), headers }],
+        });
+      if (delay.ms <= 0) {
+        await send();
+        return;
+      }
+      const timer = setTimeout(() => {
+        delayed.delete(timer);
+        send().catch((error: unknown) =>
+          options.logger?.warn({ err: error }, "a delayed reply was lost"),
+        );
+      }, delay.ms);
+      delayed.add(timer);
     },
   });
 
@@ -293,6 +318,7 @@ export async function createParticipant(options: ParticipantOptions) {
     breakers: breakers as ReadonlyMap<string, CircuitBreaker>,
     async stop(): Promise<void> {
       clearInterval(purge);
+      for (const timer of delayed) clearTimeout(timer); // like a crash: the saga's timeout covers it
       await consumer.disconnect();
       await producer.disconnect();
     },

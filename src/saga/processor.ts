@@ -134,7 +134,10 @@ export class SagaProcessor implements Processor<
           "keep every version with instances in flight deployed",
       );
     }
-    await this.apply(context, sagaId, existing, definition, inputOf(message, record.timestamp), {
+    // Inputs are timed when processed, not when produced: a step's timeout must count from
+    // when its command actually left, however far behind the task was.
+    const at = context.currentSystemTimeMs();
+    await this.apply(context, sagaId, existing, definition, inputOf(message, at), {
       causationId: header(record.headers, SAGA_HEADERS.messageId),
       correlationId: header(record.headers, SAGA_HEADERS.correlationId),
       traceparent: header(record.headers, SAGA_HEADERS.traceparent),
@@ -248,7 +251,7 @@ export class SagaProcessor implements Processor<
     this.timers.put(timerKey(sagaId, input), { sagaId, input });
   }
 
-  /** Fires the timers due by `now`; each one's `at` is its due time, not `now`. */
+  /** Fires the timers due by `now`, each timed `now` (a late punctuation must not shorten the next deadline). */
   private async fireTimers(now: number, context: Context): Promise<void> {
     let fired = 0;
     for await (const [key, timer] of this.timers.range(undefined, timersDueBy(now))) {
@@ -264,11 +267,18 @@ export class SagaProcessor implements Processor<
         );
         continue;
       }
-      await this.apply(context, timer.sagaId, existing, definition, timer.input, {
-        causationId: undefined,
-        correlationId: undefined,
-        traceparent: undefined,
-      });
+      await this.apply(
+        context,
+        timer.sagaId,
+        existing,
+        definition,
+        { ...timer.input, at: now },
+        {
+          causationId: undefined,
+          correlationId: undefined,
+          traceparent: undefined,
+        },
+      );
     }
   }
 }

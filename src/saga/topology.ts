@@ -59,14 +59,20 @@ export interface SagaTopologyOptions {
   logger: Logger;
 }
 
-/** Decodes a source's bytes into the processor's input union. */
-function inputSerde(deserialize: (bytes: Buffer) => SagaMessage): Serde<SagaMessage> {
-  return {
+/** Decodes a source's bytes into the processor's input union, with `inner`'s preparation. */
+function inputSerde(
+  deserialize: (bytes: Buffer) => SagaMessage,
+  inner: Pick<Serde<unknown>, "prepare">,
+): Serde<SagaMessage> {
+  const serde: Serde<SagaMessage> = {
     serialize: () => {
       throw new Error("saga inputs are only read");
     },
     deserialize,
   };
+  const prepare = inner.prepare?.bind(inner);
+  if (prepare !== undefined) serde.prepare = prepare;
+  return serde;
 }
 
 export function sagaTopology(options: SagaTopologyOptions): Topology {
@@ -76,12 +82,18 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
     .source("replies", {
       topics: [topics.replies],
       keySerde: Serdes.string,
-      valueSerde: inputSerde((b) => ({ kind: "reply", reply: serdes.reply.deserialize(b) })),
+      valueSerde: inputSerde(
+        (b) => ({ kind: "reply", reply: serdes.reply.deserialize(b) }),
+        serdes.reply,
+      ),
     })
     .source("control", {
       topics: [topics.control],
       keySerde: Serdes.string,
-      valueSerde: inputSerde((b) => ({ kind: "control", control: serdes.control.deserialize(b) })),
+      valueSerde: inputSerde(
+        (b) => ({ kind: "control", control: serdes.control.deserialize(b) }),
+        serdes.control,
+      ),
     });
   const sources = ["replies", "control"];
   for (const [i, start] of options.starts.entries()) {
@@ -94,11 +106,14 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
     builder.source(name, {
       topics: [start.topic],
       keySerde: Serdes.string,
-      valueSerde: inputSerde((b) => ({
-        kind: "start",
-        sagaType: start.saga,
-        data: start.data(start.valueSerde.deserialize(b)),
-      })),
+      valueSerde: inputSerde(
+        (b) => ({
+          kind: "start",
+          sagaType: start.saga,
+          data: start.data(start.valueSerde.deserialize(b)),
+        }),
+        start.valueSerde,
+      ),
     });
     sources.push(name);
   }

@@ -37,6 +37,8 @@ export interface ProcessorContext<KOut, VOut> {
   readonly partition: number;
   /** The input record being processed; undefined inside a punctuator. */
   readonly metadata: RecordMetadata | undefined;
+  /** The wall clock as the task sees it (the test driver's clock under test), in ms. */
+  currentSystemTimeMs(): number;
   /** Sends a record to every child (or only `child`). */
   forward(record: StreamRecord<KOut, VOut>, child?: string): Promise<void>;
   store<K, V>(name: string): WritableStore<K, V>;

@@ -118,6 +118,7 @@ export class Task {
     const task = this;
     return {
       taskId: this.id,
+      currentSystemTimeMs: () => this.options.now(),
       partition,
       get metadata() {
         return task.metadata;

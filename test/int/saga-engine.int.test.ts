@@ -10,22 +10,22 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, inject, it } from "vitest";
 import {
   FaultPlan,
   orderSaga,
   startOrderService,
   startParticipants,
-  type OrderData,
   type OrderService,
 } from "../../examples/order/index.js";
 import { createKafka } from "../../src/kafka/index.js";
 import { createLogger } from "../../src/log/index.js";
 import { ConnectClient, removeOutboxPipeline } from "../../src/outbox/index.js";
-import { jsonSagaSerdes, SagaWorker, sagaTopics } from "../../src/saga/index.js";
+import { SagaWorker } from "../../src/saga/index.js";
 import { AvroCodec, createSchemaRegistry } from "../../src/schema/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "../support/names.js";
+import { expectOrderOutcomes, orders, watchSagaEvents } from "../support/order-outcomes.js";
 
 const { kafkaBrokers, databaseUrl, connectUrl, schemaRegistryUrl } = inject("connections");
 const name = uniqueName("saga");
@@ -38,13 +38,13 @@ const connect = new ConnectClient(connectUrl);
 const codec = new AvroCodec(createSchemaRegistry(schemaRegistryUrl));
 const logger = createLogger("warn", "saga-engine-test");
 let stateDir = "";
-let orders: OrderService;
+let orderService: OrderService;
 let worker: SagaWorker;
 let services: Awaited<ReturnType<typeof startParticipants>>;
 
 beforeAll(async () => {
   stateDir = await mkdtemp(path.join(os.tmpdir(), "saga-engine-"));
-  orders = await startOrderService({
+  orderService = await startOrderService({
     pool,
     connect,
     codec,
@@ -55,7 +55,7 @@ beforeAll(async () => {
     applicationId: name,
     brokers: kafkaBrokers,
     sagas: [orderSaga({ stepTimeoutMs: STEP_TIMEOUT_MS })],
-    starts: [orders.sagaStart()],
+    starts: [orderService.sagaStart()],
     stateDir,
     partitions: 4,
     logger,
@@ -87,85 +87,23 @@ afterAll(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
-/** The last saga event type of every saga, as the saga-events log tells. */
-async function watchOutcomes() {
-  const last = new Map<string, string>();
-  const consumer = kafka.consumer({ groupId: `${name}-watcher` });
-  await consumer.connect();
-  await consumer.subscribe({ topic: sagaTopics(name).events, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      if (message.value === null) return;
-      const record = jsonSagaSerdes.event.deserialize(message.value);
-      last.set(record.sagaId, record.event.type);
-    },
-  });
-  return { last, stop: () => consumer.disconnect() };
-}
-
-async function countsByOrder(table: string): Promise<Map<string, number>> {
-  const { rows } = await pool.query<{ order_id: string; n: number }>(
-    `SELECT order_id, count(*)::int AS n FROM ${table} GROUP BY order_id`,
-  );
-  return new Map(rows.map((r) => [r.order_id, r.n]));
-}
-
 describe("saga engine on the real stack", () => {
   it(`runs ${ORDERS} order sagas to the end their faults call for, each effect exactly once`, async () => {
-    const watcher = await watchOutcomes();
-    const placed: OrderData[] = Array.from({ length: ORDERS }, (_, i) => ({
-      orderId: `order-${String(i).padStart(4, "0")}`,
-      customerId: `customer-${i % 17}`,
-      amountCents: 1_000 + i,
-      items: [{ sku: `sku-${i % 5}`, quantity: 1 + (i % 3) }],
-    }));
+    const events = await watchSagaEvents(kafka, name);
+    const placed = orders(ORDERS);
     try {
       for (let i = 0; i < placed.length; i += 8) {
-        await Promise.all(placed.slice(i, i + 8).map((o) => orders.place(o)));
+        await Promise.all(placed.slice(i, i + 8).map((o) => orderService.place(o)));
       }
-      const terminal = new Set(["SagaCompleted", "SagaAborted", "SagaCancelled", "SagaFailed"]);
-      await waitUntil(
-        () =>
-          [...watcher.last.values()].filter((t) => terminal.has(t)).length >= ORDERS
-            ? true
-            : undefined,
-        { timeoutMs: 150_000, intervalMs: 500, description: `${ORDERS} sagas to end` },
-      );
+      await waitUntil(() => (events.ended() >= ORDERS ? true : undefined), {
+        timeoutMs: 150_000,
+        intervalMs: 500,
+        description: `${ORDERS} sagas to end`,
+      });
     } finally {
-      await watcher.stop();
+      await events.stop();
     }
-
-    const { schemas } = services;
-    const payments = await countsByOrder(`${schemas.payment}.payments`);
-    const refunds = await countsByOrder(`${schemas.payment}.refunds`);
-    const reservations = await countsByOrder(`${schemas.inventory}.reservations`);
-    const releases = await countsByOrder(`${schemas.inventory}.releases`);
-    const shipments = await countsByOrder(`${schemas.shipping}.shipments`);
-    const outcome = { completed: 0, paymentRefused: 0, stockRefused: 0, slow: 0 };
-    for (const { orderId } of placed) {
-      const effects = {
-        end: watcher.last.get(orderId),
-        paid: payments.get(orderId) ?? 0,
-        refunded: refunds.get(orderId) ?? 0,
-        reserved: reservations.get(orderId) ?? 0,
-        released: releases.get(orderId) ?? 0,
-        shipped: shipments.get(orderId) ?? 0,
-      };
-      const expected = faults.refuses("payment", orderId)
-        ? { end: "SagaAborted", paid: 0, refunded: 0, reserved: 0, released: 0, shipped: 0 }
-        : faults.refuses("inventory", orderId)
-          ? { end: "SagaAborted", paid: 1, refunded: 1, reserved: 0, released: 0, shipped: 0 }
-          : { end: "SagaCompleted", paid: 1, refunded: 0, reserved: 1, released: 0, shipped: 1 };
-      expect({ orderId, ...effects }).toEqual({ orderId, ...expected });
-      if (faults.refuses("payment", orderId)) outcome.paymentRefused += 1;
-      else if (faults.refuses("inventory", orderId)) outcome.stockRefused += 1;
-      else outcome.completed += 1;
-      if (faults.isSlow("inventory", orderId)) outcome.slow += 1;
-    }
-    // The plan must have exercised every path.
-    expect(outcome.paymentRefused).toBeGreaterThan(0);
-    expect(outcome.stockRefused).toBeGreaterThan(0);
-    expect(outcome.slow).toBeGreaterThan(0);
+    const outcome = await expectOrderOutcomes(pool, services.schemas, faults, placed, events);
     process.stderr.write(`saga engine: ${JSON.stringify(outcome)}\n`);
   }, 240_000);
 });

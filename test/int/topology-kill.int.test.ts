@@ -6,11 +6,9 @@
  * topic and in the stores equals the exact sum of its inputs, and the output holds exactly
  * one record per input: nothing lost, nothing counted twice.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Admin, Kafka } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -21,6 +19,7 @@ import { StreamsApp, partitionForKey } from "../../src/topology/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { readLatestValues } from "../support/latest-values.js";
 import { uniqueName } from "../support/names.js";
+import { spawnWorker, type WorkerProcess } from "../support/worker-process.js";
 
 const { kafkaBrokers } = inject("connections");
 const RECORDS = 100_000;
@@ -28,17 +27,10 @@ const KEYS = 500;
 const PARTITIONS = 6;
 const KILLS = 4;
 
-interface Worker {
-  name: string;
-  process: ChildProcess;
-  stateDir: string;
-  exited: Promise<void>;
-}
-
 let kafka: Kafka;
 let admin: Admin;
 let root: string;
-const workers: Worker[] = [];
+const workers: WorkerProcess[] = [];
 const restorations: { pid: number; task: string; records: number; seconds: number }[] = [];
 
 beforeAll(async () => {
@@ -64,31 +56,21 @@ function random(seed: number): () => number {
   };
 }
 
-async function startWorker(name: string, stateDir: string, options: object): Promise<Worker> {
-  const child = spawn(
-    process.execPath,
-    [path.resolve("dist/bench/running-total-worker.js"), JSON.stringify({ ...options, stateDir })],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
+async function startWorker(
+  name: string,
+  stateDir: string,
+  options: object,
+): Promise<WorkerProcess> {
+  const worker = await spawnWorker(
+    "dist/bench/running-total-worker.js",
+    name,
+    stateDir,
+    options,
+    (line) => {
+      if (line.startsWith("{"))
+        restorations.push(JSON.parse(line) as (typeof restorations)[number]);
     },
   );
-  const exited = new Promise<void>((resolve) => {
-    child.once("exit", () => {
-      resolve();
-    });
-  });
-  const ready = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      if (line === "ready") resolve();
-      else if (line.startsWith("{"))
-        restorations.push(JSON.parse(line) as (typeof restorations)[number]);
-    });
-    void exited.then(() => {
-      reject(new Error(`worker ${name} exited before it was ready`));
-    });
-  });
-  await ready;
-  const worker = { name, process: child, stateDir, exited };
   workers.push(worker);
   return worker;
 }

@@ -222,4 +222,33 @@ describe("saga processor", () => {
     expect(new Set(first.map((r) => r.partition)).size).toBeGreaterThan(1);
     expect(await run()).toEqual(first);
   });
+
+  it("prepares a start event's serde before decoding it (regression: a fresh worker knew no writer schema)", async () => {
+    const prepared = new Set<string>();
+    const serde = {
+      serialize: (o: Order) => Buffer.from(JSON.stringify(o)),
+      deserialize: (bytes: Buffer) => {
+        if (!prepared.has(bytes.toString())) throw new Error("not prepared");
+        return JSON.parse(bytes.toString()) as Order;
+      },
+      prepare: (bytes: Buffer) => {
+        prepared.add(bytes.toString());
+        return Promise.resolve();
+      },
+    };
+    const topology = sagaTopology({
+      applicationId: app,
+      registry: new SagaRegistry([saga]),
+      starts: [{ topic: "orders", saga: "order", valueSerde: serde, data: (o: Order) => o }],
+      logger: createLogger("silent", "test"),
+    });
+    const d = new TopologyTestDriver(topology, { applicationId: app });
+    await d
+      .inputTopic("orders", Serdes.string, serde)
+      .pipe("o-9", { orderId: "o-9", amountCents: 1 });
+    expect(d.deadLetters()).toHaveLength(0);
+    expect(
+      d.outputTopic(topics.commands("inventory"), Serdes.string, json<SagaCommand>()),
+    ).toHaveLength(1);
+  });
 });

@@ -1,0 +1,42 @@
+/**
+ * An order-saga engine worker as its own process, for the kill tests and the demo:
+ *   node dist/examples/order/worker.js '<json options>'
+ * It prints "ready" once it has joined its group, and stops cleanly on SIGTERM.
+ */
+import { AvroCodec, createLogger, createSchemaRegistry, SagaWorker } from "sagastream";
+import { orderPlacedSchema, orderSagaStart, orderTopic } from "./order-service.js";
+import { orderSaga } from "./saga.js";
+
+interface WorkerOptions {
+  applicationId: string;
+  brokers: string[];
+  schemaRegistryUrl: string;
+  /** The order service's name: its events arrive on `<name>.outbox.event.order`. */
+  orderService: string;
+  stateDir: string;
+  partitions: number;
+  stepTimeoutMs?: number;
+}
+
+const options = JSON.parse(process.argv[2] ?? "{}") as WorkerOptions;
+const codec = new AvroCodec(createSchemaRegistry(options.schemaRegistryUrl));
+const worker = new SagaWorker({
+  applicationId: options.applicationId,
+  brokers: options.brokers,
+  sagas: [orderSaga({ stepTimeoutMs: options.stepTimeoutMs })],
+  starts: [orderSagaStart(codec, orderTopic(options.orderService), await orderPlacedSchema())],
+  stateDir: options.stateDir,
+  partitions: options.partitions,
+  sessionTimeoutMs: 6_000,
+  logger: createLogger("warn", `saga-worker-${process.pid}`),
+});
+
+let stopping = false;
+process.on("SIGTERM", () => {
+  if (stopping) return;
+  stopping = true;
+  void worker.stop().then(() => process.exit(0));
+});
+
+await worker.start();
+process.stdout.write("ready\n");

@@ -1,0 +1,120 @@
+/**
+ * What the order-saga tests check: the saga-events log (read committed) and the participant
+ * services' own tables against the fault plan, order by order.
+ */
+import type { Kafka } from "kafkajs";
+import type pg from "pg";
+import { expect } from "vitest";
+import type { FaultPlan, OrderData, serviceSchemas } from "../../examples/order/index.js";
+import { jsonSagaSerdes, sagaTopics } from "../../src/saga/index.js";
+
+const TERMINAL = new Set(["SagaCompleted", "SagaAborted", "SagaCancelled", "SagaFailed"]);
+
+/** Follows `<app>.saga-events`: each saga's last event type, and how often each type occurred. */
+export async function watchSagaEvents(kafka: Kafka, applicationId: string) {
+  const last = new Map<string, string>();
+  const counts = new Map<string, number>(); // `${sagaId}/${type}`
+  const consumer = kafka.consumer({ groupId: `${applicationId}-watcher-${Date.now()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic: sagaTopics(applicationId).events, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      if (message.value === null) return;
+      const { sagaId, event } = jsonSagaSerdes.event.deserialize(message.value);
+      last.set(sagaId, event.type);
+      const key = `${sagaId}/${event.type}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    },
+  });
+  return {
+    last,
+    counts,
+    ended: () => [...last.values()].filter((t) => TERMINAL.has(t)).length,
+    stop: () => consumer.disconnect(),
+  };
+}
+
+async function countsByOrder(pool: pg.Pool, table: string): Promise<Map<string, number>> {
+  const { rows } = await pool.query<{ order_id: string; n: number }>(
+    `SELECT order_id, count(*)::int AS n FROM ${table} GROUP BY order_id`,
+  );
+  return new Map(rows.map((r) => [r.order_id, r.n]));
+}
+
+/**
+ * Asserts every order's end and effects; returns how many took each path. A refused order
+ * must end ABORTED with what was done undone. Any other order completes, unless its step
+ * timed out on every attempt (a slow answer also delays the commands queued behind it on the
+ * participant's partition): then it is ABORTED with each effect that happened undone.
+ * Always: one start and one end in the log, no effect and no compensation twice.
+ */
+export async function expectOrderOutcomes(
+  pool: pg.Pool,
+  schemas: ReturnType<typeof serviceSchemas>,
+  faults: FaultPlan,
+  placed: readonly OrderData[],
+  events: Awaited<ReturnType<typeof watchSagaEvents>>,
+) {
+  const payments = await countsByOrder(pool, `${schemas.payment}.payments`);
+  const refunds = await countsByOrder(pool, `${schemas.payment}.refunds`);
+  const reservations = await countsByOrder(pool, `${schemas.inventory}.reservations`);
+  const releases = await countsByOrder(pool, `${schemas.inventory}.releases`);
+  const shipments = await countsByOrder(pool, `${schemas.shipping}.shipments`);
+  const outcome = { completed: 0, paymentRefused: 0, stockRefused: 0, timedOut: 0, slow: 0 };
+  for (const { orderId } of placed) {
+    const end = events.last.get(orderId);
+    const actual = {
+      orderId,
+      end,
+      started: events.counts.get(`${orderId}/SagaStarted`) ?? 0,
+      ended: end === undefined ? 0 : (events.counts.get(`${orderId}/${end}`) ?? 0),
+      paid: payments.get(orderId) ?? 0,
+      refunded: refunds.get(orderId) ?? 0,
+      reserved: reservations.get(orderId) ?? 0,
+      released: releases.get(orderId) ?? 0,
+      shipped: shipments.get(orderId) ?? 0,
+    };
+    const once = { orderId, started: 1, ended: 1 };
+    const aborted = { ...once, end: "SagaAborted", shipped: 0 };
+    let expected: typeof actual;
+    if (faults.refuses("payment", orderId)) {
+      expected = { ...aborted, paid: 0, refunded: 0, reserved: 0, released: 0 };
+      outcome.paymentRefused += 1;
+    } else if (faults.refuses("inventory", orderId)) {
+      expected = { ...aborted, paid: 1, refunded: 1, reserved: 0, released: 0 };
+      outcome.stockRefused += 1;
+    } else if (end === "SagaAborted") {
+      const reserved = Math.min(actual.reserved, 1);
+      expected = { ...aborted, paid: 1, refunded: 1, reserved, released: reserved };
+      outcome.timedOut += 1;
+    } else {
+      expected = {
+        ...once,
+        end: "SagaCompleted",
+        paid: 1,
+        refunded: 0,
+        reserved: 1,
+        released: 0,
+        shipped: 1,
+      };
+      outcome.completed += 1;
+    }
+    expect(actual).toEqual(expected);
+    if (faults.isSlow("inventory", orderId)) outcome.slow += 1;
+  }
+  // The plan must have exercised every path, and most orders must have gone through.
+  expect(outcome.paymentRefused).toBeGreaterThan(0);
+  expect(outcome.stockRefused).toBeGreaterThan(0);
+  expect(outcome.slow).toBeGreaterThan(0);
+  expect(outcome.completed).toBeGreaterThan(placed.length * 0.7);
+  return outcome;
+}
+
+export function orders(count: number): OrderData[] {
+  return Array.from({ length: count }, (_, i) => ({
+    orderId: `order-${String(i).padStart(5, "0")}`,
+    customerId: `customer-${i % 17}`,
+    amountCents: 1_000 + i,
+    items: [{ sku: `sku-${i % 5}`, quantity: 1 + (i % 3) }],
+  }));
+}
