@@ -52,7 +52,6 @@ export {
   defineSaga,
   step,
   parallel,
-  SagaWorker,
   SagaStatus,
   StepAction,
   SagaScenario,
@@ -61,7 +60,6 @@ export {
   fold,
   sagaTopics,
   type SagaDefinition,
-  type SagaWorkerOptions,
   type SagaStart,
   type SagaState,
   type SagaEvent,
@@ -70,6 +68,7 @@ export {
   type StepResult,
   type RetryPolicy,
 } from "./saga/index.js";
+export { SagaWorker, type SagaWorkerOptions } from "./worker/index.js";
 export {
   createParticipant,
   type Participant,

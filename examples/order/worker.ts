@@ -1,7 +1,8 @@
 /**
  * An order-saga engine worker as its own process, for the kill tests and the demo:
  *   node dist/examples/order/worker.js '<json options>'
- * It prints "ready" once it has joined its group, and stops cleanly on SIGTERM.
+ * It prints "api <url>" and then "ready" once it has joined its group, and stops cleanly on
+ * SIGTERM.
  */
 import { AvroCodec, createLogger, createSchemaRegistry, SagaWorker } from "sagastream";
 import { orderPlacedSchema, orderSagaStart, orderTopic } from "./order-service.js";
@@ -39,4 +40,4 @@ process.on("SIGTERM", () => {
 });
 
 await worker.start();
-process.stdout.write("ready\n");
+process.stdout.write(`api ${worker.apiAddress}\nready\n`);

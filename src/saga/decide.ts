@@ -245,9 +245,11 @@ function replied<D>(
       events: [{ type: "StepSucceeded", at, step: step.name, result: input.result, data }],
     };
   }
-  if (input.attempt !== current.attempt) {
+  // A refusal is final whichever attempt it answers (the participant answers every later one
+  // alike); a transient failure of an earlier attempt says nothing about the current one.
+  if (input.retriable && input.attempt !== current.attempt) {
     return reject(
-      `failure of attempt ${input.attempt}; attempt ${current.attempt} is the current one`,
+      `transient failure of attempt ${input.attempt}; attempt ${current.attempt} is the current one`,
     );
   }
   return {

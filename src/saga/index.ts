@@ -39,7 +39,7 @@ export {
   type SagaEventRecord,
 } from "./messages.js";
 export { SagaRegistry } from "./registry.js";
-export { SAGA_STORES, type SagaRecord } from "./processor.js";
+export { SAGA_STORES, type SagaRecord, type SagaObserver } from "./processor.js";
 export {
   sagaTopology,
   jsonSagaSerdes,
@@ -47,5 +47,5 @@ export {
   type SagaStart,
   type SagaTopologyOptions,
 } from "./topology.js";
-export { indexPrefix, sagaIdOfIndexKey } from "./store-keys.js";
-export { SagaWorker, ensureSagaTopics, type SagaWorkerOptions } from "./worker.js";
+export { indexPrefix, sagaIdOfIndexKey, historyPrefix } from "./store-keys.js";
+export { ensureSagaTopics } from "./topics.js";

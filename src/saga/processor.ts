@@ -17,7 +17,7 @@ import {
 } from "../topology/index.js";
 import { decide } from "./decide.js";
 import type { SagaDefinition } from "./definition.js";
-import type { SagaInput } from "./events.js";
+import type { SagaEvent, SagaInput } from "./events.js";
 import {
   nameUuid,
   SAGA_HEADERS,
@@ -28,9 +28,14 @@ import {
 } from "./messages.js";
 import type { SagaRegistry } from "./registry.js";
 import { fold, type SagaState } from "./state.js";
-import { indexKey, timerKey, timersDueBy, type TimerEntry } from "./store-keys.js";
+import { historyKey, indexKey, timerKey, timersDueBy, type TimerEntry } from "./store-keys.js";
 
-export const SAGA_STORES = { sagas: "sagas", timers: "saga-timers", index: "saga-index" } as const;
+export const SAGA_STORES = {
+  sagas: "sagas",
+  timers: "saga-timers",
+  index: "saga-index",
+  history: "saga-history",
+} as const;
 export const SAGA_EVENTS_SINK = "saga-events";
 export function commandSink(participant: string): string {
   return `commands-${participant}`;
@@ -59,7 +64,15 @@ export interface SagaProcessorOptions {
   /** Timers fired per look, to keep each transaction small. */
   maxTimersPerTick: number;
   logger: Logger;
+  /** Told of every saga's new events, after they are applied (for metrics). */
+  observer?: SagaObserver | undefined;
 }
+
+export type SagaObserver = (
+  before: SagaState | undefined,
+  events: readonly SagaEvent[],
+  after: SagaState,
+) => void;
 
 interface Origin {
   causationId: string | undefined;
@@ -95,6 +108,7 @@ export class SagaProcessor implements Processor<
   private sagas!: WritableStore<string, SagaRecord>;
   private timers!: WritableStore<string, TimerEntry>;
   private index!: WritableStore<string, string>;
+  private history!: WritableStore<string, SagaEvent>;
 
   constructor(private readonly options: SagaProcessorOptions) {}
 
@@ -102,6 +116,7 @@ export class SagaProcessor implements Processor<
     this.sagas = context.store(SAGA_STORES.sagas);
     this.timers = context.store(SAGA_STORES.timers);
     this.index = context.store(SAGA_STORES.index);
+    this.history = context.store(SAGA_STORES.history);
     context.schedule(this.options.timerIntervalMs, PunctuationType.WallClock, (now) =>
       this.fireTimers(now, context),
     );
@@ -175,6 +190,7 @@ export class SagaProcessor implements Processor<
       traceparent: existing?.traceparent ?? origin.traceparent,
     };
     this.sagas.put(sagaId, record);
+    this.options.observer?.(existing?.state, events, state);
     if (existing?.state.status !== state.status) {
       if (existing !== undefined) {
         this.index.delete(indexKey(existing.state.status, existing.state.sagaType, sagaId));
@@ -198,6 +214,7 @@ export class SagaProcessor implements Processor<
     for (const [i, event] of events.entries()) {
       const seq = record.seq - events.length + i + 1;
       const eventId = nameUuid(`${sagaId}#${seq}`);
+      this.history.put(historyKey(sagaId, seq), event);
       await context.forward(
         {
           key: sagaId,

@@ -23,6 +23,8 @@ export interface StepState {
   inFlight: boolean;
   /** When a retry of the current action is due, if one is scheduled. */
   retryAt: number | undefined;
+  /** When the current action's first attempt was issued (for step latency). */
+  issuedAt: number;
   /** An attempt timed out: the participant may have applied it, so it may need undoing. */
   maybeDone: boolean;
   result: StepResult | undefined;
@@ -88,6 +90,7 @@ export function evolve(state: SagaState | undefined, event: SagaEvent): SagaStat
           phase,
           attempt: event.attempt,
           budgetFrom: sameAction ? step.budgetFrom : 0,
+          issuedAt: sameAction ? step.issuedAt : event.at,
           inFlight: true,
           retryAt: undefined,
           maybeDone: step?.maybeDone ?? false,

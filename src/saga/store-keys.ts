@@ -40,3 +40,12 @@ export function indexPrefix(status: SagaStatus, sagaType?: string): string {
 export function sagaIdOfIndexKey(key: string): string {
   return key.split(SEPARATOR)[2] ?? "";
 }
+
+/** A saga's events sort by sequence under its id: a prefix scan reads its history in order. */
+export function historyKey(sagaId: string, seq: number): string {
+  return `${sagaId}${SEPARATOR}${String(seq).padStart(10, "0")}`;
+}
+
+export function historyPrefix(sagaId: string): string {
+  return `${sagaId}${SEPARATOR}`;
+}

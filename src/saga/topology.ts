@@ -19,9 +19,11 @@ import {
   SAGA_STORES,
   SagaProcessor,
   type SagaMessage,
+  type SagaObserver,
   type SagaRecord,
 } from "./processor.js";
 import type { SagaRegistry } from "./registry.js";
+import type { SagaEvent } from "./events.js";
 import type { TimerEntry } from "./store-keys.js";
 
 /** How the engine's own messages are encoded on their topics. */
@@ -56,6 +58,7 @@ export interface SagaTopologyOptions {
   serdes?: SagaSerdes | undefined;
   timerIntervalMs?: number | undefined;
   maxTimersPerTick?: number | undefined;
+  observer?: SagaObserver | undefined;
   logger: Logger;
 }
 
@@ -121,6 +124,7 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
     .store(SAGA_STORES.sagas, { keySerde: Serdes.string, valueSerde: Serdes.json<SagaRecord>() })
     .store(SAGA_STORES.timers, { keySerde: Serdes.string, valueSerde: Serdes.json<TimerEntry>() })
     .store(SAGA_STORES.index, { keySerde: Serdes.string, valueSerde: Serdes.string })
+    .store(SAGA_STORES.history, { keySerde: Serdes.string, valueSerde: Serdes.json<SagaEvent>() })
     .processor("saga", {
       parents: sources,
       stores: Object.values(SAGA_STORES),
@@ -130,6 +134,7 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
           timerIntervalMs: options.timerIntervalMs ?? 100,
           maxTimersPerTick: options.maxTimersPerTick ?? 1_000,
           logger: options.logger,
+          observer: options.observer,
         }),
     })
     .sink(SAGA_EVENTS_SINK, {

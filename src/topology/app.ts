@@ -9,15 +9,17 @@
  * idempotent producer, then the store writes, then the offsets.
  */
 import path from "node:path";
-import type {
-  Admin,
-  Consumer,
-  Kafka,
-  Message,
-  Producer,
-  RecordMetadata as ProduceResult,
+import {
+  AssignerProtocol,
+  type Admin,
+  type Consumer,
+  type Kafka,
+  type Message,
+  type Producer,
+  type RecordMetadata as ProduceResult,
 } from "kafkajs";
 import { createKafka, deadLetterTopic } from "../kafka/index.js";
+import { copartitionedAssigner } from "./assigner.js";
 import type { Logger } from "../log/index.js";
 import {
   KeyValueStore,
@@ -54,6 +56,8 @@ export interface StreamsAppOptions {
   concurrency?: number | undefined;
   /** A member silent this long is dropped from the group and its tasks move (default 10 s). */
   sessionTimeoutMs?: number | undefined;
+  /** A string this member advertises to its group (a worker's query address). */
+  advertisedAddress?: string | undefined;
 }
 
 interface OpenTask {
@@ -122,6 +126,7 @@ export class StreamsApp {
       heartbeatInterval: 1000,
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
+      partitionAssigners: [copartitionedAssigner(this.options.advertisedAddress)],
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -497,6 +502,44 @@ export class StreamsApp {
     void this.closeInstance(open, false);
   }
 
+  /**
+   * A store of a task open (and restored) on this instance, for queries; undefined when
+   * another member owns the partition. Reads see the task's writes since its last commit.
+   */
+  async localStore<K, V>(
+    store: string,
+    partition: number,
+  ): Promise<ReadableStore<K, V> | undefined> {
+    const sub = this.options.topology.subtopologies.find((s) => s.stores.includes(store));
+    if (sub === undefined) throw new TopologyError(`the topology has no store "${store}"`);
+    const opening = this.tasks.get(`${sub.id}_${partition}`);
+    const open = await opening?.catch(() => undefined);
+    if (open === undefined || open.closed) return undefined;
+    return open.stores.get(store) as ReadableStore<K, V> | undefined;
+  }
+
+  /** The partitions (task numbers) this instance owns now. */
+  ownedPartitions(): number[] {
+    return [...this.tasks.keys()].map((id) => Number(id.split("_")[1])).sort((a, b) => a - b);
+  }
+
+  /** The group's members as the coordinator knows them: advertised address and partitions. */
+  async members(): Promise<{ memberId: string; address: string; partitions: number[] }[]> {
+    const admin = this.admin;
+    if (admin === undefined) return [];
+    const { groups } = await admin.describeGroups([this.options.applicationId]);
+    return (groups[0]?.members ?? []).map((member) => {
+      const metadata = AssignerProtocol.MemberMetadata.decode(member.memberMetadata);
+      const assignment = AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
+      const partitions = new Set(Object.values(assignment?.assignment ?? {}).flat());
+      return {
+        memberId: member.memberId,
+        address: metadata?.userData.toString() ?? "",
+        partitions: [...partitions].sort((a, b) => a - b),
+      };
+    });
+  }
+
   /** Stops consuming, commits what was processed, closes every task cleanly. */
   async stop(): Promise<void> {
     if (this.punctuateTimer !== undefined) clearInterval(this.punctuateTimer);
@@ -504,20 +547,6 @@ export class StreamsApp {
     for (const id of [...this.tasks.keys()]) await this.closeTask(id, true);
     await this.sharedProducer?.disconnect();
     await this.admin?.disconnect();
-  }
-
-  /** A read-only view of a store of a task this worker owns (undefined when it owns none). */
-  async localStore<K, V>(
-    store: string,
-    partition: number,
-  ): Promise<ReadableStore<K, V> | undefined> {
-    for (const sub of this.options.topology.subtopologies) {
-      if (!sub.stores.includes(store)) continue;
-      const opening = this.tasks.get(`${sub.id}_${partition}`);
-      const open = await opening?.catch(() => undefined);
-      return open?.stores.get(store) as ReadableStore<K, V> | undefined;
-    }
-    return undefined;
   }
 
   /** Task ids this worker runs now. */

@@ -22,3 +22,4 @@ export { TopologyTestDriver, type TestRecord, type TestDriverOptions } from "./t
 export { partitionForKey } from "./partitioner.js";
 export { StreamsApp, ProcessingGuarantee, type StreamsAppOptions } from "./app.js";
 export { AppMetrics } from "./metrics.js";
+export { copartitionedAssigner, assignCopartitioned, COPARTITIONED_ASSIGNER } from "./assigner.js";

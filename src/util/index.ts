@@ -52,3 +52,11 @@ export async function waitUntil<T>(
 export function secondsSince(startMs: number): string {
   return ((Date.now() - startMs) / 1000).toFixed(1);
 }
+
+/** How many items an async iterable yields. */
+export async function countOf(items: AsyncIterable<unknown>): Promise<number> {
+  const iterator = items[Symbol.asyncIterator]();
+  let count = 0;
+  while (!(await iterator.next()).done) count += 1;
+  return count;
+}

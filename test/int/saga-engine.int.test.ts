@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { afterAll, beforeAll, describe, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   FaultPlan,
   orderSaga,
@@ -21,7 +21,7 @@ import {
 import { createKafka } from "../../src/kafka/index.js";
 import { createLogger } from "../../src/log/index.js";
 import { ConnectClient, removeOutboxPipeline } from "../../src/outbox/index.js";
-import { SagaWorker } from "../../src/saga/index.js";
+import { SagaWorker } from "../../src/worker/index.js";
 import { AvroCodec, createSchemaRegistry } from "../../src/schema/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "../support/names.js";
@@ -105,5 +105,32 @@ describe("saga engine on the real stack", () => {
     }
     const outcome = await expectOrderOutcomes(pool, services.schemas, faults, placed, events);
     process.stderr.write(`saga engine: ${JSON.stringify(outcome)}\n`);
+
+    // The worker's HTTP API reads the same state.
+    const api = worker.apiAddress;
+    const completedId = placed.find((o) => events.last.get(o.orderId) === "SagaCompleted")?.orderId;
+    const saga = (await (await fetch(`${api}/sagas/${completedId ?? ""}`)).json()) as {
+      status: string;
+      data: { paymentId?: string };
+      history: { seq: number; event: { type: string } }[];
+    };
+    expect(saga.status).toBe("COMPLETED");
+    expect(saga.data.paymentId).toMatch(/^[0-9a-f-]{36}$/); // folded in from the payment's reply
+    const types = saga.history.map((h) => h.event.type);
+    expect(types[0]).toBe("SagaStarted");
+    expect(types.at(-1)).toBe("SagaCompleted");
+    expect(types.filter((t) => t === "StepSucceeded")).toHaveLength(3);
+    expect(saga.history.map((h) => h.seq)).toEqual(types.map((_, i) => i + 1));
+    const cancel = await fetch(`${api}/sagas/${completedId ?? ""}/cancel`, { method: "POST" });
+    expect(cancel.status).toBe(409);
+    expect(((await cancel.json()) as { error: string }).error).toBe(
+      "a COMPLETED saga cannot be cancelled",
+    );
+    expect((await fetch(`${api}/sagas/no-such-order`)).status).toBe(404);
+    const metrics = await (await fetch(`${api}/metrics`)).text();
+    expect(metrics).toContain(`sagastream_sagas{status="COMPLETED"} ${outcome.completed}`);
+    expect(metrics).toMatch(
+      /sagastream_step_duration_seconds_count\{saga_type="order",step="charge-payment",action="do"\} \d+/,
+    );
   }, 240_000);
 });

@@ -250,6 +250,26 @@ describe("order saga: retries and timeouts", () => {
     expect(s.last).toMatchObject({ rejected: 'step "charge" is done in a RUNNING saga' });
   });
 
+  it("takes a late refusal of an earlier attempt as final, but not a late transient failure", () => {
+    const late = (retriable: boolean) => ({
+      type: "Reply" as const,
+      at: 5_200,
+      step: "charge",
+      action: "do" as const,
+      attempt: 1,
+      outcome: "failure" as const,
+      retriable,
+      reason: retriable ? "busy" : "card declined",
+      result: {},
+    });
+    const transient = upTo("charge").timeout("charge").retryDue("charge").when(late(true));
+    expect(transient.last).toMatchObject({
+      rejected: expect.stringMatching(/transient failure of attempt 1/) as unknown,
+    });
+    const refused = upTo("charge").timeout("charge").retryDue("charge").when(late(false));
+    expect(refused.types("last")).toEqual(["StepFailed", "CompensationStarted", "CommandIssued"]);
+  });
+
   it("retries a failed compensation, and needs an operator when it keeps failing", () => {
     const s = upTo("charge").fail("charge", "declined");
     s.fail("reserve", "db down", { retriable: true }).retryDue("reserve");

@@ -1,0 +1,9 @@
+/** The worker's HTTP API: saga queries routed to their owner, operator requests, metrics. */
+export {
+  startApiServer,
+  type ApiServer,
+  type ApiServerOptions,
+  type SagaApiBackend,
+} from "./server.js";
+export { SagaQueries, ALL_STATUSES, type SagaView, type SagaSummary } from "./saga-queries.js";
+export { sagaMetrics } from "./metrics.js";

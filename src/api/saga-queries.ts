@@ -1,0 +1,119 @@
+/**
+ * Queries over the sagas a worker owns: one saga with its history, or a list by status and
+ * type from the status index. They read the worker's local stores; the HTTP layer routes a
+ * query for a saga owned elsewhere to its owner.
+ */
+import { partitionForKey, type StreamsApp } from "../topology/index.js";
+import { countOf } from "../util/index.js";
+import {
+  historyPrefix,
+  indexPrefix,
+  SAGA_STORES,
+  SagaStatus,
+  sagaIdOfIndexKey,
+  type SagaEvent,
+  type SagaRecord,
+} from "../saga/index.js";
+
+export interface SagaView {
+  sagaId: string;
+  sagaType: string;
+  version: number;
+  status: SagaStatus;
+  data: unknown;
+  reason: string | undefined;
+  steps: SagaRecord["state"]["steps"];
+  startedAt: string;
+  updatedAt: string;
+  events: number;
+  history?: { seq: number; event: SagaEvent }[];
+}
+
+export interface SagaSummary {
+  sagaId: string;
+  sagaType: string;
+  status: SagaStatus;
+}
+
+export const ALL_STATUSES = Object.values(SagaStatus);
+
+export class SagaQueries {
+  constructor(
+    private readonly app: StreamsApp,
+    /** Partitions of the engine's topics (a saga's partition is the hash of its id). */
+    readonly partitions: number,
+  ) {}
+
+  partitionOf(sagaId: string): number {
+    return partitionForKey(Buffer.from(sagaId), this.partitions);
+  }
+
+  /** The saga, if this worker owns its partition and knows it; `owned` says whether it owns it. */
+  async get(sagaId: string): Promise<{ owned: boolean; saga: SagaView | undefined }> {
+    const partition = this.partitionOf(sagaId);
+    const sagas = await this.app.localStore<string, SagaRecord>(SAGA_STORES.sagas, partition);
+    if (sagas === undefined) return { owned: false, saga: undefined };
+    const record = await sagas.get(sagaId);
+    if (record === undefined) return { owned: true, saga: undefined };
+    const history: { seq: number; event: SagaEvent }[] = [];
+    const events = await this.app.localStore<string, SagaEvent>(SAGA_STORES.history, partition);
+    if (events !== undefined) {
+      for await (const [key, event] of events.prefix(historyPrefix(sagaId))) {
+        history.push({ seq: Number(key.slice(historyPrefix(sagaId).length)), event });
+      }
+    }
+    return { owned: true, saga: { ...view(record), history } };
+  }
+
+  /** Sagas on this worker's partitions, by status (all when none) and type, up to `limit`. */
+  async list(filter: {
+    status?: SagaStatus;
+    type?: string;
+    limit: number;
+  }): Promise<SagaSummary[]> {
+    const statuses = filter.status === undefined ? ALL_STATUSES : [filter.status];
+    const found: SagaSummary[] = [];
+    for (const partition of this.app.ownedPartitions()) {
+      const index = await this.app.localStore<string, string>(SAGA_STORES.index, partition);
+      if (index === undefined) continue;
+      for (const status of statuses) {
+        for await (const [key] of index.prefix(indexPrefix(status, filter.type))) {
+          const [, sagaType = ""] = key.split("\u0000");
+          found.push({ sagaId: sagaIdOfIndexKey(key), sagaType, status });
+          if (found.length >= filter.limit) return found;
+        }
+      }
+    }
+    return found;
+  }
+
+  /** How many sagas this worker holds in each status. */
+  async countByStatus(): Promise<Map<SagaStatus, number>> {
+    const counts = new Map<SagaStatus, number>(ALL_STATUSES.map((s) => [s, 0]));
+    for (const partition of this.app.ownedPartitions()) {
+      const index = await this.app.localStore<string, string>(SAGA_STORES.index, partition);
+      if (index === undefined) continue;
+      for (const status of ALL_STATUSES) {
+        const count = await countOf(index.prefix(indexPrefix(status)));
+        counts.set(status, (counts.get(status) ?? 0) + count);
+      }
+    }
+    return counts;
+  }
+}
+
+function view(record: SagaRecord): SagaView {
+  const { state } = record;
+  return {
+    sagaId: record.sagaId,
+    sagaType: state.sagaType,
+    version: state.version,
+    status: state.status,
+    data: state.data,
+    reason: state.reason,
+    steps: state.steps,
+    startedAt: new Date(state.startedAt).toISOString(),
+    updatedAt: new Date(state.updatedAt).toISOString(),
+    events: record.seq,
+  };
+}

@@ -1,0 +1,246 @@
+/**
+ * The HTTP API every worker serves (node:http: six routes need no framework):
+ *   GET  /health                 this worker's partitions, 503 until it has joined
+ *   GET  /sagas/:id              state and history; routed to the owner when elsewhere
+ *   GET  /sagas?status=&type=&limit=   from every worker's status index
+ *   POST /sagas/:id/retry|cancel an operator's request (202), checked against the state first
+ *   GET  /metrics                Prometheus
+ * Workers find each other through their consumer group: each advertises this server's URL.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+import { toError } from "../errors/index.js";
+import type { Logger } from "../log/index.js";
+import { SagaStatus, type SagaControl } from "../saga/index.js";
+import { ALL_STATUSES, type SagaQueries, type SagaSummary, type SagaView } from "./saga-queries.js";
+
+/** What the server needs from its worker, once the worker runs. */
+export interface SagaApiBackend {
+  queries: SagaQueries;
+  members(): Promise<{ address: string; partitions: number[] }[]>;
+  request(sagaId: string, control: SagaControl): Promise<void>;
+  registry: Registry;
+}
+
+export interface ApiServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  backend: () => SagaApiBackend | undefined;
+  logger: Logger;
+}
+
+const ROUTED = "x-sagastream-routed";
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+async function readBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  if (text === "") return {};
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new HttpError(400, 'the body must be JSON, e.g. {"reason": "..."}');
+  }
+}
+
+/** Asks another worker (marked as routed, so it never routes further). */
+async function fetchFromPeer(url: string): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(url, { headers: { [ROUTED]: "1" } });
+  return { status: response.status, body: await response.json() };
+}
+
+export async function startApiServer(options: ApiServerOptions) {
+  let ownAddress = "";
+
+  function backend(): SagaApiBackend {
+    const found = options.backend();
+    if (found === undefined) throw new HttpError(503, "the worker is starting; try again shortly");
+    return found;
+  }
+
+  /** The saga from its owner: this worker, or the member whose partitions include it. */
+  async function sagaFromOwner(sagaId: string, routed: boolean): Promise<SagaView> {
+    const api = backend();
+    const local = await api.queries.get(sagaId);
+    if (local.owned) {
+      if (local.saga === undefined) throw new HttpError(404, `no saga ${sagaId}`);
+      return local.saga;
+    }
+    const partition = api.queries.partitionOf(sagaId);
+    const owner = (await api.members()).find(
+      (m) => m.partitions.includes(partition) && m.address !== ownAddress && m.address !== "",
+    );
+    if (routed || owner === undefined) {
+      throw new HttpError(
+        503,
+        `partition ${partition} has no owner right now (the group is rebalancing); try again`,
+      );
+    }
+    const { status, body } = await fetchFromPeer(
+      `${owner.address}/sagas/${encodeURIComponent(sagaId)}`,
+    );
+    if (status !== 200) {
+      const error = (body as { error?: string }).error;
+      throw new HttpError(status, error ?? `the owner answered ${status}`);
+    }
+    return body as SagaView;
+  }
+
+  async function listEverywhere(url: URL, routed: boolean): Promise<SagaSummary[]> {
+    const status = url.searchParams.get("status") ?? undefined;
+    if (status !== undefined && !ALL_STATUSES.includes(status as SagaStatus)) {
+      throw new HttpError(400, `status must be one of ${ALL_STATUSES.join(", ")}`);
+    }
+    const limit = Number(url.searchParams.get("limit") ?? "100");
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new HttpError(400, "limit must be a whole number from 1 to 10000");
+    }
+    const type = url.searchParams.get("type") ?? undefined;
+    const api = backend();
+    const filter = {
+      limit,
+      ...(status === undefined ? {} : { status: status as SagaStatus }),
+      ...(type === undefined ? {} : { type }),
+    };
+    const found = await api.queries.list(filter);
+    if (!routed) {
+      const others = (await api.members()).filter(
+        (m) => m.address !== ownAddress && m.address !== "",
+      );
+      const remote = await Promise.all(
+        others.map(
+          async (m) =>
+            (await fetchFromPeer(`${m.address}/sagas${url.search}`)).body as SagaSummary[],
+        ),
+      );
+      found.push(...remote.flat());
+    }
+    return found.sort((a, b) => a.sagaId.localeCompare(b.sagaId)).slice(0, limit);
+  }
+
+  async function operatorRequest(
+    sagaId: string,
+    action: "retry" | "cancel",
+    req: http.IncomingMessage,
+  ) {
+    const body = await readBody(req);
+    const saga = await sagaFromOwner(sagaId, false);
+    if (action === "retry" && saga.status !== SagaStatus.Failed) {
+      throw new HttpError(409, `only a FAILED saga can be retried; ${sagaId} is ${saga.status}`);
+    }
+    if (
+      action === "cancel" &&
+      saga.status !== SagaStatus.Running &&
+      saga.status !== SagaStatus.Failed
+    ) {
+      throw new HttpError(409, `a ${saga.status} saga cannot be cancelled`);
+    }
+    const reason =
+      typeof body.reason === "string" && body.reason !== "" ? body.reason : "by an operator";
+    await backend().request(
+      sagaId,
+      action === "retry" ? { type: "Retry" } : { type: "Cancel", reason },
+    );
+    return {
+      sagaId,
+      accepted: action,
+      status: saga.status,
+      note: "the owner applies it in order; GET the saga to follow",
+    };
+  }
+
+  async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const routed = req.headers[ROUTED] !== undefined;
+    const parts = url.pathname
+      .split("/")
+      .filter((p) => p !== "")
+      .map(decodeURIComponent);
+    if (req.method === "GET" && url.pathname === "/health") {
+      const api = options.backend();
+      const partitions =
+        api === undefined
+          ? []
+          : ((await api.members()).find((m) => m.address === ownAddress)?.partitions ?? []);
+      send(res, api === undefined ? 503 : 200, {
+        status: api === undefined ? "starting" : "ok",
+        address: ownAddress,
+        partitions,
+      });
+      return;
+    }
+    if (req.method === "GET" && url.pathname === "/metrics") {
+      const { registry } = backend();
+      res.writeHead(200, { "content-type": registry.contentType });
+      res.end(await registry.metrics());
+      return;
+    }
+    if (parts[0] === "sagas") {
+      const [, sagaId, action] = parts;
+      if (req.method === "GET" && sagaId === undefined) {
+        send(res, 200, await listEverywhere(url, routed));
+        return;
+      }
+      if (req.method === "GET" && sagaId !== undefined && action === undefined) {
+        send(res, 200, await sagaFromOwner(sagaId, routed));
+        return;
+      }
+      if (
+        req.method === "POST" &&
+        sagaId !== undefined &&
+        (action === "retry" || action === "cancel")
+      ) {
+        send(res, 202, await operatorRequest(sagaId, action, req));
+        return;
+      }
+    }
+    throw new HttpError(
+      404,
+      `no route ${req.method ?? "?"} ${url.pathname}: see GET /sagas, /sagas/:id, POST /sagas/:id/retry|cancel, /health, /metrics`,
+    );
+  }
+
+  const server = http.createServer((req, res) => {
+    route(req, res).catch((thrown: unknown) => {
+      const status = thrown instanceof HttpError ? thrown.status : 500;
+      if (status === 500) options.logger.error({ err: thrown, url: req.url }, "API request failed");
+      send(res, status, { error: toError(thrown).message });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  ownAddress = `http://${options.host}:${port}`;
+  return {
+    address: ownAddress,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export type ApiServer = Awaited<ReturnType<typeof startApiServer>>;

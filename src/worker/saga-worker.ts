@@ -1,0 +1,161 @@
+/**
+ * A saga engine worker: the saga topology on the topology runtime, in a consumer group with
+ * its peers, serving the HTTP API (queries routed to the owner of each saga, operator
+ * requests, metrics). It creates the engine's topics when missing.
+ */
+import { randomUUID } from "node:crypto";
+import type { Kafka, Producer } from "kafkajs";
+import {
+  SagaQueries,
+  sagaMetrics,
+  startApiServer,
+  type ApiServer,
+  type SagaApiBackend,
+} from "../api/index.js";
+import { createKafka } from "../kafka/index.js";
+import type { Logger } from "../log/index.js";
+import {
+  ensureSagaTopics,
+  jsonSagaSerdes,
+  SAGA_HEADERS,
+  SagaRegistry,
+  sagaTopics,
+  sagaTopology,
+  type AnySagaDefinition,
+  type SagaControl,
+  type SagaSerdes,
+  type SagaStart,
+} from "../saga/index.js";
+import { ProcessingGuarantee, StreamsApp } from "../topology/index.js";
+
+export interface SagaWorkerOptions {
+  applicationId: string;
+  brokers: string[];
+  sagas: readonly AnySagaDefinition[];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each start has its own event type
+  starts: readonly SagaStart<any>[];
+  stateDir: string;
+  /** Partitions of the engine topics it creates (default 6). */
+  partitions?: number;
+  guarantee?: ProcessingGuarantee;
+  serdes?: SagaSerdes;
+  timerIntervalMs?: number;
+  sessionTimeoutMs?: number;
+  concurrency?: number;
+  /** The HTTP API (default: 127.0.0.1, a free port); false serves none. */
+  api?: { host?: string; port?: number } | false;
+  logger: Logger;
+}
+
+export class SagaWorker {
+  readonly registry: SagaRegistry;
+  private readonly kafka: Kafka;
+  private running: StreamsApp | undefined;
+  private producer: Producer | undefined;
+  private server: ApiServer | undefined;
+  private readonly queries: { current: SagaQueries | undefined } = { current: undefined };
+  private readonly metrics = sagaMetrics(
+    () => this.running,
+    () => this.queries.current,
+  );
+
+  constructor(private readonly options: SagaWorkerOptions) {
+    this.registry = new SagaRegistry(options.sagas);
+    this.kafka = createKafka({
+      brokers: options.brokers,
+      clientId: `${options.applicationId}-worker`,
+    });
+  }
+
+  get partitions(): number {
+    return this.options.partitions ?? 6;
+  }
+
+  /** The runtime, once started. */
+  get app(): StreamsApp {
+    if (this.running === undefined) throw new Error("the saga worker has not started");
+    return this.running;
+  }
+
+  /** The URL of this worker's HTTP API (empty when it serves none). */
+  get apiAddress(): string {
+    return this.server?.address ?? "";
+  }
+
+  async start(): Promise<void> {
+    const { options } = this;
+    await ensureSagaTopics(
+      this.kafka,
+      options.applicationId,
+      this.registry.participants(),
+      this.partitions,
+      options.starts.map((s) => s.topic),
+    );
+    if (options.api !== false) {
+      this.server = await startApiServer({
+        host: options.api?.host ?? "127.0.0.1",
+        port: options.api?.port ?? 0,
+        backend: () => this.backend(),
+        logger: options.logger,
+      });
+    }
+    const app = new StreamsApp({
+      applicationId: options.applicationId,
+      brokers: options.brokers,
+      topology: sagaTopology({
+        applicationId: options.applicationId,
+        registry: this.registry,
+        starts: options.starts,
+        serdes: options.serdes,
+        timerIntervalMs: options.timerIntervalMs,
+        observer: this.metrics.observer,
+        logger: options.logger,
+      }),
+      stateDir: options.stateDir,
+      guarantee: options.guarantee ?? ProcessingGuarantee.ExactlyOnce,
+      logger: options.logger,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      concurrency: options.concurrency,
+      advertisedAddress: this.apiAddress,
+    });
+    this.producer = this.kafka.producer({ idempotent: true });
+    await this.producer.connect();
+    await app.start();
+    this.running = app;
+    this.queries.current = new SagaQueries(app, this.partitions);
+  }
+
+  /** Asks the saga's owner to cancel or retry it (applied in order with its other inputs). */
+  async request(sagaId: string, control: SagaControl): Promise<void> {
+    if (this.producer === undefined) throw new Error("the saga worker has not started");
+    await this.producer.send({
+      topic: sagaTopics(this.options.applicationId).control,
+      acks: -1,
+      messages: [
+        {
+          key: sagaId,
+          value: (this.options.serdes ?? jsonSagaSerdes).control.serialize(control),
+          headers: { [SAGA_HEADERS.messageId]: Buffer.from(randomUUID()) },
+        },
+      ],
+    });
+  }
+
+  private backend(): SagaApiBackend | undefined {
+    const app = this.running;
+    const queries = this.queries.current;
+    if (app === undefined || queries === undefined) return undefined;
+    return {
+      queries,
+      members: () => app.members(),
+      request: (sagaId, control) => this.request(sagaId, control),
+      registry: this.metrics.registry,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+    await this.running?.stop();
+    await this.producer?.disconnect();
+  }
+}
