@@ -59,6 +59,7 @@ export {
   evolve,
   fold,
   sagaTopics,
+  jsonSagaSerdes,
   type SagaDefinition,
   type SagaStart,
   type SagaState,
@@ -77,4 +78,5 @@ export {
   type CommandContext,
 } from "./participant/index.js";
 export { createLogger, type Logger } from "./log/index.js";
+export { formatTable, percentile, waitUntil } from "./util/index.js";
 export { Stack } from "./stack/index.js";

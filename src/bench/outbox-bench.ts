@@ -19,7 +19,7 @@ import {
 import { AvroCodec, createSchemaRegistry, subjectFor } from "../schema/index.js";
 import { waitUntil } from "../util/index.js";
 import { SEQUENCED_EVENT_SCHEMA, startSequencedWriter } from "./sequenced-writer.js";
-import { formatTable, percentile } from "./table.js";
+import { formatTable, percentile } from "../util/index.js";
 
 const SATURATED = 20_000;
 const PACED_RATE = 500; // events/s

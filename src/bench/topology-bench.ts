@@ -14,7 +14,7 @@ import { createLogger } from "../log/index.js";
 import { ProcessingGuarantee, StreamsApp } from "../topology/index.js";
 import { waitUntil } from "../util/index.js";
 import { runningTotalTopology } from "./running-total.js";
-import { formatTable, percentile } from "./table.js";
+import { formatTable, percentile } from "../util/index.js";
 
 const BACKLOG = 50_000;
 const PACED = 5_000;

@@ -7,6 +7,7 @@ import { stackCommand } from "./stack-command.js";
 import { benchCommand } from "./bench-command.js";
 import { connectorsCommand, outboxCommand } from "./outbox-command.js";
 import { schemasCommand } from "./schemas-command.js";
+import { sagaCommand } from "./saga-command.js";
 
 const program = new Command("sagastream")
   .description("event-sourced saga engine on Apache Kafka")
@@ -15,6 +16,7 @@ const program = new Command("sagastream")
   .addCommand(outboxCommand())
   .addCommand(connectorsCommand())
   .addCommand(schemasCommand())
+  .addCommand(sagaCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());
 

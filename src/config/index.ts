@@ -69,6 +69,7 @@ const schema = z.object({
   CONNECT_URL: httpUrl.optional(),
   DATABASE_URL: postgresUrl.optional(),
   CDC_DATABASE_URL: postgresUrl.optional(),
+  SAGASTREAM_API_URL: httpUrl.default("http://127.0.0.1:18090"),
 });
 
 export type ConfigKey = keyof z.input<typeof schema>;
@@ -106,6 +107,8 @@ export interface Config {
   connections: Connections;
   /** True when KAFKA_BROKERS points every command at an existing cluster. */
   externalCluster: boolean;
+  /** A saga worker's HTTP API, for `sagastream saga` (the demo's worker listens here). */
+  apiUrl: string;
 }
 
 export const LOCAL_HOST = "127.0.0.1";
@@ -162,6 +165,7 @@ export function loadConfig(
       cdcDatabaseUrl: c.CDC_DATABASE_URL ?? cdcUrlFor(c.DATABASE_URL ?? local.databaseUrl),
     },
     externalCluster: c.KAFKA_BROKERS !== undefined,
+    apiUrl: c.SAGASTREAM_API_URL.replace(/\/$/, ""),
   };
 }
 

@@ -60,3 +60,4 @@ export async function countOf(items: AsyncIterable<unknown>): Promise<number> {
   while (!(await iterator.next()).done) count += 1;
   return count;
 }
+export { formatTable, percentile } from "./table.js";

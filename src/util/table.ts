@@ -1,4 +1,4 @@
-/** Figures as benchmarks print them: percentiles and a plain-text table. */
+/** Figures as commands print them: percentiles and a plain-text table. */
 
 /** The p-th percentile of ascending `sorted` (NaN when empty). */
 export function percentile(sorted: readonly number[], p: number): number {

@@ -1,0 +1,204 @@
+/**
+ * The demo: the order service places N orders through its outbox, Debezium publishes them,
+ * an engine worker runs an order saga for each over the payment, inventory and shipping
+ * services, some refused and some acknowledged too late. A progress bar follows the sagas
+ * from the saga-events log; a summary table ends it, and the worker's status API stays up
+ * for a while to be explored.
+ */
+import { mkdtemp } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import cliProgress from "cli-progress";
+import pg from "pg";
+import {
+  AvroCodec,
+  ConnectClient,
+  createKafka,
+  createLogger,
+  createSchemaRegistry,
+  formatTable,
+  jsonSagaSerdes,
+  percentile,
+  removeOutboxPipeline,
+  SagaWorker,
+  sagaTopics,
+  type Connections,
+} from "sagastream";
+import { FaultPlan } from "./faults.js";
+import { startOrderService } from "./order-service.js";
+import { startParticipants } from "./participants.js";
+import { orderSaga, type OrderData } from "./saga.js";
+
+export interface DemoOptions {
+  connections: Connections;
+  orders: number;
+  /** Orders placed per second. */
+  rate: number;
+  failureRate: number;
+  timeoutRate: number;
+  stepTimeoutMs: number;
+  /** Where the worker's HTTP API listens. */
+  apiUrl: string;
+  /** Seconds to keep the API up after the summary (0: stop at once; -1: until Ctrl-C). */
+  serveSeconds: number;
+  write: (text: string) => void;
+}
+
+const ENDS: Record<string, string> = {
+  SagaCompleted: "completed",
+  SagaAborted: "compensated",
+  SagaFailed: "failed",
+  SagaCancelled: "cancelled",
+};
+
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const { connections, write } = options;
+  const run = `demo_${Date.now().toString(36)}`;
+  const logger = createLogger("error", "demo");
+  const pool = new pg.Pool({ connectionString: connections.databaseUrl, max: 16 });
+  const kafka = createKafka({ brokers: connections.kafkaBrokers, clientId: run });
+  const connect = new ConnectClient(connections.connectUrl);
+  const codec = new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl));
+  const faults = new FaultPlan({
+    failureRate: options.failureRate,
+    timeoutRate: options.timeoutRate,
+  });
+  const api = new URL(options.apiUrl);
+
+  write(`demo ${run}: starting the order service, an engine worker and three participants …\n`);
+  const orders = await startOrderService({
+    pool,
+    connect,
+    codec,
+    cdcDatabaseUrl: connections.cdcDatabaseUrl,
+    name: `${run}_orders`,
+  });
+  const worker = new SagaWorker({
+    applicationId: run,
+    brokers: connections.kafkaBrokers,
+    sagas: [orderSaga({ stepTimeoutMs: options.stepTimeoutMs })],
+    starts: [orders.sagaStart()],
+    stateDir: await mkdtemp(path.join(os.tmpdir(), `${run}-`)),
+    api: { host: api.hostname, port: Number(api.port) },
+    logger,
+  });
+  await worker.start();
+  const services = await startParticipants({
+    applicationId: run,
+    kafka,
+    pool,
+    faults,
+    slowMs: options.stepTimeoutMs + 500,
+    schemaPrefix: `${run}_`,
+  });
+
+  const ended = new Map<string, { end: string; at: number }>();
+  const watcher = kafka.consumer({ groupId: `${run}-demo-watcher` });
+  await watcher.connect();
+  await watcher.subscribe({ topic: sagaTopics(run).events, fromBeginning: true });
+  await watcher.run({
+    eachMessage: ({ message }) => {
+      if (message.value !== null) {
+        const { sagaId, event } = jsonSagaSerdes.event.deserialize(message.value);
+        const end = ENDS[event.type];
+        if (end !== undefined) ended.set(sagaId, { end, at: Number(message.timestamp) });
+      }
+      return Promise.resolve();
+    },
+  });
+
+  const placedAt = new Map<string, number>();
+  const bar = new cliProgress.SingleBar(
+    {
+      format:
+        "sagas [{bar}] {value}/{total} ended | {placed} placed | {completed} completed, {compensated} compensated, {failed} failed",
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const counts = () => {
+    const c = { completed: 0, compensated: 0, failed: 0, cancelled: 0 };
+    for (const { end } of ended.values()) c[end as keyof typeof c] += 1;
+    return c;
+  };
+  bar.start(options.orders, 0, { placed: 0, ...counts() });
+  const ticker = setInterval(() => {
+    bar.update(ended.size, { placed: placedAt.size, ...counts() });
+  }, 200);
+  const started = Date.now();
+  try {
+    for (let i = 0; i < options.orders; i += 1) {
+      const order: OrderData = {
+        orderId: `${run}-order-${String(i).padStart(5, "0")}`,
+        customerId: `customer-${i % 97}`,
+        amountCents: 500 + ((i * 37) % 10_000),
+        items: [{ sku: `sku-${i % 23}`, quantity: 1 + (i % 3) }],
+      };
+      placedAt.set(order.orderId, Date.now());
+      await orders.place(order);
+      const due = started + ((i + 1) / options.rate) * 1000;
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+    const deadline = Date.now() + 120_000 + options.stepTimeoutMs * 20;
+    while (ended.size < options.orders && Date.now() < deadline) await sleep(200);
+  } finally {
+    clearInterval(ticker);
+    bar.update(ended.size, { placed: placedAt.size, ...counts() });
+    bar.stop();
+  }
+
+  const latencies = [...ended]
+    .map(([id, { at }]) => at - (placedAt.get(id) ?? at))
+    .sort((a, b) => a - b);
+  const last = Math.max(...[...ended.values()].map((e) => e.at));
+  const c = counts();
+  const rows = [
+    ["orders placed", String(placedAt.size)],
+    ["completed", String(c.completed)],
+    ["compensated (refused by payment or stock, or timed out)", String(c.compensated)],
+    ["failed (need an operator)", String(c.failed)],
+    ["still running", String(options.orders - ended.size)],
+    [
+      "saga latency p50 / p99 (placed → ended, ms)",
+      `${percentile(latencies, 50)} / ${percentile(latencies, 99)}`,
+    ],
+    [
+      "throughput (sagas ended per second)",
+      (ended.size / Math.max(0.001, (last - started) / 1000)).toFixed(0),
+    ],
+  ];
+  write(`\n${formatTable(["", ""], rows)}\n\n`);
+  write(
+    `status API: ${worker.apiAddress}  (try: npx sagastream saga list --status ABORTED --limit 5;\n` +
+      `  npx sagastream saga get ${run}-order-00000; curl ${worker.apiAddress}/metrics)\n`,
+  );
+  if (options.serveSeconds !== 0) {
+    write(
+      options.serveSeconds < 0
+        ? "serving until Ctrl-C …\n"
+        : `serving for ${options.serveSeconds} s (Ctrl-C stops now) …\n`,
+    );
+    await new Promise<void>((resolve) => {
+      const timer =
+        options.serveSeconds < 0 ? undefined : setTimeout(resolve, options.serveSeconds * 1000);
+      process.once("SIGINT", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  write(
+    "stopping; the run's topics and tables stay (npx sagastream stack down --purge clears all)\n",
+  );
+  await watcher.disconnect();
+  await services.stop();
+  await worker.stop();
+  await removeOutboxPipeline({
+    pool,
+    connect,
+    name: `${run}_orders`,
+    table: `${run}_orders.outbox`,
+  });
+  await pool.end();
+}

@@ -1,0 +1,133 @@
+/** `sagastream saga get | list | retry | cancel`: a worker's HTTP API from the shell. */
+import { Command, Option } from "commander";
+import { formatTable } from "../util/index.js";
+import { loadConfig } from "../config/index.js";
+import { StackNotRunningError, UsageError } from "../errors/index.js";
+
+const STATUSES = ["RUNNING", "COMPENSATING", "COMPLETED", "ABORTED", "FAILED", "CANCELLED"];
+
+interface SagaView {
+  sagaId: string;
+  sagaType: string;
+  version: number;
+  status: string;
+  reason?: string;
+  startedAt: string;
+  updatedAt: string;
+  steps: Record<string, { phase: string; attempt: number }>;
+  history: {
+    seq: number;
+    event: {
+      type: string;
+      at: number;
+      step?: string;
+      action?: string;
+      attempt?: number;
+      reason?: string;
+    };
+  }[];
+}
+
+function apiOption(): Option {
+  return new Option("--api <url>", "a saga worker's HTTP API (env SAGASTREAM_API_URL)");
+}
+
+async function call<T>(api: string | undefined, path: string, init?: RequestInit): Promise<T> {
+  const base = api ?? loadConfig().apiUrl;
+  let response: Response;
+  try {
+    response = await fetch(`${base}${path}`, init);
+  } catch {
+    throw new StackNotRunningError(
+      `no saga worker API at ${base} (start one, e.g. \`npm run demo\`, or set SAGASTREAM_API_URL); a worker`,
+    );
+  }
+  const body = (await response.json()) as T & { error?: string };
+  if (!response.ok) throw new UsageError(body.error ?? `the API answered ${response.status}`);
+  return body;
+}
+
+function printSaga(saga: SagaView): void {
+  const out = process.stdout;
+  out.write(
+    `${saga.sagaId}  ${saga.sagaType} v${saga.version}  ${saga.status}${saga.reason === undefined ? "" : ` (${saga.reason})`}\n`,
+  );
+  out.write(`started ${saga.startedAt}, updated ${saga.updatedAt}\n\n`);
+  const rows = saga.history.map(({ seq, event }) => [
+    String(seq),
+    new Date(event.at).toISOString().slice(11, 23),
+    event.type,
+    [event.step, event.action, event.attempt === undefined ? undefined : `#${event.attempt}`]
+      .filter((x) => x !== undefined)
+      .join(" "),
+    event.reason ?? "",
+  ]);
+  out.write(`${formatTable(["seq", "at", "event", "step", "reason"], rows)}\n`);
+}
+
+export function sagaCommand(): Command {
+  const saga = new Command("saga").description(
+    "read and steer saga instances through a worker's HTTP API",
+  );
+  saga
+    .command("get")
+    .description("one saga: its state and the history of its events")
+    .argument("<id>", "the saga id")
+    .addOption(apiOption())
+    .option("--json", "print the API's JSON")
+    .action(async (id: string, flags: { api?: string; json?: boolean }) => {
+      const view = await call<SagaView>(flags.api, `/sagas/${encodeURIComponent(id)}`);
+      if (flags.json === true) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+      else printSaga(view);
+    });
+  saga
+    .command("list")
+    .description("sagas by status and type, from every worker")
+    .addOption(new Option("--status <status>", "only this status").choices(STATUSES))
+    .option("--type <type>", "only this saga type")
+    .option("--limit <n>", "at most this many", "100")
+    .addOption(apiOption())
+    .action(async (flags: { status?: string; type?: string; limit: string; api?: string }) => {
+      const query = new URLSearchParams({ limit: flags.limit });
+      if (flags.status !== undefined) query.set("status", flags.status);
+      if (flags.type !== undefined) query.set("type", flags.type);
+      const list = await call<{ sagaId: string; sagaType: string; status: string }[]>(
+        flags.api,
+        `/sagas?${query.toString()}`,
+      );
+      process.stdout.write(
+        `${formatTable(
+          ["saga", "type", "status"],
+          list.map((s) => [s.sagaId, s.sagaType, s.status]),
+        )}\n${list.length} saga(s)\n`,
+      );
+    });
+  for (const action of ["retry", "cancel"] as const) {
+    const command = saga
+      .command(action)
+      .description(
+        action === "retry"
+          ? "resume a FAILED saga from the step that failed"
+          : "compensate a running saga and end it CANCELLED",
+      )
+      .argument("<id>", "the saga id")
+      .addOption(apiOption());
+    if (action === "cancel")
+      command.option("--reason <text>", "why (kept in the saga)", "cancelled by an operator");
+    command.action(async (id: string, flags: { api?: string; reason?: string }) => {
+      const answer = await call<{ status: string }>(
+        flags.api,
+        `/sagas/${encodeURIComponent(id)}/${action}`,
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ reason: flags.reason }),
+        },
+      );
+      process.stdout.write(
+        `${action} of ${id} accepted (it was ${answer.status}); follow it with \`sagastream saga get ${id}\`\n`,
+      );
+    });
+  }
+  return saga;
+}
