@@ -8,7 +8,7 @@ import {
   createOutbox,
   outboxConnectorConfig,
   outboxTable,
-  type ReplicationRole,
+  replicationRoleOf,
 } from "../outbox/index.js";
 
 const DEFAULT_TABLE = "public.sagastream_outbox";
@@ -21,14 +21,6 @@ function connectorName(name: string): string {
     );
   }
   return name;
-}
-
-/** The role in CDC_DATABASE_URL, unless it is DATABASE_URL's own user (nothing to create). */
-function roleOf(cdcUrl: string, databaseUrl: string): ReplicationRole | undefined {
-  const cdc = new URL(cdcUrl);
-  const user = decodeURIComponent(cdc.username);
-  if (user === "" || user === decodeURIComponent(new URL(databaseUrl).username)) return undefined;
-  return { user, password: decodeURIComponent(cdc.password) };
 }
 
 export function outboxCommand(): Command {
@@ -47,7 +39,10 @@ export function outboxCommand(): Command {
       const pool = new pg.Pool({ connectionString: connections.databaseUrl, max: 1 });
       try {
         const table = outboxTable(flags.table).qualified;
-        const replicationRole = roleOf(connections.cdcDatabaseUrl, connections.databaseUrl);
+        const replicationRole = replicationRoleOf(
+          connections.cdcDatabaseUrl,
+          connections.databaseUrl,
+        );
         await createOutbox({
           pool,
           table,

@@ -12,6 +12,7 @@ export {
   type Outbox,
   type OutboxEvent,
   type OutboxOptions,
+  replicationRoleOf,
   type ReplicationRole,
 } from "./outbox.js";
 export {

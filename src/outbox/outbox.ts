@@ -125,6 +125,18 @@ export interface ReplicationRole {
   password: string;
 }
 
+/** The role in `cdcUrl`, unless it is `databaseUrl`'s own user (then there is none to make). */
+export function replicationRoleOf(
+  cdcUrl: string,
+  databaseUrl: string | undefined,
+): ReplicationRole | undefined {
+  const cdc = new URL(cdcUrl);
+  const user = decodeURIComponent(cdc.username);
+  const owner = databaseUrl === undefined ? "" : decodeURIComponent(new URL(databaseUrl).username);
+  if (user === "" || user === owner) return undefined;
+  return { user, password: decodeURIComponent(cdc.password) };
+}
+
 async function migrateReplicationRole(
   pool: pg.Pool,
   role: ReplicationRole,

@@ -6,12 +6,18 @@ import type pg from "pg";
 import { waitUntil } from "../util/index.js";
 import type { ConnectClient } from "./connect-client.js";
 import { outboxConnectorConfig, slotName } from "./connector-config.js";
-import { createOutbox, publicationName, type Outbox, type ReplicationRole } from "./outbox.js";
+import {
+  createOutbox,
+  publicationName,
+  replicationRoleOf,
+  type Outbox,
+  type ReplicationRole,
+} from "./outbox.js";
 
 export interface OutboxPipelineOptions {
   pool: pg.Pool;
   connect: ConnectClient;
-  /** The URL Debezium connects with (a role with REPLICATION). */
+  /** The URL Debezium connects with: a role with REPLICATION, made here unless it is the pool's user. */
   cdcDatabaseUrl: string;
   /** Connector, slot and topic-prefix name ([a-z0-9_]). */
   name: string;
@@ -26,7 +32,11 @@ export interface OutboxPipelineOptions {
 export async function deployOutboxPipeline(options: OutboxPipelineOptions): Promise<Outbox> {
   const { pool, connect, name, table } = options;
   const outbox = createOutbox({ pool, table, encode: options.encode });
-  await outbox.migrate({ replicationRole: options.replicationRole });
+  await outbox.migrate({
+    replicationRole:
+      options.replicationRole ??
+      replicationRoleOf(options.cdcDatabaseUrl, pool.options.connectionString),
+  });
   await connect.put(
     name,
     outboxConnectorConfig({
