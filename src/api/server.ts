@@ -149,7 +149,10 @@ export async function startApiServer(options: ApiServerOptions) {
       saga.status !== SagaStatus.Running &&
       saga.status !== SagaStatus.Failed
     ) {
-      throw new HttpError(409, `a ${saga.status} saga cannot be cancelled`);
+      throw new HttpError(
+        409,
+        `${sagaId} is ${saga.status}: only a RUNNING (or FAILED) saga can be cancelled`,
+      );
     }
     const reason =
       typeof body.reason === "string" && body.reason !== "" ? body.reason : "by an operator";

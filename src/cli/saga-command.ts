@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { formatTable } from "../util/index.js";
 import { loadConfig } from "../config/index.js";
-import { StackNotRunningError, UsageError } from "../errors/index.js";
+import { UsageError } from "../errors/index.js";
 
 const STATUSES = ["RUNNING", "COMPENSATING", "COMPLETED", "ABORTED", "FAILED", "CANCELLED"];
 
@@ -38,8 +38,8 @@ async function call<T>(api: string | undefined, path: string, init?: RequestInit
   try {
     response = await fetch(`${base}${path}`, init);
   } catch {
-    throw new StackNotRunningError(
-      `no saga worker API at ${base} (start one, e.g. \`npm run demo\`, or set SAGASTREAM_API_URL); a worker`,
+    throw new UsageError(
+      `no saga worker API answers at ${base}: start a worker (e.g. \`npm run demo -- --serve -1\`) or point SAGASTREAM_API_URL at one`,
     );
   }
   const body = (await response.json()) as T & { error?: string };

@@ -196,7 +196,8 @@ function react<D>(
       const forward =
         state.status === SagaStatus.Running ||
         (state.status === SagaStatus.Failed && state.failed?.action === StepAction.Do);
-      if (!forward) return reject(`a ${state.status} saga cannot be cancelled`);
+      if (!forward)
+        return reject(`it is ${state.status}: only a RUNNING (or FAILED) saga can be cancelled`);
       const pivot = definition.stages.flat().find((s) => s.pivot === true);
       const pivotState = pivot === undefined ? undefined : state.steps[pivot.name];
       if (pivot !== undefined && (pivotState?.phase === StepPhase.Done || pivotState?.maybeDone)) {

@@ -124,7 +124,7 @@ describe("saga engine on the real stack", () => {
     const cancel = await fetch(`${api}/sagas/${completedId ?? ""}/cancel`, { method: "POST" });
     expect(cancel.status).toBe(409);
     expect(((await cancel.json()) as { error: string }).error).toBe(
-      "a COMPLETED saga cannot be cancelled",
+      `${completedId ?? ""} is COMPLETED: only a RUNNING (or FAILED) saga can be cancelled`,
     );
     expect((await fetch(`${api}/sagas/no-such-order`)).status).toBe(404);
     const metrics = await (await fetch(`${api}/metrics`)).text();

@@ -307,7 +307,9 @@ describe("order saga: cancel", () => {
       rejected: 'it is past its pivot "ship" and can only go forward',
     });
     const ended = upTo("charge").fail("charge").succeed("reserve").cancel();
-    expect(ended.last).toMatchObject({ rejected: "a ABORTED saga cannot be cancelled" });
+    expect(ended.last).toMatchObject({
+      rejected: "it is ABORTED: only a RUNNING (or FAILED) saga can be cancelled",
+    });
   });
 });
 
