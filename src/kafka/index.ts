@@ -2,7 +2,13 @@
 import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type logCreator } from "kafkajs";
 import type { Logger } from "../log/index.js";
 
-export { DLQ_HEADERS, deadLetterHeaders, deadLetterTopic } from "./dead-letter.js";
+export {
+  DLQ_HEADERS,
+  deadLetterHeaders,
+  deadLetterTopic,
+  ensureDeadLetterTopic,
+  sendDeadLetter,
+} from "./dead-letter.js";
 
 export interface KafkaClientOptions {
   brokers: string[];

@@ -15,7 +15,7 @@ import {
   toError,
   type RecordOrigin,
 } from "../errors/index.js";
-import { deadLetterHeaders, deadLetterTopic, withAdmin } from "../kafka/index.js";
+import { deadLetterTopic, ensureDeadLetterTopic, sendDeadLetter } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import { outboxTable } from "./outbox.js";
 
@@ -97,14 +97,7 @@ export async function startEventConsumer<T>(options: EventConsumerOptions<T>) {
   const maxAttempts = options.maxAttempts ?? 3;
   const dlq = deadLetterTopic(options.groupId);
   await migrateInbox(options.pool, inbox);
-  await withAdmin(options.kafka, async (admin) => {
-    if (!(await admin.listTopics()).includes(dlq)) {
-      await admin.createTopics({
-        topics: [{ topic: dlq, numPartitions: 1 }],
-        waitForLeaders: true,
-      });
-    }
-  });
+  await ensureDeadLetterTopic(options.kafka, dlq);
   const stats: EventConsumerStats = { handled: 0, duplicates: 0, deadLettered: 0 };
   const producer: Producer = options.kafka.producer({ idempotent: true });
   const consumer: Consumer = options.kafka.consumer({ groupId: options.groupId });
@@ -143,17 +136,7 @@ export async function startEventConsumer<T>(options: EventConsumerOptions<T>) {
 
   async function deadLetter(message: KafkaMessage, error: SagastreamError, origin: RecordOrigin) {
     options.logger?.warn({ ...origin, code: error.code }, error.message);
-    await producer.send({
-      topic: dlq,
-      acks: -1,
-      messages: [
-        {
-          key: message.key,
-          value: message.value,
-          headers: deadLetterHeaders(message.headers, error, origin),
-        },
-      ],
-    });
+    await sendDeadLetter(producer, dlq, message, error, origin);
     stats.deadLettered += 1;
   }
 

@@ -19,7 +19,7 @@ import {
   toError,
   type RecordOrigin,
 } from "../errors/index.js";
-import { deadLetterHeaders, deadLetterTopic, withAdmin } from "../kafka/index.js";
+import { deadLetterTopic, ensureDeadLetterTopic, sendDeadLetter } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import {
   idempotencyKey,
@@ -119,14 +119,7 @@ export async function createParticipant(options: ParticipantOptions) {
   };
 
   await store.migrate(options.pool);
-  await withAdmin(options.kafka, async (admin) => {
-    if (!(await admin.listTopics()).includes(dlq)) {
-      await admin.createTopics({
-        topics: [{ topic: dlq, numPartitions: 1 }],
-        waitForLeaders: true,
-      });
-    }
-  });
+  await ensureDeadLetterTopic(options.kafka, dlq);
 
   /** Runs the handler (or the fallback) and records the outcome, in one transaction. */
   async function handleOnce(
@@ -230,17 +223,7 @@ export async function createParticipant(options: ParticipantOptions) {
   async function deadLetter(message: KafkaMessage, origin: RecordOrigin, cause: Error) {
     const error = new DeserializationError(origin, cause);
     options.logger?.warn({ ...origin, code: error.code }, error.message);
-    await producer.send({
-      topic: dlq,
-      acks: -1,
-      messages: [
-        {
-          key: message.key,
-          value: message.value,
-          headers: deadLetterHeaders(message.headers, error, origin),
-        },
-      ],
-    });
+    await sendDeadLetter(producer, dlq, message, error, origin);
     stats.deadLettered += 1;
   }
 

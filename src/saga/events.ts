@@ -29,20 +29,21 @@ export type StepAction = (typeof StepAction)[keyof typeof StepAction];
 
 export type StepResult = Readonly<Record<string, string>>;
 
+/** A participant's answer to one attempt of a step's action. */
+export interface StepReply {
+  step: string;
+  action: StepAction;
+  attempt: number;
+  outcome: "success" | "failure";
+  /** A failure that another attempt may cure (the participant gave up on a transient error). */
+  retriable: boolean;
+  reason: string;
+  result: StepResult;
+}
+
 export type SagaInput =
   | { type: "Start"; at: number; data: unknown }
-  | {
-      type: "Reply";
-      at: number;
-      step: string;
-      action: StepAction;
-      attempt: number;
-      outcome: "success" | "failure";
-      /** A failure that another attempt may cure (the participant gave up on a transient error). */
-      retriable: boolean;
-      reason: string;
-      result: StepResult;
-    }
+  | ({ type: "Reply"; at: number } & StepReply)
   | { type: "Timeout"; at: number; step: string; action: StepAction; attempt: number }
   | { type: "RetryDue"; at: number; step: string; action: StepAction; attempt: number }
   | { type: "Cancel"; at: number; reason: string }

@@ -21,6 +21,7 @@ export {
   type SagaEventType,
   type SagaInput,
   type StepResult,
+  type StepReply,
 } from "./events.js";
 export { evolve, fold, isActive, StepPhase, type SagaState, type StepState } from "./state.js";
 export { decide, type Decision } from "./decide.js";

@@ -5,7 +5,7 @@
  * the same input again after a crash produces the same ids and receivers deduplicate.
  */
 import { createHash } from "node:crypto";
-import type { SagaEvent, StepAction, StepResult } from "./events.js";
+import type { SagaEvent, StepAction, StepReply } from "./events.js";
 
 export interface SagaTopics {
   events: string;
@@ -36,15 +36,8 @@ export interface SagaCommand {
 }
 
 /** A participant's answer (value of `<app>.replies`). */
-export interface SagaReply {
+export interface SagaReply extends StepReply {
   sagaId: string;
-  step: string;
-  action: StepAction;
-  attempt: number;
-  outcome: "success" | "failure";
-  retriable: boolean;
-  reason: string;
-  result: StepResult;
 }
 
 /** An operator's request (value of `<app>.control`). */

@@ -9,81 +9,43 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import {
-  FaultPlan,
-  orderSaga,
-  startOrderService,
-  startParticipants,
-  type OrderService,
-} from "../../examples/order/index.js";
-import { createKafka } from "../../src/kafka/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FaultPlan, orderSaga, type OrderService } from "../../examples/order/index.js";
 import { createLogger } from "../../src/log/index.js";
-import { ConnectClient, removeOutboxPipeline } from "../../src/outbox/index.js";
 import { SagaWorker } from "../../src/worker/index.js";
-import { AvroCodec, createSchemaRegistry } from "../../src/schema/index.js";
 import { waitUntil } from "../../src/util/index.js";
-import { uniqueName } from "../support/names.js";
 import { expectOrderOutcomes, orders, watchSagaEvents } from "../support/order-outcomes.js";
+import { orderWorld } from "../support/order-world.js";
 
-const { kafkaBrokers, databaseUrl, connectUrl, schemaRegistryUrl } = inject("connections");
-const name = uniqueName("saga");
+const world = orderWorld("saga");
+const { name, pool, kafka } = world;
 const ORDERS = 200;
 const STEP_TIMEOUT_MS = 1_500;
 const faults = new FaultPlan({ failureRate: 0.1, timeoutRate: 0.05 });
-const pool = new pg.Pool({ connectionString: databaseUrl, max: 12 });
-const kafka = createKafka({ brokers: kafkaBrokers, clientId: "saga-engine-test" });
-const connect = new ConnectClient(connectUrl);
-const codec = new AvroCodec(createSchemaRegistry(schemaRegistryUrl));
-const logger = createLogger("warn", "saga-engine-test");
 let stateDir = "";
 let orderService: OrderService;
 let worker: SagaWorker;
-let services: Awaited<ReturnType<typeof startParticipants>>;
+let services: Awaited<ReturnType<typeof world.startParticipants>>;
 
 beforeAll(async () => {
   stateDir = await mkdtemp(path.join(os.tmpdir(), "saga-engine-"));
-  orderService = await startOrderService({
-    pool,
-    connect,
-    codec,
-    cdcDatabaseUrl: databaseUrl,
-    name: `${name}_orders`,
-  });
+  orderService = await world.startOrderService();
   worker = new SagaWorker({
     applicationId: name,
-    brokers: kafkaBrokers,
+    brokers: world.connections.kafkaBrokers,
     sagas: [orderSaga({ stepTimeoutMs: STEP_TIMEOUT_MS })],
     starts: [orderService.sagaStart()],
     stateDir,
     partitions: 4,
-    logger,
+    logger: createLogger("warn", "saga-engine-test"),
   });
   await worker.start();
-  services = await startParticipants({
-    applicationId: name,
-    kafka,
-    pool,
-    faults,
-    slowMs: STEP_TIMEOUT_MS + 500,
-    schemaPrefix: `${name}_`,
-  });
+  services = await world.startParticipants(faults, STEP_TIMEOUT_MS + 500);
 });
 
 afterAll(async () => {
-  await services.stop();
   await worker.stop();
-  await removeOutboxPipeline({
-    pool,
-    connect,
-    name: `${name}_orders`,
-    table: `${name}_orders.outbox`,
-  });
-  for (const schema of ["orders", "payment", "inventory", "shipping"]) {
-    await pool.query(`DROP SCHEMA IF EXISTS ${name}_${schema} CASCADE`);
-  }
-  await pool.end();
+  await world.cleanup();
   await rm(stateDir, { recursive: true, force: true });
 });
 

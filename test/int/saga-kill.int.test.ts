@@ -10,41 +10,28 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import {
-  FaultPlan,
-  startOrderService,
-  startParticipants,
-  type OrderService,
-} from "../../examples/order/index.js";
-import { createKafka } from "../../src/kafka/index.js";
-import { ConnectClient, removeOutboxPipeline } from "../../src/outbox/index.js";
-import { AvroCodec, createSchemaRegistry } from "../../src/schema/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FaultPlan, type OrderService } from "../../examples/order/index.js";
 import { waitUntil } from "../../src/util/index.js";
-import { uniqueName } from "../support/names.js";
 import { expectOrderOutcomes, orders, watchSagaEvents } from "../support/order-outcomes.js";
+import { orderWorld } from "../support/order-world.js";
 import { spawnWorker, type WorkerProcess } from "../support/worker-process.js";
 
-const { kafkaBrokers, databaseUrl, connectUrl, schemaRegistryUrl } = inject("connections");
-const name = uniqueName("sagakill");
+const world = orderWorld("sagakill");
+const { name, pool, kafka } = world;
 const ORDERS = 2_000;
 const STEP_TIMEOUT_MS = 10_000;
 const ORDERS_PER_SECOND = 50;
 const faults = new FaultPlan({ failureRate: 0.1, timeoutRate: 0.05 });
-const pool = new pg.Pool({ connectionString: databaseUrl, max: 16 });
-const kafka = createKafka({ brokers: kafkaBrokers, clientId: "saga-kill-test" });
-const connect = new ConnectClient(connectUrl);
-const codec = new AvroCodec(createSchemaRegistry(schemaRegistryUrl));
 const workers: WorkerProcess[] = [];
 let root = "";
 let orderService: OrderService;
-let services: Awaited<ReturnType<typeof startParticipants>>;
+let services: Awaited<ReturnType<typeof world.startParticipants>>;
 
 const workerOptions = {
   applicationId: name,
-  brokers: kafkaBrokers,
-  schemaRegistryUrl,
+  brokers: world.connections.kafkaBrokers,
+  schemaRegistryUrl: world.connections.schemaRegistryUrl,
   orderService: `${name}_orders`,
   partitions: 6,
   stepTimeoutMs: STEP_TIMEOUT_MS,
@@ -75,28 +62,12 @@ async function getJson<T>(url: string): Promise<T> {
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), "saga-kill-"));
   await chmod(root, 0o755);
-  orderService = await startOrderService({
-    pool,
-    connect,
-    codec,
-    cdcDatabaseUrl: databaseUrl,
-    name: `${name}_orders`,
-  });
+  orderService = await world.startOrderService();
 });
 
 afterAll(async () => {
   for (const w of workers) w.process.kill("SIGKILL");
-  await services.stop();
-  await removeOutboxPipeline({
-    pool,
-    connect,
-    name: `${name}_orders`,
-    table: `${name}_orders.outbox`,
-  });
-  for (const schema of ["orders", "payment", "inventory", "shipping"]) {
-    await pool.query(`DROP SCHEMA IF EXISTS ${name}_${schema} CASCADE`);
-  }
-  await pool.end();
+  await world.cleanup();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -104,14 +75,7 @@ describe("saga engine under SIGKILL", () => {
   it(`ends ${ORDERS} sagas exactly once while a worker is killed and restarted`, async () => {
     const w1 = await startWorker("w1", path.join(root, "w1"));
     await startWorker("w2", path.join(root, "w2"));
-    services = await startParticipants({
-      applicationId: name,
-      kafka,
-      pool,
-      faults,
-      slowMs: STEP_TIMEOUT_MS + 500,
-      schemaPrefix: `${name}_`,
-    });
+    services = await world.startParticipants(faults, STEP_TIMEOUT_MS + 500);
     const events = await watchSagaEvents(kafka, name);
     const placed = orders(ORDERS);
     const placing = (async () => {

@@ -1,0 +1,67 @@
+/**
+ * The example order world for the engine's integration tests: a unique name, the order
+ * service (its outbox deployed), the three participant services, and their cleanup.
+ */
+import pg from "pg";
+import { inject } from "vitest";
+import {
+  startOrderService,
+  startParticipants,
+  type FaultPlan,
+  type OrderService,
+} from "../../examples/order/index.js";
+import { createKafka } from "../../src/kafka/index.js";
+import { ConnectClient, removeOutboxPipeline } from "../../src/outbox/index.js";
+import { AvroCodec, createSchemaRegistry } from "../../src/schema/index.js";
+import { uniqueName } from "./names.js";
+
+export function orderWorld(label: string) {
+  const connections = inject("connections");
+  const name = uniqueName(label);
+  const pool = new pg.Pool({ connectionString: connections.databaseUrl, max: 16 });
+  const kafka = createKafka({ brokers: connections.kafkaBrokers, clientId: `${label}-test` });
+  const connect = new ConnectClient(connections.connectUrl);
+  const codec = new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl));
+  let services: Awaited<ReturnType<typeof startParticipants>> | undefined;
+  let orderService: OrderService | undefined;
+  return {
+    name,
+    connections,
+    pool,
+    kafka,
+    codec,
+    /** The order service, its outbox and connector deployed. */
+    async startOrderService(): Promise<OrderService> {
+      orderService = await startOrderService({
+        pool,
+        connect,
+        codec,
+        cdcDatabaseUrl: connections.databaseUrl,
+        name: `${name}_orders`,
+      });
+      return orderService;
+    },
+    async startParticipants(faults: FaultPlan, slowMs: number) {
+      services = await startParticipants({
+        applicationId: name,
+        kafka,
+        pool,
+        faults,
+        slowMs,
+        schemaPrefix: `${name}_`,
+      });
+      return services;
+    },
+    async cleanup(): Promise<void> {
+      await services?.stop();
+      if (orderService !== undefined) {
+        const service = `${name}_orders`;
+        await removeOutboxPipeline({ pool, connect, name: service, table: `${service}.outbox` });
+      }
+      for (const schema of ["orders", "payment", "inventory", "shipping"]) {
+        await pool.query(`DROP SCHEMA IF EXISTS ${name}_${schema} CASCADE`);
+      }
+      await pool.end();
+    },
+  };
+}
