@@ -2,3 +2,4 @@
 export { topologyBenchmark } from "./topology-bench.js";
 export { outboxBenchmark } from "./outbox-bench.js";
 export { runningTotalTopology, TOTALS_STORE } from "./running-total.js";
+export { sagaBenchmark } from "./saga-bench.js";

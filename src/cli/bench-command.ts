@@ -1,6 +1,6 @@
 /** `sagastream bench <name>`: benchmarks that print a table of figures. */
 import { Command } from "commander";
-import { outboxBenchmark, topologyBenchmark } from "../bench/index.js";
+import { outboxBenchmark, sagaBenchmark, topologyBenchmark } from "../bench/index.js";
 import { loadConfig } from "../config/index.js";
 import { UsageError } from "../errors/index.js";
 import { Stack } from "../stack/index.js";
@@ -19,6 +19,7 @@ async function localStack() {
 /** Benchmarks by name; each prints a table of figures. */
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   topology: async () => topologyBenchmark((await localStack()).connections.kafkaBrokers, report),
+  saga: async () => sagaBenchmark((await localStack()).connections.kafkaBrokers, report),
   outbox: async () => {
     const { connections, stack } = await localStack();
     const connectPid = async () => (await stack.status()).find((c) => c.name === "connect")?.pid;
