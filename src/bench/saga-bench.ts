@@ -179,8 +179,8 @@ async function runMode(
     api: false,
     logger: createLogger("error", app),
   });
+  await worker.start(); // creates the topics the watcher reads
   const watcher = await watchEvents(kafka, app);
-  await worker.start();
   const echo = await startEchoParticipants(kafka, app, ["alpha", "beta", "gamma"]);
   try {
     report(`${guarantee}: draining ${BACKLOG} sagas …`);
@@ -243,10 +243,10 @@ async function measureActive(brokers: string[], report: (line: string) => void) 
     api: false,
     logger: createLogger("error", app),
   });
-  const watcher = await watchEvents(kafka, app);
   global.gc?.();
   const before = process.memoryUsage();
   await worker.start();
+  const watcher = await watchEvents(kafka, app);
   try {
     report(`memory: starting ${ACTIVE} sagas that wait on their first step …`);
     await produceStarts(

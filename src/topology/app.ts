@@ -16,7 +16,6 @@ import {
   type Kafka,
   type Message,
   type Producer,
-  type RecordMetadata as ProduceResult,
 } from "kafkajs";
 import { createKafka, deadLetterTopic } from "../kafka/index.js";
 import { copartitionedAssigner } from "./assigner.js";
@@ -32,7 +31,8 @@ import {
 import { changelogTopic, StoreKind, type Topology } from "./builder.js";
 import { AppMetrics } from "./metrics.js";
 import { endOffset, restoreFromChangelog } from "./restore.js";
-import { ErrorHandling, Task, type OutputRecord } from "./task.js";
+import { sendOutputs } from "./output-sender.js";
+import { ErrorHandling, Task } from "./task.js";
 import { TopologyError } from "../errors/index.js";
 
 export const ProcessingGuarantee = {
@@ -381,12 +381,12 @@ export class StreamsApp {
     if (outputs.length === 0 && input === undefined) return;
     const started = Date.now();
     const records = open.task.uncommitted;
-    const topicMessages = groupByTopic(outputs);
     if (open.producer !== undefined) {
       const tx = await open.producer.transaction();
       try {
-        const results =
-          topicMessages.length > 0 ? await tx.sendBatch({ topicMessages, acks: -1 }) : [];
+        const ends = await sendOutputs(outputs, (topicMessages) =>
+          tx.sendBatch({ topicMessages, acks: -1 }),
+        );
         if (input !== undefined) {
           await tx.sendOffsets({
             consumerGroupId: this.options.applicationId,
@@ -399,7 +399,7 @@ export class StreamsApp {
           });
         }
         await tx.commit();
-        this.trackChangelogPositions(open, outputs, results);
+        this.trackChangelogPositions(open, ends);
       } catch (error) {
         await tx.abort().catch(() => undefined);
         open.task.aborted();
@@ -408,32 +408,23 @@ export class StreamsApp {
       }
       await open.task.committed();
     } else {
-      const results =
-        topicMessages.length > 0
-          ? await (this.sharedProducer as Producer).sendBatch({ topicMessages, acks: -1 })
-          : [];
-      this.trackChangelogPositions(open, outputs, results);
+      const producer = this.sharedProducer as Producer;
+      const ends = await sendOutputs(outputs, (topicMessages) =>
+        producer.sendBatch({ topicMessages, acks: -1 }),
+      );
+      this.trackChangelogPositions(open, ends);
       await open.task.committed();
       if (input !== undefined) await (this.consumer as Consumer).commitOffsets([input]);
     }
     this.metrics.recordCommit(Date.now() - started, records);
   }
 
-  private trackChangelogPositions(
-    open: OpenTask,
-    outputs: OutputRecord[],
-    results: ProduceResult[],
-  ): void {
+  /** Moves each changelogged store's position to the end of what this commit wrote. */
+  private trackChangelogPositions(open: OpenTask, ends: ReadonlyMap<string, bigint>): void {
     const { applicationId } = this.options;
     for (const [store] of open.positions) {
-      const topic = changelogTopic(applicationId, store);
-      const count = outputs.filter((o) => o.topic === topic).length;
-      const result = results.find(
-        (r) => r.topicName === topic && r.partition === open.task.partition,
-      );
-      if (count > 0 && result?.baseOffset !== undefined) {
-        open.positions.set(store, BigInt(result.baseOffset) + BigInt(count));
-      }
+      const end = ends.get(`${changelogTopic(applicationId, store)}/${open.task.partition}`);
+      if (end !== undefined) open.positions.set(store, end);
     }
   }
 
@@ -589,21 +580,4 @@ function toInput(
     timestamp: Number(message.timestamp),
     headers,
   };
-}
-
-function groupByTopic(outputs: OutputRecord[]): { topic: string; messages: Message[] }[] {
-  const byTopic = new Map<string, Message[]>();
-  for (const o of outputs) {
-    const messages = byTopic.get(o.topic) ?? [];
-    const message: Message = {
-      key: o.key,
-      value: o.value,
-      headers: o.headers,
-      timestamp: String(o.timestamp),
-    };
-    if (o.partition !== undefined) message.partition = o.partition;
-    messages.push(message);
-    byTopic.set(o.topic, messages);
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
