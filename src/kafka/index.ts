@@ -27,12 +27,13 @@ const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
 };
 
 /**
- * The broker answers CONCURRENT_TRANSACTIONS while the previous transaction's markers are
- * still being written, when the next one starts right after a commit; kafkajs retries it at
- * once, but logs each answer as an error. It is the normal rhythm of a busy transactional
- * task, so it is logged at debug.
+ * Answers kafkajs retries as a matter of course but logs as errors: CONCURRENT_TRANSACTIONS
+ * (the previous transaction's markers are still being written when a busy task starts the
+ * next one) and a group coordinator not yet available (right after a broker starts). They are
+ * logged at debug.
  */
-const RETRIED_AS_USUAL = /another concurrent operation on the same transaction was ongoing/;
+const RETRIED_AS_USUAL =
+  /another concurrent operation on the same transaction was ongoing|The group coordinator is not available/;
 
 function pinoLogCreator(logger: Logger): logCreator {
   return () =>
