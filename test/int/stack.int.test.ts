@@ -4,7 +4,7 @@
  * line with exit code 1.
  */
 import { execFile } from "node:child_process";
-import { chmod, mkdtemp, readdir, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -14,6 +14,7 @@ import { loadConfig } from "../../src/config/index.js";
 import { PortBusyError } from "../../src/errors/index.js";
 import { Stack } from "../../src/stack/index.js";
 import { isAlive, launch, runningPid, stopProcess } from "../../src/stack/processes.js";
+import { waitUntil } from "../../src/util/index.js";
 
 const run = promisify(execFile);
 let stateDir: string;
@@ -100,10 +101,17 @@ describe("stack processes", () => {
   });
 
   it("kills a process that ignores the stop signal once the grace period is over", async () => {
+    const log = path.join(stateDir, "logs", "stubborn.log");
     const child = await launch(
-      { command: "sh", args: ["-c", "trap '' TERM; while true; do sleep 1; done"] },
-      path.join(stateDir, "logs", "stubborn.log"),
+      { command: "sh", args: ["-c", "trap '' TERM; echo trapped; while true; do sleep 1; done"] },
+      log,
       path.join(stateDir, "run", "stubborn.pid"),
+    );
+    // Signal only once the trap is set (regression: a loaded machine signalled it before).
+    await waitUntil(
+      async () =>
+        (await readFile(log, "utf8").catch(() => "")).includes("trapped") ? true : undefined,
+      { timeoutMs: 10_000, intervalMs: 20, description: "the stubborn process to set its trap" },
     );
     expect(await stopProcess(child.pid, "SIGTERM", 500)).toBe("killed");
     expect(isAlive(child.pid)).toBe(false);
