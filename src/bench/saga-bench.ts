@@ -145,6 +145,33 @@ async function watchEvents(kafka: Kafka, app: string) {
   return { completedAt, started: () => started, stop: () => consumer.disconnect() };
 }
 
+/** A worker running the bench saga, started by records on `<app>.starts`. */
+function benchWorker(
+  app: string,
+  brokers: string[],
+  stateDir: string,
+  guarantee: ProcessingGuarantee,
+): SagaWorker {
+  return new SagaWorker({
+    applicationId: app,
+    brokers,
+    sagas: [benchSaga],
+    starts: [
+      {
+        topic: `${app}.starts`,
+        saga: "bench",
+        valueSerde: Serdes.json<BenchData>(),
+        data: (e: BenchData) => e,
+      },
+    ],
+    stateDir,
+    partitions: PARTITIONS,
+    guarantee,
+    api: false,
+    logger: createLogger("error", app),
+  });
+}
+
 interface Result {
   mode: string;
   sagasPerSecond: number;
@@ -161,24 +188,7 @@ async function runMode(
   const kafka = createKafka({ brokers, clientId: app });
   const startTopic = `${app}.starts`;
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `${app}-`));
-  const worker = new SagaWorker({
-    applicationId: app,
-    brokers,
-    sagas: [benchSaga],
-    starts: [
-      {
-        topic: startTopic,
-        saga: "bench",
-        valueSerde: Serdes.json<{ id: string }>(),
-        data: (e: { id: string }) => e,
-      },
-    ],
-    stateDir,
-    partitions: PARTITIONS,
-    guarantee,
-    api: false,
-    logger: createLogger("error", app),
-  });
+  const worker = benchWorker(app, brokers, stateDir, guarantee);
   await worker.start(); // creates the topics the watcher reads
   const watcher = await watchEvents(kafka, app);
   const echo = await startEchoParticipants(kafka, app, ["alpha", "beta", "gamma"]);
@@ -226,23 +236,7 @@ async function measureActive(brokers: string[], report: (line: string) => void) 
   const kafka = createKafka({ brokers, clientId: app });
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `${app}-`));
   const startTopic = `${app}.starts`;
-  const worker = new SagaWorker({
-    applicationId: app,
-    brokers,
-    sagas: [benchSaga],
-    starts: [
-      {
-        topic: startTopic,
-        saga: "bench",
-        valueSerde: Serdes.json<{ id: string }>(),
-        data: (e: { id: string }) => e,
-      },
-    ],
-    stateDir,
-    partitions: PARTITIONS,
-    api: false,
-    logger: createLogger("error", app),
-  });
+  const worker = benchWorker(app, brokers, stateDir, ProcessingGuarantee.ExactlyOnce);
   global.gc?.();
   const before = process.memoryUsage();
   await worker.start();
