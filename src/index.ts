@@ -60,6 +60,7 @@ export {
   fold,
   sagaTopics,
   jsonSagaSerdes,
+  followSagaEvents,
   type SagaDefinition,
   type SagaStart,
   type SagaState,

@@ -18,11 +18,10 @@ import {
   createLogger,
   createSchemaRegistry,
   formatTable,
-  jsonSagaSerdes,
+  followSagaEvents,
   percentile,
   removeOutboxPipeline,
   SagaWorker,
-  sagaTopics,
   type Connections,
 } from "sagastream";
 import { FaultPlan } from "./faults.js";
@@ -94,19 +93,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   });
 
   const ended = new Map<string, { end: string; at: number }>();
-  const watcher = kafka.consumer({ groupId: `${run}-demo-watcher` });
-  await watcher.connect();
-  await watcher.subscribe({ topic: sagaTopics(run).events, fromBeginning: true });
-  await watcher.run({
-    eachMessage: ({ message }) => {
-      if (message.value !== null) {
-        const { sagaId, event } = jsonSagaSerdes.event.deserialize(message.value);
-        const end = ENDS[event.type];
-        if (end !== undefined) ended.set(sagaId, { end, at: Number(message.timestamp) });
-      }
-      return Promise.resolve();
+  const watcher = await followSagaEvents(
+    kafka,
+    { applicationId: run, groupId: `${run}-demo-watcher` },
+    ({ record: { sagaId, event }, timestamp }) => {
+      const end = ENDS[event.type];
+      if (end !== undefined) ended.set(sagaId, { end, at: timestamp });
     },
-  });
+  );
 
   const placedAt = new Map<string, number>();
   const bar = new cliProgress.SingleBar(
@@ -191,7 +185,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   write(
     "stopping; the run's topics and tables stay (npx sagastream stack down --purge clears all)\n",
   );
-  await watcher.disconnect();
+  await watcher.stop();
   await services.stop();
   await worker.stop();
   await removeOutboxPipeline({

@@ -10,7 +10,7 @@ import {
   indexPrefix,
   SAGA_STORES,
   SagaStatus,
-  sagaIdOfIndexKey,
+  parseIndexKey,
   type SagaEvent,
   type SagaRecord,
 } from "../saga/index.js";
@@ -78,8 +78,7 @@ export class SagaQueries {
       if (index === undefined) continue;
       for (const status of statuses) {
         for await (const [key] of index.prefix(indexPrefix(status, filter.type))) {
-          const [, sagaType = ""] = key.split("\u0000");
-          found.push({ sagaId: sagaIdOfIndexKey(key), sagaType, status });
+          found.push(parseIndexKey(key));
           if (found.length >= filter.limit) return found;
         }
       }

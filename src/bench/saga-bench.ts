@@ -13,7 +13,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka } from "kafkajs";
 import { createKafka } from "../kafka/index.js";
 import { createLogger } from "../log/index.js";
-import { defineSaga, jsonSagaSerdes, sagaTopics, step, type SagaReply } from "../saga/index.js";
+import {
+  defineSaga,
+  followSagaEvents,
+  jsonSagaSerdes,
+  sagaTopics,
+  step,
+  type SagaReply,
+} from "../saga/index.js";
 import { Serdes } from "../state/index.js";
 import { ProcessingGuarantee } from "../topology/index.js";
 import { formatTable, percentile, waitUntil } from "../util/index.js";
@@ -123,26 +130,19 @@ async function produceStarts(
   return sentAt;
 }
 
-/** Follows the saga-events log: when each saga completed, and how many have started. */
+/** Follows the saga-events log: when each saga's completion arrived, and how many started. */
 async function watchEvents(kafka: Kafka, app: string) {
   const completedAt = new Map<string, number>();
   let started = 0;
-  const consumer = kafka.consumer({ groupId: `${app}.bench-watcher`, maxWaitTimeInMs: 20 });
-  await consumer.connect();
-  await consumer.subscribe({ topic: sagaTopics(app).events, fromBeginning: true });
-  await consumer.run({
-    eachBatch: ({ batch }) => {
-      const now = Date.now();
-      for (const m of batch.messages) {
-        if (m.value === null) continue;
-        const { sagaId, event } = jsonSagaSerdes.event.deserialize(m.value);
-        if (event.type === "SagaCompleted") completedAt.set(sagaId, now);
-        else if (event.type === "SagaStarted") started += 1;
-      }
-      return Promise.resolve();
+  const follower = await followSagaEvents(
+    kafka,
+    { applicationId: app, groupId: `${app}.bench-watcher` },
+    ({ record, receivedAt }) => {
+      if (record.event.type === "SagaCompleted") completedAt.set(record.sagaId, receivedAt);
+      else if (record.event.type === "SagaStarted") started += 1;
     },
-  });
-  return { completedAt, started: () => started, stop: () => consumer.disconnect() };
+  );
+  return { completedAt, started: () => started, stop: () => follower.stop() };
 }
 
 /** A worker running the bench saga, started by records on `<app>.starts`. */

@@ -48,5 +48,6 @@ export {
   type SagaStart,
   type SagaTopologyOptions,
 } from "./topology.js";
-export { indexPrefix, sagaIdOfIndexKey, historyPrefix } from "./store-keys.js";
+export { indexPrefix, parseIndexKey, historyPrefix } from "./store-keys.js";
 export { ensureSagaTopics } from "./topics.js";
+export { followSagaEvents, type FollowedEvent } from "./follow-events.js";

@@ -37,8 +37,13 @@ export function indexPrefix(status: SagaStatus, sagaType?: string): string {
     : `${status}${SEPARATOR}${sagaType}${SEPARATOR}`;
 }
 
-export function sagaIdOfIndexKey(key: string): string {
-  return key.split(SEPARATOR)[2] ?? "";
+export function parseIndexKey(key: string): {
+  status: SagaStatus;
+  sagaType: string;
+  sagaId: string;
+} {
+  const [status = "", sagaType = "", sagaId = ""] = key.split(SEPARATOR);
+  return { status: status as SagaStatus, sagaType, sagaId };
 }
 
 /** A saga's events sort by sequence under its id: a prefix scan reads its history in order. */

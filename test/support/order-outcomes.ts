@@ -6,7 +6,7 @@ import type { Kafka } from "kafkajs";
 import type pg from "pg";
 import { expect } from "vitest";
 import type { FaultPlan, OrderData, serviceSchemas } from "../../examples/order/index.js";
-import { jsonSagaSerdes, sagaTopics } from "../../src/saga/index.js";
+import { followSagaEvents } from "../../src/saga/index.js";
 
 const TERMINAL = new Set(["SagaCompleted", "SagaAborted", "SagaCancelled", "SagaFailed"]);
 
@@ -14,23 +14,20 @@ const TERMINAL = new Set(["SagaCompleted", "SagaAborted", "SagaCancelled", "Saga
 export async function watchSagaEvents(kafka: Kafka, applicationId: string) {
   const last = new Map<string, string>();
   const counts = new Map<string, number>(); // `${sagaId}/${type}`
-  const consumer = kafka.consumer({ groupId: `${applicationId}-watcher-${Date.now()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic: sagaTopics(applicationId).events, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      if (message.value === null) return;
-      const { sagaId, event } = jsonSagaSerdes.event.deserialize(message.value);
+  const follower = await followSagaEvents(
+    kafka,
+    { applicationId, groupId: `${applicationId}-watcher-${Date.now()}` },
+    ({ record: { sagaId, event } }) => {
       last.set(sagaId, event.type);
       const key = `${sagaId}/${event.type}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     },
-  });
+  );
   return {
     last,
     counts,
     ended: () => [...last.values()].filter((t) => TERMINAL.has(t)).length,
-    stop: () => consumer.disconnect(),
+    stop: () => follower.stop(),
   };
 }
 

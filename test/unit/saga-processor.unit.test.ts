@@ -9,6 +9,7 @@ import { createLogger } from "../../src/log/index.js";
 import {
   defineSaga,
   indexPrefix,
+  parseIndexKey,
   SAGA_HEADERS,
   SAGA_STORES,
   SagaRegistry,
@@ -104,7 +105,7 @@ async function indexed(d: TopologyTestDriver, status: string): Promise<string[]>
   for await (const [key] of d
     .store<string, string>(SAGA_STORES.index)
     .prefix(indexPrefix(status as "RUNNING"))) {
-    ids.push(key.split("\u0000")[2] ?? "");
+    ids.push(parseIndexKey(key).sagaId);
   }
   return ids;
 }
