@@ -80,12 +80,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     starts: [orders.sagaStart()],
     stateDir: await mkdtemp(path.join(os.tmpdir(), `${run}-`)),
     api: { host: api.hostname, port: Number(api.port) },
+    codec,
     logger,
   });
   await worker.start();
   const services = await startParticipants({
     applicationId: run,
     kafka,
+    codec,
     pool,
     faults,
     slowMs: options.stepTimeoutMs + 500,
@@ -95,7 +97,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const ended = new Map<string, { end: string; at: number }>();
   const watcher = await followSagaEvents(
     kafka,
-    { applicationId: run, groupId: `${run}-demo-watcher` },
+    { applicationId: run, groupId: `${run}-demo-watcher`, codec },
     ({ record: { sagaId, event }, timestamp }) => {
       const end = ENDS[event.type];
       if (end !== undefined) ended.set(sagaId, { end, at: timestamp });

@@ -7,12 +7,18 @@
 import { randomUUID } from "node:crypto";
 import type { Kafka } from "kafkajs";
 import type pg from "pg";
-import { CommandRefusedError, createParticipant, type Participant } from "sagastream";
+import {
+  CommandRefusedError,
+  createParticipant,
+  type AvroCodec,
+  type Participant,
+} from "sagastream";
 import type { FaultPlan } from "./faults.js";
 
 export interface ParticipantServicesOptions {
   applicationId: string;
   kafka: Kafka;
+  codec: AvroCodec;
   pool: pg.Pool;
   faults: FaultPlan;
   /** How late a slow first attempt's answer comes (more than the step timeout). */
@@ -57,6 +63,7 @@ export async function startParticipants(options: ParticipantServicesOptions) {
   const common = {
     applicationId: options.applicationId,
     kafka: options.kafka,
+    codec: options.codec,
     pool: options.pool,
     concurrency: options.concurrency ?? 6,
   };

@@ -29,6 +29,7 @@ const worker = new SagaWorker({
   stateDir: options.stateDir,
   partitions: options.partitions,
   sessionTimeoutMs: 6_000,
+  codec,
   logger: createLogger("warn", `saga-worker-${process.pid}`),
 });
 

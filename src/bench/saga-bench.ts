@@ -10,17 +10,18 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Kafka } from "kafkajs";
+import type { Kafka, Message } from "kafkajs";
 import { createKafka } from "../kafka/index.js";
 import { createLogger } from "../log/index.js";
 import {
+  avroSagaSerdes,
   defineSaga,
   followSagaEvents,
-  jsonSagaSerdes,
   sagaTopics,
   step,
   type SagaReply,
 } from "../saga/index.js";
+import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
 import { Serdes } from "../state/index.js";
 import { ProcessingGuarantee } from "../topology/index.js";
 import { formatTable, percentile, waitUntil } from "../util/index.js";
@@ -57,8 +58,14 @@ const benchSaga = defineSaga<BenchData>({
 });
 
 /** Echo participants: every command is answered with success, a batch at a time. */
-async function startEchoParticipants(kafka: Kafka, app: string, participants: string[]) {
+async function startEchoParticipants(
+  kafka: Kafka,
+  codec: AvroCodec,
+  app: string,
+  participants: string[],
+) {
   const topics = sagaTopics(app);
+  const serdes = await avroSagaSerdes(codec, app, participants);
   const producer = kafka.producer({ idempotent: true });
   await producer.connect();
   const consumers = await Promise.all(
@@ -72,9 +79,12 @@ async function startEchoParticipants(kafka: Kafka, app: string, participants: st
       await consumer.run({
         partitionsConsumedConcurrently: PARTITIONS,
         eachBatch: async ({ batch }) => {
-          const messages = batch.messages.flatMap((m) => {
-            if (m.value === null) return [];
-            const c = jsonSagaSerdes.command.deserialize(m.value);
+          const commands = serdes.command(participant);
+          const messages: Message[] = [];
+          for (const m of batch.messages) {
+            if (m.value === null) continue;
+            await commands.prepare?.(m.value);
+            const c = commands.deserialize(m.value);
             const reply: SagaReply = {
               sagaId: c.sagaId,
               step: c.step,
@@ -85,8 +95,8 @@ async function startEchoParticipants(kafka: Kafka, app: string, participants: st
               reason: "",
               result: {},
             };
-            return [{ key: c.sagaId, value: jsonSagaSerdes.reply.serialize(reply) }];
-          });
+            messages.push({ key: c.sagaId, value: serdes.reply.serialize(reply) });
+          }
           if (messages.length > 0)
             await producer.send({ topic: topics.replies, acks: -1, messages });
         },
@@ -131,12 +141,12 @@ async function produceStarts(
 }
 
 /** Follows the saga-events log: when each saga's completion arrived, and how many started. */
-async function watchEvents(kafka: Kafka, app: string) {
+async function watchEvents(kafka: Kafka, codec: AvroCodec, app: string) {
   const completedAt = new Map<string, number>();
   let started = 0;
   const follower = await followSagaEvents(
     kafka,
-    { applicationId: app, groupId: `${app}.bench-watcher` },
+    { applicationId: app, groupId: `${app}.bench-watcher`, codec },
     ({ record, receivedAt }) => {
       if (record.event.type === "SagaCompleted") completedAt.set(record.sagaId, receivedAt);
       else if (record.event.type === "SagaStarted") started += 1;
@@ -149,6 +159,7 @@ async function watchEvents(kafka: Kafka, app: string) {
 function benchWorker(
   app: string,
   brokers: string[],
+  codec: AvroCodec,
   stateDir: string,
   guarantee: ProcessingGuarantee,
 ): SagaWorker {
@@ -168,6 +179,7 @@ function benchWorker(
     partitions: PARTITIONS,
     guarantee,
     api: false,
+    codec,
     logger: createLogger("error", app),
   });
 }
@@ -180,7 +192,7 @@ interface Result {
 }
 
 async function runMode(
-  brokers: string[],
+  { brokers, codec }: BenchConnections,
   guarantee: ProcessingGuarantee,
   report: (line: string) => void,
 ): Promise<Result> {
@@ -188,10 +200,10 @@ async function runMode(
   const kafka = createKafka({ brokers, clientId: app });
   const startTopic = `${app}.starts`;
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `${app}-`));
-  const worker = benchWorker(app, brokers, stateDir, guarantee);
+  const worker = benchWorker(app, brokers, codec, stateDir, guarantee);
   await worker.start(); // creates the topics the watcher reads
-  const watcher = await watchEvents(kafka, app);
-  const echo = await startEchoParticipants(kafka, app, ["alpha", "beta", "gamma"]);
+  const watcher = await watchEvents(kafka, codec, app);
+  const echo = await startEchoParticipants(kafka, codec, app, ["alpha", "beta", "gamma"]);
   try {
     report(`${guarantee}: draining ${BACKLOG} sagas …`);
     const backlog = Array.from({ length: BACKLOG }, (_, i) => `b-${i}`);
@@ -231,16 +243,16 @@ async function runMode(
 }
 
 /** Memory with ACTIVE sagas in flight: no participant answers, so they all wait on step one. */
-async function measureActive(brokers: string[], report: (line: string) => void) {
+async function measureActive({ brokers, codec }: BenchConnections, report: (line: string) => void) {
   const app = `bench-saga-active-${Date.now().toString(36)}`;
   const kafka = createKafka({ brokers, clientId: app });
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `${app}-`));
   const startTopic = `${app}.starts`;
-  const worker = benchWorker(app, brokers, stateDir, ProcessingGuarantee.ExactlyOnce);
+  const worker = benchWorker(app, brokers, codec, stateDir, ProcessingGuarantee.ExactlyOnce);
   global.gc?.();
   const before = process.memoryUsage();
   await worker.start();
-  const watcher = await watchEvents(kafka, app);
+  const watcher = await watchEvents(kafka, codec, app);
   try {
     report(`memory: starting ${ACTIVE} sagas that wait on their first step …`);
     await produceStarts(
@@ -266,15 +278,24 @@ async function measureActive(brokers: string[], report: (line: string) => void) 
   }
 }
 
+interface BenchConnections {
+  brokers: string[];
+  codec: AvroCodec;
+}
+
 export async function sagaBenchmark(
-  brokers: string[],
+  connections: { kafkaBrokers: string[]; schemaRegistryUrl: string },
   report: (line: string) => void,
 ): Promise<void> {
+  const bench: BenchConnections = {
+    brokers: connections.kafkaBrokers,
+    codec: new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl)),
+  };
   const results = [
-    await runMode(brokers, ProcessingGuarantee.ExactlyOnce, report),
-    await runMode(brokers, ProcessingGuarantee.AtLeastOnce, report),
+    await runMode(bench, ProcessingGuarantee.ExactlyOnce, report),
+    await runMode(bench, ProcessingGuarantee.AtLeastOnce, report),
   ];
-  const memory = await measureActive(brokers, report);
+  const memory = await measureActive(bench, report);
   const rows = results.map((r) => [
     r.mode,
     r.sagasPerSecond.toFixed(0),

@@ -19,7 +19,7 @@ async function localStack() {
 /** Benchmarks by name; each prints a table of figures. */
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   topology: async () => topologyBenchmark((await localStack()).connections.kafkaBrokers, report),
-  saga: async () => sagaBenchmark((await localStack()).connections.kafkaBrokers, report),
+  saga: async () => sagaBenchmark((await localStack()).connections, report),
   outbox: async () => {
     const { connections, stack } = await localStack();
     const connectPid = async () => (await stack.status()).find((c) => c.name === "connect")?.pid;

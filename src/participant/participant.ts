@@ -22,8 +22,8 @@ import {
 import { deadLetterTopic, ensureDeadLetterTopic, sendDeadLetter } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import {
+  avroSagaSerdes,
   idempotencyKey,
-  jsonSagaSerdes,
   nameUuid,
   SAGA_HEADERS,
   sagaTopics,
@@ -32,7 +32,7 @@ import {
   type SagaReply,
   type StepResult,
 } from "../saga/index.js";
-import type { Serde } from "../state/index.js";
+import type { AvroCodec } from "../schema/index.js";
 import {
   CircuitBreaker,
   DEFAULT_CIRCUIT_BREAKER,
@@ -72,7 +72,8 @@ export interface ParticipantOptions {
   schema?: string;
   idempotencyTtlMs?: number;
   circuitBreaker?: Partial<CircuitBreakerOptions>;
-  serdes?: { command: Serde<SagaCommand>; reply: Serde<SagaReply> };
+  /** Commands and replies are Avro: their schemas are registered through it at start. */
+  codec: AvroCodec;
   /** Partitions handled at once (order within each is kept). */
   concurrency?: number;
   logger?: Logger;
@@ -94,7 +95,8 @@ export async function createParticipant(options: ParticipantOptions) {
   const topics = sagaTopics(options.applicationId);
   const groupId = `${options.applicationId}.participant.${options.name}`;
   const dlq = deadLetterTopic(groupId);
-  const serdes = options.serdes ?? jsonSagaSerdes;
+  const serdes = await avroSagaSerdes(options.codec, options.applicationId, [options.name]);
+  const commandSerde = serdes.command(options.name);
   const store = new IdempotencyStore(
     options.schema ?? options.name.replaceAll("-", "_"),
     options.idempotencyTtlMs ?? WEEK_MS,
@@ -237,7 +239,8 @@ export async function createParticipant(options: ParticipantOptions) {
       let command: SagaCommand;
       try {
         if (message.value === null) throw new Error("the command has no value");
-        command = serdes.command.deserialize(message.value);
+        await commandSerde.prepare?.(message.value);
+        command = commandSerde.deserialize(message.value);
       } catch (thrown) {
         await deadLetter(message, origin, toError(thrown));
         return;

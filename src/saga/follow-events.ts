@@ -4,7 +4,8 @@
  */
 import type { Kafka } from "kafkajs";
 import { sagaTopics, type SagaEventRecord } from "./messages.js";
-import { jsonSagaSerdes } from "./topology.js";
+import type { AvroCodec } from "../schema/index.js";
+import { sagaEventReader } from "./serdes.js";
 
 export interface FollowedEvent {
   record: SagaEventRecord;
@@ -16,9 +17,10 @@ export interface FollowedEvent {
 
 export async function followSagaEvents(
   kafka: Kafka,
-  options: { applicationId: string; groupId: string },
+  options: { applicationId: string; groupId: string; codec: AvroCodec },
   onEvent: (event: FollowedEvent) => void,
 ): Promise<{ stop(): Promise<void> }> {
+  const read = sagaEventReader(options.codec);
   const consumer = kafka.consumer({ groupId: options.groupId, maxWaitTimeInMs: 50 });
   await consumer.connect();
   await consumer.subscribe({
@@ -26,14 +28,13 @@ export async function followSagaEvents(
     fromBeginning: true,
   });
   await consumer.run({
-    eachBatch: ({ batch }) => {
+    eachBatch: async ({ batch }) => {
       const receivedAt = Date.now();
       for (const message of batch.messages) {
         if (message.value === null) continue;
-        const record = jsonSagaSerdes.event.deserialize(message.value);
+        const record = await read(message.value);
         onEvent({ record, timestamp: Number(message.timestamp), receivedAt });
       }
-      return Promise.resolve();
     },
   });
   return { stop: () => consumer.disconnect() };

@@ -41,13 +41,9 @@ export {
 } from "./messages.js";
 export { SagaRegistry } from "./registry.js";
 export { SAGA_STORES, type SagaRecord, type SagaObserver } from "./processor.js";
-export {
-  sagaTopology,
-  jsonSagaSerdes,
-  type SagaSerdes,
-  type SagaStart,
-  type SagaTopologyOptions,
-} from "./topology.js";
+export { avroSagaSerdes, jsonSagaSerdes, sagaEventReader, type SagaSerdes } from "./serdes.js";
+export { SAGA_NAMESPACE } from "./avro-schemas.js";
+export { sagaTopology, type SagaStart, type SagaTopologyOptions } from "./topology.js";
 export { indexPrefix, parseIndexKey, historyPrefix } from "./store-keys.js";
 export { ensureSagaTopics } from "./topics.js";
 export { followSagaEvents, type FollowedEvent } from "./follow-events.js";

@@ -6,13 +6,7 @@
 import type { Logger } from "../log/index.js";
 import { Serdes, type Serde } from "../state/index.js";
 import { TopologyBuilder, type Topology } from "../topology/index.js";
-import {
-  sagaTopics,
-  type SagaCommand,
-  type SagaControl,
-  type SagaEventRecord,
-  type SagaReply,
-} from "./messages.js";
+import { sagaTopics } from "./messages.js";
 import {
   commandSink,
   SAGA_EVENTS_SINK,
@@ -25,21 +19,7 @@ import {
 import type { SagaRegistry } from "./registry.js";
 import type { SagaEvent } from "./events.js";
 import type { TimerEntry } from "./store-keys.js";
-
-/** How the engine's own messages are encoded on their topics. */
-export interface SagaSerdes {
-  event: Serde<SagaEventRecord>;
-  command: Serde<SagaCommand>;
-  reply: Serde<SagaReply>;
-  control: Serde<SagaControl>;
-}
-
-export const jsonSagaSerdes: SagaSerdes = {
-  event: Serdes.json(),
-  command: Serdes.json(),
-  reply: Serdes.json(),
-  control: Serdes.json(),
-};
+import type { SagaSerdes } from "./serdes.js";
 
 /** A domain-event topic whose events start sagas of one type, keyed by the new saga's id. */
 export interface SagaStart<E> {
@@ -55,7 +35,7 @@ export interface SagaTopologyOptions {
   registry: SagaRegistry;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each start has its own event type
   starts: readonly SagaStart<any>[];
-  serdes?: SagaSerdes | undefined;
+  serdes: SagaSerdes;
   timerIntervalMs?: number | undefined;
   maxTimersPerTick?: number | undefined;
   observer?: SagaObserver | undefined;
@@ -80,7 +60,7 @@ function inputSerde(
 
 export function sagaTopology(options: SagaTopologyOptions): Topology {
   const topics = sagaTopics(options.applicationId);
-  const serdes = options.serdes ?? jsonSagaSerdes;
+  const { serdes } = options;
   const builder = new TopologyBuilder()
     .source("replies", {
       topics: [topics.replies],
@@ -148,7 +128,7 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
       parents: ["saga"],
       topic: topics.commands(participant),
       keySerde: Serdes.string,
-      valueSerde: serdes.command,
+      valueSerde: serdes.command(participant),
     });
   }
   return builder.build();

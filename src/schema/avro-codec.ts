@@ -25,7 +25,8 @@ export type Compatibility = (typeof Compatibility)[keyof typeof Compatibility];
 
 export class AvroCodec {
   private readonly writers = new Map<number, avro.Type>();
-  private readonly resolvers = new Map<string, avro.Resolver>();
+  /** Per reader type (a resolver only works with the instance it was made for), by writer id. */
+  private readonly resolvers = new WeakMap<avro.Type, Map<number, avro.Resolver>>();
 
   constructor(private readonly registry: SchemaRegistry) {}
 
@@ -95,11 +96,15 @@ export class AvroCodec {
     if (writer === undefined) throw new SchemaUnknownError(schemaId, origin);
     try {
       if (reader === undefined) return writer.fromBuffer(body) as unknown;
-      const key = `${schemaId}/${reader.name ?? JSON.stringify(reader.schema())}`;
-      let resolver = this.resolvers.get(key);
+      let byWriter = this.resolvers.get(reader);
+      if (byWriter === undefined) {
+        byWriter = new Map();
+        this.resolvers.set(reader, byWriter);
+      }
+      let resolver = byWriter.get(schemaId);
       if (resolver === undefined) {
         resolver = reader.createResolver(writer);
-        this.resolvers.set(key, resolver);
+        byWriter.set(schemaId, resolver);
       }
       return reader.fromBuffer(body, resolver) as unknown;
     } catch (thrown) {
@@ -107,7 +112,9 @@ export class AvroCodec {
       const cause = new Error(
         `the body does not match schema ${schemaId}: ${toError(thrown).message}`,
       );
-      throw new DeserializationError(origin ?? { topic: "?", partition: -1, offset: "?" }, cause);
+      // Without an origin the caller (a serde) knows where the bytes came from and says it.
+      if (origin === undefined) throw cause;
+      throw new DeserializationError(origin, cause);
     }
   }
 }

@@ -14,9 +14,10 @@ import {
 } from "../api/index.js";
 import { createKafka } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
+import type { AvroCodec } from "../schema/index.js";
 import {
+  avroSagaSerdes,
   ensureSagaTopics,
-  jsonSagaSerdes,
   SAGA_HEADERS,
   SagaRegistry,
   sagaTopics,
@@ -38,7 +39,8 @@ export interface SagaWorkerOptions {
   /** Partitions of the engine topics it creates (default 6). */
   partitions?: number;
   guarantee?: ProcessingGuarantee;
-  serdes?: SagaSerdes;
+  /** The engine's messages are Avro: their schemas are registered through it at start. */
+  codec: AvroCodec;
   timerIntervalMs?: number;
   sessionTimeoutMs?: number;
   concurrency?: number;
@@ -52,6 +54,7 @@ export class SagaWorker {
   private readonly kafka: Kafka;
   private running: StreamsApp | undefined;
   private producer: Producer | undefined;
+  private serdes: SagaSerdes | undefined;
   private server: ApiServer | undefined;
   private readonly queries: { current: SagaQueries | undefined } = { current: undefined };
   private readonly metrics = sagaMetrics(
@@ -91,6 +94,12 @@ export class SagaWorker {
       this.partitions,
       options.starts.map((s) => s.topic),
     );
+    const serdes = await avroSagaSerdes(
+      options.codec,
+      options.applicationId,
+      this.registry.participants(),
+    );
+    this.serdes = serdes;
     if (options.api !== false) {
       this.server = await startApiServer({
         host: options.api?.host ?? "127.0.0.1",
@@ -106,7 +115,7 @@ export class SagaWorker {
         applicationId: options.applicationId,
         registry: this.registry,
         starts: options.starts,
-        serdes: options.serdes,
+        serdes,
         timerIntervalMs: options.timerIntervalMs,
         observer: this.metrics.observer,
         logger: options.logger,
@@ -127,14 +136,16 @@ export class SagaWorker {
 
   /** Asks the saga's owner to cancel or retry it (applied in order with its other inputs). */
   async request(sagaId: string, control: SagaControl): Promise<void> {
-    if (this.producer === undefined) throw new Error("the saga worker has not started");
+    if (this.producer === undefined || this.serdes === undefined) {
+      throw new Error("the saga worker has not started");
+    }
     await this.producer.send({
       topic: sagaTopics(this.options.applicationId).control,
       acks: -1,
       messages: [
         {
           key: sagaId,
-          value: (this.options.serdes ?? jsonSagaSerdes).control.serialize(control),
+          value: this.serdes.control.serialize(control),
           headers: { [SAGA_HEADERS.messageId]: Buffer.from(randomUUID()) },
         },
       ],

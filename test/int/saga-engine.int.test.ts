@@ -37,6 +37,7 @@ beforeAll(async () => {
     starts: [orderService.sagaStart()],
     stateDir,
     partitions: 4,
+    codec: world.codec,
     logger: createLogger("warn", "saga-engine-test"),
   });
   await worker.start();
@@ -51,7 +52,7 @@ afterAll(async () => {
 
 describe("saga engine on the real stack", () => {
   it(`runs ${ORDERS} order sagas to the end their faults call for, each effect exactly once`, async () => {
-    const events = await watchSagaEvents(kafka, name);
+    const events = await watchSagaEvents(kafka, world.codec, name);
     const placed = orders(ORDERS);
     try {
       for (let i = 0; i < placed.length; i += 8) {
@@ -94,5 +95,18 @@ describe("saga engine on the real stack", () => {
     expect(metrics).toMatch(
       /sagastream_step_duration_seconds_count\{saga_type="order",step="charge-payment",action="do"\} \d+/,
     );
+
+    // The engine's own messages are Avro, each topic's schema under its own subject.
+    const registry = world.connections.schemaRegistryUrl;
+    const subjects = (await (await fetch(`${registry}/subjects`)).json()) as string[];
+    const record = (topic: string, name: string) => `${topic}-io.sagastream.saga.${name}`;
+    expect(subjects.filter((s) => s.startsWith(`${name}.`)).sort()).toEqual([
+      record(`${name}.commands.inventory`, "SagaCommand"),
+      record(`${name}.commands.payment`, "SagaCommand"),
+      record(`${name}.commands.shipping`, "SagaCommand"),
+      record(`${name}.control`, "SagaControl"),
+      record(`${name}.replies`, "SagaReply"),
+      record(`${name}.saga-events`, "SagaEventRecord"),
+    ]);
   }, 240_000);
 });

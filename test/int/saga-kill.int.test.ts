@@ -76,7 +76,7 @@ describe("saga engine under SIGKILL", () => {
     const w1 = await startWorker("w1", path.join(root, "w1"));
     await startWorker("w2", path.join(root, "w2"));
     services = await world.startParticipants(faults, STEP_TIMEOUT_MS + 500);
-    const events = await watchSagaEvents(kafka, name);
+    const events = await watchSagaEvents(kafka, world.codec, name);
     const placed = orders(ORDERS);
     const placing = (async () => {
       const started = Date.now();

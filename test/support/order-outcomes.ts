@@ -7,16 +7,17 @@ import type pg from "pg";
 import { expect } from "vitest";
 import type { FaultPlan, OrderData, serviceSchemas } from "../../examples/order/index.js";
 import { followSagaEvents } from "../../src/saga/index.js";
+import type { AvroCodec } from "../../src/schema/index.js";
 
 const TERMINAL = new Set(["SagaCompleted", "SagaAborted", "SagaCancelled", "SagaFailed"]);
 
 /** Follows `<app>.saga-events`: each saga's last event type, and how often each type occurred. */
-export async function watchSagaEvents(kafka: Kafka, applicationId: string) {
+export async function watchSagaEvents(kafka: Kafka, codec: AvroCodec, applicationId: string) {
   const last = new Map<string, string>();
   const counts = new Map<string, number>(); // `${sagaId}/${type}`
   const follower = await followSagaEvents(
     kafka,
-    { applicationId, groupId: `${applicationId}-watcher-${Date.now()}` },
+    { applicationId, groupId: `${applicationId}-watcher-${Date.now()}`, codec },
     ({ record: { sagaId, event } }) => {
       last.set(sagaId, event.type);
       const key = `${sagaId}/${event.type}`;

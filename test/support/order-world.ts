@@ -45,6 +45,7 @@ export function orderWorld(label: string) {
       services = await startParticipants({
         applicationId: name,
         kafka,
+        codec,
         pool,
         faults,
         slowMs,

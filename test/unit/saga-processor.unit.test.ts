@@ -9,6 +9,7 @@ import { createLogger } from "../../src/log/index.js";
 import {
   defineSaga,
   indexPrefix,
+  jsonSagaSerdes,
   parseIndexKey,
   SAGA_HEADERS,
   SAGA_STORES,
@@ -61,6 +62,7 @@ function driver(partitions = 1) {
     applicationId: app,
     registry: new SagaRegistry([saga]),
     starts: [{ topic: "orders", saga: "order", valueSerde: json<Order>(), data: (o: Order) => o }],
+    serdes: jsonSagaSerdes,
     timerIntervalMs: 50,
     logger: createLogger("silent", "test"),
   });
@@ -241,6 +243,7 @@ describe("saga processor", () => {
       applicationId: app,
       registry: new SagaRegistry([saga]),
       starts: [{ topic: "orders", saga: "order", valueSerde: serde, data: (o: Order) => o }],
+      serdes: jsonSagaSerdes,
       logger: createLogger("silent", "test"),
     });
     const d = new TopologyTestDriver(topology, { applicationId: app });
