@@ -1,7 +1,8 @@
 /**
  * The demo: the order service places N orders through its outbox, Debezium publishes them,
  * an engine worker runs an order saga for each over the payment, inventory and shipping
- * services, some refused and some acknowledged too late. A progress bar follows the sagas
+ * services (each replying through an outbox of its own), some refused and some acknowledged
+ * too late. A progress bar follows the sagas
  * from the saga-events log; a summary table ends it, and the worker's status API stays up
  * for a while to be explored.
  */
@@ -65,7 +66,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   });
   const api = new URL(options.apiUrl);
 
-  write(`demo ${run}: starting the order service, an engine worker and three participants …\n`);
+  write(
+    `demo ${run}: starting the order service, an engine worker and three participants (four outbox connectors) …\n`,
+  );
   const orders = await startOrderService({
     pool,
     connect,
@@ -92,6 +95,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     faults,
     slowMs: options.stepTimeoutMs + 500,
     schemaPrefix: `${run}_`,
+    outboxReplies: {
+      connect,
+      cdcDatabaseUrl: connections.cdcDatabaseUrl,
+      services: ["payment", "inventory", "shipping"],
+    },
   });
 
   const ended = new Map<string, { end: string; at: number }>();

@@ -10,7 +10,12 @@ import type pg from "pg";
 import {
   CommandRefusedError,
   createParticipant,
+  deployOutboxPipeline,
+  removeOutboxPipeline,
+  sagaTopics,
   type AvroCodec,
+  type ConnectClient,
+  type Outbox,
   type Participant,
 } from "sagastream";
 import type { FaultPlan } from "./faults.js";
@@ -26,7 +31,15 @@ export interface ParticipantServicesOptions {
   /** Prefix of the services' PostgreSQL schemas (default none: payment, inventory, shipping). */
   schemaPrefix?: string;
   concurrency?: number;
+  /** Services that reply through an outbox of their own (a Debezium connector each). */
+  outboxReplies?: {
+    connect: ConnectClient;
+    cdcDatabaseUrl: string;
+    services: readonly Service[];
+  };
 }
+
+type Service = keyof ReturnType<typeof serviceSchemas>;
 
 export function serviceSchemas(prefix = "") {
   return {
@@ -60,19 +73,21 @@ function text(payload: Record<string, unknown>, field: string): string {
 export async function startParticipants(options: ParticipantServicesOptions) {
   const schemas = serviceSchemas(options.schemaPrefix);
   await migrate(options.pool, schemas);
-  const common = {
+  const replyOutboxes = await deployReplyOutboxes(options, schemas);
+  const common = (service: Service) => ({
     applicationId: options.applicationId,
     kafka: options.kafka,
     codec: options.codec,
     pool: options.pool,
     concurrency: options.concurrency ?? 6,
-  };
+    name: service,
+    schema: schemas[service],
+    replyOutbox: replyOutboxes.outboxOf(service),
+  });
   const { faults } = options;
   const participants: Participant[] = [
     await createParticipant({
-      ...common,
-      name: "payment",
-      schema: schemas.payment,
+      ...common("payment"),
       handlers: {
         ChargePayment: async (payload, { client }) => {
           const orderId = text(payload, "orderId");
@@ -95,9 +110,7 @@ export async function startParticipants(options: ParticipantServicesOptions) {
       },
     }),
     await createParticipant({
-      ...common,
-      name: "inventory",
-      schema: schemas.inventory,
+      ...common("inventory"),
       handlers: {
         ReserveStock: async (payload, { client, command, delayReply }) => {
           const orderId = text(payload, "orderId");
@@ -123,9 +136,7 @@ export async function startParticipants(options: ParticipantServicesOptions) {
       },
     }),
     await createParticipant({
-      ...common,
-      name: "shipping",
-      schema: schemas.shipping,
+      ...common("shipping"),
       handlers: {
         ShipOrder: async (payload, { client }) => {
           const trackingNumber = `TRK-${randomUUID().slice(0, 8)}`;
@@ -143,6 +154,40 @@ export async function startParticipants(options: ParticipantServicesOptions) {
     participants,
     async stop(): Promise<void> {
       for (const p of participants) await p.stop();
+      await replyOutboxes.remove();
+    },
+  };
+}
+
+/** Each listed service's reply outbox, its connector routing every row to `<app>.replies`. */
+async function deployReplyOutboxes(
+  options: ParticipantServicesOptions,
+  schemas: ReturnType<typeof serviceSchemas>,
+) {
+  const replies = options.outboxReplies;
+  const deployed = new Map<Service, { outbox: Outbox; name: string; table: string }>();
+  for (const service of replies?.services ?? []) {
+    if (replies === undefined) break;
+    const name = `${schemas[service]}_replies`;
+    const table = `${schemas[service]}.saga_replies`;
+    const outbox = await deployOutboxPipeline({
+      pool: options.pool,
+      connect: replies.connect,
+      cdcDatabaseUrl: replies.cdcDatabaseUrl,
+      name,
+      table,
+      encode: (id, value) => options.codec.encode(id, value),
+      topicReplacement: sagaTopics(options.applicationId).replies,
+    });
+    deployed.set(service, { outbox, name, table });
+  }
+  return {
+    outboxOf: (service: Service) => deployed.get(service)?.outbox,
+    async remove(): Promise<void> {
+      for (const { name, table } of deployed.values()) {
+        if (replies === undefined) break;
+        await removeOutboxPipeline({ pool: options.pool, connect: replies.connect, name, table });
+      }
     },
   };
 }

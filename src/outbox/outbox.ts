@@ -16,17 +16,22 @@ export interface OutboxOptions {
   deleteAfterInsert?: boolean;
 }
 
-export interface OutboxEvent {
+export type OutboxEvent = OutboxEventFields &
+  (
+    | { schemaId: number; payload: unknown }
+    /** A value its writer already encoded (Confluent wire format), published as it is. */
+    | { encoded: Buffer }
+  );
+
+interface OutboxEventFields {
   aggregateType: string;
   aggregateId: string;
   /** The event type, e.g. `OrderPlaced`; becomes the `eventType` header. */
   type: string;
-  schemaId: number;
-  payload: unknown;
-  messageId?: string;
-  correlationId?: string;
-  causationId?: string;
-  traceparent?: string;
+  messageId?: string | undefined;
+  correlationId?: string | undefined;
+  causationId?: string | undefined;
+  traceparent?: string | undefined;
 }
 
 export const OUTBOX_COLUMNS = [
@@ -68,7 +73,8 @@ export function createOutbox(options: OutboxOptions) {
      */
     async publish(client: pg.ClientBase, event: OutboxEvent): Promise<string> {
       const id = event.messageId ?? randomUUID();
-      const payload = await options.encode(event.schemaId, event.payload);
+      const payload =
+        "encoded" in event ? event.encoded : await options.encode(event.schemaId, event.payload);
       await client.query(
         `INSERT INTO ${table.qualified} (${OUTBOX_COLUMNS.join(", ")}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
         [

@@ -32,6 +32,7 @@ import {
   type SagaReply,
   type StepResult,
 } from "../saga/index.js";
+import type { Outbox } from "../outbox/index.js";
 import type { AvroCodec } from "../schema/index.js";
 import {
   CircuitBreaker,
@@ -74,6 +75,12 @@ export interface ParticipantOptions {
   circuitBreaker?: Partial<CircuitBreakerOptions>;
   /** Commands and replies are Avro: their schemas are registered through it at start. */
   codec: AvroCodec;
+  /**
+   * Replies go straight to `<app>.replies` (default), or through this outbox, whose connector
+   * routes to `<app>.replies`: written in the transaction that records the command's outcome,
+   * so no crash can lose a reply (the saga would otherwise wait out the step's timeout).
+   */
+  replyOutbox?: Outbox | undefined;
   /** Partitions handled at once (order within each is kept). */
   concurrency?: number;
   logger?: Logger;
@@ -123,22 +130,32 @@ export async function createParticipant(options: ParticipantOptions) {
   await store.migrate(options.pool);
   await ensureDeadLetterTopic(options.kafka, dlq);
 
-  /** Runs the handler (or the fallback) and records the outcome, in one transaction. */
+  /**
+   * Runs the handler (or the fallback) and records the outcome, in one transaction; `decided`
+   * runs in it just before it commits and says whether it wrote the reply (to the outbox).
+   */
   async function handleOnce(
     command: SagaCommand,
     delay: { ms: number },
-  ): Promise<HandledCommand & { transient?: true }> {
+    decided: (client: pg.PoolClient, handled: HandledCommand) => Promise<boolean>,
+  ): Promise<HandledCommand & { transient?: true; replied?: boolean }> {
     const key = idempotencyKey(command);
     const client = await options.pool.connect();
+    const commit = async (handled: HandledCommand) => {
+      const replied = await decided(client, handled);
+      await client.query("COMMIT");
+      return { ...handled, replied };
+    };
     try {
       await client.query("BEGIN");
       const earlier = await store.find(client, key);
       if (earlier !== undefined) {
-        await client.query("COMMIT");
         stats.duplicates += 1;
-        return earlier.outcome === Outcome.Voided
-          ? { outcome: Outcome.Refused, reason: "compensated before it ran", result: {} }
-          : earlier;
+        return await commit(
+          earlier.outcome === Outcome.Voided
+            ? { outcome: Outcome.Refused, reason: "compensated before it ran", result: {} }
+            : earlier,
+        );
       }
       if (command.action === StepAction.Undo) {
         const doKey = idempotencyKey({ ...command, action: StepAction.Do });
@@ -149,9 +166,8 @@ export async function createParticipant(options: ParticipantOptions) {
           }
           const handled = { outcome: Outcome.Success, reason: "nothing to undo", result: {} };
           await store.record(client, key, handled);
-          await client.query("COMMIT");
           stats.nothingToUndo += 1;
-          return handled;
+          return await commit(handled);
         }
       }
       const handler = options.handlers[command.type];
@@ -196,10 +212,10 @@ export async function createParticipant(options: ParticipantOptions) {
         }
       }
       await store.record(client, key, handled);
-      await client.query("COMMIT");
+      const committed = await commit(handled);
       if (handled.outcome === Outcome.Success) stats.succeeded += 1;
       else stats.refused += 1;
-      return handled;
+      return committed;
     } catch (thrown) {
       await client.query("ROLLBACK").catch(() => undefined);
       stats.failed += 1;
@@ -229,6 +245,64 @@ export async function createParticipant(options: ParticipantOptions) {
     stats.deadLettered += 1;
   }
 
+  /** The reply to `command` (delivered as `message`), with the headers that trace it. */
+  function replyTo(
+    command: SagaCommand,
+    message: KafkaMessage,
+    handled: HandledCommand & { transient?: true },
+  ): OutgoingReply {
+    const reply: SagaReply = {
+      sagaId: command.sagaId,
+      step: command.step,
+      action: command.action,
+      attempt: command.attempt,
+      outcome: handled.outcome === Outcome.Success ? "success" : "failure",
+      retriable: handled.transient === true,
+      reason: handled.reason,
+      result: handled.result,
+    };
+    const commandId = message.headers?.[SAGA_HEADERS.messageId]?.toString() ?? message.offset;
+    const headers: Record<string, string> = {
+      [SAGA_HEADERS.messageId]: nameUuid(`reply/${commandId}/${handled.outcome}`),
+      [SAGA_HEADERS.causationId]: commandId,
+    };
+    for (const name of [
+      SAGA_HEADERS.sagaId,
+      SAGA_HEADERS.sagaType,
+      SAGA_HEADERS.sagaVersion,
+      SAGA_HEADERS.correlationId,
+      SAGA_HEADERS.traceparent,
+    ]) {
+      const value = message.headers?.[name];
+      if (value !== undefined && !Array.isArray(value)) headers[name] = value.toString();
+    }
+    return { value: serdes.reply.serialize(reply), sagaId: command.sagaId, headers };
+  }
+
+  /** Sends a reply decided outside a transaction (transient failures, delayed answers). */
+  async function deliver(reply: OutgoingReply): Promise<void> {
+    const outbox = options.replyOutbox;
+    if (outbox === undefined) {
+      await producer.send({
+        topic: topics.replies,
+        acks: -1,
+        messages: [{ key: reply.sagaId, value: reply.value, headers: reply.headers }],
+      });
+      return;
+    }
+    const client = await options.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await publishReply(outbox, client, reply);
+      await client.query("COMMIT");
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
   await producer.connect();
   await consumer.connect();
   await consumer.subscribe({ topics: [topics.commands(options.name)], fromBeginning: true });
@@ -246,45 +320,20 @@ export async function createParticipant(options: ParticipantOptions) {
         return;
       }
       const delay = { ms: 0 };
-      const handled = await handleOnce(command, delay);
-      const reply: SagaReply = {
-        sagaId: command.sagaId,
-        step: command.step,
-        action: command.action,
-        attempt: command.attempt,
-        outcome: handled.outcome === Outcome.Success ? "success" : "failure",
-        retriable: handled.transient === true,
-        reason: handled.reason,
-        result: handled.result,
-      };
-      const commandId = message.headers?.[SAGA_HEADERS.messageId]?.toString() ?? origin.offset;
-      const headers: Record<string, Buffer> = {
-        [SAGA_HEADERS.messageId]: Buffer.from(nameUuid(`reply/${commandId}/${handled.outcome}`)),
-        [SAGA_HEADERS.causationId]: Buffer.from(commandId),
-      };
-      for (const name of [
-        SAGA_HEADERS.sagaId,
-        SAGA_HEADERS.sagaType,
-        SAGA_HEADERS.sagaVersion,
-        SAGA_HEADERS.correlationId,
-        SAGA_HEADERS.traceparent,
-      ]) {
-        const value = message.headers?.[name];
-        if (value !== undefined && !Array.isArray(value)) headers[name] = Buffer.from(value);
-      }
-      const send = () =>
-        producer.send({
-          topic: topics.replies,
-          acks: -1,
-          messages: [{ key: command.sagaId, value: serdes.reply.serialize(reply), headers }],
-        });
+      const handled = await handleOnce(command, delay, async (client, decided) => {
+        if (options.replyOutbox === undefined || delay.ms > 0) return false;
+        await publishReply(options.replyOutbox, client, replyTo(command, message, decided));
+        return true;
+      });
+      if (handled.replied === true) return;
+      const reply = replyTo(command, message, handled);
       if (delay.ms <= 0) {
-        await send();
+        await deliver(reply);
         return;
       }
       const timer = setTimeout(() => {
         delayed.delete(timer);
-        send().catch((error: unknown) =>
+        deliver(reply).catch((error: unknown) =>
           options.logger?.warn({ err: error }, "a delayed reply was lost"),
         );
       }, delay.ms);
@@ -312,3 +361,27 @@ export async function createParticipant(options: ParticipantOptions) {
 }
 
 export type Participant = Awaited<ReturnType<typeof createParticipant>>;
+
+interface OutgoingReply {
+  sagaId: string;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+/**
+ * Writes a reply into the outbox in `client`'s transaction. The EventRouter publishes it keyed
+ * by saga id with the id, correlation, causation and traceparent headers.
+ */
+async function publishReply(outbox: Outbox, client: pg.ClientBase, reply: OutgoingReply) {
+  const header = (name: string) => reply.headers[name];
+  await outbox.publish(client, {
+    aggregateType: "saga",
+    aggregateId: reply.sagaId,
+    type: "SagaReply",
+    encoded: reply.value,
+    messageId: header(SAGA_HEADERS.messageId),
+    correlationId: header(SAGA_HEADERS.correlationId),
+    causationId: header(SAGA_HEADERS.causationId),
+    traceparent: header(SAGA_HEADERS.traceparent),
+  });
+}

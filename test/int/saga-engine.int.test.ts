@@ -12,10 +12,12 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultPlan, orderSaga, type OrderService } from "../../examples/order/index.js";
 import { createLogger } from "../../src/log/index.js";
+import { avroSagaSerdes } from "../../src/saga/index.js";
 import { SagaWorker } from "../../src/worker/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { expectOrderOutcomes, orders, watchSagaEvents } from "../support/order-outcomes.js";
 import { orderWorld } from "../support/order-world.js";
+import { readAll } from "../support/read-topic.js";
 
 const world = orderWorld("saga");
 const { name, pool, kafka } = world;
@@ -41,7 +43,7 @@ beforeAll(async () => {
     logger: createLogger("warn", "saga-engine-test"),
   });
   await worker.start();
-  services = await world.startParticipants(faults, STEP_TIMEOUT_MS + 500);
+  services = await world.startParticipants(faults, STEP_TIMEOUT_MS + 500, ["payment"]);
 });
 
 afterAll(async () => {
@@ -95,6 +97,27 @@ describe("saga engine on the real stack", () => {
     expect(metrics).toMatch(
       /sagastream_step_duration_seconds_count\{saga_type="order",step="charge-payment",action="do"\} \d+/,
     );
+
+    // Payment answered through its outbox (Debezium's EventRouter adds eventType), the others
+    // straight to Kafka; the engine took both alike.
+    const replies = await readAll(kafka, `${name}.replies`);
+    const serdes = await avroSagaSerdes(world.codec, name, []);
+    const bySource = new Map<string, number>();
+    for (const reply of replies) {
+      if (reply.value === null) continue;
+      await serdes.reply.prepare?.(reply.value);
+      const { step, sagaId } = serdes.reply.deserialize(reply.value);
+      expect(reply.key).toBe(sagaId);
+      const source = `${step} ${reply.headers.eventType === "SagaReply" ? "outbox" : "kafka"}`;
+      bySource.set(source, (bySource.get(source) ?? 0) + 1);
+    }
+    process.stderr.write(`replies by step and path: ${JSON.stringify([...bySource])}\n`);
+    expect([...bySource.keys()].sort()).toEqual([
+      "charge-payment outbox",
+      "reserve-stock kafka",
+      "ship-order kafka",
+    ]);
+    expect(bySource.get("charge-payment outbox")).toBeGreaterThanOrEqual(ORDERS);
 
     // The engine's own messages are Avro, each topic's schema under its own subject.
     const registry = world.connections.schemaRegistryUrl;

@@ -41,7 +41,12 @@ export function orderWorld(label: string) {
       });
       return orderService;
     },
-    async startParticipants(faults: FaultPlan, slowMs: number) {
+    /** The three services; those in `outboxReplies` answer through an outbox of their own. */
+    async startParticipants(
+      faults: FaultPlan,
+      slowMs: number,
+      outboxReplies: readonly ("payment" | "inventory" | "shipping")[] = [],
+    ) {
       services = await startParticipants({
         applicationId: name,
         kafka,
@@ -50,6 +55,11 @@ export function orderWorld(label: string) {
         faults,
         slowMs,
         schemaPrefix: `${name}_`,
+        outboxReplies: {
+          connect,
+          cdcDatabaseUrl: connections.databaseUrl,
+          services: outboxReplies,
+        },
       });
       return services;
     },

@@ -45,3 +45,16 @@ export async function readTopic(
   }
   return records.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
 }
+
+/** Reads every record on `topic` up to its end now (read committed). */
+export async function readAll(kafka: Kafka, topic: string): Promise<ReadRecord[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const count = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+    return await readTopic(kafka, topic, count);
+  } finally {
+    await admin.disconnect();
+  }
+}
