@@ -1,61 +1,42 @@
 /**
  * `sagastream bench saga`: a 3-step saga on one worker, exactly-once and at-least-once.
- * Participants are echo services that answer every command at once, in batches, so the
- * figures are the engine's (state, timers, saga-events, commands, one transaction per batch),
- * not a database's. Sagas start from records produced straight to a start topic.
- * Throughput: a backlog of sagas drained. Latency: start produced → SagaCompleted read, at a
- * steady rate. Memory: the worker's growth with 100,000 sagas waiting on their first step.
+ * The worker runs in a process of its own (as it would be deployed), so its figures and its
+ * CPU profile are its own; the echo participants, the producer of starts and the watcher of
+ * the saga-events log run in this one. Participants answer every command at once, in batches,
+ * so the figures are the engine's (state, timers, saga-events, commands, transactions), not a
+ * database's. Throughput: a backlog of sagas drained. Latency: start produced → SagaCompleted
+ * read, at a steady rate. Memory: the worker's growth with 100,000 sagas waiting on their
+ * first step.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka, Message } from "kafkajs";
-import { createKafka } from "../kafka/index.js";
-import { createLogger } from "../log/index.js";
-import {
-  avroSagaSerdes,
-  defineSaga,
-  followSagaEvents,
-  sagaTopics,
-  step,
-  type SagaReply,
-} from "../saga/index.js";
+import { createKafka, PRODUCER_RETRY } from "../kafka/index.js";
+import { avroSagaSerdes, followSagaEvents, sagaTopics, type SagaReply } from "../saga/index.js";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
-import { Serdes } from "../state/index.js";
 import { ProcessingGuarantee } from "../topology/index.js";
 import { formatTable, percentile, waitUntil } from "../util/index.js";
-import { SagaWorker } from "../worker/index.js";
+import { summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
+import { BENCH_PARTICIPANTS, benchStartTopic, type BenchWorkerOptions } from "./saga-bench-app.js";
 
-const BACKLOG = 10_000;
-const PACED = 3_000;
-const RATE = 300; // sagas/s in the latency phase
+const BACKLOG = 20_000;
+const PACED = 5_000;
 const ACTIVE = 100_000;
 const PARTITIONS = 6;
 
-type BenchData = { id: string };
-const command = (type: string) => (d: BenchData) => ({ type, payload: { id: d.id } });
-
-const benchSaga = defineSaga<BenchData>({
-  name: "bench",
-  version: 1,
-  participants: ["alpha", "beta", "gamma"],
-  stages: [
-    step({
-      name: "step-alpha",
-      participant: "alpha",
-      command: command("Do"),
-      compensation: command("Undo"),
-    }),
-    step({
-      name: "step-beta",
-      participant: "beta",
-      command: command("Do"),
-      compensation: command("Undo"),
-    }),
-    step({ name: "step-gamma", participant: "gamma", command: command("Do"), pivot: true }),
-  ],
-});
+export interface SagaBenchOptions {
+  /** Sagas/s in the latency phase (default 500). */
+  rate?: number | undefined;
+  /** The worker's commit interval, ms (default: the runtime's). */
+  commitIntervalMs?: number | undefined;
+  /** Profile the worker and print where its time went. */
+  profile?: boolean | undefined;
+}
 
 /** Echo participants: every command is answered with success, a batch at a time. */
 async function startEchoParticipants(
@@ -66,7 +47,7 @@ async function startEchoParticipants(
 ) {
   const topics = sagaTopics(app);
   const serdes = await avroSagaSerdes(codec, app, participants);
-  const producer = kafka.producer({ idempotent: true });
+  const producer = kafka.producer({ idempotent: true, retry: PRODUCER_RETRY });
   await producer.connect();
   const consumers = await Promise.all(
     participants.map(async (participant) => {
@@ -105,10 +86,10 @@ async function startEchoParticipants(
     }),
   );
   return {
-    stop: async () => {
+    stop: once(async () => {
       for (const c of consumers) await c.disconnect();
       await producer.disconnect();
-    },
+    }),
   };
 }
 
@@ -120,7 +101,7 @@ async function produceStarts(
   ratePerSecond?: number,
 ): Promise<Map<string, number>> {
   const sentAt = new Map<string, number>();
-  const producer = kafka.producer({ idempotent: true });
+  const producer = kafka.producer({ idempotent: true, retry: PRODUCER_RETRY });
   await producer.connect();
   const chunk = ratePerSecond === undefined ? 1_000 : Math.max(1, Math.round(ratePerSecond / 50));
   const started = Date.now();
@@ -155,33 +136,79 @@ async function watchEvents(kafka: Kafka, codec: AvroCodec, app: string) {
   return { completedAt, started: () => started, stop: () => follower.stop() };
 }
 
-/** A worker running the bench saga, started by records on `<app>.starts`. */
-function benchWorker(
-  app: string,
-  brokers: string[],
-  codec: AvroCodec,
-  stateDir: string,
-  guarantee: ProcessingGuarantee,
-): SagaWorker {
-  return new SagaWorker({
-    applicationId: app,
-    brokers,
-    sagas: [benchSaga],
-    starts: [
-      {
-        topic: `${app}.starts`,
-        saga: "bench",
-        valueSerde: Serdes.json<BenchData>(),
-        data: (e: BenchData) => e,
-      },
+/** `fn` run at its first call only; later calls get the same promise. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  return () => (running ??= fn());
+}
+
+interface BenchConnections {
+  brokers: string[];
+  schemaRegistryUrl: string;
+  codec: AvroCodec;
+}
+
+interface WorkerProcess {
+  /** The worker's memory use now (after a GC). */
+  memory(): Promise<NodeJS.MemoryUsage>;
+  /** Stops it cleanly; with profiling, returns where its time went. */
+  stop(): Promise<ProfileSummary | undefined>;
+}
+
+const WORKER_SCRIPT = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "saga-bench-worker.js",
+);
+
+/** Starts the bench worker in its own process and waits until it has joined its group. */
+async function startWorker(
+  connections: BenchConnections,
+  options: Omit<BenchWorkerOptions, "brokers" | "partitions">,
+  profileDir: string | undefined,
+): Promise<WorkerProcess> {
+  const flags = ["--expose-gc"];
+  if (profileDir !== undefined) flags.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
+  const child = spawn(
+    process.execPath,
+    [
+      ...flags,
+      WORKER_SCRIPT,
+      JSON.stringify({
+        ...options,
+        brokers: connections.brokers,
+        partitions: PARTITIONS,
+        schemaRegistryUrl: connections.schemaRegistryUrl,
+      }),
     ],
-    stateDir,
-    partitions: PARTITIONS,
-    guarantee,
-    api: false,
-    codec,
-    logger: createLogger("error", app),
-  });
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const lines: ((line: string) => void)[] = [];
+  createInterface({ input: child.stdout }).on("line", (line) => lines.shift()?.(line));
+  const nextLine = () =>
+    Promise.race([
+      new Promise<string>((resolve) => lines.push(resolve)),
+      exited.then((code) => {
+        throw new Error(`the bench worker exited (code ${code}) before it answered`);
+      }),
+    ]);
+  const ready = await nextLine();
+  if (ready !== "ready") throw new Error(`the bench worker said "${ready}" instead of ready`);
+  return {
+    memory: async () => {
+      const answer = nextLine();
+      child.stdin.write("memory\n");
+      return JSON.parse(await answer) as NodeJS.MemoryUsage;
+    },
+    stop: once(async () => {
+      child.kill("SIGTERM");
+      const code = await exited;
+      if (code !== 0) throw new Error(`the bench worker stopped with code ${code}`);
+      if (profileDir === undefined) return undefined;
+      const [file] = (await readdir(profileDir)).filter((f) => f.endsWith(".cpuprofile"));
+      return file === undefined ? undefined : summarizeProfile(path.join(profileDir, file));
+    }),
+  };
 }
 
 interface Result {
@@ -189,21 +216,29 @@ interface Result {
   sagasPerSecond: number;
   p50: number;
   p99: number;
+  profile: ProfileSummary | undefined;
 }
 
 async function runMode(
-  { brokers, codec }: BenchConnections,
+  connections: BenchConnections,
   guarantee: ProcessingGuarantee,
+  options: SagaBenchOptions,
   report: (line: string) => void,
 ): Promise<Result> {
+  const { brokers, codec } = connections;
+  const rate = options.rate ?? 500;
   const app = `bench-saga-${guarantee === ProcessingGuarantee.ExactlyOnce ? "eos" : "alos"}-${Date.now().toString(36)}`;
   const kafka = createKafka({ brokers, clientId: app });
-  const startTopic = `${app}.starts`;
+  const startTopic = benchStartTopic(app);
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `${app}-`));
-  const worker = benchWorker(app, brokers, codec, stateDir, guarantee);
-  await worker.start(); // creates the topics the watcher reads
+  const profileDir = options.profile === true ? path.join(stateDir, "profile") : undefined;
+  const worker = await startWorker(
+    connections,
+    { applicationId: app, stateDir, guarantee, commitIntervalMs: options.commitIntervalMs },
+    profileDir,
+  ); // creates the topics the watcher reads
   const watcher = await watchEvents(kafka, codec, app);
-  const echo = await startEchoParticipants(kafka, codec, app, ["alpha", "beta", "gamma"]);
+  const echo = await startEchoParticipants(kafka, codec, app, BENCH_PARTICIPANTS);
   try {
     report(`${guarantee}: draining ${BACKLOG} sagas …`);
     const backlog = Array.from({ length: BACKLOG }, (_, i) => `b-${i}`);
@@ -217,9 +252,9 @@ async function runMode(
     const last = Math.max(...watcher.completedAt.values());
     const sagasPerSecond = BACKLOG / Math.max(0.001, (last - first) / 1000);
 
-    report(`${guarantee}: ${PACED} sagas at ${RATE}/s for latency …`);
+    report(`${guarantee}: ${PACED} sagas at ${rate}/s for latency …`);
     const paced = Array.from({ length: PACED }, (_, i) => `p-${i}`);
-    const startedAt = await produceStarts(kafka, startTopic, paced, RATE);
+    const startedAt = await produceStarts(kafka, startTopic, paced, rate);
     await waitUntil(() => (watcher.completedAt.size >= BACKLOG + PACED ? true : undefined), {
       timeoutMs: 300_000,
       intervalMs: 50,
@@ -228,36 +263,40 @@ async function runMode(
     const latencies = paced
       .map((id) => (watcher.completedAt.get(id) ?? 0) - (startedAt.get(id) ?? 0))
       .sort((a, b) => a - b);
+    await echo.stop();
+    const profile = await worker.stop();
     return {
       mode: guarantee,
       sagasPerSecond,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
+      profile,
     };
   } finally {
     await echo.stop();
-    await worker.stop();
+    await worker.stop().catch(() => undefined); // already stopped unless the run failed
     await watcher.stop();
     await rm(stateDir, { recursive: true, force: true });
   }
 }
 
 /** Memory with ACTIVE sagas in flight: no participant answers, so they all wait on step one. */
-async function measureActive({ brokers, codec }: BenchConnections, report: (line: string) => void) {
+async function measureActive(connections: BenchConnections, report: (line: string) => void) {
   const app = `bench-saga-active-${Date.now().toString(36)}`;
-  const kafka = createKafka({ brokers, clientId: app });
+  const kafka = createKafka({ brokers: connections.brokers, clientId: app });
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `${app}-`));
-  const startTopic = `${app}.starts`;
-  const worker = benchWorker(app, brokers, codec, stateDir, ProcessingGuarantee.ExactlyOnce);
-  global.gc?.();
-  const before = process.memoryUsage();
-  await worker.start();
-  const watcher = await watchEvents(kafka, codec, app);
+  const worker = await startWorker(
+    connections,
+    { applicationId: app, stateDir, guarantee: ProcessingGuarantee.ExactlyOnce },
+    undefined,
+  );
+  const watcher = await watchEvents(kafka, connections.codec, app);
   try {
+    const before = await worker.memory();
     report(`memory: starting ${ACTIVE} sagas that wait on their first step …`);
     await produceStarts(
       kafka,
-      startTopic,
+      benchStartTopic(app),
       Array.from({ length: ACTIVE }, (_, i) => `a-${i}`),
     );
     await waitUntil(() => (watcher.started() >= ACTIVE ? true : undefined), {
@@ -265,8 +304,7 @@ async function measureActive({ brokers, codec }: BenchConnections, report: (line
       intervalMs: 200,
       description: `${ACTIVE} sagas to start`,
     });
-    global.gc?.();
-    const after = process.memoryUsage();
+    const after = await worker.memory();
     return {
       rssMb: (after.rss - before.rss) / 2 ** 20,
       heapMb: (after.heapUsed - before.heapUsed) / 2 ** 20,
@@ -278,22 +316,37 @@ async function measureActive({ brokers, codec }: BenchConnections, report: (line
   }
 }
 
-interface BenchConnections {
-  brokers: string[];
-  codec: AvroCodec;
+const pct = (part: number, whole: number) => `${((100 * part) / Math.max(whole, 1)).toFixed(1)}%`;
+
+/** Where one mode's worker spent its time: components, then the busiest functions. */
+function profileReport(mode: string, profile: ProfileSummary): string {
+  const components = profile.components
+    .slice(0, 12)
+    .map((c) => [c.name, c.ms.toFixed(0), pct(c.ms, profile.totalMs)]);
+  const functions = profile.functions
+    .filter((f) => !f.component.startsWith("("))
+    .slice(0, 15)
+    .map((f) => [f.name, f.component, pct(f.ms, profile.totalMs)]);
+  return (
+    `\n${mode} worker profile (${(profile.totalMs / 1000).toFixed(1)} s sampled; self time):\n` +
+    `${formatTable(["component", "ms", "share"], components)}\n\n` +
+    `${formatTable(["function", "component", "share"], functions)}\n`
+  );
 }
 
 export async function sagaBenchmark(
   connections: { kafkaBrokers: string[]; schemaRegistryUrl: string },
+  options: SagaBenchOptions,
   report: (line: string) => void,
 ): Promise<void> {
   const bench: BenchConnections = {
     brokers: connections.kafkaBrokers,
+    schemaRegistryUrl: connections.schemaRegistryUrl,
     codec: new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl)),
   };
   const results = [
-    await runMode(bench, ProcessingGuarantee.ExactlyOnce, report),
-    await runMode(bench, ProcessingGuarantee.AtLeastOnce, report),
+    await runMode(bench, ProcessingGuarantee.ExactlyOnce, options, report),
+    await runMode(bench, ProcessingGuarantee.AtLeastOnce, options, report),
   ];
   const memory = await measureActive(bench, report);
   const rows = results.map((r) => [
@@ -302,11 +355,14 @@ export async function sagaBenchmark(
     r.p50.toFixed(0),
     r.p99.toFixed(0),
   ]);
+  const profiles = results.map((r) => (r.profile ? profileReport(r.mode, r.profile) : ""));
   process.stdout.write(
-    `\nsaga benchmark: 3-step saga, one worker, ${PARTITIONS} partitions, echo participants; ` +
-      `throughput draining ${BACKLOG} sagas, latency at ${RATE} sagas/s\n` +
+    `\nsaga benchmark: 3-step saga, one worker process, ${PARTITIONS} partitions, echo participants; ` +
+      `throughput draining ${BACKLOG} sagas, latency at ${options.rate ?? 500} sagas/s` +
+      `${options.commitIntervalMs === undefined ? "" : `, commit interval ${options.commitIntervalMs} ms`}\n` +
       `${formatTable(["mode", "sagas/s", "p50 ms", "p99 ms"], rows)}\n\n` +
       `memory with ${ACTIVE} active sagas (waiting on step one): worker RSS +${memory.rssMb.toFixed(0)} MB, ` +
-      `JS heap ${memory.heapMb >= 0 ? "+" : ""}${memory.heapMb.toFixed(0)} MB (${((memory.rssMb * 1024) / ACTIVE).toFixed(1)} KB of RSS per active saga; the heap figure is noisy without --expose-gc)\n`,
+      `JS heap +${memory.heapMb.toFixed(0)} MB (${((memory.rssMb * 1024) / ACTIVE).toFixed(1)} KB of RSS per active saga)\n` +
+      profiles.join(""),
   );
 }

@@ -16,10 +16,21 @@ async function localStack() {
   return { connections: config.connections, stack };
 }
 
+interface BenchOptions {
+  rate?: number;
+  commitInterval?: number;
+  profile?: boolean;
+}
+
 /** Benchmarks by name; each prints a table of figures. */
-const BENCHMARKS: Record<string, () => Promise<void>> = {
+const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
   topology: async () => topologyBenchmark((await localStack()).connections.kafkaBrokers, report),
-  saga: async () => sagaBenchmark((await localStack()).connections, report),
+  saga: async (options) =>
+    sagaBenchmark(
+      (await localStack()).connections,
+      { rate: options.rate, commitIntervalMs: options.commitInterval, profile: options.profile },
+      report,
+    ),
   outbox: async () => {
     const { connections, stack } = await localStack();
     const connectPid = async () => (await stack.status()).find((c) => c.name === "connect")?.pid;
@@ -27,11 +38,20 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   },
 };
 
+function positive(value: string): number {
+  const n = Number(value);
+  if (!(n > 0)) throw new UsageError(`expected a positive number, got "${value}"`);
+  return n;
+}
+
 export function benchCommand(): Command {
   return new Command("bench")
     .description("run a benchmark against the local stack and print its figures")
-    .argument("[name]", "which benchmark")
-    .action(async (name: string | undefined) => {
+    .argument("[name]", `which benchmark: ${Object.keys(BENCHMARKS).join(", ")}`)
+    .option("--rate <sagas/s>", "saga: the latency phase's steady rate (default 500)", positive)
+    .option("--commit-interval <ms>", "saga: the worker's commit interval", positive)
+    .option("--profile", "saga: profile the worker process and print where its time went")
+    .action(async (name: string | undefined, options: BenchOptions) => {
       const names = Object.keys(BENCHMARKS);
       const bench = name === undefined ? undefined : BENCHMARKS[name];
       if (bench === undefined) {
@@ -41,6 +61,6 @@ export function benchCommand(): Command {
             : `no benchmark named "${name}" (available: ${names.join(", ") || "none yet"})`,
         );
       }
-      await bench();
+      await bench(options);
     });
 }

@@ -27,13 +27,23 @@ const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
 };
 
 /**
+ * Retries of the engine's idempotent and transactional producers. kafkajs waits 300 ms before
+ * its first retry; a busy task's next transaction mostly meets CONCURRENT_TRANSACTIONS (the
+ * broker is still writing the previous one's markers), gone within milliseconds, which the
+ * Java client retries after 20 ms. The count bounds a send to about two minutes, like the Java
+ * client's delivery.timeout.ms; a send that gives up fails its transaction, which aborts.
+ */
+export const PRODUCER_RETRY = { initialRetryTime: 20, maxRetryTime: 1000, retries: 125 } as const;
+
+/**
  * Answers kafkajs retries as a matter of course but logs as errors: CONCURRENT_TRANSACTIONS
- * (the previous transaction's markers are still being written when a busy task starts the
- * next one) and a group coordinator not yet available (right after a broker starts). They are
- * logged at debug.
+ * (see PRODUCER_RETRY) and a group coordinator not yet available (right after a broker
+ * starts). They are logged at debug, and so is kafkajs's warning that PRODUCER_RETRY's bounded
+ * count "may invalidate EoS": our sends either fail their transaction or are deduplicated by
+ * message id downstream.
  */
 const RETRIED_AS_USUAL =
-  /another concurrent operation on the same transaction was ongoing|The group coordinator is not available/;
+  /another concurrent operation on the same transaction was ongoing|The group coordinator is not available|Limiting retries for the idempotent producer/;
 
 function pinoLogCreator(logger: Logger): logCreator {
   return () =>

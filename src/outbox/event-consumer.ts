@@ -15,7 +15,12 @@ import {
   toError,
   type RecordOrigin,
 } from "../errors/index.js";
-import { deadLetterTopic, ensureDeadLetterTopic, sendDeadLetter } from "../kafka/index.js";
+import {
+  deadLetterTopic,
+  ensureDeadLetterTopic,
+  PRODUCER_RETRY,
+  sendDeadLetter,
+} from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import { outboxTable } from "./outbox.js";
 
@@ -99,7 +104,7 @@ export async function startEventConsumer<T>(options: EventConsumerOptions<T>) {
   await migrateInbox(options.pool, inbox);
   await ensureDeadLetterTopic(options.kafka, dlq);
   const stats: EventConsumerStats = { handled: 0, duplicates: 0, deadLettered: 0 };
-  const producer: Producer = options.kafka.producer({ idempotent: true });
+  const producer: Producer = options.kafka.producer({ idempotent: true, retry: PRODUCER_RETRY });
   const consumer: Consumer = options.kafka.consumer({ groupId: options.groupId });
 
   /**

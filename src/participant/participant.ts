@@ -19,7 +19,12 @@ import {
   toError,
   type RecordOrigin,
 } from "../errors/index.js";
-import { deadLetterTopic, ensureDeadLetterTopic, sendDeadLetter } from "../kafka/index.js";
+import {
+  deadLetterTopic,
+  ensureDeadLetterTopic,
+  PRODUCER_RETRY,
+  sendDeadLetter,
+} from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import {
   avroSagaSerdes,
@@ -234,7 +239,7 @@ export async function createParticipant(options: ParticipantOptions) {
     }
   }
 
-  const producer: Producer = options.kafka.producer({ idempotent: true });
+  const producer: Producer = options.kafka.producer({ idempotent: true, retry: PRODUCER_RETRY });
   const delayed = new Set<NodeJS.Timeout>();
   const consumer: Consumer = options.kafka.consumer({ groupId });
 

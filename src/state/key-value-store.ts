@@ -1,8 +1,10 @@
 /**
  * A typed key-value state store over a BytesStore engine. Writes are buffered (visible to
- * reads at once) and reach the engine only at commit, in one batch, together with the
- * changelog records the task sends in the same Kafka transaction. The writes of the record
- * being processed are kept apart, so that a record that fails can be rolled back whole.
+ * reads at once) and reach the engine only after the commit that carries them, in one batch,
+ * together with the changelog records the task sends in the same Kafka transaction. Three
+ * generations of writes are kept apart: the record being processed (so that a record that
+ * fails is rolled back whole), the open commit interval, and the sealed interval whose
+ * transaction is in flight (processing goes on meanwhile).
  */
 import { prefixEnd, type BytesStore, type Write } from "./bytes-store.js";
 import type { Serde } from "./serde.js";
@@ -24,7 +26,9 @@ export interface WritableStore<K, V> extends ReadableStore<K, V> {
 type Pending = Map<string, Write>;
 
 export class KeyValueStore<K, V> implements WritableStore<K, V> {
-  /** Writes of records already processed in this commit interval. */
+  /** Writes of the sealed interval, whose commit is in flight. */
+  private sealed: Pending = new Map();
+  /** Writes of records already processed in the open commit interval. */
   private interval: Pending = new Map();
   /** Writes of the record being processed. */
   private current: Pending = new Map();
@@ -38,7 +42,7 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
 
   private pendingWrite(keyBytes: Buffer): Write | undefined {
     const hex = keyBytes.toString("hex");
-    return this.current.get(hex) ?? this.interval.get(hex);
+    return this.current.get(hex) ?? this.interval.get(hex) ?? this.sealed.get(hex);
   }
 
   async get(key: K): Promise<V | undefined> {
@@ -75,7 +79,7 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     const inRange = (key: Buffer) =>
       (from === undefined || Buffer.compare(key, from) >= 0) &&
       (to === undefined || Buffer.compare(key, to) < 0);
-    const overlay = new Map<string, Write>([...this.interval, ...this.current]);
+    const overlay = new Map<string, Write>([...this.sealed, ...this.interval, ...this.current]);
     const merged = new Map<string, Write>();
     for await (const [key, value] of this.engine.range(from, to))
       merged.set(key.toString("hex"), [key, value]);
@@ -98,21 +102,40 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     this.current.clear();
   }
 
-  /** The writes of this commit interval (the changelog records), without clearing them. */
+  /** The writes of the open commit interval, without ending it. */
   changes(): Write[] {
     return [...this.interval.values()];
   }
 
-  /** The interval's transaction committed: write its changes to the engine in one batch. */
-  async flush(): Promise<void> {
-    const batch = this.changes();
+  /**
+   * Ends the open interval: its writes become the commit's (returned: the changelog records)
+   * and later writes start a new interval. The previous commit must have ended.
+   */
+  seal(): Write[] {
+    if (this.sealed.size > 0) {
+      throw new Error(`store "${this.name}": a commit is still in flight; wait for it to end`);
+    }
+    this.sealed = this.interval;
     this.interval = new Map();
-    if (batch.length > 0) await this.engine.write(batch);
+    return [...this.sealed.values()];
   }
 
-  /** The interval's transaction aborted: forget its writes. */
-  discard(): void {
+  /** The sealed interval's transaction committed: write it to the engine in one batch. */
+  async flush(): Promise<void> {
+    const batch = [...this.sealed.values()];
+    if (batch.length > 0) await this.engine.write(batch);
+    this.sealed = new Map(); // only now: reads meanwhile must still see it
+  }
+
+  /** Forgets the writes not sealed yet (the open interval and the current record). */
+  discardInterval(): void {
     this.interval = new Map();
     this.current = new Map();
+  }
+
+  /** A transaction failed: forget every write not in the engine. */
+  discard(): void {
+    this.sealed = new Map();
+    this.discardInterval();
   }
 }

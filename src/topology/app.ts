@@ -2,12 +2,15 @@
  * StreamsApp runs a topology on a kafkajs consumer group: one task per input partition of
  * each sub-topology, its stores restored from their changelogs before it processes anything.
  *
- * exactly_once (default): each task has its own transactional producer (`<app>-<task>`), so
- * the task's next owner fences a zombie. Per batch: process, then in one transaction send
- * sink records, dead letters and changelog records and commit the input offsets; only then
- * are the writes applied to the local stores. at_least_once: the same outputs through one
- * idempotent producer, then the store writes, then the offsets.
- */
+ * Commits are pipelined: a task processes its batches into an open interval; when no commit
+ * of its own is in flight and `commitIntervalMs` has passed since the last, the interval is
+ * sealed and committed while processing goes on into the next one. exactly_once (default):
+ * each task has its own transactional producer (`<app>-<task>`), so the task's next owner
+ * fences a zombie; a commit sends the interval's sink records, dead letters and changelog
+ * records and its input offsets in one transaction, and only then are its writes applied to
+ * the local stores. at_least_once: the same outputs through one idempotent producer, then
+ * the store writes, then the offsets. A failed commit discards the task instance: the next
+ * one seeks the consumer back to the committed offsets and restores from the changelog. */
 import path from "node:path";
 import {
   AssignerProtocol,
@@ -17,7 +20,7 @@ import {
   type Message,
   type Producer,
 } from "kafkajs";
-import { createKafka, deadLetterTopic } from "../kafka/index.js";
+import { createKafka, deadLetterTopic, PRODUCER_RETRY } from "../kafka/index.js";
 import { copartitionedAssigner } from "./assigner.js";
 import type { Logger } from "../log/index.js";
 import {
@@ -52,6 +55,12 @@ export interface StreamsAppOptions {
   logger: Logger;
   /** How often wall-clock punctuators are checked (ms, default 100). */
   punctuateIntervalMs?: number | undefined;
+  /**
+   * A task commits at most this often (ms): the records processed meanwhile share one
+   * transaction. Lower means less latency per hop, higher more throughput (default 0: at the
+   * end of every batch).
+   */
+  commitIntervalMs?: number | undefined;
   /** Partitions processed at once (default 4). */
   concurrency?: number | undefined;
   /** A member silent this long is dropped from the group and its tasks move (default 10 s). */
@@ -59,6 +68,11 @@ export interface StreamsAppOptions {
   /** A string this member advertises to its group (a worker's query address). */
   advertisedAddress?: string | undefined;
 }
+
+/** An interval grows to at most this many records while the previous commit is in flight. */
+const MAX_INTERVAL_RECORDS = 5_000;
+/** A long batch heartbeats every so many records, to keep its member in the group. */
+const HEARTBEAT_EVERY = 500;
 
 interface OpenTask {
   task: Task;
@@ -69,10 +83,22 @@ interface OpenTask {
   /** Per changelogged store: the offset its local copy is complete up to. */
   positions: Map<string, bigint>;
   /**
-   * Per source topic: the next input offset to process. Records below it were committed by an
-   * earlier owner; kafkajs may still deliver them (see createTask), and they are skipped.
+   * Per source topic: the next input offset to process. Records below it were processed
+   * already (committed, or in a commit to come); kafkajs may deliver them again (after a
+   * rebalance it resumes from the committed offsets), and they are skipped.
    */
   inputPositions: Map<string, bigint>;
+  /** inputPositions when the open interval began: where an aborted interval goes back to. */
+  intervalStart: Map<string, bigint>;
+  /** Per source topic: the offset to commit with the open interval, if it read any. */
+  intervalOffsets: Map<string, bigint>;
+  /** The commit in flight (at most one per task). */
+  inFlight: Promise<boolean> | undefined;
+  lastCommitAt: number;
+  /** Set while a commit waits for the interval to pass. */
+  commitTimer: NodeJS.Timeout | undefined;
+  /** A commit failed: nothing of this instance may be committed or checkpointed any more. */
+  failed: boolean;
   /** Serializes batches, punctuation and closing of one task. */
   queue: Promise<unknown>;
   /** Set when closing starts: later batches must go to the task's next instance. */
@@ -90,6 +116,7 @@ export class StreamsApp {
   private partitionCounts = new Map<number, number>();
   private punctuateTimer: NodeJS.Timeout | undefined;
   private readonly closing = new Map<string, Promise<void>>();
+  private readonly commitIntervalMs: number;
 
   constructor(private readonly options: StreamsAppOptions) {
     if (!/^[A-Za-z0-9._-]+$/.test(options.applicationId)) {
@@ -98,6 +125,12 @@ export class StreamsApp {
       );
     }
     this.guarantee = options.guarantee ?? ProcessingGuarantee.ExactlyOnce;
+    this.commitIntervalMs = options.commitIntervalMs ?? 0;
+    if (!(this.commitIntervalMs >= 0)) {
+      throw new TopologyError(
+        `commitIntervalMs must be 0 or more (got ${options.commitIntervalMs}): 0 commits after every batch`,
+      );
+    }
     this.kafka = createKafka({
       brokers: options.brokers,
       clientId: options.applicationId,
@@ -116,7 +149,11 @@ export class StreamsApp {
     await this.prepareTopics();
 
     if (this.guarantee === ProcessingGuarantee.AtLeastOnce) {
-      this.sharedProducer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      this.sharedProducer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        retry: PRODUCER_RETRY,
+      });
       await this.sharedProducer.connect();
     }
     const consumer = this.kafka.consumer({
@@ -164,30 +201,42 @@ export class StreamsApp {
         const isStale = () => payload.isStale();
         if (batch.messages.length === 0) return;
         const open = await this.openTask(batch.topic, batch.partition);
+        // A closed or failed instance leaves the batch unresolved: it goes to the next one.
+        const usable = () => !open.closed && !open.failed && !isStale();
         await this.serially(open, async () => {
-          if (open.closed) return; // unresolved: kafkajs delivers it again, to the next instance
-          let next: string | undefined;
+          if (!usable()) return;
+          if (open.inFlight !== undefined && open.task.uncommitted >= MAX_INTERVAL_RECORDS) {
+            await open.inFlight; // back-pressure: the broker sets the pace
+            if (!usable()) return;
+          }
+          let processed = 0;
           const from = open.inputPositions.get(batch.topic) ?? 0n;
-          for (const message of batch.messages) {
-            if (!isRunning() || isStale()) break;
-            if (BigInt(message.offset) < from) continue; // committed by an earlier owner
-            await open.task.process(toInput(batch.topic, batch.partition, message));
-            next = (BigInt(message.offset) + 1n).toString();
+          try {
+            for (const message of batch.messages) {
+              if (!isRunning() || isStale()) break;
+              const offset = BigInt(message.offset);
+              if (offset < from) continue; // processed already (see inputPositions)
+              await open.task.process(toInput(batch.topic, batch.partition, message));
+              // Each record's position moves with its effects: whatever throws next (a
+              // heartbeat meeting a rebalance, a retriable error), kafkajs redelivers from the
+              // committed offset and what the interval holds already is skipped, not redone.
+              open.inputPositions.set(batch.topic, offset + 1n);
+              open.intervalOffsets.set(batch.topic, offset + 1n);
+              if (++processed % HEARTBEAT_EVERY === 0) await payload.heartbeat();
+            }
+          } finally {
+            if (processed > 0 && !isStale()) this.requestCommit(open);
           }
           if (isStale()) {
-            open.task.aborted(); // revoked mid-batch: the next owner redoes it
+            this.abortInterval(open); // the consumer was sought back: this work is redone
             return;
           }
-          if (next === undefined) {
-            // Nothing new in this batch (all committed before): move past it without a commit.
-            if (isRunning()) payload.resolveOffset(batch.lastOffset());
-            return;
-          }
-          await this.commit(open, { topic: batch.topic, partition: batch.partition, offset: next });
-          open.inputPositions.set(batch.topic, BigInt(next));
-          payload.resolveOffset((BigInt(next) - 1n).toString());
-          await payload.heartbeat();
+          if (!isRunning()) return;
+          // Past the batch, or past what was processed of it.
+          const next = processed > 0 ? open.inputPositions.get(batch.topic) : undefined;
+          payload.resolveOffset(next === undefined ? batch.lastOffset() : (next - 1n).toString());
         });
+        await payload.heartbeat();
       },
     });
     this.punctuateTimer = setInterval(() => {
@@ -264,6 +313,7 @@ export class StreamsApp {
         transactionalId: `${applicationId}-${id}`,
         idempotent: true,
         maxInFlightRequests: 1,
+        retry: PRODUCER_RETRY,
       });
       await producer.connect();
       // kafkajs's connect() does not register the transactional id; its first transaction()
@@ -275,9 +325,13 @@ export class StreamsApp {
     const directory = new TaskDirectory(path.join(stateDir, applicationId, id));
     const checkpoint = await directory.takeCheckpoint();
     // kafkajs fetches committed offsets without KIP-447's requireStable, so its position may
-    // predate the previous owner's last transaction. Fencing above has settled that
-    // transaction, so the offsets read now are final; records below them are skipped.
-    const inputPositions = await this.committedOffsets(subtopologyId, partition);
+    // predate the previous owner's last transaction; and after this member's own failed
+    // commit it is past what was committed. Fencing above has settled every transaction, so
+    // the offsets read now are final: the consumer is sought to them.
+    const inputPositions = await this.startingOffsets(subtopologyId, partition);
+    for (const [topic, offset] of inputPositions) {
+      this.consumer?.seek({ topic, partition, offset: offset.toString() });
+    }
     const sub = topology.subtopologies[subtopologyId];
     if (sub === undefined) throw new Error(`no sub-topology ${subtopologyId}`);
     const stores = new Map<string, KeyValueStore<unknown, unknown>>();
@@ -343,25 +397,40 @@ export class StreamsApp {
       producer,
       positions,
       inputPositions,
+      intervalStart: new Map(inputPositions),
+      intervalOffsets: new Map(),
+      inFlight: undefined,
+      lastCommitAt: 0,
+      commitTimer: undefined,
+      failed: false,
       queue: Promise.resolve(),
       closed: false,
     };
   }
 
-  private async committedOffsets(
+  /** Per source topic of the task: its committed offset, or the earliest one when none is. */
+  private async startingOffsets(
     subtopologyId: number,
     partition: number,
   ): Promise<Map<string, bigint>> {
     const sub = this.options.topology.subtopologies[subtopologyId];
     const result = new Map<string, bigint>();
     if (sub === undefined) return result;
-    const offsets = await (this.admin as Admin).fetchOffsets({
+    const admin = this.admin as Admin;
+    const offsets = await admin.fetchOffsets({
       groupId: this.options.applicationId,
       topics: sub.sourceTopics,
     });
     for (const { topic, partitions } of offsets) {
       const committed = partitions.find((p) => p.partition === partition)?.offset;
-      if (committed !== undefined && BigInt(committed) >= 0n) result.set(topic, BigInt(committed));
+      if (committed !== undefined && BigInt(committed) >= 0n) {
+        result.set(topic, BigInt(committed));
+        continue;
+      }
+      const earliest = (await admin.fetchTopicOffsets(topic)).find(
+        (p) => p.partition === partition,
+      );
+      result.set(topic, BigInt(earliest?.low ?? "0"));
     }
     return result;
   }
@@ -372,51 +441,120 @@ export class StreamsApp {
     return run;
   }
 
-  /** Commits the task's outputs, store writes and (if given) its input offset atomically. */
-  private async commit(
-    open: OpenTask,
-    input?: { topic: string; partition: number; offset: string },
-  ): Promise<void> {
-    const outputs = open.task.pendingOutputs();
-    if (outputs.length === 0 && input === undefined) return;
-    const started = Date.now();
-    const records = open.task.uncommitted;
-    if (open.producer !== undefined) {
-      const tx = await open.producer.transaction();
-      try {
-        const ends = await sendOutputs(outputs, (topicMessages) =>
-          tx.sendBatch({ topicMessages, acks: -1 }),
-        );
-        if (input !== undefined) {
-          await tx.sendOffsets({
-            consumerGroupId: this.options.applicationId,
-            topics: [
-              {
-                topic: input.topic,
-                partitions: [{ partition: input.partition, offset: input.offset }],
-              },
-            ],
-          });
-        }
-        await tx.commit();
-        this.trackChangelogPositions(open, ends);
-      } catch (error) {
-        await tx.abort().catch(() => undefined);
-        open.task.aborted();
-        this.discardInstance(open);
-        throw error;
-      }
-      await open.task.committed();
-    } else {
-      const producer = this.sharedProducer as Producer;
-      const ends = await sendOutputs(outputs, (topicMessages) =>
-        producer.sendBatch({ topicMessages, acks: -1 }),
-      );
-      this.trackChangelogPositions(open, ends);
-      await open.task.committed();
-      if (input !== undefined) await (this.consumer as Consumer).commitOffsets([input]);
+  /**
+   * Asks for the open interval to be committed: now if the interval has passed and no commit
+   * is in flight, otherwise once they allow. Runs on the task's queue.
+   */
+  private requestCommit(open: OpenTask): void {
+    if (open.closed || open.inFlight !== undefined || open.commitTimer !== undefined) return;
+    const wait = open.lastCommitAt + this.commitIntervalMs - Date.now();
+    if (wait > 0) {
+      open.commitTimer = setTimeout(() => {
+        open.commitTimer = undefined;
+        void this.serially(open, () => {
+          this.requestCommit(open);
+          return Promise.resolve();
+        });
+      }, wait);
+      return;
     }
-    this.metrics.recordCommit(Date.now() - started, records);
+    const inFlight = this.commitInterval(open);
+    if (inFlight === undefined) return;
+    open.inFlight = inFlight;
+    void inFlight.then((ok) => {
+      open.inFlight = undefined;
+      if (!ok) {
+        this.discardInstance(open);
+        return;
+      }
+      if (open.intervalOffsets.size > 0 || open.task.uncommitted > 0) {
+        void this.serially(open, () => {
+          this.requestCommit(open);
+          return Promise.resolve();
+        });
+      }
+    });
+  }
+
+  /**
+   * Seals the open interval and commits it: its outputs, store writes and input offsets,
+   * atomically under exactly_once. Runs on the task's queue (sealing must fall between two
+   * records); the commit itself goes on while the task processes the next interval. Resolves
+   * to false when the commit failed (the instance must then be discarded).
+   */
+  private commitInterval(open: OpenTask): Promise<boolean> | undefined {
+    if (open.failed) return Promise.resolve(false);
+    const { outputs, records } = open.task.seal();
+    const offsets = open.intervalOffsets;
+    open.intervalOffsets = new Map();
+    open.intervalStart = new Map(open.inputPositions);
+    if (outputs.length === 0 && offsets.size === 0) return undefined;
+    const started = Date.now();
+    open.lastCommitAt = started;
+    const inputs = [...offsets].map(([topic, offset]) => ({
+      topic,
+      partitions: [{ partition: open.task.partition, offset: offset.toString() }],
+    }));
+    const commit = async (): Promise<void> => {
+      if (open.producer !== undefined) {
+        const tx = await open.producer.transaction();
+        try {
+          const ends = await sendOutputs(outputs, (topicMessages) =>
+            tx.sendBatch({ topicMessages, acks: -1 }),
+          );
+          if (inputs.length > 0) {
+            await tx.sendOffsets({ consumerGroupId: this.options.applicationId, topics: inputs });
+          }
+          await tx.commit();
+          this.trackChangelogPositions(open, ends);
+        } catch (error) {
+          await tx.abort().catch(() => undefined);
+          throw error;
+        }
+        await open.task.committed();
+      } else {
+        const producer = this.sharedProducer as Producer;
+        const ends = await sendOutputs(outputs, (topicMessages) =>
+          producer.sendBatch({ topicMessages, acks: -1 }),
+        );
+        this.trackChangelogPositions(open, ends);
+        await open.task.committed();
+        const flat = inputs.flatMap(({ topic, partitions }) =>
+          partitions.map((p) => ({ topic, ...p })),
+        );
+        if (flat.length > 0) await (this.consumer as Consumer).commitOffsets(flat);
+      }
+    };
+    return commit().then(
+      () => {
+        this.metrics.recordCommit(Date.now() - started, records);
+        return true;
+      },
+      (error: unknown) => {
+        this.log.warn(
+          { task: open.task.id, err: error },
+          "commit failed: the task reopens from its committed offsets and changelog",
+        );
+        open.failed = true;
+        open.task.aborted();
+        return false;
+      },
+    );
+  }
+
+  /** Forgets the open interval: its records are processed again from where it began. */
+  private abortInterval(open: OpenTask): void {
+    open.task.abortInterval();
+    open.intervalOffsets = new Map();
+    open.inputPositions = new Map(open.intervalStart);
+  }
+
+  /** Waits for the commit in flight, then commits the rest; false if either failed. */
+  private async commitAll(open: OpenTask): Promise<boolean> {
+    clearTimeout(open.commitTimer);
+    open.commitTimer = undefined;
+    if (open.inFlight !== undefined && !(await open.inFlight)) return false;
+    return (await this.commitInterval(open)) ?? true;
   }
 
   /** Moves each changelogged store's position to the end of what this commit wrote. */
@@ -435,7 +573,7 @@ export class StreamsApp {
         await this.serially(open, async () => {
           if (open.closed) return;
           await open.task.punctuateWallClock();
-          await this.commit(open);
+          this.requestCommit(open);
         });
       } catch (error) {
         this.log.error({ task: id, err: error }, "punctuation failed");
@@ -453,16 +591,22 @@ export class StreamsApp {
   }
 
   /**
-   * Closes a task instance after whatever it is doing. Only a clean close writes a checkpoint;
-   * without one, the next open wipes the stores and restores them from the changelog.
+   * Closes a task instance after whatever it is doing. Only a clean close, whose last commit
+   * succeeded, writes a checkpoint; without one, the next open wipes the stores and restores
+   * them from the changelog.
    */
   private closeInstance(open: OpenTask, clean: boolean): Promise<void> {
     const id = open.task.id;
     open.closed = true;
     const closing = this.serially(open, async () => {
+      // A clean close commits what was processed; otherwise the next owner redoes it.
+      let committed = false;
+      if (clean) committed = await this.commitAll(open);
+      else await open.inFlight;
+      clearTimeout(open.commitTimer);
       await open.task.close();
       for (const store of open.stores.values()) await store.engine.close();
-      if (clean) await open.directory.writeCheckpoint(open.positions);
+      if (committed) await open.directory.writeCheckpoint(open.positions);
       await open.producer?.disconnect();
     }).then(
       () => {
@@ -480,9 +624,10 @@ export class StreamsApp {
   }
 
   /**
-   * A failed exactly_once commit leaves the instance unusable: its producer may be fenced
-   * (the task moved while this worker was out of the group) and its store may lag the
-   * changelog. Drop it; the next batch reopens the task from the changelog and the offsets.
+   * A failed commit leaves the instance unusable: its producer may be fenced (the task moved
+   * while this worker was out of the group), its stores may lag the changelog, and the
+   * consumer has read past what was committed. Drop it; the next batch reopens the task from
+   * the changelog and seeks back to the committed offsets.
    */
   private discardInstance(open: OpenTask): void {
     const id = open.task.id;
@@ -534,6 +679,12 @@ export class StreamsApp {
   /** Stops consuming, commits what was processed, closes every task cleanly. */
   async stop(): Promise<void> {
     if (this.punctuateTimer !== undefined) clearInterval(this.punctuateTimer);
+    // Commit while still in the group (at_least_once commits offsets through the consumer).
+    this.consumer?.pause(this.options.topology.sourceTopics().map((topic) => ({ topic })));
+    for (const opening of this.tasks.values()) {
+      const open = await opening.catch(() => undefined);
+      if (open !== undefined) await this.serially(open, () => this.commitAll(open));
+    }
     await this.consumer?.disconnect();
     for (const id of [...this.tasks.keys()]) await this.closeTask(id, true);
     await this.sharedProducer?.disconnect();

@@ -85,7 +85,7 @@ export class Task {
     return this.options.partition;
   }
 
-  /** Records processed (or dead-lettered) since the last commit. */
+  /** Records processed (or dead-lettered) in the open commit interval. */
   get uncommitted(): number {
     return this.processedSinceCommit;
   }
@@ -278,38 +278,52 @@ export class Task {
     });
   }
 
-  /** Everything the next commit must write: sink records, dead letters, changelog records. */
-  pendingOutputs(): OutputRecord[] {
+  /**
+   * Ends the commit interval and returns everything its commit must write: sink records,
+   * dead letters, changelog records, and how many records it covers. Processing may go on
+   * into the next interval while that commit is in flight; only one may be in flight.
+   */
+  seal(): { outputs: OutputRecord[]; records: number } {
     const changelog: OutputRecord[] = [];
+    const timestamp = this.options.now();
     for (const [name, store] of this.options.stores) {
+      const writes = store.seal();
       if (this.options.topology.stores.get(name)?.changelog !== true) continue;
       const topic = changelogTopic(this.options.applicationId, name);
-      for (const [key, value] of store.changes()) {
+      for (const [key, value] of writes) {
         changelog.push({
           topic,
           partition: this.options.partition,
           key,
           value,
-          timestamp: this.options.now(),
+          timestamp,
           headers: {},
         });
       }
     }
-    return [...this.outputs, ...changelog];
+    const sealed = { outputs: [...this.outputs, ...changelog], records: this.processedSinceCommit };
+    this.outputs = [];
+    this.processedSinceCommit = 0;
+    return sealed;
   }
 
-  /** The commit's transaction succeeded: write the stores, start a new interval. */
+  /** The sealed interval's transaction committed: write its changes to the stores. */
   async committed(): Promise<void> {
     for (const store of this.options.stores.values()) await store.flush();
+  }
+
+  /** Forgets the open interval (not sealed yet): its writes and outputs are gone. */
+  abortInterval(): void {
+    for (const store of this.options.stores.values()) store.discardInterval();
     this.outputs = [];
+    this.recordOutputs = [];
     this.processedSinceCommit = 0;
   }
 
-  /** The commit's transaction failed: its writes and outputs are gone. */
+  /** A commit failed: every write and output not in the stores' engines is gone. */
   aborted(): void {
     for (const store of this.options.stores.values()) store.discard();
-    this.outputs = [];
-    this.processedSinceCommit = 0;
+    this.abortInterval();
   }
 
   async close(): Promise<void> {

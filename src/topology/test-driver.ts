@@ -111,7 +111,7 @@ export class TopologyTestDriver {
   }
 
   private async commit(task: Task): Promise<void> {
-    for (const output of task.pendingOutputs()) {
+    for (const output of task.seal().outputs) {
       const partition =
         output.partition ??
         (output.key === null ? 0 : partitionForKey(output.key, this.partitions));

@@ -12,7 +12,7 @@ import {
   type ApiServer,
   type SagaApiBackend,
 } from "../api/index.js";
-import { createKafka } from "../kafka/index.js";
+import { createKafka, PRODUCER_RETRY } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import type { AvroCodec } from "../schema/index.js";
 import {
@@ -42,6 +42,8 @@ export interface SagaWorkerOptions {
   /** The engine's messages are Avro: their schemas are registered through it at start. */
   codec: AvroCodec;
   timerIntervalMs?: number;
+  /** How often each task commits its work (ms; see StreamsAppOptions.commitIntervalMs). */
+  commitIntervalMs?: number | undefined;
   sessionTimeoutMs?: number;
   concurrency?: number;
   /** The HTTP API (default: 127.0.0.1, a free port); false serves none. */
@@ -124,10 +126,11 @@ export class SagaWorker {
       guarantee: options.guarantee ?? ProcessingGuarantee.ExactlyOnce,
       logger: options.logger,
       sessionTimeoutMs: options.sessionTimeoutMs,
+      commitIntervalMs: options.commitIntervalMs,
       concurrency: options.concurrency,
       advertisedAddress: this.apiAddress,
     });
-    this.producer = this.kafka.producer({ idempotent: true });
+    this.producer = this.kafka.producer({ idempotent: true, retry: PRODUCER_RETRY });
     await this.producer.connect();
     await app.start();
     this.running = app;

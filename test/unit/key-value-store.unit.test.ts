@@ -19,6 +19,7 @@ describe("KeyValueStore", () => {
     expect(await kv.get("a")).toBe(1);
     kv.acceptRecord();
     expect(engine.size).toBe(0);
+    kv.seal();
     await kv.flush();
     expect(engine.size).toBe(1);
     expect(await kv.get("a")).toBe(1);
@@ -40,6 +41,7 @@ describe("KeyValueStore", () => {
     const { kv } = store();
     kv.put("a", 1);
     kv.acceptRecord();
+    kv.seal();
     await kv.flush();
     kv.delete("a");
     kv.acceptRecord();
@@ -66,6 +68,7 @@ describe("KeyValueStore", () => {
     ] as const)
       kv.put(k, v);
     kv.acceptRecord();
+    kv.seal();
     await kv.flush();
     kv.put("order:0", 0);
     kv.delete("order:2");
@@ -85,6 +88,40 @@ describe("KeyValueStore", () => {
       "order:3",
       "payment:1",
     ]);
+  });
+
+  it("goes on with a new interval while the sealed one commits", async () => {
+    const { engine, kv } = store();
+    kv.put("a", 1);
+    kv.acceptRecord();
+    expect(kv.seal().map(([k, v]) => [k.toString(), v?.toString()])).toEqual([["a", "1"]]);
+    kv.put("a", 2);
+    kv.put("b", 3);
+    kv.acceptRecord();
+    expect(await kv.get("a")).toBe(2);
+    expect(() => kv.seal()).toThrow(/still in flight/);
+    await kv.flush(); // only the sealed interval reaches the engine
+    expect(engine.size).toBe(1);
+    expect(await kv.get("a")).toBe(2);
+    expect(kv.seal().length).toBe(2);
+    await kv.flush();
+    expect(await entries(kv.range())).toEqual([
+      ["a", 2],
+      ["b", 3],
+    ]);
+  });
+
+  it("keeps the sealed interval when the open one is discarded", async () => {
+    const { kv } = store();
+    kv.put("a", 1);
+    kv.acceptRecord();
+    kv.seal();
+    kv.put("a", 2);
+    kv.acceptRecord();
+    kv.discardInterval();
+    expect(await kv.get("a")).toBe(1);
+    kv.discard();
+    expect(await kv.get("a")).toBeUndefined();
   });
 });
 

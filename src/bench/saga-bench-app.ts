@@ -1,0 +1,71 @@
+/** The saga benchmark's application: a 3-step saga, started by records on `<app>.starts`. */
+import { createLogger } from "../log/index.js";
+import { defineSaga, step } from "../saga/index.js";
+import type { AvroCodec } from "../schema/index.js";
+import { Serdes } from "../state/index.js";
+import type { ProcessingGuarantee } from "../topology/index.js";
+import { SagaWorker } from "../worker/index.js";
+
+export const BENCH_PARTICIPANTS = ["alpha", "beta", "gamma"];
+
+type BenchData = { id: string };
+const command = (type: string) => (d: BenchData) => ({ type, payload: { id: d.id } });
+
+const benchSaga = defineSaga<BenchData>({
+  name: "bench",
+  version: 1,
+  participants: BENCH_PARTICIPANTS,
+  stages: [
+    step({
+      name: "step-alpha",
+      participant: "alpha",
+      command: command("Do"),
+      compensation: command("Undo"),
+    }),
+    step({
+      name: "step-beta",
+      participant: "beta",
+      command: command("Do"),
+      compensation: command("Undo"),
+    }),
+    step({ name: "step-gamma", participant: "gamma", command: command("Do"), pivot: true }),
+  ],
+});
+
+export interface BenchWorkerOptions {
+  applicationId: string;
+  brokers: string[];
+  stateDir: string;
+  guarantee: ProcessingGuarantee;
+  partitions: number;
+  /** Milliseconds between commits (the runtime's default when absent). */
+  commitIntervalMs?: number | undefined;
+}
+
+export function benchStartTopic(applicationId: string): string {
+  return `${applicationId}.starts`;
+}
+
+/** A worker running the bench saga. */
+export function benchWorker(options: BenchWorkerOptions, codec: AvroCodec): SagaWorker {
+  return new SagaWorker({
+    applicationId: options.applicationId,
+    brokers: options.brokers,
+    sagas: [benchSaga],
+    starts: [
+      {
+        topic: benchStartTopic(options.applicationId),
+        saga: "bench",
+        valueSerde: Serdes.json<BenchData>(),
+        data: (e: BenchData) => e,
+      },
+    ],
+    stateDir: options.stateDir,
+    partitions: options.partitions,
+    guarantee: options.guarantee,
+    commitIntervalMs: options.commitIntervalMs,
+    api: false,
+    codec,
+    logger: createLogger("error", options.applicationId),
+  });
+}
