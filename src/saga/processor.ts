@@ -27,7 +27,7 @@ import {
   type SagaReply,
 } from "./messages.js";
 import type { SagaRegistry } from "./registry.js";
-import { fold, type SagaState } from "./state.js";
+import { concludedAttempts, fold, type SagaState } from "./state.js";
 import { historyKey, indexKey, timerKey, timersDueBy, type TimerEntry } from "./store-keys.js";
 
 export const SAGA_STORES = {
@@ -191,6 +191,12 @@ export class SagaProcessor implements Processor<
     };
     this.sagas.put(sagaId, record);
     this.options.observer?.(existing?.state, events, state);
+    // A timeout that can no longer matter is dropped now, not fired later to be ignored.
+    for (const { step, action, attempt, timeoutAt } of concludedAttempts(existing?.state, state)) {
+      this.timers.delete(
+        timerKey(sagaId, { type: "Timeout", at: timeoutAt, step, action, attempt }),
+      );
+    }
     if (existing?.state.status !== state.status) {
       if (existing !== undefined) {
         this.index.delete(indexKey(existing.state.status, existing.state.sagaType, sagaId));

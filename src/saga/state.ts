@@ -21,6 +21,8 @@ export interface StepState {
   budgetFrom: number;
   /** A command is out and neither its reply nor its timeout has come. */
   inFlight: boolean;
+  /** When the last attempt issued times out (its timer's due time). */
+  timeoutAt?: number | undefined;
   /** When a retry of the current action is due, if one is scheduled. */
   retryAt: number | undefined;
   /** When the current action's first attempt was issued (for step latency). */
@@ -92,6 +94,7 @@ export function evolve(state: SagaState | undefined, event: SagaEvent): SagaStat
           budgetFrom: sameAction ? step.budgetFrom : 0,
           issuedAt: sameAction ? step.issuedAt : event.at,
           inFlight: true,
+          timeoutAt: event.timeoutAt,
           retryAt: undefined,
           maybeDone: step?.maybeDone ?? false,
           result: step?.result,
@@ -177,6 +180,25 @@ export function evolve(state: SagaState | undefined, event: SagaEvent): SagaStat
       throw new Error(`unknown saga event ${JSON.stringify(unknown)}`);
     }
   }
+}
+
+/**
+ * The attempts whose command was in flight in `before` and no longer is in `after` (answered,
+ * timed out, given up): their timeout timers are stale.
+ */
+export function concludedAttempts(
+  before: SagaState | undefined,
+  after: SagaState,
+): { step: string; action: StepAction; attempt: number; timeoutAt: number }[] {
+  const concluded = [];
+  for (const [name, was] of Object.entries(before?.steps ?? {})) {
+    if (!was.inFlight || was.timeoutAt === undefined) continue;
+    const now = after.steps[name];
+    if (now?.inFlight === true && now.attempt === was.attempt && now.phase === was.phase) continue;
+    const action = was.phase === StepPhase.Undoing ? StepAction.Undo : StepAction.Do;
+    concluded.push({ step: name, action, attempt: was.attempt, timeoutAt: was.timeoutAt });
+  }
+  return concluded;
 }
 
 export function fold(events: readonly SagaEvent[], from?: SagaState): SagaState | undefined {

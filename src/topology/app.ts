@@ -24,6 +24,7 @@ import { createKafka, deadLetterTopic, PRODUCER_RETRY } from "../kafka/index.js"
 import { copartitionedAssigner } from "./assigner.js";
 import type { Logger } from "../log/index.js";
 import {
+  CachedBytesStore,
   KeyValueStore,
   MemoryBytesStore,
   RocksDbBytesStore,
@@ -340,10 +341,13 @@ export class StreamsApp {
     for (const name of sub.stores) {
       const spec = topology.stores.get(name);
       if (spec === undefined) continue;
-      const engine: BytesStore =
+      let engine: BytesStore =
         spec.kind === StoreKind.Persistent
           ? await RocksDbBytesStore.open(directory.storeDir(name))
           : new MemoryBytesStore();
+      if (spec.kind === StoreKind.Persistent && spec.cacheBytes > 0) {
+        engine = new CachedBytesStore(engine, spec.cacheBytes);
+      }
       let from = spec.kind === StoreKind.Persistent ? checkpoint?.get(name) : undefined;
       if (from === undefined) {
         await engine.clear(); // no clean checkpoint covers it: the local copy cannot be trusted

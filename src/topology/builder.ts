@@ -44,6 +44,8 @@ export interface StoreSpec {
   valueSerde: Serde<unknown>;
   /** Every write also goes to `<app>-<store>-changelog` (default true). */
   changelog: boolean;
+  /** A persistent store's read cache per task, in bytes (default 0: none). */
+  cacheBytes: number;
 }
 
 export interface Subtopology {
@@ -102,7 +104,13 @@ export class TopologyBuilder {
 
   store<K, V>(
     name: string,
-    options: { kind?: StoreKind; keySerde: Serde<K>; valueSerde: Serde<V>; changelog?: boolean },
+    options: {
+      kind?: StoreKind;
+      keySerde: Serde<K>;
+      valueSerde: Serde<V>;
+      changelog?: boolean;
+      cacheBytes?: number;
+    },
   ): this {
     if (this.stores.has(name) || this.nodes.has(name)) {
       throw new TopologyError(
@@ -115,6 +123,7 @@ export class TopologyBuilder {
       keySerde: options.keySerde,
       valueSerde: options.valueSerde,
       changelog: options.changelog ?? true,
+      cacheBytes: options.cacheBytes ?? 0,
     });
     return this;
   }

@@ -102,6 +102,12 @@ function driver(partitions = 1) {
   };
 }
 
+async function timerKeys(d: TopologyTestDriver): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const [key] of d.store<string, unknown>(SAGA_STORES.timers).range()) keys.push(key);
+  return keys;
+}
+
 async function indexed(d: TopologyTestDriver, status: string): Promise<string[]> {
   const ids: string[] = [];
   for await (const [key] of d
@@ -153,6 +159,20 @@ describe("saga processor", () => {
     ]);
     expect(t.events().map((e) => e.value?.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     expect((await t.saga("o-1"))?.seq).toBe(6);
+  });
+
+  it("drops a step's timeout timer once the step is answered, not firing it later", async () => {
+    const t = driver();
+    await t.start("o-9");
+    const [reserve] = t.commands("inventory");
+    expect((await timerKeys(t.d)).map((k) => k.split("\u0000").slice(1, 4))).toEqual([
+      ["o-9", "Timeout", "reserve"],
+    ]);
+    await t.reply(reserve?.value as SagaCommand);
+    const [charge] = t.commands("payment");
+    expect((await timerKeys(t.d)).map((k) => k.split("\u0000")[3])).toEqual(["charge"]);
+    await t.reply(charge?.value as SagaCommand);
+    expect(await timerKeys(t.d)).toEqual([]);
   });
 
   it("fires a step's timeout from the wall clock, retries, then compensates when retries run out", async () => {
