@@ -56,10 +56,15 @@ export class SagaQueries {
     const record = await sagas.get(sagaId);
     if (record === undefined) return { owned: true, saga: undefined };
     const history: { seq: number; event: SagaEvent }[] = [];
-    const events = await this.app.localStore<string, SagaEvent>(SAGA_STORES.history, partition);
-    if (events !== undefined) {
-      for await (const [key, event] of events.prefix(historyPrefix(sagaId))) {
-        history.push({ seq: Number(key.slice(historyPrefix(sagaId).length)), event });
+    const decisions = await this.app.localStore<string, SagaEvent[]>(
+      SAGA_STORES.history,
+      partition,
+    );
+    if (decisions !== undefined) {
+      // One entry per decision, keyed by the seq of its first event.
+      for await (const [key, events] of decisions.prefix(historyPrefix(sagaId))) {
+        const first = Number(key.slice(historyPrefix(sagaId).length));
+        events.forEach((event, i) => history.push({ seq: first + i, event }));
       }
     }
     return { owned: true, saga: { ...view(record), history } };

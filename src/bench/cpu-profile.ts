@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -21,6 +22,11 @@ export interface ProfileSummary {
   components: { name: string; ms: number }[];
   /** Self time per function, largest first. */
   functions: { name: string; component: string; ms: number }[];
+  /**
+   * Time by the innermost sagastream function on the stack (what it ran, libraries included),
+   * largest first; time with no sagastream function on the stack goes to its component.
+   */
+  owners: { name: string; ms: number }[];
 }
 
 /** The component a function belongs to, from its script's URL. */
@@ -41,6 +47,18 @@ export function componentOf(frame: ProfileNode["callFrame"]): string {
 export async function summarizeProfile(file: string): Promise<ProfileSummary> {
   const profile = JSON.parse(await readFile(file, "utf8")) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parents = new Map<number, number>();
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parents.set(child, node.id);
+  const owners = new Map<string, number>();
+  const ownerOf = (node: ProfileNode): string => {
+    for (let at: ProfileNode | undefined = node; at !== undefined;) {
+      if (componentOf(at.callFrame).startsWith("sagastream/")) return frameName(at.callFrame);
+      const parent = parents.get(at.id);
+      at = parent === undefined ? undefined : byId.get(parent);
+    }
+    return `${componentOf(node.callFrame)} (not called by sagastream)`;
+  };
   const components = new Map<string, number>();
   const functions = new Map<string, { name: string; component: string; ms: number }>();
   let totalMs = 0;
@@ -51,8 +69,9 @@ export async function summarizeProfile(file: string): Promise<ProfileSummary> {
     totalMs += ms;
     const component = componentOf(node.callFrame);
     components.set(component, (components.get(component) ?? 0) + ms);
-    const { functionName, url, lineNumber } = node.callFrame;
-    const name = `${functionName || "(anonymous)"} ${url.split("/").slice(-1)[0] ?? ""}:${lineNumber + 1}`;
+    const owner = ownerOf(node);
+    owners.set(owner, (owners.get(owner) ?? 0) + ms);
+    const name = frameName(node.callFrame);
     const entry = functions.get(name) ?? { name, component, ms: 0 };
     entry.ms += ms;
     functions.set(name, entry);
@@ -61,5 +80,10 @@ export async function summarizeProfile(file: string): Promise<ProfileSummary> {
     totalMs,
     components: [...components].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms),
     functions: [...functions.values()].sort((a, b) => b.ms - a.ms),
+    owners: [...owners].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms),
   };
+}
+
+function frameName({ functionName, url, lineNumber }: ProfileNode["callFrame"]): string {
+  return `${functionName || "(anonymous)"} ${url.split("/").slice(-1)[0] ?? ""}:${lineNumber + 1}`;
 }

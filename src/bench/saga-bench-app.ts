@@ -9,6 +9,8 @@ import { SagaWorker } from "../worker/index.js";
 export const BENCH_PARTICIPANTS = ["alpha", "beta", "gamma"];
 
 type BenchData = { id: string };
+/** Long enough that no bench saga times out: the figures are the happy path's. */
+const TIMEOUT_MS = 600_000;
 const command = (type: string) => (d: BenchData) => ({ type, payload: { id: d.id } });
 
 const benchSaga = defineSaga<BenchData>({
@@ -21,14 +23,22 @@ const benchSaga = defineSaga<BenchData>({
       participant: "alpha",
       command: command("Do"),
       compensation: command("Undo"),
+      timeoutMs: TIMEOUT_MS,
     }),
     step({
       name: "step-beta",
       participant: "beta",
       command: command("Do"),
       compensation: command("Undo"),
+      timeoutMs: TIMEOUT_MS,
     }),
-    step({ name: "step-gamma", participant: "gamma", command: command("Do"), pivot: true }),
+    step({
+      name: "step-gamma",
+      participant: "gamma",
+      command: command("Do"),
+      pivot: true,
+      timeoutMs: TIMEOUT_MS,
+    }),
   ],
 });
 

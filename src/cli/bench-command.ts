@@ -20,6 +20,7 @@ interface BenchOptions {
   rate?: number;
   commitInterval?: number;
   profile?: boolean;
+  skipMemory?: boolean;
 }
 
 /** Benchmarks by name; each prints a table of figures. */
@@ -28,7 +29,12 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
   saga: async (options) =>
     sagaBenchmark(
       (await localStack()).connections,
-      { rate: options.rate, commitIntervalMs: options.commitInterval, profile: options.profile },
+      {
+        rate: options.rate,
+        commitIntervalMs: options.commitInterval,
+        profile: options.profile,
+        skipMemory: options.skipMemory,
+      },
       report,
     ),
   outbox: async () => {
@@ -51,6 +57,7 @@ export function benchCommand(): Command {
     .option("--rate <sagas/s>", "saga: the latency phase's steady rate (default 500)", positive)
     .option("--commit-interval <ms>", "saga: the worker's commit interval", positive)
     .option("--profile", "saga: profile the worker process and print where its time went")
+    .option("--skip-memory", "saga: leave out the memory phase (100,000 sagas in flight)")
     .action(async (name: string | undefined, options: BenchOptions) => {
       const names = Object.keys(BENCHMARKS);
       const bench = name === undefined ? undefined : BENCHMARKS[name];

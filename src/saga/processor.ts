@@ -108,7 +108,13 @@ export class SagaProcessor implements Processor<
   private sagas!: WritableStore<string, SagaRecord>;
   private timers!: WritableStore<string, TimerEntry>;
   private index!: WritableStore<string, string>;
-  private history!: WritableStore<string, SagaEvent>;
+  /** A saga's events, one entry per decision (keyed by its first event's seq). */
+  private history!: WritableStore<string, SagaEvent[]>;
+  /**
+   * No timer is due before this (ms): ticks before it skip the scan of the timer store. It may
+   * be early (a timer cancelled since), never late: every new timer lowers it.
+   */
+  private nextDueAt = 0;
 
   constructor(private readonly options: SagaProcessorOptions) {}
 
@@ -217,10 +223,10 @@ export class SagaProcessor implements Processor<
       }
       return h;
     };
+    this.history.put(historyKey(sagaId, record.seq - events.length + 1), [...events]);
     for (const [i, event] of events.entries()) {
       const seq = record.seq - events.length + i + 1;
       const eventId = nameUuid(`${sagaId}#${seq}`);
-      this.history.put(historyKey(sagaId, seq), event);
       await context.forward(
         {
           key: sagaId,
@@ -272,13 +278,19 @@ export class SagaProcessor implements Processor<
 
   private schedule(sagaId: string, input: TimerEntry["input"]): void {
     this.timers.put(timerKey(sagaId, input), { sagaId, input });
+    this.nextDueAt = Math.min(this.nextDueAt, input.at);
   }
 
   /** Fires the timers due by `now`, each timed `now` (a late punctuation must not shorten the next deadline). */
   private async fireTimers(now: number, context: Context): Promise<void> {
+    if (now < this.nextDueAt) return;
     let fired = 0;
+    let next = Number.POSITIVE_INFINITY; // the first timer left, unless the tick's budget ran out
     for await (const [key, timer] of this.timers.range(undefined, timersDueBy(now))) {
-      if (fired >= this.options.maxTimersPerTick) break;
+      if (fired >= this.options.maxTimersPerTick) {
+        next = now;
+        break;
+      }
       fired += 1;
       this.timers.delete(key);
       const existing = await this.sagas.get(timer.sagaId);
@@ -303,5 +315,12 @@ export class SagaProcessor implements Processor<
         },
       );
     }
+    this.nextDueAt = next === now ? now : await this.firstDueAfter(now);
+  }
+
+  /** The due time of the first timer left after `now` (infinity when none). */
+  private async firstDueAfter(now: number): Promise<number> {
+    for await (const [, timer] of this.timers.range(timersDueBy(now))) return timer.input.at;
+    return Number.POSITIVE_INFINITY;
   }
 }

@@ -46,7 +46,7 @@ export function parseIndexKey(key: string): {
   return { status: status as SagaStatus, sagaType, sagaId };
 }
 
-/** A saga's events sort by sequence under its id: a prefix scan reads its history in order. */
+/** A saga's history entries sort by sequence under its id: a prefix scan reads them in order. */
 export function historyKey(sagaId: string, seq: number): string {
   return `${sagaId}${SEPARATOR}${String(seq).padStart(10, "0")}`;
 }

@@ -112,7 +112,10 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
     })
     .store(SAGA_STORES.timers, { keySerde: Serdes.string, valueSerde: Serdes.json<TimerEntry>() })
     .store(SAGA_STORES.index, { keySerde: Serdes.string, valueSerde: Serdes.string })
-    .store(SAGA_STORES.history, { keySerde: Serdes.string, valueSerde: Serdes.json<SagaEvent>() })
+    .store(SAGA_STORES.history, {
+      keySerde: Serdes.string,
+      valueSerde: Serdes.json<SagaEvent[]>(),
+    })
     .processor("saga", {
       parents: sources,
       stores: Object.values(SAGA_STORES),

@@ -23,6 +23,7 @@ export interface WritableStore<K, V> extends ReadableStore<K, V> {
   delete(key: K): void;
 }
 
+/** Writes by key, the key bytes read as latin1 (one char per byte: cheap, and distinct). */
 type Pending = Map<string, Write>;
 
 export class KeyValueStore<K, V> implements WritableStore<K, V> {
@@ -41,8 +42,8 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
   ) {}
 
   private pendingWrite(keyBytes: Buffer): Write | undefined {
-    const hex = keyBytes.toString("hex");
-    return this.current.get(hex) ?? this.interval.get(hex) ?? this.sealed.get(hex);
+    const id = keyBytes.toString("latin1");
+    return this.current.get(id) ?? this.interval.get(id) ?? this.sealed.get(id);
   }
 
   async get(key: K): Promise<V | undefined> {
@@ -54,12 +55,12 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
 
   put(key: K, value: V): void {
     const keyBytes = this.keySerde.serialize(key);
-    this.current.set(keyBytes.toString("hex"), [keyBytes, this.valueSerde.serialize(value)]);
+    this.current.set(keyBytes.toString("latin1"), [keyBytes, this.valueSerde.serialize(value)]);
   }
 
   delete(key: K): void {
     const keyBytes = this.keySerde.serialize(key);
-    this.current.set(keyBytes.toString("hex"), [keyBytes, null]);
+    this.current.set(keyBytes.toString("latin1"), [keyBytes, null]);
   }
 
   range(from?: K, to?: K): AsyncIterable<[K, V]> {
@@ -74,26 +75,50 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     return this.rangeBytes(from, prefixEnd(from));
   }
 
-  /** The engine's entries overlaid with the pending writes, in byte order. */
+  /**
+   * The engine's entries overlaid with the pending writes, in byte order: a streaming merge,
+   * so that a scan stopped early reads no further than it needs.
+   */
   private async *rangeBytes(from?: Buffer, to?: Buffer): AsyncIterable<[K, V]> {
     const inRange = (key: Buffer) =>
       (from === undefined || Buffer.compare(key, from) >= 0) &&
       (to === undefined || Buffer.compare(key, to) < 0);
-    const overlay = new Map<string, Write>([...this.sealed, ...this.interval, ...this.current]);
-    const merged = new Map<string, Write>();
-    for await (const [key, value] of this.engine.range(from, to))
-      merged.set(key.toString("hex"), [key, value]);
-    for (const [hex, write] of overlay) if (inRange(write[0])) merged.set(hex, write);
-    const sorted = [...merged.values()].sort((a, b) => Buffer.compare(a[0], b[0]));
-    for (const [key, value] of sorted) {
-      if (value !== null)
-        yield [this.keySerde.deserialize(key), this.valueSerde.deserialize(value)];
+    // The pending writes in range, taken before the engine is read: a sealed interval may be
+    // flushed to the engine (and dropped here) meanwhile. Later generations win.
+    const pending = new Map<string, Write>();
+    for (const generation of [this.sealed, this.interval, this.current]) {
+      for (const [id, write] of generation) if (inRange(write[0])) pending.set(id, write);
+    }
+    const overlay = [...pending.values()].sort((a, b) => Buffer.compare(a[0], b[0]));
+    let next = 0;
+    const emit = ([key, value]: Write): [K, V] | undefined =>
+      value === null
+        ? undefined
+        : [this.keySerde.deserialize(key), this.valueSerde.deserialize(value)];
+    for await (const [key, value] of this.engine.range(from, to)) {
+      let order = -1;
+      for (; next < overlay.length; next++) {
+        const write = overlay[next] as Write;
+        order = Buffer.compare(write[0], key);
+        if (order > 0) break;
+        const entry = emit(write); // before the engine's key, or the same key (the pending wins)
+        if (entry !== undefined) yield entry;
+        if (order === 0) {
+          next++;
+          break;
+        }
+      }
+      if (order !== 0) yield [this.keySerde.deserialize(key), this.valueSerde.deserialize(value)];
+    }
+    for (; next < overlay.length; next++) {
+      const entry = emit(overlay[next] as Write);
+      if (entry !== undefined) yield entry;
     }
   }
 
   /** The current record succeeded: keep its writes for this commit interval. */
   acceptRecord(): void {
-    for (const [hex, write] of this.current) this.interval.set(hex, write);
+    for (const [id, write] of this.current) this.interval.set(id, write);
     this.current.clear();
   }
 

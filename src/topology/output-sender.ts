@@ -8,7 +8,11 @@ import type { Message, RecordMetadata as ProduceResult, TopicMessages } from "ka
 import type { OutputRecord } from "./task.js";
 
 export const MAX_CHUNK_BYTES = 512 * 1024;
-export const MAX_CHUNK_RECORDS = 2_000;
+/**
+ * kafkajs groups a request's messages by partition in time quadratic in their number per
+ * topic (it copies the array at each message): a few hundred per chunk keeps that small.
+ */
+export const MAX_CHUNK_RECORDS = 400;
 
 function sizeOf(o: OutputRecord): number {
   let size = (o.key?.length ?? 0) + (o.value?.length ?? 0) + 64;

@@ -90,6 +90,35 @@ describe("KeyValueStore", () => {
     ]);
   });
 
+  it("merges engine entries and every generation of pending writes, the newest winning", async () => {
+    const { kv } = store();
+    for (const k of ["a", "c", "e", "g"]) kv.put(k, 1);
+    kv.acceptRecord();
+    kv.seal();
+    await kv.flush();
+    kv.put("b", 2); // sealed generation
+    kv.put("c", 2);
+    kv.acceptRecord();
+    kv.seal();
+    kv.put("c", 3); // open interval
+    kv.delete("e");
+    kv.acceptRecord();
+    kv.put("h", 4); // current record
+    kv.delete("a");
+    expect(await entries(kv.range())).toEqual([
+      ["b", 2],
+      ["c", 3],
+      ["g", 1],
+      ["h", 4],
+    ]);
+    const first: [string, number][] = [];
+    for await (const entry of kv.range("c")) {
+      first.push(entry);
+      break; // a scan may stop early
+    }
+    expect(first).toEqual([["c", 3]]);
+  });
+
   it("goes on with a new interval while the sealed one commits", async () => {
     const { engine, kv } = store();
     kv.put("a", 1);
