@@ -25,7 +25,9 @@ import { summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
 import { BENCH_PARTICIPANTS, benchStartTopic, type BenchWorkerOptions } from "./saga-bench-app.js";
 
 const BACKLOG = 20_000;
-const PACED = 5_000;
+/** The latency phase lasts this long at the given rate (at most MAX_PACED sagas). */
+const PACED_SECONDS = 20;
+const MAX_PACED = 5_000;
 const ACTIVE = 100_000;
 const PARTITIONS = 6;
 
@@ -252,10 +254,11 @@ async function runMode(
     const last = Math.max(...watcher.completedAt.values());
     const sagasPerSecond = BACKLOG / Math.max(0.001, (last - first) / 1000);
 
-    report(`${guarantee}: ${PACED} sagas at ${rate}/s for latency …`);
-    const paced = Array.from({ length: PACED }, (_, i) => `p-${i}`);
+    const pacedCount = Math.min(MAX_PACED, Math.round(rate * PACED_SECONDS));
+    report(`${guarantee}: ${pacedCount} sagas at ${rate}/s for latency …`);
+    const paced = Array.from({ length: pacedCount }, (_, i) => `p-${i}`);
     const startedAt = await produceStarts(kafka, startTopic, paced, rate);
-    await waitUntil(() => (watcher.completedAt.size >= BACKLOG + PACED ? true : undefined), {
+    await waitUntil(() => (watcher.completedAt.size >= BACKLOG + pacedCount ? true : undefined), {
       timeoutMs: 300_000,
       intervalMs: 50,
       description: "the paced sagas to complete",

@@ -152,15 +152,10 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     this.sealed = new Map(); // only now: reads meanwhile must still see it
   }
 
-  /** Forgets the writes not sealed yet (the open interval and the current record). */
-  discardInterval(): void {
-    this.interval = new Map();
-    this.current = new Map();
-  }
-
   /** A transaction failed: forget every write not in the engine. */
   discard(): void {
     this.sealed = new Map();
-    this.discardInterval();
+    this.interval = new Map();
+    this.current = new Map();
   }
 }

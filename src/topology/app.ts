@@ -57,9 +57,11 @@ export interface StreamsAppOptions {
   /** How often wall-clock punctuators are checked (ms, default 100). */
   punctuateIntervalMs?: number | undefined;
   /**
-   * A task commits at most this often (ms): the records processed meanwhile share one
-   * transaction. Lower means less latency per hop, higher more throughput (default 0: at the
-   * end of every batch).
+   * The least time between two commits of a task (ms): the records processed meanwhile share
+   * one transaction. A commit waits for the previous one anyway; this also keeps a task under
+   * moderate load from spending itself on tiny transactions (default 20; 0: as soon as the
+   * previous commit ends). At 250 sagas/s, exactly-once, the saga bench's p50 was 1.7 s with
+   * 0, 0.54 s with 20, 0.59 s with 50 and 0.68 s with 100.
    */
   commitIntervalMs?: number | undefined;
   /** Partitions processed at once (default 4). */
@@ -70,6 +72,7 @@ export interface StreamsAppOptions {
   advertisedAddress?: string | undefined;
 }
 
+const DEFAULT_COMMIT_INTERVAL_MS = 20;
 /** An interval grows to at most this many records while the previous commit is in flight. */
 const MAX_INTERVAL_RECORDS = 5_000;
 /** A long batch heartbeats every so many records, to keep its member in the group. */
@@ -89,8 +92,6 @@ interface OpenTask {
    * rebalance it resumes from the committed offsets), and they are skipped.
    */
   inputPositions: Map<string, bigint>;
-  /** inputPositions when the open interval began: where an aborted interval goes back to. */
-  intervalStart: Map<string, bigint>;
   /** Per source topic: the offset to commit with the open interval, if it read any. */
   intervalOffsets: Map<string, bigint>;
   /** The commit in flight (at most one per task). */
@@ -100,6 +101,8 @@ interface OpenTask {
   commitTimer: NodeJS.Timeout | undefined;
   /** A commit failed: nothing of this instance may be committed or checkpointed any more. */
   failed: boolean;
+  /** Set once closing starts (closing twice would close its stores twice). */
+  closing: Promise<void> | undefined;
   /** Serializes batches, punctuation and closing of one task. */
   queue: Promise<unknown>;
   /** Set when closing starts: later batches must go to the task's next instance. */
@@ -126,7 +129,7 @@ export class StreamsApp {
       );
     }
     this.guarantee = options.guarantee ?? ProcessingGuarantee.ExactlyOnce;
-    this.commitIntervalMs = options.commitIntervalMs ?? 0;
+    this.commitIntervalMs = options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
     if (!(this.commitIntervalMs >= 0)) {
       throw new TopologyError(
         `commitIntervalMs must be 0 or more (got ${options.commitIntervalMs}): 0 commits after every batch`,
@@ -229,7 +232,10 @@ export class StreamsApp {
             if (processed > 0 && !isStale()) this.requestCommit(open);
           }
           if (isStale()) {
-            this.abortInterval(open); // the consumer was sought back: this work is redone
+            // The consumer was sought back. Before anything was processed, by this instance's
+            // own opening (the batch was fetched before it): the batch comes again. After,
+            // only by a newer instance: this one is superseded.
+            if (processed > 0) this.discardInstance(open);
             return;
           }
           if (!isRunning()) return;
@@ -401,12 +407,12 @@ export class StreamsApp {
       producer,
       positions,
       inputPositions,
-      intervalStart: new Map(inputPositions),
       intervalOffsets: new Map(),
       inFlight: undefined,
       lastCommitAt: 0,
       commitTimer: undefined,
       failed: false,
+      closing: undefined,
       queue: Promise.resolve(),
       closed: false,
     };
@@ -491,7 +497,6 @@ export class StreamsApp {
     const { outputs, records } = open.task.seal();
     const offsets = open.intervalOffsets;
     open.intervalOffsets = new Map();
-    open.intervalStart = new Map(open.inputPositions);
     if (outputs.length === 0 && offsets.size === 0) return undefined;
     const started = Date.now();
     open.lastCommitAt = started;
@@ -546,13 +551,6 @@ export class StreamsApp {
     );
   }
 
-  /** Forgets the open interval: its records are processed again from where it began. */
-  private abortInterval(open: OpenTask): void {
-    open.task.abortInterval();
-    open.intervalOffsets = new Map();
-    open.inputPositions = new Map(open.intervalStart);
-  }
-
   /** Waits for the commit in flight, then commits the rest; false if either failed. */
   private async commitAll(open: OpenTask): Promise<boolean> {
     clearTimeout(open.commitTimer);
@@ -600,6 +598,7 @@ export class StreamsApp {
    * them from the changelog.
    */
   private closeInstance(open: OpenTask, clean: boolean): Promise<void> {
+    if (open.closing !== undefined) return open.closing;
     const id = open.task.id;
     open.closed = true;
     const closing = this.serially(open, async () => {
@@ -620,6 +619,7 @@ export class StreamsApp {
         this.log.error({ task: id, err: error }, "task close failed");
       },
     );
+    open.closing = closing;
     this.closing.set(id, closing);
     void closing.then(() => {
       if (this.closing.get(id) === closing) this.closing.delete(id);

@@ -312,18 +312,12 @@ export class Task {
     for (const store of this.options.stores.values()) await store.flush();
   }
 
-  /** Forgets the open interval (not sealed yet): its writes and outputs are gone. */
-  abortInterval(): void {
-    for (const store of this.options.stores.values()) store.discardInterval();
-    this.outputs = [];
-    this.recordOutputs = [];
-    this.processedSinceCommit = 0;
-  }
-
   /** A commit failed: every write and output not in the stores' engines is gone. */
   aborted(): void {
     for (const store of this.options.stores.values()) store.discard();
-    this.abortInterval();
+    this.outputs = [];
+    this.recordOutputs = [];
+    this.processedSinceCommit = 0;
   }
 
   async close(): Promise<void> {

@@ -140,17 +140,17 @@ describe("KeyValueStore", () => {
     ]);
   });
 
-  it("keeps the sealed interval when the open one is discarded", async () => {
+  it("forgets the sealed and the open interval when a commit fails", async () => {
     const { kv } = store();
     kv.put("a", 1);
     kv.acceptRecord();
     kv.seal();
-    kv.put("a", 2);
+    kv.put("b", 2);
     kv.acceptRecord();
-    kv.discardInterval();
-    expect(await kv.get("a")).toBe(1);
     kv.discard();
     expect(await kv.get("a")).toBeUndefined();
+    expect(await kv.get("b")).toBeUndefined();
+    expect(kv.seal()).toEqual([]);
   });
 });
 
