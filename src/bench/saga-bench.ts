@@ -32,8 +32,8 @@ const ACTIVE = 100_000;
 const PARTITIONS = 6;
 
 export interface SagaBenchOptions {
-  /** Sagas/s in the latency phase (default 500). */
-  rate?: number | undefined;
+  /** Steady rates (sagas/s) the latency is measured at (default: 20 and 250). */
+  rates?: readonly number[] | undefined;
   /** The worker's commit interval, ms (default: the runtime's). */
   commitIntervalMs?: number | undefined;
   /** Profile the worker and print where its time went. */
@@ -213,11 +213,12 @@ async function startWorker(
   };
 }
 
+const DEFAULT_RATES = [20, 250];
+
 interface Result {
   mode: string;
   sagasPerSecond: number;
-  p50: number;
-  p99: number;
+  latency: { rate: number; p50: number; p99: number }[];
   profile: ProfileSummary | undefined;
 }
 
@@ -228,7 +229,6 @@ async function runMode(
   report: (line: string) => void,
 ): Promise<Result> {
   const { brokers, codec } = connections;
-  const rate = options.rate ?? 500;
   const app = `bench-saga-${guarantee === ProcessingGuarantee.ExactlyOnce ? "eos" : "alos"}-${Date.now().toString(36)}`;
   const kafka = createKafka({ brokers, clientId: app });
   const startTopic = benchStartTopic(app);
@@ -254,25 +254,30 @@ async function runMode(
     const last = Math.max(...watcher.completedAt.values());
     const sagasPerSecond = BACKLOG / Math.max(0.001, (last - first) / 1000);
 
-    const pacedCount = Math.min(MAX_PACED, Math.round(rate * PACED_SECONDS));
-    report(`${guarantee}: ${pacedCount} sagas at ${rate}/s for latency …`);
-    const paced = Array.from({ length: pacedCount }, (_, i) => `p-${i}`);
-    const startedAt = await produceStarts(kafka, startTopic, paced, rate);
-    await waitUntil(() => (watcher.completedAt.size >= BACKLOG + pacedCount ? true : undefined), {
-      timeoutMs: 300_000,
-      intervalMs: 50,
-      description: "the paced sagas to complete",
-    });
-    const latencies = paced
-      .map((id) => (watcher.completedAt.get(id) ?? 0) - (startedAt.get(id) ?? 0))
-      .sort((a, b) => a - b);
-    const [p50, p99] = [percentile(latencies, 50), percentile(latencies, 99)];
-    report(
-      `${guarantee}: ${sagasPerSecond.toFixed(0)} sagas/s; at ${rate}/s p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms`,
-    );
+    report(`${guarantee}: ${sagasPerSecond.toFixed(0)} sagas/s`);
+    const latency: Result["latency"] = [];
+    let completed = BACKLOG;
+    for (const rate of options.rates ?? DEFAULT_RATES) {
+      const count = Math.min(MAX_PACED, Math.round(rate * PACED_SECONDS));
+      report(`${guarantee}: ${count} sagas at ${rate}/s for latency …`);
+      const paced = Array.from({ length: count }, (_, i) => `p${rate}-${i}`);
+      const startedAt = await produceStarts(kafka, startTopic, paced, rate);
+      completed += count;
+      await waitUntil(() => (watcher.completedAt.size >= completed ? true : undefined), {
+        timeoutMs: 300_000,
+        intervalMs: 50,
+        description: `the sagas paced at ${rate}/s to complete`,
+      });
+      const latencies = paced
+        .map((id) => (watcher.completedAt.get(id) ?? 0) - (startedAt.get(id) ?? 0))
+        .sort((a, b) => a - b);
+      const [p50, p99] = [percentile(latencies, 50), percentile(latencies, 99)];
+      report(`${guarantee}: at ${rate}/s p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms`);
+      latency.push({ rate, p50, p99 });
+    }
     await echo.stop();
     const profile = await worker.stop();
-    return { mode: guarantee, sagasPerSecond, p50, p99, profile };
+    return { mode: guarantee, sagasPerSecond, latency, profile };
   } finally {
     await echo.stop();
     await worker.stop().catch(() => undefined); // already stopped unless the run failed
@@ -363,18 +368,21 @@ export async function sagaBenchmark(
     await runMode(bench, ProcessingGuarantee.AtLeastOnce, options, report),
   ];
   const memory = options.skipMemory === true ? undefined : await measureActive(bench, report);
-  const rows = results.map((r) => [
-    r.mode,
-    r.sagasPerSecond.toFixed(0),
-    r.p50.toFixed(0),
-    r.p99.toFixed(0),
-  ]);
+  const rows = results.flatMap((r) =>
+    r.latency.map((l, i) => [
+      i === 0 ? r.mode : "",
+      i === 0 ? r.sagasPerSecond.toFixed(0) : "",
+      String(l.rate),
+      l.p50.toFixed(0),
+      l.p99.toFixed(0),
+    ]),
+  );
   const profiles = results.map((r) => (r.profile ? profileReport(r.mode, r.profile) : ""));
   process.stdout.write(
     `\nsaga benchmark: 3-step saga, one worker process, ${PARTITIONS} partitions, echo participants; ` +
-      `throughput draining ${BACKLOG} sagas, latency at ${options.rate ?? 500} sagas/s` +
+      `throughput draining ${BACKLOG} sagas, latency at steady rates` +
       `${options.commitIntervalMs === undefined ? "" : `, commit interval ${options.commitIntervalMs} ms`}\n` +
-      `${formatTable(["mode", "sagas/s", "p50 ms", "p99 ms"], rows)}\n\n` +
+      `${formatTable(["mode", "drained sagas/s", "at sagas/s", "p50 ms", "p99 ms"], rows)}\n\n` +
       (memory === undefined
         ? ""
         : `memory with ${ACTIVE} active sagas (waiting on step one): worker RSS +${memory.rssMb.toFixed(0)} MB, ` +

@@ -17,7 +17,7 @@ async function localStack() {
 }
 
 interface BenchOptions {
-  rate?: number;
+  rate?: number[];
   commitInterval?: number;
   profile?: boolean;
   skipMemory?: boolean;
@@ -30,7 +30,7 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
     sagaBenchmark(
       (await localStack()).connections,
       {
-        rate: options.rate,
+        rates: options.rate,
         commitIntervalMs: options.commitInterval,
         profile: options.profile,
         skipMemory: options.skipMemory,
@@ -54,7 +54,11 @@ export function benchCommand(): Command {
   return new Command("bench")
     .description("run a benchmark against the local stack and print its figures")
     .argument("[name]", `which benchmark: ${Object.keys(BENCHMARKS).join(", ")}`)
-    .option("--rate <sagas/s>", "saga: the latency phase's steady rate (default 500)", positive)
+    .option(
+      "--rate <sagas/s>",
+      "saga: a steady rate to measure latency at, repeatable (default 20 and 250)",
+      (value: string, earlier: number[] | undefined) => [...(earlier ?? []), positive(value)],
+    )
     .option("--commit-interval <ms>", "saga: the worker's commit interval", positive)
     .option("--profile", "saga: profile the worker process and print where its time went")
     .option("--skip-memory", "saga: leave out the memory phase (100,000 sagas in flight)")
