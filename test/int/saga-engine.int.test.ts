@@ -97,6 +97,11 @@ describe("saga engine on the real stack", () => {
     expect(metrics).toMatch(
       /sagastream_step_duration_seconds_count\{saga_type="order",step="charge-payment",action="do"\} \d+/,
     );
+    // Lag per input partition (as of its last batch), and no dead letters: no input was bad.
+    expect(metrics).toMatch(
+      new RegExp(`sagastream_consumer_lag\\{topic="${name}\\.replies",partition="\\d+"\\} \\d+`),
+    );
+    expect(metrics).toMatch(/^sagastream_dead_letters 0$/m);
 
     // Payment answered through its outbox (Debezium's EventRouter adds eventType), the others
     // straight to Kafka; the engine took both alike.
