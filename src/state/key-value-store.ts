@@ -127,6 +127,11 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     this.current.clear();
   }
 
+  /** The writes of the open commit interval, without ending it. */
+  changes(): Write[] {
+    return [...this.interval.values()];
+  }
+
   /**
    * Ends the open interval: its writes become the commit's (returned: the changelog records)
    * and later writes start a new interval. The previous commit must have ended.

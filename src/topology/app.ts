@@ -10,8 +10,7 @@
  * records and its input offsets in one transaction, and only then are its writes applied to
  * the local stores. at_least_once: the same outputs through one idempotent producer, then
  * the store writes, then the offsets. A failed commit discards the task instance: the next
- * one seeks the consumer back to the committed offsets and restores from the changelog.
- */
+ * one seeks the consumer back to the committed offsets and restores from the changelog. */
 import path from "node:path";
 import {
   AssignerProtocol,
@@ -102,13 +101,12 @@ interface OpenTask {
   commitTimer: NodeJS.Timeout | undefined;
   /** A commit failed: nothing of this instance may be committed or checkpointed any more. */
   failed: boolean;
-  /**
-   * Set once closing starts: later batches must go to the task's next instance (and closing
-   * twice would close its stores twice).
-   */
+  /** Set once closing starts (closing twice would close its stores twice). */
   closing: Promise<void> | undefined;
   /** Serializes batches, punctuation and closing of one task. */
   queue: Promise<unknown>;
+  /** Set when closing starts: later batches must go to the task's next instance. */
+  closed: boolean;
 }
 
 export class StreamsApp {
@@ -208,7 +206,7 @@ export class StreamsApp {
         if (batch.messages.length === 0) return;
         const open = await this.openTask(batch.topic, batch.partition);
         // A closed or failed instance leaves the batch unresolved: it goes to the next one.
-        const usable = () => open.closing === undefined && !open.failed && !isStale();
+        const usable = () => !open.closed && !open.failed && !isStale();
         await this.serially(open, async () => {
           if (!usable()) return;
           if (open.inFlight !== undefined && open.task.uncommitted >= MAX_INTERVAL_RECORDS) {
@@ -416,6 +414,7 @@ export class StreamsApp {
       failed: false,
       closing: undefined,
       queue: Promise.resolve(),
+      closed: false,
     };
   }
 
@@ -457,13 +456,15 @@ export class StreamsApp {
    * is in flight, otherwise once they allow. Runs on the task's queue.
    */
   private requestCommit(open: OpenTask): void {
-    if (open.closing !== undefined || open.inFlight !== undefined || open.commitTimer !== undefined)
-      return;
+    if (open.closed || open.inFlight !== undefined || open.commitTimer !== undefined) return;
     const wait = open.lastCommitAt + this.commitIntervalMs - Date.now();
     if (wait > 0) {
       open.commitTimer = setTimeout(() => {
         open.commitTimer = undefined;
-        this.requestCommitOnQueue(open);
+        void this.serially(open, () => {
+          this.requestCommit(open);
+          return Promise.resolve();
+        });
       }, wait);
       return;
     }
@@ -477,16 +478,11 @@ export class StreamsApp {
         return;
       }
       if (open.intervalOffsets.size > 0 || open.task.uncommitted > 0) {
-        this.requestCommitOnQueue(open);
+        void this.serially(open, () => {
+          this.requestCommit(open);
+          return Promise.resolve();
+        });
       }
-    });
-  }
-
-  /** requestCommit from outside the task's queue (a timer, a commit that ended). */
-  private requestCommitOnQueue(open: OpenTask): void {
-    void this.serially(open, () => {
-      this.requestCommit(open);
-      return Promise.resolve();
     });
   }
 
@@ -504,11 +500,9 @@ export class StreamsApp {
     if (outputs.length === 0 && offsets.size === 0) return undefined;
     const started = Date.now();
     open.lastCommitAt = started;
-    const { partition } = open.task;
     const inputs = [...offsets].map(([topic, offset]) => ({
       topic,
-      partition,
-      offset: offset.toString(),
+      partitions: [{ partition: open.task.partition, offset: offset.toString() }],
     }));
     const commit = async (): Promise<void> => {
       if (open.producer !== undefined) {
@@ -518,13 +512,7 @@ export class StreamsApp {
             tx.sendBatch({ topicMessages, acks: -1 }),
           );
           if (inputs.length > 0) {
-            await tx.sendOffsets({
-              consumerGroupId: this.options.applicationId,
-              topics: inputs.map(({ topic, offset }) => ({
-                topic,
-                partitions: [{ partition, offset }],
-              })),
-            });
+            await tx.sendOffsets({ consumerGroupId: this.options.applicationId, topics: inputs });
           }
           await tx.commit();
           this.trackChangelogPositions(open, ends);
@@ -540,7 +528,10 @@ export class StreamsApp {
         );
         this.trackChangelogPositions(open, ends);
         await open.task.committed();
-        if (inputs.length > 0) await (this.consumer as Consumer).commitOffsets(inputs);
+        const flat = inputs.flatMap(({ topic, partitions }) =>
+          partitions.map((p) => ({ topic, ...p })),
+        );
+        if (flat.length > 0) await (this.consumer as Consumer).commitOffsets(flat);
       }
     };
     return commit().then(
@@ -582,7 +573,7 @@ export class StreamsApp {
       try {
         const open = await opening;
         await this.serially(open, async () => {
-          if (open.closing !== undefined) return;
+          if (open.closed) return;
           await open.task.punctuateWallClock();
           this.requestCommit(open);
         });
@@ -609,6 +600,7 @@ export class StreamsApp {
   private closeInstance(open: OpenTask, clean: boolean): Promise<void> {
     if (open.closing !== undefined) return open.closing;
     const id = open.task.id;
+    open.closed = true;
     const closing = this.serially(open, async () => {
       // A clean close commits what was processed; otherwise the next owner redoes it.
       let committed = false;
@@ -662,7 +654,7 @@ export class StreamsApp {
     if (sub === undefined) throw new TopologyError(`the topology has no store "${store}"`);
     const opening = this.tasks.get(`${sub.id}_${partition}`);
     const open = await opening?.catch(() => undefined);
-    if (open === undefined || open.closing !== undefined) return undefined;
+    if (open === undefined || open.closed) return undefined;
     return open.stores.get(store) as ReadableStore<K, V> | undefined;
   }
 

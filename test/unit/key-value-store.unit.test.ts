@@ -34,7 +34,7 @@ describe("KeyValueStore", () => {
     kv.rejectRecord();
     expect(await kv.get("a")).toBe(1);
     expect(await kv.get("b")).toBeUndefined();
-    expect(kv.seal().map(([k, v]) => [k.toString(), v?.toString()])).toEqual([["a", "1"]]);
+    expect(kv.changes().map(([k, v]) => [k.toString(), v?.toString()])).toEqual([["a", "1"]]);
   });
 
   it("reports a delete as a tombstone change and hides the key", async () => {
@@ -46,7 +46,7 @@ describe("KeyValueStore", () => {
     kv.delete("a");
     kv.acceptRecord();
     expect(await kv.get("a")).toBeUndefined();
-    expect(kv.seal()).toEqual([[Buffer.from("a"), null]]);
+    expect(kv.changes()).toEqual([[Buffer.from("a"), null]]);
   });
 
   it("forgets an aborted interval", async () => {
@@ -55,7 +55,7 @@ describe("KeyValueStore", () => {
     kv.acceptRecord();
     kv.discard();
     expect(await kv.get("a")).toBeUndefined();
-    expect(kv.seal()).toEqual([]);
+    expect(kv.changes()).toEqual([]);
   });
 
   it("iterates ranges and prefixes over engine and pending writes, in byte order", async () => {
