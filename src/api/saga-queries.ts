@@ -37,6 +37,15 @@ export interface SagaSummary {
 
 export const ALL_STATUSES = Object.values(SagaStatus);
 
+/** Where a saga's partition is: open here, assigned here but still opening, or elsewhere. */
+export type Placement = "here" | "opening" | "elsewhere";
+
+/** A worker's part of a listing: its matches, and the partitions it read them from. */
+export interface LocalListing {
+  sagas: SagaSummary[];
+  served: number[];
+}
+
 export class SagaQueries {
   constructor(
     private readonly app: StreamsApp,
@@ -48,13 +57,16 @@ export class SagaQueries {
     return partitionForKey(Buffer.from(sagaId), this.partitions);
   }
 
-  /** The saga, if this worker owns its partition and knows it; `owned` says whether it owns it. */
-  async get(sagaId: string): Promise<{ owned: boolean; saga: SagaView | undefined }> {
+  /** The saga, when its partition is open here and it knows the saga. */
+  async get(sagaId: string): Promise<{ placement: Placement; saga: SagaView | undefined }> {
     const partition = this.partitionOf(sagaId);
     const sagas = await this.app.localStore<string, SagaRecord>(SAGA_STORES.sagas, partition);
-    if (sagas === undefined) return { owned: false, saga: undefined };
+    if (sagas === undefined) {
+      const assigned = this.app.ownedPartitions().includes(partition);
+      return { placement: assigned ? "opening" : "elsewhere", saga: undefined };
+    }
     const record = await sagas.get(sagaId);
-    if (record === undefined) return { owned: true, saga: undefined };
+    if (record === undefined) return { placement: "here", saga: undefined };
     const history: { seq: number; event: SagaEvent }[] = [];
     const decisions = await this.app.localStore<string, SagaEvent[]>(
       SAGA_STORES.history,
@@ -67,28 +79,30 @@ export class SagaQueries {
         events.forEach((event, i) => history.push({ seq: first + i, event }));
       }
     }
-    return { owned: true, saga: { ...view(record), history } };
+    return { placement: "here", saga: { ...view(record), history } };
   }
 
-  /** Sagas on this worker's partitions, by status (all when none) and type, up to `limit`. */
-  async list(filter: {
-    status?: SagaStatus;
-    type?: string;
-    limit: number;
-  }): Promise<SagaSummary[]> {
+  /**
+   * Sagas on this worker's open partitions, by status (all when none) and type, up to
+   * `limit`. `served` names the partitions read in full (none is skipped silently: the
+   * caller decides whether a listing missing some is an answer).
+   */
+  async list(filter: { status?: SagaStatus; type?: string; limit: number }): Promise<LocalListing> {
     const statuses = filter.status === undefined ? ALL_STATUSES : [filter.status];
-    const found: SagaSummary[] = [];
+    const sagas: SagaSummary[] = [];
+    const served: number[] = [];
     for (const partition of this.app.ownedPartitions()) {
       const index = await this.app.localStore<string, string>(SAGA_STORES.index, partition);
       if (index === undefined) continue;
       for (const status of statuses) {
         for await (const [key] of index.prefix(indexPrefix(status, filter.type))) {
-          found.push(parseIndexKey(key));
-          if (found.length >= filter.limit) return found;
+          sagas.push(parseIndexKey(key));
+          if (sagas.length >= filter.limit) return { sagas, served };
         }
       }
+      served.push(partition);
     }
-    return found;
+    return { sagas, served };
   }
 
   /** How many sagas this worker holds in each status. */

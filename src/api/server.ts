@@ -2,7 +2,8 @@
  * The HTTP API every worker serves (node:http: six routes need no framework):
  *   GET  /health                 this worker's partitions, 503 until it has joined
  *   GET  /sagas/:id              state and history; routed to the owner when elsewhere
- *   GET  /sagas?status=&type=&limit=   from every worker's status index
+ *   GET  /sagas?status=&type=&limit=   from every worker's status index; 503 while some
+ *                                      partition is served by no worker
  *   POST /sagas/:id/retry|cancel an operator's request (202), checked against the state first
  *   GET  /metrics                Prometheus
  * Workers find each other through their consumer group: each advertises this server's URL.
@@ -13,7 +14,13 @@ import type { Registry } from "prom-client";
 import { toError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import { SagaStatus, type SagaControl } from "../saga/index.js";
-import { ALL_STATUSES, type SagaQueries, type SagaSummary, type SagaView } from "./saga-queries.js";
+import {
+  ALL_STATUSES,
+  type LocalListing,
+  type SagaQueries,
+  type SagaSummary,
+  type SagaView,
+} from "./saga-queries.js";
 
 /** What the server needs from its worker, once the worker runs. */
 export interface SagaApiBackend {
@@ -59,9 +66,17 @@ async function readBody(req: http.IncomingMessage): Promise<Record<string, unkno
   }
 }
 
-/** Asks another worker (marked as routed, so it never routes further). */
+const PEER_TIMEOUT_MS = 5_000;
+
+/**
+ * Asks another worker, marked as routed: it never routes further, and a listing answers with
+ * its own part (a LocalListing).
+ */
 async function fetchFromPeer(url: string): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(url, { headers: { [ROUTED]: "1" } });
+  const response = await fetch(url, {
+    headers: { [ROUTED]: "1" },
+    signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
+  });
   return { status: response.status, body: await response.json() };
 }
 
@@ -78,11 +93,14 @@ export async function startApiServer(options: ApiServerOptions) {
   async function sagaFromOwner(sagaId: string, routed: boolean): Promise<SagaView> {
     const api = backend();
     const local = await api.queries.get(sagaId);
-    if (local.owned) {
+    const partition = api.queries.partitionOf(sagaId);
+    if (local.placement === "here") {
       if (local.saga === undefined) throw new HttpError(404, `no saga ${sagaId}`);
       return local.saga;
     }
-    const partition = api.queries.partitionOf(sagaId);
+    if (local.placement === "opening") {
+      throw new HttpError(503, `partition ${partition} is being restored on this worker; try again`);
+    }
     const owner = (await api.members()).find(
       (m) => m.partitions.includes(partition) && m.address !== ownAddress && m.address !== "",
     );
@@ -102,7 +120,12 @@ export async function startApiServer(options: ApiServerOptions) {
     return body as SagaView;
   }
 
-  async function listEverywhere(url: URL, routed: boolean): Promise<SagaSummary[]> {
+  /**
+   * Every worker's matches, or 503 when some partitions were read by no worker (a rebalance or
+   * a restore is under way) and the listing would be short: a list quietly missing a
+   * partition's sagas would be worse than none.
+   */
+  async function listEverywhere(url: URL, routed: boolean): Promise<LocalListing | SagaSummary[]> {
     const status = url.searchParams.get("status") ?? undefined;
     if (status !== undefined && !ALL_STATUSES.includes(status as SagaStatus)) {
       throw new HttpError(400, `status must be one of ${ALL_STATUSES.join(", ")}`);
@@ -118,18 +141,28 @@ export async function startApiServer(options: ApiServerOptions) {
       ...(status === undefined ? {} : { status: status as SagaStatus }),
       ...(type === undefined ? {} : { type }),
     };
-    const found = await api.queries.list(filter);
-    if (!routed) {
-      const others = (await api.members()).filter(
-        (m) => m.address !== ownAddress && m.address !== "",
+    const local = await api.queries.list(filter);
+    if (routed) return local;
+    const others = (await api.members()).filter(
+      (m) => m.address !== ownAddress && m.address !== "",
+    );
+    const listings = [local];
+    for (const answer of await Promise.allSettled(
+      others.map((m) => fetchFromPeer(`${m.address}/sagas${url.search}`)),
+    )) {
+      // A peer that is gone or failing serves nothing: its partitions count as missing.
+      if (answer.status === "fulfilled" && answer.value.status === 200) {
+        listings.push(answer.value.body as LocalListing);
+      }
+    }
+    const found = listings.flatMap((l) => l.sagas);
+    const served = new Set(listings.flatMap((l) => l.served));
+    const missing = [...Array(api.queries.partitions).keys()].filter((p) => !served.has(p));
+    if (found.length < limit && missing.length > 0) {
+      throw new HttpError(
+        503,
+        `partition(s) ${missing.join(", ")} are served by no worker right now (the group is rebalancing or a worker is restoring); try again`,
       );
-      const remote = await Promise.all(
-        others.map(
-          async (m) =>
-            (await fetchFromPeer(`${m.address}/sagas${url.search}`)).body as SagaSummary[],
-        ),
-      );
-      found.push(...remote.flat());
     }
     return found.sort((a, b) => a.sagaId.localeCompare(b.sagaId)).slice(0, limit);
   }

@@ -77,6 +77,8 @@ const DEFAULT_COMMIT_INTERVAL_MS = 20;
 const MAX_INTERVAL_RECORDS = 5_000;
 /** A long batch heartbeats every so many records, to keep its member in the group. */
 const HEARTBEAT_EVERY = 500;
+/** An assigned task whose opening failed is tried again after this long. */
+const REOPEN_AFTER_MS = 1_000;
 
 interface OpenTask {
   task: Task;
@@ -114,6 +116,10 @@ export class StreamsApp {
   private readonly kafka: Kafka;
   private readonly guarantee: ProcessingGuarantee;
   private readonly tasks = new Map<string, Promise<OpenTask>>();
+  /** The tasks of this member's current assignment: task id → one of its source partitions. */
+  private assigned = new Map<string, { topic: string; partition: number }>();
+  /** When an assigned task last failed to open (it is tried again REOPEN_AFTER_MS later). */
+  private readonly openFailedAt = new Map<string, number>();
   private admin: Admin | undefined;
   private consumer: Consumer | undefined;
   private sharedProducer: Producer | undefined;
@@ -171,24 +177,18 @@ export class StreamsApp {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      const owned = new Set<string>();
+      const assigned = new Map<string, { topic: string; partition: number }>();
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions)
-          owned.add(`${topology.subtopologyOf(topic).id}_${partition}`);
+          assigned.set(`${topology.subtopologyOf(topic).id}_${partition}`, { topic, partition });
       }
-      this.log.info({ tasks: [...owned].sort() }, "assignment received");
-      for (const id of [...this.tasks.keys()].filter((t) => !owned.has(t))) {
+      this.assigned = assigned;
+      this.openFailedAt.clear();
+      this.log.info({ tasks: [...assigned.keys()].sort() }, "assignment received");
+      for (const id of [...this.tasks.keys()].filter((t) => !assigned.has(t))) {
         void this.closeTask(id, true);
       }
-      // Open (and restore) every assigned task now, not at its first record, so that a
-      // caught-up task's stores are served too.
-      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
-        for (const partition of partitions) {
-          this.openTask(topic, partition).catch((error: unknown) => {
-            this.log.error({ topic, partition, err: error }, "task could not be opened");
-          });
-        }
-      }
+      this.openAssigned();
     });
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       this.metrics.lag.set(`${payload.topic}/${payload.partition}`, Number(payload.offsetLag));
@@ -293,14 +293,38 @@ export class StreamsApp {
     }
   }
 
+  /**
+   * Opens (and restores) every assigned task that has no instance: at a join, not at the
+   * task's first record, so that a caught-up task's stores are served too; and again whenever
+   * an instance was discarded or failed to open, so that without new input the task is still
+   * served and punctuated (its timeouts fire).
+   */
+  private openAssigned(): void {
+    const now = Date.now();
+    for (const [id, { topic, partition }] of this.assigned) {
+      if (this.tasks.has(id) || now - (this.openFailedAt.get(id) ?? -Infinity) < REOPEN_AFTER_MS)
+        continue;
+      this.openTask(topic, partition).catch((error: unknown) => {
+        this.log.error({ task: id, err: error }, "task could not be opened; trying again shortly");
+      });
+    }
+  }
+
   private openTask(topic: string, partition: number): Promise<OpenTask> {
     const sub = this.options.topology.subtopologyOf(topic);
     const id = `${sub.id}_${partition}`;
     let opening = this.tasks.get(id);
     if (opening === undefined) {
-      opening = this.createTask(sub.id, partition, id);
-      this.tasks.set(id, opening);
-      opening.catch(() => this.tasks.delete(id));
+      const created = this.createTask(sub.id, partition, id);
+      opening = created;
+      this.tasks.set(id, created);
+      created.then(
+        () => this.openFailedAt.delete(id),
+        () => {
+          if (this.tasks.get(id) === created) this.tasks.delete(id);
+          this.openFailedAt.set(id, Date.now());
+        },
+      );
     }
     return opening;
   }
@@ -569,6 +593,7 @@ export class StreamsApp {
   }
 
   private async punctuateAll(): Promise<void> {
+    this.openAssigned();
     for (const [id, opening] of this.tasks) {
       try {
         const open = await opening;
@@ -630,21 +655,25 @@ export class StreamsApp {
   /**
    * A failed commit leaves the instance unusable: its producer may be fenced (the task moved
    * while this worker was out of the group), its stores may lag the changelog, and the
-   * consumer has read past what was committed. Drop it; the next batch reopens the task from
-   * the changelog and seeks back to the committed offsets.
+   * consumer has read past what was committed. Drop it and, while the task is still assigned
+   * here, open its next instance at once: from the changelog, sought back to the committed
+   * offsets. (If the task has moved, the next join closes that instance.)
    */
   private discardInstance(open: OpenTask): void {
     const id = open.task.id;
     const current = this.tasks.get(id);
-    void current?.then((instance) => {
-      if (instance === open && this.tasks.get(id) === current) this.tasks.delete(id);
-    });
     void this.closeInstance(open, false);
+    void current?.then((instance) => {
+      if (instance !== open || this.tasks.get(id) !== current) return;
+      this.tasks.delete(id);
+      this.openAssigned();
+    });
   }
 
   /**
-   * A store of a task open (and restored) on this instance, for queries; undefined when
-   * another member owns the partition. Reads see the task's writes since its last commit.
+   * A store of a task open (and restored) on this instance, for queries; undefined when the
+   * task is not open here (another member owns it, or it is opening: see ownedPartitions).
+   * Reads see the task's writes since its last commit.
    */
   async localStore<K, V>(
     store: string,
@@ -658,9 +687,10 @@ export class StreamsApp {
     return open.stores.get(store) as ReadableStore<K, V> | undefined;
   }
 
-  /** The partitions (task numbers) this instance owns now. */
+  /** The partitions (task numbers) assigned to this instance now, open or still opening. */
   ownedPartitions(): number[] {
-    return [...this.tasks.keys()].map((id) => Number(id.split("_")[1])).sort((a, b) => a - b);
+    const partitions = new Set([...this.assigned.values()].map((a) => a.partition));
+    return [...partitions].sort((a, b) => a - b);
   }
 
   /** The group's members as the coordinator knows them: advertised address and partitions. */
@@ -683,6 +713,7 @@ export class StreamsApp {
   /** Stops consuming, commits what was processed, closes every task cleanly. */
   async stop(): Promise<void> {
     if (this.punctuateTimer !== undefined) clearInterval(this.punctuateTimer);
+    this.assigned = new Map(); // nothing reopens from here on
     // Commit while still in the group (at_least_once commits offsets through the consumer).
     this.consumer?.pause(this.options.topology.sourceTopics().map((topic) => ({ topic })));
     for (const opening of this.tasks.values()) {

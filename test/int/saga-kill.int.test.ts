@@ -53,10 +53,17 @@ async function startWorker(label: string, stateDir: string): Promise<WorkerProce
   return worker;
 }
 
+/** The answer once it is 200; a 503 (a partition served by no worker yet) is asked again. */
 async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url);
-  expect(response.status, url).toBe(200);
-  return (await response.json()) as T;
+  return waitUntil(
+    async () => {
+      const response = await fetch(url);
+      if (response.status === 503) return undefined;
+      expect(response.status, url).toBe(200);
+      return (await response.json()) as T;
+    },
+    { timeoutMs: 60_000, intervalMs: 500, description: `${url} to answer 200` },
+  );
 }
 
 beforeAll(async () => {

@@ -251,6 +251,37 @@ describe("StreamsApp fencing", () => {
     await expect(pending.commit()).rejects.toThrow();
     await zombie.disconnect();
   });
+
+  it("reopens a task whose commit failed at once, without waiting for more input (regression: it stayed closed, unserved and unpunctuated)", async () => {
+    const t = await topics("refence", 1);
+    const applicationId = uniqueName("app");
+    await produce(t.input, [
+      ["a", "1"],
+      ["a", "2"],
+    ]);
+    const app = await startApp(
+      applicationId,
+      t,
+      ProcessingGuarantee.ExactlyOnce,
+      path.join(stateRoot, uniqueName("s")),
+    );
+    expect(Object.fromEntries(await lastTotals(t.output, 1, new Map([["a", 3]])))).toEqual({
+      a: 3,
+    });
+
+    // Another producer takes the task's transactional id: the task's next commit fails.
+    const usurper = kafka.producer({ transactionalId: `${applicationId}-0_0`, idempotent: true });
+    await usurper.connect();
+    await (await usurper.transaction()).abort();
+    await usurper.disconnect();
+    await produce(t.input, [["a", "4"]]); // the last input: nothing more comes to reopen the task
+
+    expect(Object.fromEntries(await lastTotals(t.output, 1, new Map([["a", 7]])))).toEqual({
+      a: 7,
+    });
+    expect(app.ownedTasks()).toEqual(["0_0"]);
+    expect(Object.fromEntries(await storeTotals(app, 1))).toEqual({ a: 7 });
+  });
 });
 
 describe("StreamsApp bad input", () => {
