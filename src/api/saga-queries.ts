@@ -120,6 +120,22 @@ export class SagaQueries {
   }
 }
 
+/**
+ * The workers' listings as one, sorted by saga id, up to `limit`; or the partitions none of
+ * them served, when the matches fall short of `limit` (a full page is an answer even then).
+ */
+export function mergeListings(
+  listings: readonly LocalListing[],
+  partitions: number,
+  limit: number,
+): { sagas: SagaSummary[] } | { missing: number[] } {
+  const sagas = listings.flatMap((l) => l.sagas);
+  const served = new Set(listings.flatMap((l) => l.served));
+  const missing = [...Array(partitions).keys()].filter((p) => !served.has(p));
+  if (sagas.length < limit && missing.length > 0) return { missing };
+  return { sagas: sagas.sort((a, b) => a.sagaId.localeCompare(b.sagaId)).slice(0, limit) };
+}
+
 function view(record: SagaRecord): SagaView {
   const { state } = record;
   return {

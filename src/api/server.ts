@@ -17,6 +17,7 @@ import { SagaStatus, type SagaControl } from "../saga/index.js";
 import {
   ALL_STATUSES,
   type LocalListing,
+  mergeListings,
   type SagaQueries,
   type SagaSummary,
   type SagaView,
@@ -99,7 +100,10 @@ export async function startApiServer(options: ApiServerOptions) {
       return local.saga;
     }
     if (local.placement === "opening") {
-      throw new HttpError(503, `partition ${partition} is being restored on this worker; try again`);
+      throw new HttpError(
+        503,
+        `partition ${partition} is being restored on this worker; try again`,
+      );
     }
     const owner = (await api.members()).find(
       (m) => m.partitions.includes(partition) && m.address !== ownAddress && m.address !== "",
@@ -155,16 +159,14 @@ export async function startApiServer(options: ApiServerOptions) {
         listings.push(answer.value.body as LocalListing);
       }
     }
-    const found = listings.flatMap((l) => l.sagas);
-    const served = new Set(listings.flatMap((l) => l.served));
-    const missing = [...Array(api.queries.partitions).keys()].filter((p) => !served.has(p));
-    if (found.length < limit && missing.length > 0) {
+    const merged = mergeListings(listings, api.queries.partitions, limit);
+    if ("missing" in merged) {
       throw new HttpError(
         503,
-        `partition(s) ${missing.join(", ")} are served by no worker right now (the group is rebalancing or a worker is restoring); try again`,
+        `partition(s) ${merged.missing.join(", ")} are served by no worker right now (the group is rebalancing or a worker is restoring); try again`,
       );
     }
-    return found.sort((a, b) => a.sagaId.localeCompare(b.sagaId)).slice(0, limit);
+    return merged.sagas;
   }
 
   async function operatorRequest(
