@@ -15,6 +15,7 @@ const TERMINAL = new Set(["SagaCompleted", "SagaAborted", "SagaCancelled", "Saga
 export async function watchSagaEvents(kafka: Kafka, codec: AvroCodec, applicationId: string) {
   const last = new Map<string, string>();
   const counts = new Map<string, number>(); // `${sagaId}/${type}`
+  const trails = new Map<string, string[]>(); // each saga's events, to explain a failed check
   const follower = await followSagaEvents(
     kafka,
     { applicationId, groupId: `${applicationId}-watcher-${Date.now()}`, codec },
@@ -22,14 +23,25 @@ export async function watchSagaEvents(kafka: Kafka, codec: AvroCodec, applicatio
       last.set(sagaId, event.type);
       const key = `${sagaId}/${event.type}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
+      const trail = trails.get(sagaId) ?? [];
+      trail.push(describeEvent(event));
+      trails.set(sagaId, trail);
     },
   );
   return {
     last,
     counts,
+    trail: (sagaId: string) => (trails.get(sagaId) ?? []).join(" → "),
     ended: () => [...last.values()].filter((t) => TERMINAL.has(t)).length,
     stop: () => follower.stop(),
   };
+}
+
+function describeEvent(event: { type: string } & Record<string, unknown>): string {
+  const detail = ["step", "action", "attempt", "reason"]
+    .filter((field) => event[field] !== undefined)
+    .map((field) => `${field}=${String(event[field])}`);
+  return detail.length === 0 ? event.type : `${event.type}(${detail.join(" ")})`;
 }
 
 async function countsByOrder(pool: pg.Pool, table: string): Promise<Map<string, number>> {
@@ -97,7 +109,7 @@ export async function expectOrderOutcomes(
       };
       outcome.completed += 1;
     }
-    expect(actual).toEqual(expected);
+    expect(actual, `${orderId}'s saga events: ${events.trail(orderId)}`).toEqual(expected);
     if (faults.isSlow("inventory", orderId)) outcome.slow += 1;
   }
   // The plan must have exercised every path, and most orders must have gone through.
