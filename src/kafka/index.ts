@@ -1,5 +1,12 @@
 /** kafkajs clients for sagastream, logging through pino. */
-import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type logCreator } from "kafkajs";
+import {
+  Kafka,
+  logLevel as KafkaLogLevel,
+  type KafkaConfig,
+  type logCreator,
+  type Transaction,
+} from "kafkajs";
+import pRetry from "p-retry";
 import type { Logger } from "../log/index.js";
 
 export {
@@ -34,6 +41,24 @@ const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
  * client's delivery.timeout.ms; a send that gives up fails its transaction, which aborts.
  */
 export const PRODUCER_RETRY = { initialRetryTime: 20, maxRetryTime: 1000, retries: 125 } as const;
+
+/**
+ * Adds consumed offsets to a transaction. kafkajs retries a send's AddPartitionsToTxn, not
+ * AddOffsetsToTxn: a transaction holding offsets only, begun while the broker still writes the
+ * previous one's markers, met CONCURRENT_TRANSACTIONS and failed (its task then reopened and
+ * redid its interval). Retriable errors are retried here as PRODUCER_RETRY retries sends.
+ */
+export function sendOffsetsInTransaction(
+  tx: Transaction,
+  offsets: Parameters<Transaction["sendOffsets"]>[0],
+): Promise<void> {
+  return pRetry(() => tx.sendOffsets(offsets), {
+    retries: PRODUCER_RETRY.retries,
+    minTimeout: PRODUCER_RETRY.initialRetryTime,
+    maxTimeout: PRODUCER_RETRY.maxRetryTime,
+    shouldRetry: ({ error }) => (error as { retriable?: unknown }).retriable === true,
+  });
+}
 
 /**
  * Answers kafkajs retries as a matter of course but logs as errors: CONCURRENT_TRANSACTIONS

@@ -20,7 +20,12 @@ import {
   type Message,
   type Producer,
 } from "kafkajs";
-import { createKafka, deadLetterTopic, PRODUCER_RETRY } from "../kafka/index.js";
+import {
+  createKafka,
+  deadLetterTopic,
+  PRODUCER_RETRY,
+  sendOffsetsInTransaction,
+} from "../kafka/index.js";
 import { copartitionedAssigner } from "./assigner.js";
 import type { Logger } from "../log/index.js";
 import {
@@ -536,7 +541,10 @@ export class StreamsApp {
             tx.sendBatch({ topicMessages, acks: -1 }),
           );
           if (inputs.length > 0) {
-            await tx.sendOffsets({ consumerGroupId: this.options.applicationId, topics: inputs });
+            await sendOffsetsInTransaction(tx, {
+              consumerGroupId: this.options.applicationId,
+              topics: inputs,
+            });
           }
           await tx.commit();
           this.trackChangelogPositions(open, ends);
