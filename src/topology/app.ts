@@ -318,19 +318,17 @@ export class StreamsApp {
   private openTask(topic: string, partition: number): Promise<OpenTask> {
     const sub = this.options.topology.subtopologyOf(topic);
     const id = `${sub.id}_${partition}`;
-    let opening = this.tasks.get(id);
-    if (opening === undefined) {
-      const created = this.createTask(sub.id, partition, id);
-      opening = created;
-      this.tasks.set(id, created);
-      created.then(
-        () => this.openFailedAt.delete(id),
-        () => {
-          if (this.tasks.get(id) === created) this.tasks.delete(id);
-          this.openFailedAt.set(id, Date.now());
-        },
-      );
-    }
+    const existing = this.tasks.get(id);
+    if (existing !== undefined) return existing;
+    const opening = this.createTask(sub.id, partition, id);
+    this.tasks.set(id, opening);
+    opening.then(
+      () => this.openFailedAt.delete(id),
+      () => {
+        if (this.tasks.get(id) === opening) this.tasks.delete(id);
+        this.openFailedAt.set(id, Date.now());
+      },
+    );
     return opening;
   }
 
