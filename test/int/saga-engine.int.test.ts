@@ -22,7 +22,10 @@ import { readAll } from "../support/read-topic.js";
 const world = orderWorld("saga");
 const { name, pool, kafka } = world;
 const ORDERS = 200;
-const STEP_TIMEOUT_MS = 1_500;
+// Above what the payment's replies take through its outbox and Debezium on a busy 2-core CI
+// machine (at 1.5 s a charge took 3 attempts on average there, and a refused order's
+// compensation could time out five times over and end FAILED); the slow answers still miss it.
+const STEP_TIMEOUT_MS = 4_000;
 const faults = new FaultPlan({ failureRate: 0.1, timeoutRate: 0.05 });
 let stateDir = "";
 let orderService: OrderService;
