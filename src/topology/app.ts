@@ -94,6 +94,12 @@ interface OpenTask {
   /** Per changelogged store: the offset its local copy is complete up to. */
   positions: Map<string, bigint>;
   /**
+   * Per source topic not yet read to the end offset it had when the task opened: that end.
+   * Till the map is empty the task's wall-clock punctuation waits, so that a step's timeout
+   * does not fire while the reply that came during a rebalance or a restore is still unread.
+   */
+  unread: Map<string, bigint>;
+  /**
    * Per source topic: the next input offset to process. Records below it were processed
    * already (committed, or in a commit to come); kafkajs may deliver them again (after a
    * rebalance it resumes from the committed offsets), and they are skipped.
@@ -197,6 +203,13 @@ export class StreamsApp {
     });
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       this.metrics.lag.set(`${payload.topic}/${payload.partition}`, Number(payload.offsetLag));
+      // kafkajs passes over a batch of only transaction markers and aborted records itself.
+      // (kafkajs's types miss that firstOffset is null when nothing was in range.)
+      const firstOffset = payload.firstOffset as string | null;
+      if (payload.batchSize === 0 && firstOffset !== null) {
+        const next = BigInt(payload.lastOffset) + 1n;
+        this.passedOver(payload.topic, payload.partition, BigInt(firstOffset), next);
+      }
     });
     await consumer.connect();
     await consumer.subscribe({ topics: topology.sourceTopics(), fromBeginning: true });
@@ -219,10 +232,14 @@ export class StreamsApp {
             if (!usable()) return;
           }
           let processed = 0;
+          let whole = true;
           const from = open.inputPositions.get(batch.topic) ?? 0n;
           try {
             for (const message of batch.messages) {
-              if (!isRunning() || isStale()) break;
+              if (!isRunning() || isStale()) {
+                whole = false;
+                break;
+              }
               const offset = BigInt(message.offset);
               if (offset < from) continue; // processed already (see inputPositions)
               await open.task.process(toInput(batch.topic, batch.partition, message));
@@ -233,6 +250,8 @@ export class StreamsApp {
               open.intervalOffsets.set(batch.topic, offset + 1n);
               if (++processed % HEARTBEAT_EVERY === 0) await payload.heartbeat();
             }
+            if (whole && !isStale())
+              this.readTo(open, batch.topic, BigInt(batch.lastOffset()) + 1n);
           } finally {
             if (processed > 0 && !isStale()) this.requestCommit(open);
           }
@@ -366,6 +385,11 @@ export class StreamsApp {
     for (const [topic, offset] of inputPositions) {
       this.consumer?.seek({ topic, partition, offset: offset.toString() });
     }
+    const unread = new Map<string, bigint>();
+    for (const [topic, offset] of inputPositions) {
+      const end = await endOffset(this.admin as Admin, topic, partition);
+      if (end > offset) unread.set(topic, end);
+    }
     const sub = topology.subtopologies[subtopologyId];
     if (sub === undefined) throw new Error(`no sub-topology ${subtopologyId}`);
     const stores = new Map<string, KeyValueStore<unknown, unknown>>();
@@ -433,6 +457,7 @@ export class StreamsApp {
       directory,
       producer,
       positions,
+      unread,
       inputPositions,
       intervalOffsets: new Map(),
       inFlight: undefined,
@@ -581,6 +606,30 @@ export class StreamsApp {
     );
   }
 
+  /** The task has read `topic` up to `next` (exclusive). */
+  private readTo(open: OpenTask, topic: string, next: bigint): void {
+    const end = open.unread.get(topic);
+    if (end === undefined || next < end) return;
+    open.unread.delete(topic);
+    if (open.unread.size === 0) {
+      this.log.info(
+        { task: open.task.id },
+        "read what its input held at opening: punctuation starts",
+      );
+    }
+  }
+
+  /** kafkajs skipped `first`..`next` of a partition; it counts as read if it follows on. */
+  private passedOver(topic: string, partition: number, first: bigint, next: bigint): void {
+    const id = `${this.options.topology.subtopologyOf(topic).id}_${partition}`;
+    void this.tasks.get(id)?.then(
+      (open) => {
+        if (first <= (open.inputPositions.get(topic) ?? 0n)) this.readTo(open, topic, next);
+      },
+      () => undefined,
+    );
+  }
+
   /** Waits for the commit in flight, then commits the rest; false if either failed. */
   private async commitAll(open: OpenTask): Promise<boolean> {
     clearTimeout(open.commitTimer);
@@ -604,7 +653,7 @@ export class StreamsApp {
       try {
         const open = await opening;
         await this.serially(open, async () => {
-          if (open.closed) return;
+          if (open.closed || open.unread.size > 0) return;
           await open.task.punctuateWallClock();
           this.requestCommit(open);
         });

@@ -13,6 +13,7 @@ import { createKafka, DLQ_HEADERS, deadLetterTopic } from "../../src/kafka/index
 import { createLogger } from "../../src/log/index.js";
 import { ProcessingGuarantee, StreamsApp } from "../../src/topology/index.js";
 import { waitUntil } from "../../src/util/index.js";
+import { deadlineTopology, type DeadlineInput } from "../support/deadline-topology.js";
 import { readLatestValues } from "../support/latest-values.js";
 import { uniqueName } from "../support/names.js";
 import { readTopic } from "../support/read-topic.js";
@@ -83,11 +84,12 @@ async function startApp(
   t: { input: string; output: string },
   guarantee: ProcessingGuarantee,
   stateDir: string,
+  topology = runningTotalTopology(t),
 ) {
   const app = new StreamsApp({
     applicationId,
     brokers: kafkaBrokers,
-    topology: runningTotalTopology(t),
+    topology,
     stateDir,
     guarantee,
     logger,
@@ -281,6 +283,57 @@ describe("StreamsApp fencing", () => {
     });
     expect(app.ownedTasks()).toEqual(["0_0"]);
     expect(Object.fromEntries(await storeTotals(app, 1))).toEqual({ a: 7 });
+  });
+});
+
+describe("StreamsApp wall-clock punctuation", () => {
+  it("waits until a reopened task has read what its input held at opening (an answer that came while no task ran is not timed out)", async () => {
+    const t = await topics("deadline", 1);
+    const applicationId = uniqueName("app");
+    const start = (stateDir: string) =>
+      startApp(applicationId, t, ProcessingGuarantee.ExactlyOnce, stateDir, deadlineTopology(t));
+    const send = async (records: [string, DeadlineInput][]) => {
+      for (let i = 0; i < records.length; i += 50) {
+        const chunk = records.slice(i, i + 50); // padded records: each send under 1 MB
+        await produce(
+          t.input,
+          chunk.map(([key, value]) => [key, JSON.stringify(value)]),
+        );
+      }
+    };
+    const KEYS = 600;
+    const keys = [...Array(KEYS).keys()].map((i) => `k${i}`);
+    const due = Date.now() + 3_000;
+    const first = await start(path.join(stateRoot, uniqueName("s")));
+    await send([...keys, "unanswered"].map((key) => [key, { due }]));
+    await waitUntil(
+      async () => ((await first.changelogEnd("deadlines", 0)) > BigInt(KEYS) ? true : undefined),
+      {
+        timeoutMs: 30_000,
+        description: "the deadlines committed",
+      },
+    );
+    await first.stop();
+    apps.splice(apps.indexOf(first), 1);
+
+    // The answers come while no task runs, and their deadline passes before one opens again.
+    // Padded to 8 KB, they take several fetches (1 MB each) to read: punctuation could run
+    // between two of them.
+    const padding = "x".repeat(8_192);
+    await send(keys.map((key) => [key, { answer: true, padding }]));
+    await waitUntil(() => (Date.now() > due + 500 ? true : undefined), {
+      timeoutMs: 10_000,
+      description: "the deadline to pass",
+    });
+    await start(path.join(stateRoot, uniqueName("s"))); // a new disk: restored from the changelog
+
+    const outcomes = await readTopic(kafka, t.output, KEYS + 1, { timeoutMs: 60_000 });
+    const byKey = new Map(outcomes.map((r) => [r.key ?? "", String(r.value)]));
+    expect(byKey.get("unanswered")).toBe("timed out"); // the punctuator does run
+    expect(outcomes.filter((r) => String(r.value) === "timed out").map((r) => r.key)).toEqual([
+      "unanswered",
+    ]);
+    expect(outcomes).toHaveLength(KEYS + 1);
   });
 });
 
