@@ -15,6 +15,7 @@ import {
   sagaTopics,
   type AvroCodec,
   type ConnectClient,
+  type Logger,
   type Outbox,
   type Participant,
 } from "sagastream";
@@ -31,6 +32,8 @@ export interface ParticipantServicesOptions {
   /** Prefix of the services' PostgreSQL schemas (default none: payment, inventory, shipping). */
   schemaPrefix?: string;
   concurrency?: number;
+  /** Where the services log a command that failed (default: they do not). */
+  logger?: Logger;
   /** Services that reply through an outbox of their own (a Debezium connector each). */
   outboxReplies?: {
     connect: ConnectClient;
@@ -83,6 +86,7 @@ export async function startParticipants(options: ParticipantServicesOptions) {
     name: service,
     schema: schemas[service],
     replyOutbox: replyOutboxes.outboxOf(service),
+    ...(options.logger === undefined ? {} : { logger: options.logger.child({ service }) }),
   });
   const { faults } = options;
   const participants: Participant[] = [

@@ -11,6 +11,7 @@ import {
   type OrderService,
 } from "../../examples/order/index.js";
 import { createKafka } from "../../src/kafka/index.js";
+import { createLogger } from "../../src/log/index.js";
 import { ConnectClient, removeOutboxPipeline } from "../../src/outbox/index.js";
 import { AvroCodec, createSchemaRegistry } from "../../src/schema/index.js";
 import { uniqueName } from "./names.js";
@@ -19,7 +20,14 @@ export function orderWorld(label: string) {
   const connections = inject("connections");
   const name = uniqueName(label);
   const pool = new pg.Pool({ connectionString: connections.databaseUrl, max: 16 });
-  const kafka = createKafka({ brokers: connections.kafkaBrokers, clientId: `${label}-test` });
+  // Warnings of the test's own clients and services (a participant's failed command, a
+  // consumer's rebalance) explain a saga that ends otherwise than expected.
+  const logger = createLogger("warn", `${label}-test`);
+  const kafka = createKafka({
+    brokers: connections.kafkaBrokers,
+    clientId: `${label}-test`,
+    logger,
+  });
   const connect = new ConnectClient(connections.connectUrl);
   const codec = new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl));
   let services: Awaited<ReturnType<typeof startParticipants>> | undefined;
@@ -54,6 +62,7 @@ export function orderWorld(label: string) {
         pool,
         faults,
         slowMs,
+        logger,
         schemaPrefix: `${name}_`,
         outboxReplies: {
           connect,
