@@ -10,7 +10,7 @@
  * whose command never succeeded here succeeds without running (nothing to undo), and voids that
  * command should it still arrive.
  */
-import type { Consumer, Kafka, KafkaMessage, Producer } from "kafkajs";
+import { Partitioners, type Consumer, type Kafka, type KafkaMessage, type Producer } from "kafkajs";
 import type pg from "pg";
 import {
   CircuitOpenError,
@@ -239,7 +239,12 @@ export async function createParticipant(options: ParticipantOptions) {
     }
   }
 
-  const producer: Producer = options.kafka.producer({ idempotent: true, retry: PRODUCER_RETRY });
+  // A reply goes to its saga's partition: murmur2 of the saga id, as the engine computes it.
+  const producer: Producer = options.kafka.producer({
+    idempotent: true,
+    retry: PRODUCER_RETRY,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   const delayed = new Set<NodeJS.Timeout>();
   const consumer: Consumer = options.kafka.consumer({ groupId });
 
