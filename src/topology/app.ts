@@ -82,6 +82,12 @@ const DEFAULT_COMMIT_INTERVAL_MS = 20;
 const MAX_INTERVAL_RECORDS = 5_000;
 /** A long batch heartbeats every so many records, to keep its member in the group. */
 const HEARTBEAT_EVERY = 500;
+/**
+ * A transaction left open (its owner died or lost its abort) holds back every read-committed
+ * consumer of its partitions, such as the participants, until the broker aborts it. Kafka
+ * Streams bounds that to 10 s under exactly-once; kafkajs's default is 60 s.
+ */
+const TRANSACTION_TIMEOUT_MS = 10_000;
 /** An assigned task whose opening failed is tried again after this long. */
 const REOPEN_AFTER_MS = 1_000;
 
@@ -367,6 +373,7 @@ export class StreamsApp {
         idempotent: true,
         maxInFlightRequests: 1,
         retry: PRODUCER_RETRY,
+        transactionTimeout: TRANSACTION_TIMEOUT_MS,
       });
       await producer.connect();
       // kafkajs's connect() does not register the transactional id; its first transaction()
