@@ -91,6 +91,9 @@ const TRANSACTION_TIMEOUT_MS = 10_000;
 /** An assigned task whose opening failed is tried again after this long. */
 const REOPEN_AFTER_MS = 1_000;
 
+/** Task id → one of the task's source partitions (enough to open it). */
+type Assignment = Map<string, { topic: string; partition: number }>;
+
 interface OpenTask {
   task: Task;
   stores: Map<string, KeyValueStore<unknown, unknown>>;
@@ -134,7 +137,7 @@ export class StreamsApp {
   private readonly guarantee: ProcessingGuarantee;
   private readonly tasks = new Map<string, Promise<OpenTask>>();
   /** The tasks of this member's current assignment: task id → one of its source partitions. */
-  private assigned = new Map<string, { topic: string; partition: number }>();
+  private assigned: Assignment = new Map();
   /** When an assigned task last failed to open (it is tried again REOPEN_AFTER_MS later). */
   private readonly openFailedAt = new Map<string, number>();
   private admin: Admin | undefined;
@@ -194,7 +197,7 @@ export class StreamsApp {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      const assigned = new Map<string, { topic: string; partition: number }>();
+      const assigned: Assignment = new Map();
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions)
           assigned.set(`${topology.subtopologyOf(topic).id}_${partition}`, { topic, partition });
