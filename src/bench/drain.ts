@@ -100,10 +100,14 @@ export async function drain(
   records: number,
   description: string,
 ): Promise<Omit<Drained, "problems">> {
-  const timeout = sleep(DRAIN_TIMEOUT_MS, undefined, { ref: false }).then((): never => {
+  const done = new AbortController();
+  const timeout = sleep(DRAIN_TIMEOUT_MS, undefined, { signal: done.signal }).then((): never => {
     throw new Error(`timed out after ${DRAIN_TIMEOUT_MS} ms waiting for ${description}`);
   });
-  const stats = await Promise.race([worker.drained, timeout]);
+  timeout.catch(() => undefined); // raced below; cancelled once the drain is over
+  const stats = await Promise.race([worker.drained, timeout]).finally(() => {
+    done.abort();
+  });
   const seconds = Math.max(0.001, (stats.drainedAt - stats.firstConsumedAt) / 1000);
   return {
     recordsPerSecond: records / seconds,

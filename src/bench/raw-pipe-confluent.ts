@@ -106,7 +106,7 @@ export function confluentPipe(options: PipeOptions): RawPipe<Output, string> {
       await consumer.connect();
       await consumer.subscribe({ topics: [options.input] });
       await consumer.run({
-        partitionsConsumedConcurrently: 6,
+        partitionsConsumedConcurrently: 6, // every partition of the bench's input
         eachBatch: async ({ batch }) => {
           let room = true;
           for (const m of batch.messages) {

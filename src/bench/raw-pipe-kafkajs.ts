@@ -49,7 +49,7 @@ export function kafkajsPipe(options: PipeOptions): RawPipe<Message, string> {
       await consumer.subscribe({ topic: options.input, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
-        partitionsConsumedConcurrently: 6,
+        partitionsConsumedConcurrently: 6, // every partition of the bench's input
         eachBatch: async ({ batch }) => {
           let room = true;
           for (const m of batch.messages) {
