@@ -1,18 +1,21 @@
 /**
- * The engine's Avro messages: every saga event type, a command, a reply and both operator
- * requests survive the trip through their registered schemas (an in-memory registry stands in
- * for the real one, which the integration tests use).
+ * The engine's Avro messages: every saga event type (in a saga-events record, one per
+ * decision), a command, a reply and both operator requests survive the trip through their
+ * registered schemas (an in-memory registry stands in for the real one, which the integration
+ * tests use); a log written before decisions (one record per event) still reads.
  */
 import avro from "avsc";
 import type { SchemaRegistry } from "@kafkajs/confluent-schema-registry";
 import { describe, expect, it } from "vitest";
 import {
   avroSagaSerdes,
-  sagaEventReader,
+  SAGA_NAMESPACE,
+  sagaDecisionReader,
   type SagaCommand,
   type SagaEvent,
   type SagaReply,
 } from "../../src/saga/index.js";
+import { legacySagaEventSchema } from "../../src/saga/avro-schemas.js";
 import { AvroCodec } from "../../src/schema/index.js";
 
 /** Just what AvroCodec asks of a registry: register a schema, look one up by id. */
@@ -80,16 +83,38 @@ describe("the engine's Avro serdes", () => {
   it("round-trip every saga event type; another process reads them by schema id", async () => {
     const registry = memoryRegistry();
     const serdes = await avroSagaSerdes(new AvroCodec(registry), "shop", ["payment"]);
-    const read = sagaEventReader(new AvroCodec(registry)); // knows no schema until it reads
-    let seq = 0;
-    for (const event of Object.values(oneOfEach)) {
-      const record = { sagaId: "s-1", seq: ++seq, event: event };
-      const bytes = serdes.event.serialize(record);
+    const read = sagaDecisionReader(new AvroCodec(registry)); // knows no schema until it reads
+    const events = Object.values(oneOfEach);
+    expect(events).toHaveLength(13);
+    for (const decision of [
+      { sagaId: "s-1", firstSeq: 1, events },
+      ...events.map((event, i) => ({ sagaId: "s-2", firstSeq: i + 1, events: [event] })),
+    ]) {
+      const bytes = serdes.decision.serialize(decision);
       expect(bytes[0]).toBe(0); // Confluent wire format: magic byte, then the schema id
-      expect(serdes.event.deserialize(bytes)).toEqual(record);
-      expect(await read(bytes)).toEqual(record);
+      expect(serdes.decision.deserialize(bytes)).toEqual(decision);
+      expect(await read(bytes)).toEqual(decision);
     }
-    expect(seq).toBe(13);
+  });
+
+  it("reads a log written one record per event (SagaEventRecord) as decisions of one event", async () => {
+    const registry = memoryRegistry();
+    const codec = new AvroCodec(registry);
+    const legacyId = await codec.register(
+      "shop.saga-events-io.sagastream.saga.SagaEventRecord",
+      legacySagaEventSchema,
+    );
+    const read = sagaDecisionReader(new AvroCodec(registry));
+    const bytes = await codec.encode(legacyId, {
+      sagaId: "s-1",
+      seq: 7,
+      event: { [`${SAGA_NAMESPACE}.StepFailed`]: { at, step: "inventory", reason: "none left" } },
+    });
+    expect(await read(bytes)).toEqual({
+      sagaId: "s-1",
+      firstSeq: 7,
+      events: [{ ...oneOfEach.StepFailed, reason: "none left" }],
+    });
   });
 
   it("round-trip commands, replies and operator requests", async () => {
