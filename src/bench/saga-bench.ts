@@ -40,6 +40,8 @@ export interface SagaBenchOptions {
   profile?: boolean | undefined;
   /** Leave out the memory phase (100,000 sagas). */
   skipMemory?: boolean | undefined;
+  /** Run the memory phase alone. */
+  onlyMemory?: boolean | undefined;
 }
 
 /** Echo participants: every command is answered with success, a batch at a time. */
@@ -151,8 +153,8 @@ interface BenchConnections {
 }
 
 interface WorkerProcess {
-  /** The worker's memory use now (after a GC). */
-  memory(): Promise<NodeJS.MemoryUsage>;
+  /** The worker's memory use now: after a GC, and once V8 returned its pooled pages. */
+  memory(): Promise<{ afterGc: NodeJS.MemoryUsage; released: NodeJS.MemoryUsage }>;
   /** Stops it cleanly; with profiling, returns where its time went. */
   stop(): Promise<ProfileSummary | undefined>;
 }
@@ -200,7 +202,10 @@ async function startWorker(
     memory: async () => {
       const answer = nextLine();
       child.stdin.write("memory\n");
-      return JSON.parse(await answer) as NodeJS.MemoryUsage;
+      return JSON.parse(await answer) as {
+        afterGc: NodeJS.MemoryUsage;
+        released: NodeJS.MemoryUsage;
+      };
     },
     stop: once(async () => {
       child.kill("SIGTERM");
@@ -408,9 +413,16 @@ async function measureActive(connections: BenchConnections, report: (line: strin
       ),
     );
     const after = await worker.memory();
+    const mb = (when: "afterGc" | "released", key: keyof NodeJS.MemoryUsage) =>
+      (after[when][key] - before[when][key]) / 2 ** 20;
     return {
-      rssMb: (after.rss - before.rss) / 2 ** 20,
-      heapMb: (after.heapUsed - before.heapUsed) / 2 ** 20,
+      /** What the worker holds: RSS once V8 returned the pages it pooled. */
+      rssMb: mb("released", "rss"),
+      /** RSS after an ordinary GC: with the pages V8 pooled at the height of the burst. */
+      rssPooledMb: mb("afterGc", "rss"),
+      heapMb: mb("released", "heapUsed"),
+      /** Buffers and other memory V8 tracks outside its heap. */
+      externalMb: mb("released", "external"),
     };
   } finally {
     await worker.stop();
@@ -451,10 +463,13 @@ export async function sagaBenchmark(
     schemaRegistryUrl: connections.schemaRegistryUrl,
     codec: new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl)),
   };
-  const results = [
-    await runMode(bench, ProcessingGuarantee.ExactlyOnce, options, report),
-    await runMode(bench, ProcessingGuarantee.AtLeastOnce, options, report),
-  ];
+  const results =
+    options.onlyMemory === true
+      ? []
+      : [
+          await runMode(bench, ProcessingGuarantee.ExactlyOnce, options, report),
+          await runMode(bench, ProcessingGuarantee.AtLeastOnce, options, report),
+        ];
   const memory = options.skipMemory === true ? undefined : await measureActive(bench, report);
   const rows = results.flatMap((r) =>
     r.latency.map((l, i) => [
@@ -466,16 +481,25 @@ export async function sagaBenchmark(
     ]),
   );
   const profiles = results.map((r) => (r.profile ? profileReport(r.mode, r.profile) : ""));
+  const throughput =
+    results.length === 0
+      ? ""
+      : `throughput draining ${BACKLOG} sagas, latency at steady rates` +
+        `${options.commitIntervalMs === undefined ? "" : `, commit interval ${options.commitIntervalMs} ms`}\n` +
+        `${formatTable(["mode", "drained sagas/s", "at sagas/s", "p50 ms", "p99 ms"], rows)}\n\n` +
+        results
+          .map((r) => `records produced per saga, ${r.mode}: ${perSaga(r.records)}\n`)
+          .join("");
   process.stdout.write(
     `\nsaga benchmark: 3-step saga, one worker process, ${PARTITIONS} partitions, echo participants; ` +
-      `throughput draining ${BACKLOG} sagas, latency at steady rates` +
-      `${options.commitIntervalMs === undefined ? "" : `, commit interval ${options.commitIntervalMs} ms`}\n` +
-      `${formatTable(["mode", "drained sagas/s", "at sagas/s", "p50 ms", "p99 ms"], rows)}\n\n` +
-      results.map((r) => `records produced per saga, ${r.mode}: ${perSaga(r.records)}\n`).join("") +
+      throughput +
       (memory === undefined
         ? ""
-        : `memory with ${ACTIVE} active sagas (waiting on step one): worker RSS +${memory.rssMb.toFixed(0)} MB, ` +
-          `JS heap +${memory.heapMb.toFixed(0)} MB; RSS per active saga ${((memory.rssMb * 1024) / ACTIVE).toFixed(2)} KB\n`) +
+        : `memory with ${ACTIVE} active sagas (waiting on step one): worker RSS +${memory.rssMb.toFixed(0)} MB ` +
+          `(JS heap +${memory.heapMb.toFixed(0)} MB, buffers +${memory.externalMb.toFixed(0)} MB, the rest native), ` +
+          `RSS per active saga ${((memory.rssMb * 1024) / ACTIVE).toFixed(2)} KB; ` +
+          `before V8 returned its pooled pages (a last-resort GC; it does so under memory pressure) ` +
+          `RSS +${memory.rssPooledMb.toFixed(0)} MB, ${((memory.rssPooledMb * 1024) / ACTIVE).toFixed(2)} KB per saga\n`) +
       profiles.join(""),
   );
 }

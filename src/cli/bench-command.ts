@@ -21,6 +21,7 @@ interface BenchOptions {
   commitInterval?: number;
   profile?: boolean;
   skipMemory?: boolean;
+  onlyMemory?: boolean;
 }
 
 /** Benchmarks by name; each prints a table of figures. */
@@ -34,6 +35,7 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
         commitIntervalMs: options.commitInterval,
         profile: options.profile,
         skipMemory: options.skipMemory,
+        onlyMemory: options.onlyMemory,
       },
       report,
     ),
@@ -62,6 +64,7 @@ export function benchCommand(): Command {
     .option("--commit-interval <ms>", "saga: the worker's commit interval", positive)
     .option("--profile", "saga: profile the worker process and print where its time went")
     .option("--skip-memory", "saga: leave out the memory phase (100,000 sagas in flight)")
+    .option("--only-memory", "saga: run the memory phase alone")
     .action(async (name: string | undefined, options: BenchOptions) => {
       const names = Object.keys(BENCHMARKS);
       const bench = name === undefined ? undefined : BENCHMARKS[name];

@@ -20,8 +20,8 @@ import type { SagaRegistry } from "./registry.js";
 import type { SagaIndexes } from "./saga-index.js";
 import type { SagaSerdes } from "./serdes.js";
 
-/** Per task, the saga states kept in memory: some 15,000 sagas of 1 KB. */
-const SAGA_CACHE_BYTES = 16 * 2 ** 20;
+/** Per task, the saga states kept in memory: some 4,000 sagas of 500 bytes. */
+const SAGA_CACHE_BYTES = 2 * 2 ** 20;
 
 /** A domain-event topic whose events start sagas of one type, keyed by the new saga's id. */
 export interface SagaStart<E> {
