@@ -53,8 +53,14 @@ export class SagaQueries {
     return partitionForKey(Buffer.from(sagaId), this.partitions);
   }
 
-  /** The saga, when its partition is open here and it knows the saga. */
-  async get(sagaId: string): Promise<{ placement: Placement; saga: SagaView | undefined }> {
+  /**
+   * The saga, when its partition is open here and it knows the saga; with its history (read
+   * from the saga-events log) unless `history` is false.
+   */
+  async get(
+    sagaId: string,
+    options: { history?: boolean } = {},
+  ): Promise<{ placement: Placement; saga: SagaView | undefined }> {
     const partition = this.partitionOf(sagaId);
     const sagas = await this.app.localStore<string, SagaRecord>(SAGA_STORES.sagas, partition);
     if (sagas === undefined) {
@@ -63,6 +69,7 @@ export class SagaQueries {
     }
     const record = await sagas.get(sagaId);
     if (record === undefined) return { placement: "here", saga: undefined };
+    if (options.history === false) return { placement: "here", saga: view(record) };
     const history = await this.history.read(sagaId, partition, {
       startedAt: record.state.startedAt,
       events: record.seq,

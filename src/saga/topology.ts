@@ -14,8 +14,8 @@ import {
   SagaProcessor,
   type SagaMessage,
   type SagaObserver,
-  type SagaRecord,
 } from "./processor.js";
+import { sagaRecordSerde } from "./record-serde.js";
 import type { SagaRegistry } from "./registry.js";
 import type { SagaIndexes } from "./saga-index.js";
 import type { SagaSerdes } from "./serdes.js";
@@ -108,7 +108,7 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
     // Every input reads its saga's state: cache the hot ones.
     .store(SAGA_STORES.sagas, {
       keySerde: Serdes.string,
-      valueSerde: Serdes.json<SagaRecord>(),
+      valueSerde: sagaRecordSerde,
       cacheBytes: SAGA_CACHE_BYTES,
     })
     .processor("saga", {
