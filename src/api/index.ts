@@ -7,3 +7,9 @@ export {
 } from "./server.js";
 export { SagaQueries, ALL_STATUSES, type SagaView, type SagaSummary } from "./saga-queries.js";
 export { sagaMetrics } from "./metrics.js";
+export {
+  kafkaSagaHistory,
+  type SagaHistoryReader,
+  type HistoryEntry,
+  type HistoryBounds,
+} from "./saga-history.js";

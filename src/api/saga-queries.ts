@@ -1,19 +1,12 @@
 /**
  * Queries over the sagas a worker owns: one saga with its history, or a list by status and
- * type from the status index. They read the worker's local stores; the HTTP layer routes a
- * query for a saga owned elsewhere to its owner.
+ * type from the status index. The state comes from the worker's local store, the index from
+ * the open tasks' memory, the history from the saga-events log; the HTTP layer routes a query
+ * for a saga owned elsewhere to its owner.
  */
 import { partitionForKey, type StreamsApp } from "../topology/index.js";
-import { countOf } from "../util/index.js";
-import {
-  historyPrefix,
-  indexPrefix,
-  SAGA_STORES,
-  SagaStatus,
-  parseIndexKey,
-  type SagaEvent,
-  type SagaRecord,
-} from "../saga/index.js";
+import { SAGA_STORES, SagaStatus, type SagaIndexes, type SagaRecord } from "../saga/index.js";
+import type { HistoryEntry, SagaHistoryReader } from "./saga-history.js";
 
 export interface SagaView {
   sagaId: string;
@@ -26,7 +19,7 @@ export interface SagaView {
   startedAt: string;
   updatedAt: string;
   events: number;
-  history?: { seq: number; event: SagaEvent }[];
+  history?: HistoryEntry[];
 }
 
 export interface SagaSummary {
@@ -51,14 +44,23 @@ export class SagaQueries {
     private readonly app: StreamsApp,
     /** Partitions of the engine's topics (a saga's partition is the hash of its id). */
     readonly partitions: number,
+    /** The status index of each task open here. */
+    private readonly indexes: SagaIndexes,
+    private readonly history: SagaHistoryReader,
   ) {}
 
   partitionOf(sagaId: string): number {
     return partitionForKey(Buffer.from(sagaId), this.partitions);
   }
 
-  /** The saga, when its partition is open here and it knows the saga. */
-  async get(sagaId: string): Promise<{ placement: Placement; saga: SagaView | undefined }> {
+  /**
+   * The saga, when its partition is open here and it knows the saga; with its history (read
+   * from the saga-events log) unless `history` is false.
+   */
+  async get(
+    sagaId: string,
+    options: { history?: boolean } = {},
+  ): Promise<{ placement: Placement; saga: SagaView | undefined }> {
     const partition = this.partitionOf(sagaId);
     const sagas = await this.app.localStore<string, SagaRecord>(SAGA_STORES.sagas, partition);
     if (sagas === undefined) {
@@ -67,18 +69,11 @@ export class SagaQueries {
     }
     const record = await sagas.get(sagaId);
     if (record === undefined) return { placement: "here", saga: undefined };
-    const history: { seq: number; event: SagaEvent }[] = [];
-    const decisions = await this.app.localStore<string, SagaEvent[]>(
-      SAGA_STORES.history,
-      partition,
-    );
-    if (decisions !== undefined) {
-      // One entry per decision, keyed by the seq of its first event.
-      for await (const [key, events] of decisions.prefix(historyPrefix(sagaId))) {
-        const first = Number(key.slice(historyPrefix(sagaId).length));
-        events.forEach((event, i) => history.push({ seq: first + i, event }));
-      }
-    }
+    if (options.history === false) return { placement: "here", saga: view(record) };
+    const history = await this.history.read(sagaId, partition, {
+      startedAt: record.state.startedAt,
+      events: record.seq,
+    });
     return { placement: "here", saga: { ...view(record), history } };
   }
 
@@ -87,36 +82,35 @@ export class SagaQueries {
    * `limit`. `served` names the partitions read in full (none is skipped silently: the
    * caller decides whether a listing missing some is an answer).
    */
-  async list(filter: { status?: SagaStatus; type?: string; limit: number }): Promise<LocalListing> {
+  list(filter: { status?: SagaStatus; type?: string; limit: number }): Promise<LocalListing> {
     const statuses = filter.status === undefined ? ALL_STATUSES : [filter.status];
     const sagas: SagaSummary[] = [];
     const served: number[] = [];
     for (const partition of this.app.ownedPartitions()) {
-      const index = await this.app.localStore<string, string>(SAGA_STORES.index, partition);
+      const index = this.indexes.get(partition);
       if (index === undefined) continue;
       for (const status of statuses) {
-        for await (const [key] of index.prefix(indexPrefix(status, filter.type))) {
-          sagas.push(parseIndexKey(key));
-          if (sagas.length >= filter.limit) return { sagas, served };
+        for (const saga of index.list(status, filter.type)) {
+          sagas.push(saga);
+          if (sagas.length >= filter.limit) return Promise.resolve({ sagas, served });
         }
       }
       served.push(partition);
     }
-    return { sagas, served };
+    return Promise.resolve({ sagas, served });
   }
 
   /** How many sagas this worker holds in each status. */
-  async countByStatus(): Promise<Map<SagaStatus, number>> {
+  countByStatus(): Promise<Map<SagaStatus, number>> {
     const counts = new Map<SagaStatus, number>(ALL_STATUSES.map((s) => [s, 0]));
     for (const partition of this.app.ownedPartitions()) {
-      const index = await this.app.localStore<string, string>(SAGA_STORES.index, partition);
+      const index = this.indexes.get(partition);
       if (index === undefined) continue;
       for (const status of ALL_STATUSES) {
-        const count = await countOf(index.prefix(indexPrefix(status)));
-        counts.set(status, (counts.get(status) ?? 0) + count);
+        counts.set(status, (counts.get(status) ?? 0) + index.count(status));
       }
     }
-    return counts;
+    return Promise.resolve(counts);
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The HTTP API every worker serves (node:http: six routes need no framework):
  *   GET  /health                 this worker's partitions, 503 until it has joined
- *   GET  /sagas/:id              state and history; routed to the owner when elsewhere
+ *   GET  /sagas/:id              state and history (read from the saga-events log;
+ *                                ?history=false: state only); routed to the owner when elsewhere
  *   GET  /sagas?status=&type=&limit=   from every worker's status index; 503 while some
  *                                      partition is served by no worker
  *   POST /sagas/:id/retry|cancel an operator's request (202), checked against the state first
@@ -90,10 +91,13 @@ export async function startApiServer(options: ApiServerOptions) {
     return found;
   }
 
-  /** The saga from its owner: this worker, or the member whose partitions include it. */
-  async function sagaFromOwner(sagaId: string, routed: boolean): Promise<SagaView> {
+  /**
+   * The saga from its owner: this worker, or the member whose partitions include it. Its
+   * history is read from the saga-events log, unless `history` is false.
+   */
+  async function sagaFromOwner(sagaId: string, routed: boolean, history = true): Promise<SagaView> {
     const api = backend();
-    const local = await api.queries.get(sagaId);
+    const local = await api.queries.get(sagaId, { history });
     const partition = api.queries.partitionOf(sagaId);
     if (local.placement === "here") {
       if (local.saga === undefined) throw new HttpError(404, `no saga ${sagaId}`);
@@ -115,7 +119,7 @@ export async function startApiServer(options: ApiServerOptions) {
       );
     }
     const { status, body } = await fetchFromPeer(
-      `${owner.address}/sagas/${encodeURIComponent(sagaId)}`,
+      `${owner.address}/sagas/${encodeURIComponent(sagaId)}${history ? "" : "?history=false"}`,
     );
     if (status !== 200) {
       const error = (body as { error?: string }).error;
@@ -175,7 +179,7 @@ export async function startApiServer(options: ApiServerOptions) {
     req: http.IncomingMessage,
   ) {
     const body = await readBody(req);
-    const saga = await sagaFromOwner(sagaId, false);
+    const saga = await sagaFromOwner(sagaId, false, false);
     if (action === "retry" && saga.status !== SagaStatus.Failed) {
       throw new HttpError(409, `only a FAILED saga can be retried; ${sagaId} is ${saga.status}`);
     }
@@ -236,7 +240,11 @@ export async function startApiServer(options: ApiServerOptions) {
         return;
       }
       if (req.method === "GET" && sagaId !== undefined && action === undefined) {
-        send(res, 200, await sagaFromOwner(sagaId, routed));
+        send(
+          res,
+          200,
+          await sagaFromOwner(sagaId, routed, url.searchParams.get("history") !== "false"),
+        );
         return;
       }
       if (

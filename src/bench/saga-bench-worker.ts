@@ -3,7 +3,10 @@
  * profile) are the worker's alone:
  *   node dist/bench/saga-bench-worker.js '<BenchWorkerOptions and schemaRegistryUrl as JSON>'
  * It prints "ready" once it has joined its group; a "memory" line on stdin is answered with
- * its memory use as JSON (after a GC, when run with --expose-gc); SIGTERM stops it cleanly.
+ * its memory use as JSON, when run with --expose-gc: after a GC (`afterGc`), and after a
+ * last-resort GC (`released`), which also returns the pages V8 keeps pooled for reuse (it
+ * does so under memory pressure; until then they count in the RSS at the height of the last
+ * burst of garbage). SIGTERM stops it cleanly.
  */
 import { createInterface } from "node:readline";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
@@ -21,10 +24,16 @@ process.on("SIGTERM", () => {
   void worker.stop().then(() => process.exit(0));
 });
 
+type Gc = (options?: { type: "major"; execution: "sync"; flavor: "last-resort" }) => void;
+
 createInterface({ input: process.stdin }).on("line", (line) => {
   if (line !== "memory") return;
-  global.gc?.();
-  process.stdout.write(`${JSON.stringify(process.memoryUsage())}\n`);
+  const gc = global.gc as Gc | undefined;
+  gc?.();
+  const afterGc = process.memoryUsage();
+  gc?.({ type: "major", execution: "sync", flavor: "last-resort" });
+  const released = process.memoryUsage();
+  process.stdout.write(`${JSON.stringify({ afterGc, released })}\n`);
 });
 
 await worker.start();

@@ -5,8 +5,8 @@
  * the saga-events log run in this one. Participants answer every command at once, in batches,
  * so the figures are the engine's (state, timers, saga-events, commands, transactions), not a
  * database's. Throughput: a backlog of sagas drained. Latency: start produced → SagaCompleted
- * read, at a steady rate. Memory: the worker's growth with 100,000 sagas waiting on their
- * first step.
+ * read, at a steady rate. Records: what the worker wrote (saga-events, commands, changelogs)
+ * per saga. Memory: the worker's growth with 100,000 sagas waiting on their first step.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -16,7 +16,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka, Message } from "kafkajs";
-import { createKafka, PRODUCER_RETRY, withAdmin } from "../kafka/index.js";
+import { createKafka, deadLetterTopic, PRODUCER_RETRY, withAdmin } from "../kafka/index.js";
 import { avroSagaSerdes, followSagaEvents, sagaTopics, type SagaReply } from "../saga/index.js";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
 import { ProcessingGuarantee } from "../topology/index.js";
@@ -40,6 +40,8 @@ export interface SagaBenchOptions {
   profile?: boolean | undefined;
   /** Leave out the memory phase (100,000 sagas). */
   skipMemory?: boolean | undefined;
+  /** Run the memory phase alone. */
+  onlyMemory?: boolean | undefined;
 }
 
 /** Echo participants: every command is answered with success, a batch at a time. */
@@ -151,8 +153,8 @@ interface BenchConnections {
 }
 
 interface WorkerProcess {
-  /** The worker's memory use now (after a GC). */
-  memory(): Promise<NodeJS.MemoryUsage>;
+  /** The worker's memory use now: after a GC, and once V8 returned its pooled pages. */
+  memory(): Promise<{ afterGc: NodeJS.MemoryUsage; released: NodeJS.MemoryUsage }>;
   /** Stops it cleanly; with profiling, returns where its time went. */
   stop(): Promise<ProfileSummary | undefined>;
 }
@@ -200,7 +202,10 @@ async function startWorker(
     memory: async () => {
       const answer = nextLine();
       child.stdin.write("memory\n");
-      return JSON.parse(await answer) as NodeJS.MemoryUsage;
+      return JSON.parse(await answer) as {
+        afterGc: NodeJS.MemoryUsage;
+        released: NodeJS.MemoryUsage;
+      };
     },
     stop: once(async () => {
       child.kill("SIGTERM");
@@ -219,7 +224,92 @@ interface Result {
   mode: string;
   sagasPerSecond: number;
   latency: { rate: number; p50: number; p99: number }[];
+  records: RecordCounts;
   profile: ProfileSummary | undefined;
+}
+
+/** Records the worker wrote per saga, by kind of topic. */
+interface RecordCounts {
+  sagas: number;
+  sagaEvents: number;
+  commands: number;
+  changelog: number;
+  deadLetters: number;
+}
+
+/**
+ * Counts the records on `topics` now, committed ones (read committed from the start; a
+ * transaction's markers are not records). Resolves once every partition was read to its end.
+ */
+async function countRecords(kafka: Kafka, topics: readonly string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>(topics.map((t) => [t, 0]));
+  const ends = new Map<string, bigint>(); // `${topic}/${partition}` → end offset
+  await withAdmin(kafka, async (admin) => {
+    for (const topic of topics) {
+      for (const p of await admin.fetchTopicOffsets(topic)) {
+        if (BigInt(p.high) > BigInt(p.low)) ends.set(`${topic}/${p.partition}`, BigInt(p.high));
+      }
+    }
+  });
+  if (ends.size === 0) return counts;
+  const consumer = kafka.consumer({
+    groupId: `sagastream-count-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`,
+    maxWaitTimeInMs: 100,
+  });
+  await consumer.connect();
+  try {
+    const done = new Promise<void>((resolve, reject) => {
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        const key = `${payload.topic}/${payload.partition}`;
+        const end = ends.get(key);
+        if (end !== undefined && BigInt(payload.lastOffset) + 1n >= end) ends.delete(key);
+        if (ends.size === 0) resolve();
+      });
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        reject(payload.error);
+      });
+    });
+    await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: ({ batch }) => {
+        counts.set(batch.topic, (counts.get(batch.topic) ?? 0) + batch.messages.length);
+        return Promise.resolve();
+      },
+    });
+    await done;
+  } finally {
+    await consumer.disconnect();
+  }
+  return counts;
+}
+
+/** What the worker of `app` wrote for `sagas` sagas. */
+async function recordsPerSaga(kafka: Kafka, app: string, sagas: number): Promise<RecordCounts> {
+  const topics = sagaTopics(app);
+  const changelogs = await withAdmin(kafka, async (admin) =>
+    (await admin.listTopics()).filter((t) => t.startsWith(`${app}-`) && t.endsWith("-changelog")),
+  );
+  const commandTopics = BENCH_PARTICIPANTS.map((p) => topics.commands(p));
+  const dlq = deadLetterTopic(app);
+  const counts = await countRecords(kafka, [topics.events, ...commandTopics, ...changelogs, dlq]);
+  const sum = (names: readonly string[]) => names.reduce((n, t) => n + (counts.get(t) ?? 0), 0);
+  return {
+    sagas,
+    sagaEvents: sum([topics.events]),
+    commands: sum(commandTopics),
+    changelog: sum(changelogs),
+    deadLetters: sum([dlq]),
+  };
+}
+
+function perSaga(counts: RecordCounts): string {
+  const per = (n: number) => (n / Math.max(counts.sagas, 1)).toFixed(2);
+  const total = counts.sagaEvents + counts.commands + counts.changelog + counts.deadLetters;
+  return (
+    `${per(total)} (saga-events ${per(counts.sagaEvents)}, commands ${per(counts.commands)}, ` +
+    `changelogs ${per(counts.changelog)}${counts.deadLetters > 0 ? `, dead letters ${per(counts.deadLetters)}` : ""})`
+  );
 }
 
 async function runMode(
@@ -277,7 +367,10 @@ async function runMode(
     }
     await echo.stop();
     const profile = await worker.stop();
-    return { mode: guarantee, sagasPerSecond, latency, profile };
+    report(`${guarantee}: counting the records the worker wrote …`);
+    const records = await recordsPerSaga(kafka, app, completed);
+    report(`${guarantee}: records produced per saga ${perSaga(records)}`);
+    return { mode: guarantee, sagasPerSecond, latency, records, profile };
   } finally {
     await echo.stop();
     await worker.stop().catch(() => undefined); // already stopped unless the run failed
@@ -320,9 +413,16 @@ async function measureActive(connections: BenchConnections, report: (line: strin
       ),
     );
     const after = await worker.memory();
+    const mb = (when: "afterGc" | "released", key: keyof NodeJS.MemoryUsage) =>
+      (after[when][key] - before[when][key]) / 2 ** 20;
     return {
-      rssMb: (after.rss - before.rss) / 2 ** 20,
-      heapMb: (after.heapUsed - before.heapUsed) / 2 ** 20,
+      /** What the worker holds: RSS once V8 returned the pages it pooled. */
+      rssMb: mb("released", "rss"),
+      /** RSS after an ordinary GC: with the pages V8 pooled at the height of the burst. */
+      rssPooledMb: mb("afterGc", "rss"),
+      heapMb: mb("released", "heapUsed"),
+      /** Buffers and other memory V8 tracks outside its heap. */
+      externalMb: mb("released", "external"),
     };
   } finally {
     await worker.stop();
@@ -363,10 +463,13 @@ export async function sagaBenchmark(
     schemaRegistryUrl: connections.schemaRegistryUrl,
     codec: new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl)),
   };
-  const results = [
-    await runMode(bench, ProcessingGuarantee.ExactlyOnce, options, report),
-    await runMode(bench, ProcessingGuarantee.AtLeastOnce, options, report),
-  ];
+  const results =
+    options.onlyMemory === true
+      ? []
+      : [
+          await runMode(bench, ProcessingGuarantee.ExactlyOnce, options, report),
+          await runMode(bench, ProcessingGuarantee.AtLeastOnce, options, report),
+        ];
   const memory = options.skipMemory === true ? undefined : await measureActive(bench, report);
   const rows = results.flatMap((r) =>
     r.latency.map((l, i) => [
@@ -378,15 +481,25 @@ export async function sagaBenchmark(
     ]),
   );
   const profiles = results.map((r) => (r.profile ? profileReport(r.mode, r.profile) : ""));
+  const throughput =
+    results.length === 0
+      ? ""
+      : `throughput draining ${BACKLOG} sagas, latency at steady rates` +
+        `${options.commitIntervalMs === undefined ? "" : `, commit interval ${options.commitIntervalMs} ms`}\n` +
+        `${formatTable(["mode", "drained sagas/s", "at sagas/s", "p50 ms", "p99 ms"], rows)}\n\n` +
+        results
+          .map((r) => `records produced per saga, ${r.mode}: ${perSaga(r.records)}\n`)
+          .join("");
   process.stdout.write(
     `\nsaga benchmark: 3-step saga, one worker process, ${PARTITIONS} partitions, echo participants; ` +
-      `throughput draining ${BACKLOG} sagas, latency at steady rates` +
-      `${options.commitIntervalMs === undefined ? "" : `, commit interval ${options.commitIntervalMs} ms`}\n` +
-      `${formatTable(["mode", "drained sagas/s", "at sagas/s", "p50 ms", "p99 ms"], rows)}\n\n` +
+      throughput +
       (memory === undefined
         ? ""
-        : `memory with ${ACTIVE} active sagas (waiting on step one): worker RSS +${memory.rssMb.toFixed(0)} MB, ` +
-          `JS heap +${memory.heapMb.toFixed(0)} MB (${((memory.rssMb * 1024) / ACTIVE).toFixed(1)} KB of RSS per active saga)\n`) +
+        : `memory with ${ACTIVE} active sagas (waiting on step one): worker RSS +${memory.rssMb.toFixed(0)} MB ` +
+          `(JS heap +${memory.heapMb.toFixed(0)} MB, buffers +${memory.externalMb.toFixed(0)} MB, the rest native), ` +
+          `RSS per active saga ${((memory.rssMb * 1024) / ACTIVE).toFixed(2)} KB; ` +
+          `before V8 returned its pooled pages (a last-resort GC; it does so under memory pressure) ` +
+          `RSS +${memory.rssPooledMb.toFixed(0)} MB, ${((memory.rssPooledMb * 1024) / ACTIVE).toFixed(2)} KB per saga\n`) +
       profiles.join(""),
   );
 }

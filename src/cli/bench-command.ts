@@ -32,6 +32,7 @@ interface BenchOptions {
   clients?: PipeClient[];
   pipesOnly?: boolean;
   confluentModule?: string;
+  onlyMemory?: boolean;
 }
 
 /** Benchmarks by name; each prints a table of figures. */
@@ -67,6 +68,7 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
         commitIntervalMs: options.commitInterval,
         profile: options.profile,
         skipMemory: options.skipMemory,
+        onlyMemory: options.onlyMemory,
       },
       report,
     ),
@@ -135,6 +137,7 @@ export function benchCommand(): Command {
       "--confluent-module <dir>",
       "topology: where @confluentinc/kafka-javascript is installed (not a dependency); adds the confluent pipe",
     )
+    .option("--only-memory", "saga: run the memory phase alone")
     .action(async (name: string | undefined, options: BenchOptions) => {
       const names = Object.keys(BENCHMARKS);
       const bench = name === undefined ? undefined : BENCHMARKS[name];

@@ -1,8 +1,9 @@
 /**
- * The Avro schemas of the engine's own messages: the saga-events log (a union of one record
- * per event type), commands, replies and operators' requests. A saga's data and a command's
- * payload are the application's own shapes, unknown to the engine, so they travel as JSON
- * text inside the Avro record (`data`, `payload`); everything the engine itself means is typed.
+ * The Avro schemas of the engine's own messages: the saga-events log (one record per
+ * decision, its events a union of one record per event type), commands, replies and
+ * operators' requests. A saga's data and a command's payload are the application's own
+ * shapes, unknown to the engine, so they travel as JSON text inside the Avro record (`data`,
+ * `payload`); everything the engine itself means is typed.
  */
 import type avro from "avsc";
 
@@ -97,7 +98,25 @@ export const SAGA_EVENT_BRANCHES = [
   event("RetryRequested", [], "an operator asked to retry a failed saga"),
 ];
 
-export const sagaEventSchema = {
+/**
+ * The saga-events log's record: one per decision, with the events that one input caused (a
+ * reply's StepSucceeded, the next CommandIssued, …). The log stays the source of truth, each
+ * event typed; one record per decision instead of one per event halves what a saga writes.
+ */
+export const sagaDecisionSchema = {
+  type: "record",
+  name: "SagaDecision",
+  namespace: SAGA_NAMESPACE,
+  doc: "The events one input caused in one saga, in order: its log, the source of truth its state is folded from",
+  fields: [
+    field("sagaId", "string"),
+    field("firstSeq", "int", "the first event's position in its saga's history, from 1"),
+    field("events", { type: "array", items: SAGA_EVENT_BRANCHES }),
+  ],
+} as unknown as avro.Schema;
+
+/** Read only: the record of saga-events logs written before decisions (one per event). */
+export const legacySagaEventSchema = {
   type: "record",
   name: "SagaEventRecord",
   namespace: SAGA_NAMESPACE,

@@ -1,11 +1,12 @@
 /**
- * Reads the saga-events log from the start (read committed), decoding each entry: what the
- * demo, the benchmarks, the tests and analysts' tools follow sagas by.
+ * Reads the saga-events log from the start (read committed), decoding each record (one per
+ * decision) into its events: what the demo, the benchmarks, the tests and analysts' tools
+ * follow sagas by.
  */
 import type { Kafka } from "kafkajs";
-import { sagaTopics, type SagaEventRecord } from "./messages.js";
+import { eventsOf, sagaTopics, type SagaEventRecord } from "./messages.js";
 import type { AvroCodec } from "../schema/index.js";
-import { sagaEventReader } from "./serdes.js";
+import { sagaDecisionReader } from "./serdes.js";
 
 export interface FollowedEvent {
   record: SagaEventRecord;
@@ -15,12 +16,13 @@ export interface FollowedEvent {
   receivedAt: number;
 }
 
+/** Calls `onEvent` for each event of the log, in order per saga. */
 export async function followSagaEvents(
   kafka: Kafka,
   options: { applicationId: string; groupId: string; codec: AvroCodec },
   onEvent: (event: FollowedEvent) => void,
 ): Promise<{ stop(): Promise<void> }> {
-  const read = sagaEventReader(options.codec);
+  const read = sagaDecisionReader(options.codec);
   const consumer = kafka.consumer({ groupId: options.groupId, maxWaitTimeInMs: 50 });
   await consumer.connect();
   await consumer.subscribe({
@@ -32,8 +34,10 @@ export async function followSagaEvents(
       const receivedAt = Date.now();
       for (const message of batch.messages) {
         if (message.value === null) continue;
-        const record = await read(message.value);
-        onEvent({ record, timestamp: Number(message.timestamp), receivedAt });
+        const timestamp = Number(message.timestamp);
+        for (const record of eventsOf(await read(message.value))) {
+          onEvent({ record, timestamp, receivedAt });
+        }
       }
     },
   });

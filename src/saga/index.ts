@@ -38,12 +38,17 @@ export {
   type SagaReply,
   type SagaControl,
   type SagaEventRecord,
+  type SagaDecision,
+  eventsOf,
+  decisionId,
 } from "./messages.js";
 export { SagaRegistry } from "./registry.js";
 export { SAGA_STORES, type SagaRecord, type SagaObserver } from "./processor.js";
-export { avroSagaSerdes, jsonSagaSerdes, sagaEventReader, type SagaSerdes } from "./serdes.js";
+export { sagaRecordSerde } from "./record-serde.js";
+export { avroSagaSerdes, jsonSagaSerdes, sagaDecisionReader, type SagaSerdes } from "./serdes.js";
 export { SAGA_NAMESPACE } from "./avro-schemas.js";
 export { sagaTopology, type SagaStart, type SagaTopologyOptions } from "./topology.js";
-export { indexPrefix, parseIndexKey, historyPrefix } from "./store-keys.js";
+export { SagaIndex, SagaIndexes, type IndexedSaga } from "./saga-index.js";
+export { timersOf, type TimerInput } from "./timers.js";
 export { ensureSagaTopics } from "./topics.js";
 export { followSagaEvents, type FollowedEvent } from "./follow-events.js";

@@ -43,12 +43,37 @@ export interface SagaReply extends StepReply {
 /** An operator's request (value of `<app>.control`). */
 export type SagaControl = { type: "Cancel"; reason: string } | { type: "Retry" };
 
-/** One entry of the saga-events log. */
+/**
+ * One record of the saga-events log: the events of one decision (what one input caused), in
+ * order. Its message id is the name-based UUID of `<sagaId>#<firstSeq>`.
+ */
+export interface SagaDecision {
+  sagaId: string;
+  /** The first event's position in its saga's history, from 1. */
+  firstSeq: number;
+  events: SagaEvent[];
+}
+
+/** One event of a saga's history, with its position (what followers of the log see). */
 export interface SagaEventRecord {
   sagaId: string;
   /** The event's position in its saga's history, from 1. */
   seq: number;
   event: SagaEvent;
+}
+
+/** A decision's events, each with its position. */
+export function eventsOf(decision: SagaDecision): SagaEventRecord[] {
+  return decision.events.map((event, i) => ({
+    sagaId: decision.sagaId,
+    seq: decision.firstSeq + i,
+    event,
+  }));
+}
+
+/** The message id of the saga-events record that starts at `firstSeq`. */
+export function decisionId(sagaId: string, firstSeq: number): string {
+  return nameUuid(`${sagaId}#${firstSeq}`);
 }
 
 /** Header names carried by every message. */

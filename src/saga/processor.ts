@@ -1,10 +1,12 @@
 /**
  * The saga processor: one per task, owning the sagas whose ids hash to its partition. For each
  * input (a starting domain event, a reply, an operator's request, a due timer) it loads the
- * saga's state, lets `decide` answer, and turns the events into effects: the new state and its
- * index entry in the stores, the events on the saga-events log, commands to participants, and
- * timers for timeouts and retries. The runtime commits all of it, with the input offsets, in
- * one Kafka transaction.
+ * saga's state, lets `decide` answer, and writes what follows: the new state in the store, one
+ * record on the saga-events log with the decision's events, the commands to participants. The
+ * runtime commits all of it, with the input offsets, in one Kafka transaction.
+ *
+ * The status index and the timers are functions of the saga states: they live in memory
+ * (SagaIndex), rebuilt from the state store when the task opens, and cost no record.
  */
 import type { Logger } from "../log/index.js";
 import type { WritableStore } from "../state/index.js";
@@ -19,23 +21,20 @@ import { decide } from "./decide.js";
 import type { SagaDefinition } from "./definition.js";
 import type { SagaEvent, SagaInput } from "./events.js";
 import {
+  decisionId,
   nameUuid,
   SAGA_HEADERS,
   type SagaCommand,
   type SagaControl,
-  type SagaEventRecord,
+  type SagaDecision,
   type SagaReply,
 } from "./messages.js";
 import type { SagaRegistry } from "./registry.js";
-import { concludedAttempts, fold, type SagaState } from "./state.js";
-import { historyKey, indexKey, timerKey, timersDueBy, type TimerEntry } from "./store-keys.js";
+import { indexEntry, SagaIndex, type SagaIndexes } from "./saga-index.js";
+import { fold, type SagaState } from "./state.js";
+import { timersOf } from "./timers.js";
 
-export const SAGA_STORES = {
-  sagas: "sagas",
-  timers: "saga-timers",
-  index: "saga-index",
-  history: "saga-history",
-} as const;
+export const SAGA_STORES = { sagas: "sagas" } as const;
 export const SAGA_EVENTS_SINK = "saga-events";
 export function commandSink(participant: string): string {
   return `commands-${participant}`;
@@ -61,11 +60,13 @@ export interface SagaProcessorOptions {
   registry: SagaRegistry;
   /** How often due timers are looked for (wall clock). */
   timerIntervalMs: number;
-  /** Timers fired per look, to keep each transaction small. */
+  /** Sagas whose due timers fire per look, to keep each transaction small. */
   maxTimersPerTick: number;
   logger: Logger;
   /** Told of every saga's new events, after they are applied (for metrics). */
   observer?: SagaObserver | undefined;
+  /** Where the task's index is published for queries while the task is open. */
+  indexes?: SagaIndexes | undefined;
 }
 
 export type SagaObserver = (
@@ -80,7 +81,16 @@ interface Origin {
   traceparent: string | undefined;
 }
 
-type Context = ProcessorContext<string, SagaEventRecord | SagaCommand>;
+const NO_ORIGIN: Origin = {
+  causationId: undefined,
+  correlationId: undefined,
+  traceparent: undefined,
+};
+
+/** More due timers than this for one saga in one look means a timer that never clears. */
+const MAX_TIMERS_PER_SAGA = 64;
+
+type Context = ProcessorContext<string, SagaDecision | SagaCommand>;
 
 function header(headers: Headers, name: string): string | undefined {
   return headers[name]?.toString();
@@ -103,29 +113,29 @@ export class SagaProcessor implements Processor<
   string,
   SagaMessage,
   string,
-  SagaEventRecord | SagaCommand
+  SagaDecision | SagaCommand
 > {
   private sagas!: WritableStore<string, SagaRecord>;
-  private timers!: WritableStore<string, TimerEntry>;
-  private index!: WritableStore<string, string>;
-  /** A saga's events, one entry per decision (keyed by its first event's seq). */
-  private history!: WritableStore<string, SagaEvent[]>;
-  /**
-   * No timer is due before this (ms): ticks before it skip the scan of the timer store. It may
-   * be early (a timer cancelled since), never late: every new timer lowers it.
-   */
-  private nextDueAt = 0;
+  private readonly index = new SagaIndex();
+  private partition: number | undefined;
 
   constructor(private readonly options: SagaProcessorOptions) {}
 
-  init(context: Context): void {
+  /** Runs after the stores are restored: rebuilds the index and the timers from the states. */
+  async init(context: Context): Promise<void> {
     this.sagas = context.store(SAGA_STORES.sagas);
-    this.timers = context.store(SAGA_STORES.timers);
-    this.index = context.store(SAGA_STORES.index);
-    this.history = context.store(SAGA_STORES.history);
+    for await (const [sagaId, record] of this.sagas.range()) {
+      this.index.update(sagaId, undefined, indexEntry(record.state));
+    }
+    this.partition = context.partition;
+    this.options.indexes?.open(context.partition, this.index);
     context.schedule(this.options.timerIntervalMs, PunctuationType.WallClock, (now) =>
       this.fireTimers(now, context),
     );
+  }
+
+  close(): void {
+    if (this.partition !== undefined) this.options.indexes?.close(this.partition, this.index);
   }
 
   async process(record: StreamRecord<string, SagaMessage>, context: Context): Promise<void> {
@@ -169,6 +179,12 @@ export class SagaProcessor implements Processor<
     return this.options.registry.version(state.sagaType, state.version);
   }
 
+  /**
+   * Decides and writes: the state, one saga-events record, the commands; then the index. The
+   * index changes last, when nothing can throw any more: a record that throws is rolled back
+   * whole by the task, and the index must not keep what the store forgets. Returns the new
+   * record, or undefined when the input was rejected.
+   */
   private async apply(
     context: Context,
     sagaId: string,
@@ -176,39 +192,27 @@ export class SagaProcessor implements Processor<
     definition: SagaDefinition<unknown>,
     input: SagaInput,
     origin: Origin,
-  ): Promise<void> {
+  ): Promise<SagaRecord | undefined> {
     const decision = decide(definition, sagaId, existing?.state, input);
     if ("rejected" in decision) {
       this.options.logger.debug(
         { sagaId, input: input.type, reason: decision.rejected },
         "input rejected",
       );
-      return;
+      return undefined;
     }
     const { events } = decision;
     const state = fold(events, existing?.state);
-    if (state === undefined) return;
+    if (state === undefined || events.length === 0) return undefined;
+    const firstSeq = (existing?.seq ?? 0) + 1;
     const record: SagaRecord = {
       sagaId,
       state,
-      seq: (existing?.seq ?? 0) + events.length,
+      seq: firstSeq - 1 + events.length,
       correlationId: existing?.correlationId ?? origin.correlationId ?? sagaId,
       traceparent: existing?.traceparent ?? origin.traceparent,
     };
     this.sagas.put(sagaId, record);
-    this.options.observer?.(existing?.state, events, state);
-    // A timeout that can no longer matter is dropped now, not fired later to be ignored.
-    for (const { step, action, attempt, timeoutAt } of concludedAttempts(existing?.state, state)) {
-      this.timers.delete(
-        timerKey(sagaId, { type: "Timeout", at: timeoutAt, step, action, attempt }),
-      );
-    }
-    if (existing?.state.status !== state.status) {
-      if (existing !== undefined) {
-        this.index.delete(indexKey(existing.state.status, existing.state.sagaType, sagaId));
-      }
-      this.index.put(indexKey(state.status, state.sagaType, sagaId), "");
-    }
     const headers = (messageId: string, causationId: string | undefined): Headers => {
       const h: Headers = {
         [SAGA_HEADERS.messageId]: Buffer.from(messageId),
@@ -223,104 +227,89 @@ export class SagaProcessor implements Processor<
       }
       return h;
     };
-    this.history.put(historyKey(sagaId, record.seq - events.length + 1), [...events]);
-    for (const [i, event] of events.entries()) {
-      const seq = record.seq - events.length + i + 1;
-      const eventId = nameUuid(`${sagaId}#${seq}`);
+    const id = decisionId(sagaId, firstSeq);
+    await context.forward(
+      {
+        key: sagaId,
+        value: { sagaId, firstSeq, events },
+        timestamp: input.at,
+        headers: headers(id, origin.causationId),
+      },
+      SAGA_EVENTS_SINK,
+    );
+    for (const event of events) {
+      if (event.type !== "CommandIssued") continue;
+      const command: SagaCommand = {
+        sagaId,
+        sagaType: state.sagaType,
+        version: state.version,
+        step: event.step,
+        action: event.action,
+        attempt: event.attempt,
+        type: event.command.type,
+        payload: event.command.payload,
+      };
+      const commandId = nameUuid(`${sagaId}/${event.step}/${event.action}/${event.attempt}`);
       await context.forward(
-        {
-          key: sagaId,
-          value: { sagaId, seq, event },
-          timestamp: event.at,
-          headers: headers(eventId, origin.causationId),
-        },
-        SAGA_EVENTS_SINK,
+        { key: sagaId, value: command, timestamp: event.at, headers: headers(commandId, id) },
+        commandSink(event.participant),
       );
-      if (event.type === "CommandIssued") {
-        const command: SagaCommand = {
-          sagaId,
-          sagaType: state.sagaType,
-          version: state.version,
-          step: event.step,
-          action: event.action,
-          attempt: event.attempt,
-          type: event.command.type,
-          payload: event.command.payload,
-        };
-        const commandId = nameUuid(`${sagaId}/${event.step}/${event.action}/${event.attempt}`);
-        await context.forward(
-          {
-            key: sagaId,
-            value: command,
-            timestamp: event.at,
-            headers: headers(commandId, eventId),
-          },
-          commandSink(event.participant),
-        );
-        this.schedule(sagaId, {
-          type: "Timeout",
-          at: event.timeoutAt,
-          step: event.step,
-          action: event.action,
-          attempt: event.attempt,
-        });
-      } else if (event.type === "RetryScheduled") {
-        this.schedule(sagaId, {
-          type: "RetryDue",
-          at: event.retryAt,
-          step: event.step,
-          action: event.action,
-          attempt: event.attempt,
-        });
-      }
     }
+    this.index.update(sagaId, indexEntry(existing?.state), indexEntry(state));
+    this.options.observer?.(existing?.state, events, state);
+    return record;
   }
 
-  private schedule(sagaId: string, input: TimerEntry["input"]): void {
-    this.timers.put(timerKey(sagaId, input), { sagaId, input });
-    this.nextDueAt = Math.min(this.nextDueAt, input.at);
-  }
-
-  /** Fires the timers due by `now`, each timed `now` (a late punctuation must not shorten the next deadline). */
+  /**
+   * Fires the timers due by `now`, each timed `now` (a late punctuation must not shorten the
+   * next deadline). A punctuation is one unit for the task: if it throws, the task forgets its
+   * store writes and outputs, so the index changes made in it are undone here.
+   */
   private async fireTimers(now: number, context: Context): Promise<void> {
-    if (now < this.nextDueAt) return;
-    let fired = 0;
-    let next = Number.POSITIVE_INFINITY; // the first timer left, unless the tick's budget ran out
-    for await (const [key, timer] of this.timers.range(undefined, timersDueBy(now))) {
-      if (fired >= this.options.maxTimersPerTick) {
-        next = now;
-        break;
+    const due = this.index.dueBy(now, this.options.maxTimersPerTick);
+    const undo: (() => void)[] = [];
+    try {
+      for (const { sagaId, dueAt } of due) {
+        const record = await this.sagas.get(sagaId);
+        const definition = record && this.definitionOf(record.state);
+        if (record === undefined || definition === undefined) {
+          this.options.logger.error(
+            { sagaId, dueAt },
+            "timer for a saga this worker cannot run: dropped until the task reopens",
+          );
+          undo.push(this.index.dropTimer(sagaId, dueAt));
+          continue;
+        }
+        let current = record;
+        for (let fired = 0; fired < MAX_TIMERS_PER_SAGA; fired++) {
+          const timer = timersOf(current.state).find((t) => t.at <= now);
+          if (timer === undefined) break;
+          const input = { ...timer, at: now };
+          const next = await this.apply(context, sagaId, current, definition, input, NO_ORIGIN);
+          if (next === undefined) break;
+          const [from, to] = [indexEntry(current.state), indexEntry(next.state)];
+          undo.push(() => {
+            this.index.update(sagaId, to, from);
+          });
+          current = next;
+        }
+        // A timer still due would fire at every look (one that `decide` rejects): drop it,
+        // and any queue entry the state does not account for.
+        const left = indexEntry(current.state)?.dueAt;
+        if (left !== undefined && left <= now) {
+          this.options.logger.warn(
+            { sagaId, dueAt: left },
+            "a due timer did not change its saga: dropped until the saga changes",
+          );
+          undo.push(this.index.dropTimer(sagaId, left));
+        }
+        if (left !== dueAt && this.index.hasTimer(sagaId, dueAt)) {
+          undo.push(this.index.dropTimer(sagaId, dueAt));
+        }
       }
-      fired += 1;
-      this.timers.delete(key);
-      const existing = await this.sagas.get(timer.sagaId);
-      const definition = existing && this.definitionOf(existing.state);
-      if (existing === undefined || definition === undefined) {
-        this.options.logger.error(
-          { sagaId: timer.sagaId, timer: timer.input },
-          "timer for a saga this worker cannot run: dropped",
-        );
-        continue;
-      }
-      await this.apply(
-        context,
-        timer.sagaId,
-        existing,
-        definition,
-        { ...timer.input, at: now },
-        {
-          causationId: undefined,
-          correlationId: undefined,
-          traceparent: undefined,
-        },
-      );
+    } catch (error) {
+      for (const step of undo.reverse()) step();
+      throw error;
     }
-    this.nextDueAt = next === now ? now : await this.firstDueAfter(now);
-  }
-
-  /** The due time of the first timer left after `now` (infinity when none). */
-  private async firstDueAfter(now: number): Promise<number> {
-    for await (const [, timer] of this.timers.range(timersDueBy(now))) return timer.input.at;
-    return Number.POSITIVE_INFINITY;
   }
 }

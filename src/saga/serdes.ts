@@ -4,26 +4,28 @@
  * under TopicRecordNameStrategy subjects); JSON serves the in-memory test driver.
  */
 import avro from "avsc";
-import { avroSerde, subjectFor, type AvroCodec } from "../schema/index.js";
+import { avroSerde, fromWireFormat, subjectFor, type AvroCodec } from "../schema/index.js";
 import { Serdes, type Serde } from "../state/index.js";
 import type { SagaEvent } from "./events.js";
 import {
   sagaTopics,
   type SagaCommand,
   type SagaControl,
-  type SagaEventRecord,
+  type SagaDecision,
   type SagaReply,
 } from "./messages.js";
 import {
+  legacySagaEventSchema,
   SAGA_NAMESPACE,
   sagaCommandSchema,
   sagaControlSchema,
-  sagaEventSchema,
+  sagaDecisionSchema,
   sagaReplySchema,
 } from "./avro-schemas.js";
 
 export interface SagaSerdes {
-  event: Serde<SagaEventRecord>;
+  /** The saga-events log: one record per decision. */
+  decision: Serde<SagaDecision>;
   reply: Serde<SagaReply>;
   control: Serde<SagaControl>;
   /** Commands to one participant: each command topic has its own subject. */
@@ -31,7 +33,7 @@ export interface SagaSerdes {
 }
 
 export const jsonSagaSerdes: SagaSerdes = {
-  event: Serdes.json(),
+  decision: Serdes.json(),
   reply: Serdes.json(),
   control: Serdes.json(),
   command: () => Serdes.json(),
@@ -79,7 +81,7 @@ export async function avroSagaSerdes(
     );
   }
   return {
-    event: await serde(topics.events, sagaEventSchema, eventRecordToAvro, eventRecordFromAvro),
+    decision: await serde(topics.events, sagaDecisionSchema, decisionToAvro, decisionFromAvro),
     reply: await serde(topics.replies, sagaReplySchema, (r: SagaReply) => r, plain),
     control: await serde(topics.control, sagaControlSchema, controlToAvro, controlFromAvro),
     command: (participant) => {
@@ -90,10 +92,27 @@ export async function avroSagaSerdes(
   };
 }
 
-/** Reads saga-events entries, registering nothing: for followers and analysts' tools. */
-export function sagaEventReader(codec: AvroCodec): (bytes: Buffer) => Promise<SagaEventRecord> {
-  const reader = avro.Type.forSchema(sagaEventSchema);
-  return async (bytes) => eventRecordFromAvro(await codec.decode<AvroEventRecord>(bytes, reader));
+/**
+ * Reads saga-events records, registering nothing: for followers and analysts' tools. A record
+ * written before decisions were batched (a `SagaEventRecord`, one event) reads as a decision
+ * of one event.
+ */
+export function sagaDecisionReader(codec: AvroCodec): (bytes: Buffer) => Promise<SagaDecision> {
+  const reader = avro.Type.forSchema(sagaDecisionSchema);
+  const legacyReader = avro.Type.forSchema(legacySagaEventSchema);
+  const legacy = new Map<number, boolean>(); // by writer schema id
+  return async (bytes) => {
+    const { schemaId } = fromWireFormat(bytes);
+    let isLegacy = legacy.get(schemaId);
+    if (isLegacy === undefined) {
+      // Which record the writer wrote: its own decoding has `events` or `event`.
+      isLegacy = !("events" in (await codec.decode<object>(bytes)));
+      legacy.set(schemaId, isLegacy);
+    }
+    if (!isLegacy) return decisionFromAvro(await codec.decode<AvroDecision>(bytes, reader));
+    const old = await codec.decode<AvroLegacyEvent>(bytes, legacyReader);
+    return { sagaId: old.sagaId, firstSeq: old.seq, events: [eventFromAvro(old.event)] };
+  };
 }
 
 /** Where `value` does not match `type`, as `path (value) is not a valid <type>`. */
@@ -138,22 +157,20 @@ function controlFromAvro(value: AvroControl): SagaControl {
 }
 
 /** The union's branches are wrapped: `{ "io.sagastream.saga.<type>": fields }`. */
-type AvroEventRecord = { sagaId: string; seq: number; event: Record<string, object> };
+type AvroEvent = Record<string, object>;
+type AvroDecision = { sagaId: string; firstSeq: number; events: AvroEvent[] };
+type AvroLegacyEvent = { sagaId: string; seq: number; event: AvroEvent };
 
-function eventRecordToAvro(record: SagaEventRecord): AvroEventRecord {
-  const { type, ...fields } = record.event;
+function eventToAvro(event: SagaEvent): AvroEvent {
+  const { type, ...fields } = event;
   const avroFields: Record<string, unknown> = { ...fields };
   if ("data" in fields) avroFields["data"] = JSON.stringify(fields.data ?? null);
   if ("command" in fields) avroFields["command"] = commandToAvro(fields.command as SagaCommand);
-  return {
-    sagaId: record.sagaId,
-    seq: record.seq,
-    event: { [`${SAGA_NAMESPACE}.${type}`]: avroFields },
-  };
+  return { [`${SAGA_NAMESPACE}.${type}`]: avroFields };
 }
 
-function eventRecordFromAvro(value: AvroEventRecord): SagaEventRecord {
-  const [branch, fields] = Object.entries(value.event)[0] ?? [];
+function eventFromAvro(value: AvroEvent): SagaEvent {
+  const [branch, fields] = Object.entries(value)[0] ?? [];
   if (branch === undefined || fields === undefined) throw new Error("a saga event without a type");
   const event: Record<string, unknown> = {
     type: branch.slice(SAGA_NAMESPACE.length + 1),
@@ -163,5 +180,21 @@ function eventRecordFromAvro(value: AvroEventRecord): SagaEventRecord {
   if (event["command"] !== undefined) {
     event["command"] = commandFromAvro(event["command"] as AvroCommand);
   }
-  return { sagaId: value.sagaId, seq: value.seq, event: event as SagaEvent };
+  return event as SagaEvent;
+}
+
+function decisionToAvro(decision: SagaDecision): AvroDecision {
+  return {
+    sagaId: decision.sagaId,
+    firstSeq: decision.firstSeq,
+    events: decision.events.map(eventToAvro),
+  };
+}
+
+function decisionFromAvro(value: AvroDecision): SagaDecision {
+  return {
+    sagaId: value.sagaId,
+    firstSeq: value.firstSeq,
+    events: value.events.map(eventFromAvro),
+  };
 }

@@ -182,25 +182,6 @@ export function evolve(state: SagaState | undefined, event: SagaEvent): SagaStat
   }
 }
 
-/**
- * The attempts whose command was in flight in `before` and no longer is in `after` (answered,
- * timed out, given up): their timeout timers are stale.
- */
-export function concludedAttempts(
-  before: SagaState | undefined,
-  after: SagaState,
-): { step: string; action: StepAction; attempt: number; timeoutAt: number }[] {
-  const concluded = [];
-  for (const [name, was] of Object.entries(before?.steps ?? {})) {
-    if (!was.inFlight || was.timeoutAt === undefined) continue;
-    const now = after.steps[name];
-    if (now?.inFlight === true && now.attempt === was.attempt && now.phase === was.phase) continue;
-    const action = was.phase === StepPhase.Undoing ? StepAction.Undo : StepAction.Do;
-    concluded.push({ step: name, action, attempt: was.attempt, timeoutAt: was.timeoutAt });
-  }
-  return concluded;
-}
-
 export function fold(events: readonly SagaEvent[], from?: SagaState): SagaState | undefined {
   return events.reduce<SagaState | undefined>(evolve, from);
 }

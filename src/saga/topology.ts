@@ -1,7 +1,7 @@
 /**
  * The saga worker's topology: sources for the starting domain events, the replies and the
  * operators' requests (all keyed by saga id, co-partitioned) feed one saga processor with its
- * stores; sinks write the saga-events log and one command topic per participant.
+ * store of saga states; sinks write the saga-events log and one command topic per participant.
  */
 import type { Logger } from "../log/index.js";
 import { Serdes, type Serde } from "../state/index.js";
@@ -14,15 +14,14 @@ import {
   SagaProcessor,
   type SagaMessage,
   type SagaObserver,
-  type SagaRecord,
 } from "./processor.js";
+import { sagaRecordSerde } from "./record-serde.js";
 import type { SagaRegistry } from "./registry.js";
-import type { SagaEvent } from "./events.js";
-import type { TimerEntry } from "./store-keys.js";
+import type { SagaIndexes } from "./saga-index.js";
 import type { SagaSerdes } from "./serdes.js";
 
-/** Per task, the saga states kept in memory: some 15,000 sagas of 1 KB. */
-const SAGA_CACHE_BYTES = 16 * 2 ** 20;
+/** Per task, the saga states kept in memory: some 4,000 sagas of 500 bytes. */
+const SAGA_CACHE_BYTES = 2 * 2 ** 20;
 
 /** A domain-event topic whose events start sagas of one type, keyed by the new saga's id. */
 export interface SagaStart<E> {
@@ -42,6 +41,8 @@ export interface SagaTopologyOptions {
   timerIntervalMs?: number | undefined;
   maxTimersPerTick?: number | undefined;
   observer?: SagaObserver | undefined;
+  /** Where each open task publishes its status index, for the status API. */
+  indexes?: SagaIndexes | undefined;
   logger: Logger;
 }
 
@@ -107,14 +108,8 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
     // Every input reads its saga's state: cache the hot ones.
     .store(SAGA_STORES.sagas, {
       keySerde: Serdes.string,
-      valueSerde: Serdes.json<SagaRecord>(),
+      valueSerde: sagaRecordSerde,
       cacheBytes: SAGA_CACHE_BYTES,
-    })
-    .store(SAGA_STORES.timers, { keySerde: Serdes.string, valueSerde: Serdes.json<TimerEntry>() })
-    .store(SAGA_STORES.index, { keySerde: Serdes.string, valueSerde: Serdes.string })
-    .store(SAGA_STORES.history, {
-      keySerde: Serdes.string,
-      valueSerde: Serdes.json<SagaEvent[]>(),
     })
     .processor("saga", {
       parents: sources,
@@ -126,13 +121,14 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
           maxTimersPerTick: options.maxTimersPerTick ?? 1_000,
           logger: options.logger,
           observer: options.observer,
+          indexes: options.indexes,
         }),
     })
     .sink(SAGA_EVENTS_SINK, {
       parents: ["saga"],
       topic: topics.events,
       keySerde: Serdes.string,
-      valueSerde: serdes.event,
+      valueSerde: serdes.decision,
     });
   for (const participant of options.registry.participants()) {
     builder.sink(commandSink(participant), {

@@ -3,15 +3,17 @@
  * recently read or written keys (a missing key too) stay in memory, least recently used first
  * out, within a byte budget. Reads of a hot key (a saga answering its replies) skip the
  * engine: a RocksDB get costs far more on the JS thread than a map lookup. Writes go through
- * to the engine and then update the cache; ranges always read the engine.
+ * to the engine and then update the cache; ranges always read the engine. Values are kept as
+ * latin1 strings (one char per byte), copies in the JS heap: a small Buffer is a slice of an
+ * 8 KB pool slab, and caching slices kept whole slabs of garbage alive.
  */
 import type { BytesStore, Write } from "./bytes-store.js";
 
 const ENTRY_OVERHEAD = 64; // map entry, key string, buffer header: rough, but it bounds memory
 
 export class CachedBytesStore implements BytesStore {
-  /** By key as latin1 (one char per byte, cheap to build); null: known to be missing. */
-  private readonly entries = new Map<string, Buffer | null>();
+  /** By key, values as latin1 (one char per byte, cheap to build); null: known to be missing. */
+  private readonly entries = new Map<string, string | null>();
   private bytes = 0;
 
   constructor(
@@ -32,16 +34,18 @@ export class CachedBytesStore implements BytesStore {
     if (cached !== undefined) {
       this.entries.delete(id); // to the most recent end
       this.entries.set(id, cached);
-      return cached ?? undefined;
+      return cached === null ? undefined : Buffer.from(cached, "latin1");
     }
     const value = await this.engine.get(key);
-    this.remember(id, value ?? null);
+    this.remember(id, value?.toString("latin1") ?? null);
     return value;
   }
 
   async write(batch: readonly Write[]): Promise<void> {
     await this.engine.write(batch);
-    for (const [key, value] of batch) this.remember(key.toString("latin1"), value);
+    for (const [key, value] of batch) {
+      this.remember(key.toString("latin1"), value?.toString("latin1") ?? null);
+    }
   }
 
   range(from?: Buffer, to?: Buffer): AsyncIterable<[Buffer, Buffer]> {
@@ -58,7 +62,7 @@ export class CachedBytesStore implements BytesStore {
     await this.engine.close();
   }
 
-  private remember(id: string, value: Buffer | null): void {
+  private remember(id: string, value: string | null): void {
     const old = this.entries.get(id);
     if (old !== undefined) {
       this.bytes -= cost(id, old);
@@ -79,6 +83,6 @@ export class CachedBytesStore implements BytesStore {
   }
 }
 
-function cost(id: string, value: Buffer | null): number {
+function cost(id: string, value: string | null): number {
   return id.length + (value?.length ?? 0) + ENTRY_OVERHEAD;
 }

@@ -1,68 +1,50 @@
-/** A BytesStore in a sorted array: in-memory stores and the topology test driver. */
+/**
+ * A BytesStore in memory: in-memory stores and the topology test driver. Entries live in a B+
+ * tree (sorted-btree), so a write costs O(log n) however many entries there are (a sorted
+ * array's splice cost O(n): too slow for 100,000 entries at thousands of writes per second).
+ */
+import { BTree } from "./btree.js";
 import type { BytesStore, Write } from "./bytes-store.js";
 
 export class MemoryBytesStore implements BytesStore {
-  private keys: Buffer[] = [];
-  private values: Buffer[] = [];
-
-  /** Index of `key`, or of where it would be inserted. */
-  private search(key: Buffer): number {
-    let lo = 0;
-    let hi = this.keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (Buffer.compare(this.keys[mid] as Buffer, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
+  private entries = new BTree<Buffer, Buffer>(undefined, byteOrder);
 
   get(key: Buffer): Promise<Buffer | undefined> {
-    const i = this.search(key);
-    const found = this.keys[i];
-    return Promise.resolve(found !== undefined && found.equals(key) ? this.values[i] : undefined);
+    return Promise.resolve(this.entries.get(key));
   }
 
   write(batch: readonly Write[]): Promise<void> {
     for (const [key, value] of batch) {
-      const i = this.search(key);
-      const exists = this.keys[i]?.equals(key) === true;
-      if (value === null) {
-        if (exists) {
-          this.keys.splice(i, 1);
-          this.values.splice(i, 1);
-        }
-      } else if (exists) {
-        this.values[i] = Buffer.from(value);
-      } else {
-        this.keys.splice(i, 0, Buffer.from(key));
-        this.values.splice(i, 0, Buffer.from(value));
-      }
+      if (value === null) this.entries.delete(key);
+      else this.entries.set(Buffer.from(key), Buffer.from(value));
     }
     return Promise.resolve();
   }
 
   async *range(from?: Buffer, to?: Buffer): AsyncIterable<[Buffer, Buffer]> {
-    // Snapshot first, so that writes during iteration do not shift what is visited.
-    const start = from === undefined ? 0 : this.search(from);
-    const end = to === undefined ? this.keys.length : this.search(to);
-    const keys = this.keys.slice(start, end);
-    const values = this.values.slice(start, end);
-    for (let i = 0; i < keys.length; i++) yield [keys[i] as Buffer, values[i] as Buffer];
+    // A copy-on-write clone (O(1)): writes during the iteration do not change what it visits.
+    const snapshot = this.entries.clone();
+    for (const [key, value] of snapshot.entries(from)) {
+      if (to !== undefined && Buffer.compare(key, to) >= 0) break;
+      yield [key, value];
+    }
     await Promise.resolve();
   }
 
   get size(): number {
-    return this.keys.length;
+    return this.entries.size;
   }
 
   clear(): Promise<void> {
-    this.keys = [];
-    this.values = [];
+    this.entries = new BTree<Buffer, Buffer>(undefined, byteOrder);
     return Promise.resolve();
   }
 
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+function byteOrder(a: Buffer, b: Buffer): number {
+  return Buffer.compare(a, b);
 }

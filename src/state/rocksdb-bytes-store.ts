@@ -14,7 +14,19 @@ interface RocksDb {
   };
   iterator(range: { gte?: Buffer; lt?: Buffer }): AsyncIterable<{ key: Buffer; value: Buffer }>;
 }
-type RocksDbConstructor = new (path: string) => RocksDb;
+interface RocksDbOptions {
+  /** Bytes of one memtable (RocksDB: write_buffer_size, 64 MB by default). */
+  writeBufferSize?: number;
+  /** Memtables kept, the one written and those waiting to be flushed (default 2). */
+  maxWriteBufferNumber?: number;
+}
+type RocksDbConstructor = new (path: string, options?: RocksDbOptions) => RocksDb;
+
+/**
+ * A task's store holds its partition's share of the state; RocksDB's defaults size a memtable
+ * for a whole database (64 MB, of which the data written since the last flush stays in memory).
+ */
+const OPTIONS: RocksDbOptions = { writeBufferSize: 4 * 2 ** 20, maxWriteBufferNumber: 2 };
 
 // rocksdb-native is CommonJS without type declarations.
 const RocksDB = createRequire(import.meta.url)("rocksdb-native") as RocksDbConstructor;
@@ -27,7 +39,7 @@ export class RocksDbBytesStore implements BytesStore {
 
   static async open(dir: string): Promise<RocksDbBytesStore> {
     await mkdir(dir, { recursive: true });
-    const db = new RocksDB(dir);
+    const db = new RocksDB(dir, OPTIONS);
     await db.ready();
     return new RocksDbBytesStore(dir, db);
   }
@@ -59,7 +71,7 @@ export class RocksDbBytesStore implements BytesStore {
     await this.db.close();
     await rm(this.dir, { recursive: true, force: true });
     await mkdir(this.dir, { recursive: true });
-    this.db = new RocksDB(this.dir);
+    this.db = new RocksDB(this.dir, OPTIONS);
     await this.db.ready();
   }
 

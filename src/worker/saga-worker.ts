@@ -6,11 +6,13 @@
 import { randomUUID } from "node:crypto";
 import type { Kafka, Producer } from "kafkajs";
 import {
+  kafkaSagaHistory,
   SagaQueries,
   sagaMetrics,
   startApiServer,
   type ApiServer,
   type SagaApiBackend,
+  type SagaHistoryReader,
 } from "../api/index.js";
 import { createKafka, PRODUCER_RETRY } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
@@ -19,6 +21,7 @@ import {
   avroSagaSerdes,
   ensureSagaTopics,
   SAGA_HEADERS,
+  SagaIndexes,
   SagaRegistry,
   sagaTopics,
   sagaTopology,
@@ -59,6 +62,9 @@ export class SagaWorker {
   private serdes: SagaSerdes | undefined;
   private server: ApiServer | undefined;
   private readonly queries: { current: SagaQueries | undefined } = { current: undefined };
+  /** The status index of each task open in this worker (the tasks publish them). */
+  private readonly indexes = new SagaIndexes();
+  private history: SagaHistoryReader | undefined;
   private readonly metrics = sagaMetrics(
     () => this.running,
     () => this.queries.current,
@@ -120,6 +126,7 @@ export class SagaWorker {
         serdes,
         timerIntervalMs: options.timerIntervalMs,
         observer: this.metrics.observer,
+        indexes: this.indexes,
         logger: options.logger,
       }),
       stateDir: options.stateDir,
@@ -134,7 +141,12 @@ export class SagaWorker {
     await this.producer.connect();
     await app.start();
     this.running = app;
-    this.queries.current = new SagaQueries(app, this.partitions);
+    this.history = kafkaSagaHistory({
+      kafka: this.kafka,
+      topic: sagaTopics(options.applicationId).events,
+      codec: options.codec,
+    });
+    this.queries.current = new SagaQueries(app, this.partitions, this.indexes, this.history);
   }
 
   /** Asks the saga's owner to cancel or retry it (applied in order with its other inputs). */
@@ -171,5 +183,6 @@ export class SagaWorker {
     await this.server?.close();
     await this.running?.stop();
     await this.producer?.disconnect();
+    await this.history?.close();
   }
 }

@@ -137,7 +137,7 @@ describe("saga engine on the real stack", () => {
       record(`${name}.commands.shipping`, "SagaCommand"),
       record(`${name}.control`, "SagaControl"),
       record(`${name}.replies`, "SagaReply"),
-      record(`${name}.saga-events`, "SagaEventRecord"),
+      record(`${name}.saga-events`, "SagaDecision"),
     ]);
   }, 240_000);
 });

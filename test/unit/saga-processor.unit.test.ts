@@ -1,30 +1,40 @@
 /**
  * The saga processor on the in-memory topology driver: starts from a domain event, sends
  * commands, advances on replies, fires durable timers from the wall clock, obeys operators,
- * keeps state and index in its stores, and emits the same messages (same ids) when the same
- * inputs are processed again.
+ * keeps state in its store and the index and timers in memory, writes one saga-events record
+ * per decision, and emits the same messages (same ids) when the same inputs are processed
+ * again.
  */
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log/index.js";
 import {
   defineSaga,
-  indexPrefix,
+  eventsOf,
   jsonSagaSerdes,
-  parseIndexKey,
   SAGA_HEADERS,
   SAGA_STORES,
+  SagaIndexes,
   SagaRegistry,
   sagaTopics,
   sagaTopology,
   step,
+  timersOf,
   type SagaCommand,
   type SagaControl,
-  type SagaEventRecord,
+  type SagaDecision,
   type SagaRecord,
   type SagaReply,
+  type SagaStatus,
 } from "../../src/saga/index.js";
-import { Serdes } from "../../src/state/index.js";
-import { TopologyTestDriver } from "../../src/topology/index.js";
+import { KeyValueStore, MemoryBytesStore, Serdes } from "../../src/state/index.js";
+import {
+  changelogTopic,
+  ErrorHandling,
+  Task,
+  TopologyTestDriver,
+  type OutputRecord,
+  type Topology,
+} from "../../src/topology/index.js";
 
 interface Order {
   orderId: string;
@@ -57,13 +67,15 @@ const app = "shop";
 const topics = sagaTopics(app);
 const json = <T>() => Serdes.json<T>();
 
-function driver(partitions = 1) {
+function driver(partitions = 1, serdes = jsonSagaSerdes) {
+  const indexes = new SagaIndexes();
   const topology = sagaTopology({
     applicationId: app,
     registry: new SagaRegistry([saga]),
     starts: [{ topic: "orders", saga: "order", valueSerde: json<Order>(), data: (o: Order) => o }],
-    serdes: jsonSagaSerdes,
+    serdes,
     timerIntervalMs: 50,
+    indexes,
     logger: createLogger("silent", "test"),
   });
   const d = new TopologyTestDriver(topology, { applicationId: app, partitions, startTime: 10_000 });
@@ -72,6 +84,7 @@ function driver(partitions = 1) {
   const control = d.inputTopic(topics.control, Serdes.string, json<SagaControl>());
   return {
     d,
+    indexes,
     start: (id: string, at = 10_000) =>
       orders.pipe(
         id,
@@ -96,26 +109,23 @@ function driver(partitions = 1) {
     control: (id: string, value: SagaControl) => control.pipe(id, value, { timestamp: 10_000 }),
     commands: (participant: string) =>
       d.outputTopic(topics.commands(participant), Serdes.string, json<SagaCommand>()),
-    events: () => d.outputTopic(topics.events, Serdes.string, json<SagaEventRecord>()),
+    decisions: () => d.outputTopic(topics.events, Serdes.string, json<SagaDecision>()),
+    events: () =>
+      d
+        .outputTopic(topics.events, Serdes.string, json<SagaDecision>())
+        .flatMap((r) => eventsOf(r.value as SagaDecision)),
     saga: (id: string, partition = 0) =>
       d.store<string, SagaRecord>(SAGA_STORES.sagas, partition).get(id),
   };
 }
 
-async function timerKeys(d: TopologyTestDriver): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const [key] of d.store<string, unknown>(SAGA_STORES.timers).range()) keys.push(key);
-  return keys;
+function indexed(t: ReturnType<typeof driver>, status: SagaStatus, partition = 0): string[] {
+  return [...(t.indexes.get(partition)?.list(status) ?? [])].map((s) => s.sagaId);
 }
 
-async function indexed(d: TopologyTestDriver, status: string): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const [key] of d
-    .store<string, string>(SAGA_STORES.index)
-    .prefix(indexPrefix(status as "RUNNING"))) {
-    ids.push(parseIndexKey(key).sagaId);
-  }
-  return ids;
+/** The sagas in the timer queue, with when their first timer is due. */
+function queued(t: ReturnType<typeof driver>, partition = 0) {
+  return t.indexes.get(partition)?.dueBy(Number.MAX_SAFE_INTEGER, Infinity) ?? [];
 }
 
 describe("saga processor", () => {
@@ -134,7 +144,7 @@ describe("saga processor", () => {
     expect(reserve?.key).toBe("o-1");
     expect(reserve?.headers[SAGA_HEADERS.causationId]?.toString()).toBeDefined();
     expect(reserve?.headers[SAGA_HEADERS.correlationId]?.toString()).toBe("o-1");
-    expect(await indexed(t.d, "RUNNING")).toEqual(["o-1"]);
+    expect(indexed(t, "RUNNING")).toEqual(["o-1"]);
 
     await t.reply(reserve?.value as SagaCommand);
     const [charge] = t.commands("payment");
@@ -146,9 +156,9 @@ describe("saga processor", () => {
     await t.reply(charge?.value as SagaCommand);
 
     expect((await t.saga("o-1"))?.state.status).toBe("COMPLETED");
-    expect(await indexed(t.d, "RUNNING")).toEqual([]);
-    expect(await indexed(t.d, "COMPLETED")).toEqual(["o-1"]);
-    const events = t.events().map((e) => e.value?.event.type);
+    expect(indexed(t, "RUNNING")).toEqual([]);
+    expect(indexed(t, "COMPLETED")).toEqual(["o-1"]);
+    const events = t.events().map((e) => e.event.type);
     expect(events).toEqual([
       "SagaStarted",
       "CommandIssued",
@@ -157,22 +167,32 @@ describe("saga processor", () => {
       "StepSucceeded",
       "SagaCompleted",
     ]);
-    expect(t.events().map((e) => e.value?.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(t.events().map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     expect((await t.saga("o-1"))?.seq).toBe(6);
+    // One saga-events record per decision: the start, then each reply.
+    expect(t.decisions().map((r) => [r.value?.firstSeq, r.value?.events.length])).toEqual([
+      [1, 2],
+      [3, 2],
+      [5, 2],
+    ]);
   });
 
   it("drops a step's timeout timer once the step is answered, not firing it later", async () => {
     const t = driver();
     await t.start("o-9");
     const [reserve] = t.commands("inventory");
-    expect((await timerKeys(t.d)).map((k) => k.split("\u0000").slice(1, 4))).toEqual([
-      ["o-9", "Timeout", "reserve"],
-    ]);
+    expect(queued(t)).toEqual([{ sagaId: "o-9", dueAt: 11_000 }]);
+    const timers = async () => {
+      const record = await t.saga("o-9");
+      return record === undefined ? [] : timersOf(record.state).map((x) => [x.type, x.step]);
+    };
+    expect(await timers()).toEqual([["Timeout", "reserve"]]);
     await t.reply(reserve?.value as SagaCommand);
     const [charge] = t.commands("payment");
-    expect((await timerKeys(t.d)).map((k) => k.split("\u0000")[3])).toEqual(["charge"]);
+    expect(await timers()).toEqual([["Timeout", "charge"]]);
+    expect(queued(t)).toEqual([{ sagaId: "o-9", dueAt: 40_000 }]); // the default 30 s
     await t.reply(charge?.value as SagaCommand);
-    expect(await timerKeys(t.d)).toEqual([]);
+    expect(queued(t)).toEqual([]);
   });
 
   it("fires a step's timeout from the wall clock, retries, then compensates when retries run out", async () => {
@@ -191,7 +211,7 @@ describe("saga processor", () => {
     expect(issued).toEqual(["do:Reserve", "do:Reserve", "undo:Release"]);
     await t.reply(t.commands("inventory")[2]?.value as SagaCommand);
     expect((await t.saga("o-2"))?.state.status).toBe("ABORTED");
-    const types = t.events().map((e) => e.value?.event.type);
+    const types = t.events().map((e) => e.event.type);
     expect(types.filter((x) => x === "StepTimedOut")).toHaveLength(2);
   });
 
@@ -233,7 +253,7 @@ describe("saga processor", () => {
       for (const c of t.commands("inventory"))
         await t.reply(c.value as SagaCommand, c.key === "c" ? "failure" : "success");
       await t.d.advanceWallClockTime(5_000);
-      return [...t.events(), ...t.commands("inventory"), ...t.commands("payment")].map((r) => ({
+      return [...t.decisions(), ...t.commands("inventory"), ...t.commands("payment")].map((r) => ({
         key: r.key,
         partition: r.partition,
         id: r.headers[SAGA_HEADERS.messageId]?.toString(),
@@ -241,7 +261,7 @@ describe("saga processor", () => {
       }));
     };
     const first = await run();
-    expect(first.length).toBeGreaterThan(30);
+    expect(first.length).toBeGreaterThan(20);
     expect(new Set(first.map((r) => r.partition)).size).toBeGreaterThan(1);
     expect(await run()).toEqual(first);
   });
@@ -275,4 +295,232 @@ describe("saga processor", () => {
       d.outputTopic(topics.commands("inventory"), Serdes.string, json<SagaCommand>()),
     ).toHaveLength(1);
   });
+
+  it("writes at most 12 records for a 3-step saga that succeeds: a decision record per input, commands, state", async () => {
+    const threeSteps = defineSaga<Order>({
+      name: "three",
+      version: 1,
+      participants: ["a", "b", "c"],
+      stages: ["a", "b", "c"].map((name) =>
+        step({
+          name,
+          participant: name,
+          command: (o) => ({ type: "Do", payload: { orderId: o.orderId } }),
+          compensation: (o) => ({ type: "Undo", payload: { orderId: o.orderId } }),
+        }),
+      ),
+    });
+    const topology = sagaTopology({
+      applicationId: app,
+      registry: new SagaRegistry([threeSteps]),
+      starts: [
+        { topic: "orders", saga: "three", valueSerde: json<Order>(), data: (o: Order) => o },
+      ],
+      serdes: jsonSagaSerdes,
+      logger: createLogger("silent", "test"),
+    });
+    const d = new TopologyTestDriver(topology, { applicationId: app });
+    await d
+      .inputTopic("orders", Serdes.string, json<Order>())
+      .pipe("s-1", { orderId: "s-1", amountCents: 1 });
+    const replies = d.inputTopic(topics.replies, Serdes.string, json<SagaReply>());
+    for (const participant of ["a", "b", "c"]) {
+      const [command] = d.outputTopic(
+        topics.commands(participant),
+        Serdes.string,
+        json<SagaCommand>(),
+      );
+      const c = command?.value as SagaCommand;
+      // Each input committed on its own (the driver commits per record): the costliest case.
+      await replies.pipe("s-1", success(c));
+    }
+    const count = (topic: string) => d.rawTopic(topic).length;
+    const changelogs = [...topology.stores.values()]
+      .filter((store) => store.changelog)
+      .map((store) => count(changelogTopic(app, store.name)));
+    const produced = {
+      sagaEvents: count(topics.events),
+      commands: ["a", "b", "c"].map((p) => count(topics.commands(p))).reduce((x, y) => x + y),
+      changelog: changelogs.reduce((x, y) => x + y, 0),
+    };
+    expect(produced).toEqual({ sagaEvents: 4, commands: 3, changelog: 4 });
+    expect(produced.sagaEvents + produced.commands + produced.changelog).toBeLessThanOrEqual(12);
+    const decisions = d.outputTopic(topics.events, Serdes.string, json<SagaDecision>());
+    expect(
+      decisions.flatMap((r) => eventsOf(r.value as SagaDecision)).map((e) => e.event.type),
+    ).toEqual([
+      "SagaStarted",
+      "CommandIssued",
+      "StepSucceeded",
+      "CommandIssued",
+      "StepSucceeded",
+      "CommandIssued",
+      "StepSucceeded",
+      "SagaCompleted",
+    ]);
+  });
+
+  it("rebuilds the status index and the timers from the saga states when its task reopens", async () => {
+    const t = reopenable();
+    const first = await t.open();
+    for (const id of ["o-1", "o-2", "o-3"]) await first.process(t.start(id));
+    await first.commit();
+    const [, , third] = first.commands("inventory");
+    await first.process(t.reply(defined(third)));
+    await first.commit();
+    await first.process(t.reply(defined(first.commands("payment")[0])));
+    await first.commit();
+    await first.task.close();
+    expect(t.indexes.get(0)).toBeUndefined(); // a closed task serves no index
+
+    const second = await t.open();
+    const index = t.indexes.get(0);
+    expect([...(index?.list("RUNNING") ?? [])].map((s) => s.sagaId)).toEqual(["o-1", "o-2"]);
+    expect([...(index?.list("COMPLETED") ?? [])].map((s) => s.sagaId)).toEqual(["o-3"]);
+    expect(index?.count("RUNNING")).toBe(2);
+    expect(index?.dueBy(Infinity, Infinity)).toEqual([
+      { sagaId: "o-1", dueAt: 11_000 },
+      { sagaId: "o-2", dueAt: 11_000 },
+    ]);
+    t.clock = 11_000; // the reserve steps time out: the rebuilt timers fire
+    await second.task.punctuateWallClock();
+    await second.commit();
+    const fired = second.decisions().map((r) => [r.sagaId, r.events.map((e) => e.type)]);
+    expect(fired).toEqual([
+      ["o-1", ["StepTimedOut", "RetryScheduled"]],
+      ["o-2", ["StepTimedOut", "RetryScheduled"]],
+    ]);
+  });
+
+  it("rebuilds a discarded instance's index from committed state only", async () => {
+    const t = reopenable();
+    const first = await t.open();
+    await first.process(t.start("o-1"));
+    await first.commit();
+    await first.process(t.reply(defined(first.commands("inventory")[0]))); // never committed
+    expect(t.indexes.get(0)?.dueBy(Infinity, Infinity)).toEqual([{ sagaId: "o-1", dueAt: 40_000 }]);
+    first.task.aborted(); // the commit failed: the instance is dropped
+    await first.task.close();
+
+    await t.open();
+    expect(t.indexes.get(0)?.dueBy(Infinity, Infinity)).toEqual([{ sagaId: "o-1", dueAt: 11_000 }]);
+  });
+
+  it("keeps a timer whose punctuation failed, and fires it at the next one", async () => {
+    let failing = true;
+    const serdes = {
+      ...jsonSagaSerdes,
+      command: (participant: string) => ({
+        ...jsonSagaSerdes.command(participant),
+        serialize: (c: SagaCommand) => {
+          if (failing && c.attempt === 2) throw new Error("broker says no");
+          return jsonSagaSerdes.command(participant).serialize(c);
+        },
+      }),
+    };
+    const t = driver(1, serdes);
+    await t.start("o-1");
+    await t.d.advanceWallClockTime(1_000); // the timeout: a retry is due 100 ms later
+    expect(queued(t)).toEqual([{ sagaId: "o-1", dueAt: 11_100 }]);
+    await expect(t.d.advanceWallClockTime(100)).rejects.toThrow("broker says no");
+    expect(queued(t)).toEqual([{ sagaId: "o-1", dueAt: 11_100 }]);
+    failing = false;
+    await t.d.advanceWallClockTime(50);
+    expect(t.commands("inventory").map((c) => c.value?.attempt)).toEqual([1, 2]);
+    expect(queued(t)).toEqual([{ sagaId: "o-1", dueAt: 12_150 }]);
+  });
 });
+
+function defined<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error("expected a value");
+  return value;
+}
+
+/** A participant's success reply to `c`. */
+function success(c: SagaCommand): SagaReply {
+  const { sagaId, step, action, attempt } = c;
+  return {
+    sagaId,
+    step,
+    action,
+    attempt,
+    outcome: "success",
+    retriable: false,
+    reason: "",
+    result: {},
+  };
+}
+
+/**
+ * The saga topology's task run by hand, so that a second instance can open on the first one's
+ * stores, as the runtime reopens a task on what it restored.
+ */
+function reopenable() {
+  const indexes = new SagaIndexes();
+  const topology: Topology = sagaTopology({
+    applicationId: app,
+    registry: new SagaRegistry([saga]),
+    starts: [{ topic: "orders", saga: "order", valueSerde: json<Order>(), data: (o: Order) => o }],
+    serdes: jsonSagaSerdes,
+    indexes,
+    logger: createLogger("silent", "test"),
+  });
+  const engines = new Map<string, MemoryBytesStore>();
+  const subtopology = defined(topology.subtopologies[0]);
+  const state = { clock: 10_000 };
+  let offset = 0;
+  const input = (topic: string, key: string, value: unknown) => ({
+    topic,
+    partition: 0,
+    offset: String(offset++),
+    key: Buffer.from(key),
+    value: Buffer.from(JSON.stringify(value)),
+    timestamp: state.clock,
+    headers: {},
+  });
+  return {
+    indexes,
+    get clock() {
+      return state.clock;
+    },
+    set clock(value: number) {
+      state.clock = value;
+    },
+    start: (id: string) => input("orders", id, { orderId: id, amountCents: 500 }),
+    reply: (c: SagaCommand) => input(topics.replies, c.sagaId, success(c)),
+    open: async () => {
+      const stores = new Map<string, KeyValueStore<unknown, unknown>>();
+      for (const name of subtopology.stores) {
+        const spec = defined(topology.stores.get(name));
+        const engine = engines.get(name) ?? new MemoryBytesStore();
+        engines.set(name, engine);
+        stores.set(name, new KeyValueStore(name, engine, spec.keySerde, spec.valueSerde));
+      }
+      const task = new Task({
+        applicationId: app,
+        topology,
+        subtopology,
+        partition: 0,
+        stores,
+        onError: ErrorHandling.DeadLetter,
+        now: () => state.clock,
+      });
+      await task.init();
+      const outputs: OutputRecord[] = [];
+      const decode = <T>(topic: string) =>
+        outputs.filter((o) => o.topic === topic).map((o) => JSON.parse(String(o.value)) as T);
+      return {
+        task,
+        process: (record: ReturnType<typeof input>) => task.process(record),
+        /** Seals the open interval and commits it (its outputs are then readable). */
+        commit: async () => {
+          outputs.push(...task.seal().outputs);
+          await task.committed();
+        },
+        /** What the commits so far wrote. */
+        commands: (participant: string) => decode<SagaCommand>(topics.commands(participant)),
+        decisions: () => decode<SagaDecision>(topics.events),
+      };
+    },
+  };
+}

@@ -1,18 +1,23 @@
 /**
- * The engine's Avro messages: every saga event type, a command, a reply and both operator
- * requests survive the trip through their registered schemas (an in-memory registry stands in
- * for the real one, which the integration tests use).
+ * The engine's Avro messages: every saga event type (in a saga-events record, one per
+ * decision), a command, a reply and both operator requests survive the trip through their
+ * registered schemas (an in-memory registry stands in for the real one, which the integration
+ * tests use); a log written before decisions (one record per event) still reads.
  */
 import avro from "avsc";
 import type { SchemaRegistry } from "@kafkajs/confluent-schema-registry";
 import { describe, expect, it } from "vitest";
 import {
   avroSagaSerdes,
-  sagaEventReader,
+  SAGA_NAMESPACE,
+  sagaDecisionReader,
   type SagaCommand,
   type SagaEvent,
+  type SagaRecord,
   type SagaReply,
+  sagaRecordSerde,
 } from "../../src/saga/index.js";
+import { legacySagaEventSchema } from "../../src/saga/avro-schemas.js";
 import { AvroCodec } from "../../src/schema/index.js";
 
 /** Just what AvroCodec asks of a registry: register a schema, look one up by id. */
@@ -80,16 +85,38 @@ describe("the engine's Avro serdes", () => {
   it("round-trip every saga event type; another process reads them by schema id", async () => {
     const registry = memoryRegistry();
     const serdes = await avroSagaSerdes(new AvroCodec(registry), "shop", ["payment"]);
-    const read = sagaEventReader(new AvroCodec(registry)); // knows no schema until it reads
-    let seq = 0;
-    for (const event of Object.values(oneOfEach)) {
-      const record = { sagaId: "s-1", seq: ++seq, event: event };
-      const bytes = serdes.event.serialize(record);
+    const read = sagaDecisionReader(new AvroCodec(registry)); // knows no schema until it reads
+    const events = Object.values(oneOfEach);
+    expect(events).toHaveLength(13);
+    for (const decision of [
+      { sagaId: "s-1", firstSeq: 1, events },
+      ...events.map((event, i) => ({ sagaId: "s-2", firstSeq: i + 1, events: [event] })),
+    ]) {
+      const bytes = serdes.decision.serialize(decision);
       expect(bytes[0]).toBe(0); // Confluent wire format: magic byte, then the schema id
-      expect(serdes.event.deserialize(bytes)).toEqual(record);
-      expect(await read(bytes)).toEqual(record);
+      expect(serdes.decision.deserialize(bytes)).toEqual(decision);
+      expect(await read(bytes)).toEqual(decision);
     }
-    expect(seq).toBe(13);
+  });
+
+  it("reads a log written one record per event (SagaEventRecord) as decisions of one event", async () => {
+    const registry = memoryRegistry();
+    const codec = new AvroCodec(registry);
+    const legacyId = await codec.register(
+      "shop.saga-events-io.sagastream.saga.SagaEventRecord",
+      legacySagaEventSchema,
+    );
+    const read = sagaDecisionReader(new AvroCodec(registry));
+    const bytes = await codec.encode(legacyId, {
+      sagaId: "s-1",
+      seq: 7,
+      event: { [`${SAGA_NAMESPACE}.StepFailed`]: { at, step: "inventory", reason: "none left" } },
+    });
+    expect(await read(bytes)).toEqual({
+      sagaId: "s-1",
+      firstSeq: 7,
+      events: [{ ...oneOfEach.StepFailed, reason: "none left" }],
+    });
   });
 
   it("round-trip commands, replies and operator requests", async () => {
@@ -151,5 +178,64 @@ describe("the engine's Avro serdes", () => {
     expect(() => serdes.reply.serialize(reply as unknown as SagaReply)).toThrow(
       "cannot encode a io.sagastream.saga.SagaReply for shop.replies: result.n (1) is not a valid string",
     );
+  });
+});
+
+describe("the saga state store's records", () => {
+  const record: SagaRecord = {
+    sagaId: "s-1",
+    seq: 9,
+    correlationId: "s-1",
+    traceparent: undefined,
+    state: {
+      sagaType: "order",
+      version: 1,
+      status: "COMPENSATING",
+      data: { orderId: "o-1" },
+      reason: "refused",
+      cancelled: false,
+      failed: undefined,
+      startedAt: at,
+      updatedAt: at + 5,
+      steps: {
+        reserve: {
+          phase: "undoing",
+          attempt: 2,
+          budgetFrom: 1,
+          inFlight: true,
+          timeoutAt: at + 1_000,
+          retryAt: undefined,
+          issuedAt: at,
+          maybeDone: true,
+          result: { reservation: "r-1" },
+        },
+        charge: {
+          phase: "failed",
+          attempt: 1,
+          budgetFrom: 0,
+          inFlight: false,
+          timeoutAt: at + 2_000,
+          retryAt: undefined,
+          issuedAt: at,
+          maybeDone: false,
+          result: undefined,
+        },
+      },
+    },
+  };
+  const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+
+  it("leave out what holds its usual value, and read back the same record", () => {
+    const bytes = sagaRecordSerde.serialize(record);
+    expect(plain(sagaRecordSerde.deserialize(bytes))).toEqual(plain(record));
+    const other = { ...record, correlationId: "c-7", traceparent: "00-abc-def-01" };
+    const cancelled = { ...other, state: { ...other.state, cancelled: true } };
+    expect(sagaRecordSerde.deserialize(sagaRecordSerde.serialize(cancelled))).toEqual(cancelled);
+    expect(bytes.length).toBeLessThan(Buffer.from(JSON.stringify(record)).length - 60);
+  });
+
+  it("read records written in full (before they were compacted)", () => {
+    const full = Buffer.from(JSON.stringify(record));
+    expect(plain(sagaRecordSerde.deserialize(full))).toEqual(plain(record));
   });
 });
