@@ -83,7 +83,7 @@ export class CommitPipeline {
    */
   maybeCommit(tasks: Iterable<CommittableTask>): void {
     if (this.dueIn() > 0) return;
-    this.start(tasks);
+    void this.start(tasks); // settles to false on failure, never rejects
   }
 
   /** Resolves when no commit is in flight; false if the last one failed. */

@@ -57,7 +57,10 @@ class ManualSink implements CommitSink {
   commit(outputs: readonly OutputRecord[], offsets: readonly TopicPartitionOffset[]) {
     this.calls.push({ outputs: outputs.length, offsets: [...offsets] });
     return new Promise<Map<string, bigint>>((resolve, reject) => {
-      this.settle.push((error) => (error ? reject(error) : resolve(new Map())));
+      this.settle.push((error) => {
+        if (error) reject(error);
+        else resolve(new Map());
+      });
     });
   }
 

@@ -18,6 +18,8 @@ describe("TaskLifecycle", () => {
   ] as const)("refuses an illegal move (after %j, to %s)", (path, to) => {
     const lifecycle = new TaskLifecycle("0_1");
     for (const state of path) lifecycle.transition(state);
-    expect(() => lifecycle.transition(to)).toThrow(/task 0_1 cannot go from/);
+    expect(() => {
+      lifecycle.transition(to);
+    }).toThrow(/task 0_1 cannot go from/);
   });
 });
