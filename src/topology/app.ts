@@ -271,6 +271,7 @@ export class StreamsApp {
       punctuateIntervalMs: this.options.punctuateIntervalMs ?? 100,
       maxIntervalRecords: MAX_INTERVAL_RECORDS,
       onLag: (topic, partition, lag) => this.metrics.lag.set(`${topic}/${partition}`, lag),
+      loop: this.metrics.loop,
     });
     this.thread.start();
   }

@@ -41,10 +41,20 @@ export function chunkOutputs(
   return chunks;
 }
 
+/** Header names as bytes, made once each: a few names recur on every record. */
+const headerNames = new Map<string, Buffer>();
+
 /** Header names as bytes: the producer's default (no-op) serializers take bytes only. */
 function headerMap(headers: OutputRecord["headers"]): Map<Buffer, Buffer> {
   const map = new Map<Buffer, Buffer>();
-  for (const name in headers) map.set(Buffer.from(name), headers[name] as Buffer);
+  for (const name in headers) {
+    let bytes = headerNames.get(name);
+    if (bytes === undefined) {
+      bytes = Buffer.from(name);
+      if (headerNames.size < 1000) headerNames.set(name, bytes);
+    }
+    map.set(bytes, headers[name] as Buffer);
+  }
   return map;
 }
 

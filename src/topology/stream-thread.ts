@@ -8,6 +8,7 @@ import type { Logger } from "../log/index.js";
 import type { ActiveTask } from "./active-task.js";
 import type { Topology } from "./builder.js";
 import type { CommitPipeline } from "./commit-pipeline.js";
+import type { AppMetrics } from "./metrics.js";
 import type { FetchedPartition, FetchPosition, PartitionFetcher } from "./partition-fetcher.js";
 import type { TaskManager } from "./task-manager.js";
 
@@ -23,6 +24,8 @@ export interface StreamThreadOptions {
   /** While a commit is in flight, a task's interval grows to at most this many records. */
   maxIntervalRecords: number;
   onLag: (topic: string, partition: number, lag: number) => void;
+  /** Where the loop's time goes. */
+  loop: AppMetrics["loop"];
 }
 
 /** The longest a fetch waits for data (ms): the loop also punctuates and commits. */
@@ -73,16 +76,23 @@ export class StreamThread {
         await sleep(Math.min(IDLE_MS, wait));
       } else {
         let fetched: FetchedPartition[] = [];
+        const { loop } = this.options;
+        const fetchStarted = now();
         try {
           fetched = await this.options.fetcher.fetch(positions, wait);
         } catch (error) {
           logger.warn({ err: error }, "fetch failed; trying again");
           await sleep(RETRY_FETCH_MS);
         }
+        const processStarted = now();
+        loop.fetchWaitMs += processStarted - fetchStarted;
+        loop.fetches += 1;
         for (const partition of fetched) {
           if (this.stopping()) break;
+          loop.records += partition.records.length;
           await this.processPartition(partition);
         }
+        loop.processMs += now() - processStarted;
       }
       if (this.stopping()) break;
       await this.punctuateIfDue();
@@ -110,7 +120,9 @@ export class StreamThread {
     try {
       for (const record of fetched.records) {
         if (task.uncommitted >= this.options.maxIntervalRecords && commits.busy) {
+          const waited = this.options.now();
           await commits.settled(); // back-pressure: the broker sets the pace
+          this.options.loop.backPressureMs += this.options.now() - waited;
           if (tasks.taskFor(topology.subtopologyOf(topic).id, partition) !== task) return;
         }
         await task.process(topic, record);
