@@ -1,5 +1,6 @@
 /** Benchmarks and the running-total topology they (and the kill tests) use. */
-export { topologyBenchmark } from "./topology-bench.js";
+export { DEFAULT_PIPE_CLIENTS, topologyBenchmark } from "./topology-bench.js";
+export { PipeClient } from "./raw-pipe.js";
 export { outboxBenchmark } from "./outbox-bench.js";
 export { runningTotalTopology, TOTALS_STORE } from "./running-total.js";
 export { sagaBenchmark } from "./saga-bench.js";

@@ -20,12 +20,15 @@ export interface RunningTotalTopics {
 }
 
 class RunningTotal implements Processor<string, number, string, number> {
+  constructor(private readonly onRecord?: () => void) {}
+
   async process(
     record: StreamRecord<string, number>,
     ctx: ProcessorContext<string, number>,
   ): Promise<void> {
     if (!Number.isInteger(record.value))
       throw new Error(`amount must be an integer, got ${String(record.value)}`);
+    this.onRecord?.();
     const totals = ctx.store<string, number>(TOTALS_STORE);
     const total = ((await totals.get(record.key)) ?? 0) + record.value;
     totals.put(record.key, total);
@@ -33,7 +36,12 @@ class RunningTotal implements Processor<string, number, string, number> {
   }
 }
 
-export function runningTotalTopology(topics: RunningTotalTopics, storeKind?: StoreKind): Topology {
+/** `onRecord` is called as each record is processed (the benchmark notes the first one). */
+export function runningTotalTopology(
+  topics: RunningTotalTopics,
+  storeKind?: StoreKind,
+  onRecord?: () => void,
+): Topology {
   return new TopologyBuilder()
     .source("amounts", {
       topics: [topics.input],
@@ -48,7 +56,7 @@ export function runningTotalTopology(topics: RunningTotalTopics, storeKind?: Sto
     .processor("sum", {
       parents: ["amounts"],
       stores: [TOTALS_STORE],
-      create: () => new RunningTotal(),
+      create: () => new RunningTotal(onRecord),
     })
     .sink("totals-out", {
       parents: ["sum"],

@@ -1,187 +1,154 @@
 /**
  * `sagastream bench topology`: the running-total topology in exactly_once and at_least_once,
- * against a raw kafkajs consume→produce pipe over the same data (the baseline), in one run.
- * Throughput: draining a backlog. Latency: input→output at a steady rate (record timestamp
- * at produce to read_committed arrival).
+ * against raw consume→produce pipes over the same data, one per candidate Kafka client and
+ * mode (the ceilings), in one run. Every pipe and topology runs in a worker process of its
+ * own, so the CPU time it reports is its own. Throughput: a pre-filled input drained, from the
+ * worker's first consumed record until it has written every output (committed, or
+ * acknowledged), then checked with a read_committed reader. Each is measured `repeat` times,
+ * in turn, and the median and range printed. Latency (topology, first round): input→output
+ * at a steady rate (record timestamp at produce to read_committed arrival). Restoration: a
+ * fresh instance rebuilding its stores from the changelogs.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import type { Kafka } from "kafkajs";
+import type { Admin, Kafka } from "kafkajs";
 import { createKafka } from "../kafka/index.js";
 import { createLogger } from "../log/index.js";
 import { ProcessingGuarantee, StreamsApp } from "../topology/index.js";
-import { waitUntil } from "../util/index.js";
+import { percentile, waitUntil } from "../util/index.js";
+import {
+  checkCommitted,
+  checkOutput,
+  createTopics,
+  drain,
+  PARTITIONS,
+  produce,
+  readOutput,
+  uniqueSuffix,
+  type Drained,
+} from "./drain.js";
+import { PipeClient, PipeMode, type PipeOptions } from "./raw-pipe.js";
 import { runningTotalTopology } from "./running-total.js";
-import { formatTable, percentile } from "../util/index.js";
+import { benchReport, type PipeRun, type TopologyRun } from "./topology-report.js";
+import { startBenchWorker } from "./worker-process.js";
 
-const BACKLOG = 50_000;
+const DEFAULT_RECORDS = 50_000;
+const DEFAULT_REPEAT = 3;
 const PACED = 5_000;
 const RATE = 1_000; // records/s in the latency phase
-const PARTITIONS = 6;
-const KEYS = 1_000;
 const RESTORE_KEYS = 60_000;
+const DEFAULT_COMMIT_INTERVAL_MS = 20; // the runtime's default
 
-interface Pipeline {
-  name: string;
-  start(topics: { input: string; output: string }): Promise<{ stop(): Promise<void> }>;
+export const DEFAULT_PIPE_CLIENTS: readonly PipeClient[] = [
+  PipeClient.KafkaJs,
+  PipeClient.Platformatic,
+];
+
+export interface TopologyBenchOptions {
+  /** Records drained by each pipe and topology run (default 50,000). */
+  records?: number | undefined;
+  /** How many times each is measured (default 3). */
+  repeat?: number | undefined;
+  /** The clients whose raw pipes are measured (default kafkajs and platformatic). */
+  clients?: readonly PipeClient[] | undefined;
+  /** The raw pipes' and the topology's commit interval, ms (default 20, the runtime's). */
+  commitIntervalMs?: number | undefined;
+  /** Only the raw pipes: no topology, no restoration. */
+  pipesOnly?: boolean | undefined;
+  /** Where @confluentinc/kafka-javascript is installed, for the "confluent" pipe. */
+  confluentModule?: string | undefined;
 }
 
-interface Result {
-  name: string;
-  recordsPerSecond: number;
-  p50: number;
-  p99: number;
-  rssMb: number;
-}
-
-async function produce(
+async function measureRawPipe(
   kafka: Kafka,
-  topic: string,
-  count: number,
-  ratePerSecond?: number,
-): Promise<void> {
-  const producer = kafka.producer({ idempotent: true });
-  await producer.connect();
-  const chunk = ratePerSecond === undefined ? 1000 : Math.max(1, ratePerSecond / 50);
-  const started = Date.now();
-  for (let i = 0; i < count; i += chunk) {
-    const messages = Array.from({ length: Math.min(chunk, count - i) }, (_, j) => ({
-      key: `key-${(i + j) % KEYS}`,
-      value: String(((i + j) % 10) + 1),
-      timestamp: String(Date.now()),
-    }));
-    await producer.send({ topic, acks: -1, messages });
-    if (ratePerSecond !== undefined) {
-      const due = started + ((i + chunk) / ratePerSecond) * 1000;
-      if (due > Date.now()) await sleep(due - Date.now());
+  admin: Admin,
+  base: Pick<PipeOptions, "brokers" | "input" | "commitIntervalMs" | "confluentModule">,
+  client: PipeClient,
+  mode: PipeMode,
+  records: number,
+): Promise<PipeRun> {
+  const suffix = uniqueSuffix(`raw-${client}-${mode === PipeMode.ExactlyOnce ? "eos" : "alos"}`);
+  const output = `bench-${suffix}-out`;
+  const groupId = `bench-${suffix}`;
+  const name = `the ${client} ${mode} pipe`;
+  await createTopics(admin, [output]);
+  const options: PipeOptions = { ...base, client, mode, output, groupId, expect: records };
+  const worker = startBenchWorker("raw-pipe-worker.js", options, name);
+  try {
+    const drained = await drain(worker, records, `${name} to drain`);
+    const reader = await readOutput(kafka, output);
+    try {
+      const problems = [
+        await checkOutput(reader, records, `${name}'s outputs`),
+        await checkCommitted(admin, groupId, base.input, records),
+      ];
+      return { client, mode, ...drained, problems: problems.filter(Boolean).join("; ") };
+    } finally {
+      await reader.stop();
     }
+  } finally {
+    await worker.stop().catch(() => undefined);
+    await admin.deleteTopics({ topics: [output] }).catch(() => undefined);
   }
-  await producer.disconnect();
 }
 
-async function measure(kafka: Kafka, pipeline: Pipeline, label: string): Promise<Result> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const suffix = `${label}-${Date.now().toString(36)}`;
-  const topics = { input: `bench-${suffix}-in`, output: `bench-${suffix}-out` };
-  await admin.createTopics({
-    topics: [topics.input, topics.output].map((topic) => ({ topic, numPartitions: PARTITIONS })),
-    waitForLeaders: true,
-  });
-  await produce(kafka, topics.input, BACKLOG);
-
-  let outputs = 0;
-  let firstAt = 0;
-  let lastAt = 0;
-  const latencies: number[] = [];
-  let measuring = false;
-  const reader = kafka.consumer({
-    groupId: `bench-reader-${suffix}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 50,
-  });
-  await reader.connect();
-  await reader.subscribe({ topic: topics.output, fromBeginning: true });
-  await reader.run({
-    eachBatch: ({ batch }) => {
-      const now = Date.now();
-      if (firstAt === 0) firstAt = now;
-      for (const message of batch.messages) {
-        outputs += 1;
-        if (measuring) latencies.push(now - Number(message.timestamp));
-      }
-      lastAt = now;
-      return Promise.resolve();
-    },
-  });
-
-  let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
-  const running = await pipeline.start(topics);
-  await waitUntil(() => (outputs >= BACKLOG ? true : undefined), {
-    timeoutMs: 600_000,
-    intervalMs: 100,
-    description: `${pipeline.name} to drain ${BACKLOG} records`,
-  });
-  const recordsPerSecond = BACKLOG / Math.max(0.001, (lastAt - firstAt) / 1000);
-
-  measuring = true;
-  await produce(kafka, topics.input, PACED, RATE);
-  await waitUntil(() => (outputs >= BACKLOG + PACED ? true : undefined), {
-    timeoutMs: 120_000,
-    intervalMs: 50,
-    description: `${pipeline.name} to pass the paced records`,
-  });
-  clearInterval(sampler);
-  await running.stop();
-  await reader.disconnect();
-  await admin.deleteTopics({ topics: [topics.input, topics.output] }).catch(() => undefined);
-  await admin.disconnect();
-  latencies.sort((a, b) => a - b);
-  return {
-    name: pipeline.name,
-    recordsPerSecond,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    rssMb: peakRss / 2 ** 20,
-  };
-}
-
-function rawPipe(kafka: Kafka): Pipeline {
-  return {
-    name: "raw kafkajs pipe (baseline)",
-    async start(topics) {
-      const producer = kafka.producer({ idempotent: true });
-      await producer.connect();
-      const consumer = kafka.consumer({ groupId: `bench-raw-${Date.now()}`, maxWaitTimeInMs: 100 });
-      await consumer.connect();
-      await consumer.subscribe({ topic: topics.input, fromBeginning: true });
-      await consumer.run({
-        partitionsConsumedConcurrently: 4,
-        eachBatch: async ({ batch }) => {
-          await producer.send({
-            topic: topics.output,
-            acks: -1,
-            messages: batch.messages.map((m) => ({
-              key: m.key,
-              value: m.value,
-              timestamp: m.timestamp,
-            })),
-          });
-        },
-      });
-      return {
-        stop: async () => {
-          await consumer.disconnect();
-          await producer.disconnect();
-        },
-      };
-    },
-  };
-}
-
-function streamsApp(
+async function measureTopology(
+  kafka: Kafka,
+  admin: Admin,
   brokers: string[],
-  guarantee: ProcessingGuarantee,
+  settings: { guarantee: ProcessingGuarantee; records: number; commitIntervalMs: number },
   stateRoot: string,
-): Pipeline {
-  return {
-    name: `StreamsApp ${guarantee}`,
-    async start(topics) {
-      const app = new StreamsApp({
-        applicationId: `bench-${guarantee}-${Date.now().toString(36)}`,
-        brokers,
-        topology: runningTotalTopology(topics),
-        stateDir: stateRoot,
-        guarantee,
-        logger: createLogger("warn", "bench"),
-      });
-      await app.start();
-      return { stop: () => app.stop() };
+  latency: boolean,
+): Promise<TopologyRun> {
+  const { guarantee, records } = settings;
+  const suffix = uniqueSuffix(guarantee === ProcessingGuarantee.ExactlyOnce ? "eos" : "alos");
+  const topics = { input: `bench-${suffix}-in`, output: `bench-${suffix}-out` };
+  const name = `the ${guarantee} topology`;
+  await createTopics(admin, [topics.input, topics.output]);
+  await produce(kafka, topics.input, records);
+  const worker = startBenchWorker(
+    "running-total-worker.js",
+    {
+      applicationId: `bench-${suffix}`,
+      brokers,
+      ...topics,
+      stateDir: path.join(stateRoot, suffix),
+      guarantee,
+      commitIntervalMs: settings.commitIntervalMs,
+      expect: records,
     },
-  };
+    name,
+  );
+  try {
+    const drained: Drained = {
+      ...(await drain(worker, records, `${name} to drain`)),
+      problems: "",
+    };
+    const reader = await readOutput(kafka, topics.output);
+    try {
+      drained.problems = await checkOutput(reader, records, `${name}'s outputs`);
+      if (!latency) return { guarantee, ...drained };
+      reader.state.latencyFrom = Date.now();
+      await produce(kafka, topics.input, PACED, RATE);
+      await Promise.race([
+        reader.waitFor(records + PACED, `${name} to pass the paced records`),
+        worker.failed,
+      ]);
+      const latencies = reader.state.latencies.sort((a, b) => a - b);
+      return {
+        guarantee,
+        ...drained,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+      };
+    } finally {
+      await reader.stop();
+    }
+  } finally {
+    await worker.stop().catch(() => undefined);
+    await admin.deleteTopics({ topics: [topics.input, topics.output] }).catch(() => undefined);
+  }
 }
 
 /** Fills a changelog with `keys` distinct keys, then times a fresh instance restoring it. */
@@ -193,12 +160,9 @@ async function measureRestoration(
 ) {
   const admin = kafka.admin();
   await admin.connect();
-  const suffix = `restore-${Date.now().toString(36)}`;
+  const suffix = uniqueSuffix("restore");
   const topics = { input: `bench-${suffix}-in`, output: `bench-${suffix}-out` };
-  await admin.createTopics({
-    topics: [topics.input, topics.output].map((topic) => ({ topic, numPartitions: PARTITIONS })),
-    waitForLeaders: true,
-  });
+  await createTopics(admin, [topics.input, topics.output]);
   const producer = kafka.producer({ idempotent: true });
   await producer.connect();
   for (let i = 0; i < keys; i += 1000) {
@@ -244,46 +208,79 @@ async function measureRestoration(
 
 export async function topologyBenchmark(
   brokers: string[],
-  report: (line: string) => void,
+  options: TopologyBenchOptions,
+  progress: (line: string) => void,
 ): Promise<void> {
+  const records = options.records ?? DEFAULT_RECORDS;
+  const repeat = options.repeat ?? DEFAULT_REPEAT;
+  const clients = options.clients ?? DEFAULT_PIPE_CLIENTS;
+  const commitIntervalMs = options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
   const kafka = createKafka({ brokers, clientId: "sagastream-bench" });
+  const admin = kafka.admin();
+  await admin.connect();
   const stateRoot = await mkdtemp(path.join(os.tmpdir(), "sagastream-bench-"));
-  const pipelines = [
-    rawPipe(kafka),
-    streamsApp(brokers, ProcessingGuarantee.ExactlyOnce, stateRoot),
-    streamsApp(brokers, ProcessingGuarantee.AtLeastOnce, stateRoot),
-  ];
-  const results: Result[] = [];
-  let restoration = { records: 0, seconds: 0 };
+  const pipes: PipeRun[] = [];
+  const topology: TopologyRun[] = [];
+  let restoration: { records: number; seconds: number } | undefined;
+  const input = `bench-${uniqueSuffix("raw")}-in`;
   try {
-    for (const [i, pipeline] of pipelines.entries()) {
-      report(`measuring ${pipeline.name}: drain ${BACKLOG} records, then ${PACED} at ${RATE}/s …`);
-      results.push(await measure(kafka, pipeline, `p${i}`));
+    // Every pipe drains the same input, each with a group of its own.
+    progress(`filling the raw pipes' input with ${records} records …`);
+    await createTopics(admin, [input]);
+    await produce(kafka, input, records);
+    const base = { brokers, input, commitIntervalMs, confluentModule: options.confluentModule };
+    for (let round = 0; round < repeat; round += 1) {
+      // Each round starts with another client, so that none is always measured first.
+      const order = clients.map((_, i) => clients[(i + round) % clients.length] as PipeClient);
+      for (const mode of [PipeMode.ExactlyOnce, PipeMode.AtLeastOnce]) {
+        for (const client of order) {
+          const run = await measureRawPipe(kafka, admin, base, client, mode, records);
+          progress(
+            `round ${round + 1}/${repeat}: ${client} ${mode} raw pipe: ` +
+              `${run.recordsPerSecond.toFixed(0)} records/s, ` +
+              `${run.cpuMsPer1000.toFixed(1)} CPU ms per 1000 records${run.problems ? ` (${run.problems})` : ""}`,
+          );
+          pipes.push(run);
+        }
+      }
+      if (options.pipesOnly === true) continue;
+      for (const guarantee of [ProcessingGuarantee.ExactlyOnce, ProcessingGuarantee.AtLeastOnce]) {
+        const latency = round === 0;
+        const run = await measureTopology(
+          kafka,
+          admin,
+          brokers,
+          { guarantee, records, commitIntervalMs },
+          stateRoot,
+          latency,
+        );
+        progress(
+          `round ${round + 1}/${repeat}: ${guarantee} topology: ` +
+            `${run.recordsPerSecond.toFixed(0)} records/s, ` +
+            `${run.cpuMsPer1000.toFixed(1)} CPU ms per 1000 records` +
+            (latency ? `, then ${PACED} at ${RATE}/s: p50 ${run.p50?.toFixed(0)} ms` : "") +
+            (run.problems ? ` (${run.problems})` : ""),
+        );
+        topology.push(run);
+      }
     }
-    report(
-      `measuring restoration: a changelog of ${RESTORE_KEYS} keys restored by a fresh instance …`,
-    );
-    restoration = await measureRestoration(kafka, brokers, stateRoot, RESTORE_KEYS);
+    if (options.pipesOnly !== true) {
+      progress(
+        `measuring restoration: a changelog of ${RESTORE_KEYS} keys restored by a fresh instance …`,
+      );
+      restoration = await measureRestoration(kafka, brokers, stateRoot, RESTORE_KEYS);
+    }
   } finally {
+    await admin.deleteTopics({ topics: [input] }).catch(() => undefined);
+    await admin.disconnect();
     await rm(stateRoot, { recursive: true, force: true });
   }
-  const baseline = results[0];
-  const rows = results.map((r) => [
-    r.name,
-    r.recordsPerSecond.toFixed(0),
-    baseline === undefined
-      ? ""
-      : `${((r.recordsPerSecond / baseline.recordsPerSecond) * 100).toFixed(0)}%`,
-    r.p50.toFixed(0),
-    r.p99.toFixed(0),
-    r.rssMb.toFixed(0),
-  ]);
-  const header = ["pipeline", "records/s", "vs baseline", "p50 ms", "p99 ms", "peak RSS MB"];
   process.stdout.write(
-    `\ntopology benchmark: ${PARTITIONS} partitions, ${KEYS} keys, backlog ${BACKLOG}, latency at ${RATE} records/s\n` +
-      `${formatTable(header, rows)}\n` +
-      `\nrestoration (${PARTITIONS} tasks at once, from their changelogs, no checkpoint): ` +
-      `${restoration.records} records in ${restoration.seconds.toFixed(1)} s = ` +
-      `${Math.round(restoration.records / Math.max(0.001, restoration.seconds))} records/s\n`,
+    benchReport(pipes, topology, restoration, {
+      records,
+      repeat,
+      commitIntervalMs,
+      latency: { records: PACED, rate: RATE },
+    }),
   );
 }

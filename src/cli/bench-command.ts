@@ -1,6 +1,12 @@
 /** `sagastream bench <name>`: benchmarks that print a table of figures. */
 import { Command } from "commander";
-import { outboxBenchmark, sagaBenchmark, topologyBenchmark } from "../bench/index.js";
+import {
+  DEFAULT_PIPE_CLIENTS,
+  outboxBenchmark,
+  PipeClient,
+  sagaBenchmark,
+  topologyBenchmark,
+} from "../bench/index.js";
 import { loadConfig } from "../config/index.js";
 import { UsageError } from "../errors/index.js";
 import { Stack } from "../stack/index.js";
@@ -21,11 +27,38 @@ interface BenchOptions {
   commitInterval?: number;
   profile?: boolean;
   skipMemory?: boolean;
+  records?: number;
+  repeat?: number;
+  clients?: PipeClient[];
+  pipesOnly?: boolean;
+  confluentModule?: string;
 }
 
 /** Benchmarks by name; each prints a table of figures. */
 const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
-  topology: async () => topologyBenchmark((await localStack()).connections.kafkaBrokers, report),
+  topology: async (options) => {
+    const { confluentModule } = options;
+    // With the Confluent client at hand, it is a candidate like the others.
+    const clients =
+      options.clients ??
+      (confluentModule === undefined ? undefined : [...DEFAULT_PIPE_CLIENTS, PipeClient.Confluent]);
+    if (clients?.includes(PipeClient.Confluent) === true && confluentModule === undefined)
+      throw new UsageError(
+        "the confluent pipe needs --confluent-module <dir>, where @confluentinc/kafka-javascript is installed",
+      );
+    await topologyBenchmark(
+      (await localStack()).connections.kafkaBrokers,
+      {
+        records: options.records,
+        repeat: options.repeat,
+        clients,
+        commitIntervalMs: options.commitInterval,
+        pipesOnly: options.pipesOnly,
+        confluentModule,
+      },
+      report,
+    );
+  },
   saga: async (options) =>
     sagaBenchmark(
       (await localStack()).connections,
@@ -50,6 +83,22 @@ function positive(value: string): number {
   return n;
 }
 
+function positiveInteger(value: string): number {
+  const n = positive(value);
+  if (!Number.isInteger(n)) throw new UsageError(`expected a whole number, got "${value}"`);
+  return n;
+}
+
+const CLIENTS: readonly string[] = Object.values(PipeClient);
+
+function clientList(value: string): PipeClient[] {
+  const names = value.split(",").map((name) => name.trim());
+  const unknown = names.filter((name) => !CLIENTS.includes(name));
+  if (unknown.length > 0 || names.length === 0)
+    throw new UsageError(`unknown client "${unknown.join(",")}" (known: ${CLIENTS.join(", ")})`);
+  return names as PipeClient[];
+}
+
 export function benchCommand(): Command {
   return new Command("bench")
     .description("run a benchmark against the local stack and print its figures")
@@ -59,9 +108,33 @@ export function benchCommand(): Command {
       "saga: a steady rate to measure latency at, repeatable (default 20 and 250)",
       (value: string, earlier: number[] | undefined) => [...(earlier ?? []), positive(value)],
     )
-    .option("--commit-interval <ms>", "saga: the worker's commit interval", positive)
+    .option(
+      "--commit-interval <ms>",
+      "saga, topology: the worker's commit interval (topology: also the raw pipes'; default 20)",
+      positive,
+    )
     .option("--profile", "saga: profile the worker process and print where its time went")
     .option("--skip-memory", "saga: leave out the memory phase (100,000 sagas in flight)")
+    .option(
+      "--records <n>",
+      "topology: records drained by each raw pipe and topology run (default 50000)",
+      positiveInteger,
+    )
+    .option(
+      "--repeat <n>",
+      "topology: how many times each raw pipe and topology is measured (default 3)",
+      positiveInteger,
+    )
+    .option(
+      "--clients <list>",
+      `topology: the raw pipes' clients, comma-separated, of ${CLIENTS.join(", ")} (default ${DEFAULT_PIPE_CLIENTS.join(",")})`,
+      clientList,
+    )
+    .option("--pipes-only", "topology: measure the raw pipes only (no topology, no restoration)")
+    .option(
+      "--confluent-module <dir>",
+      "topology: where @confluentinc/kafka-javascript is installed (not a dependency); adds the confluent pipe",
+    )
     .action(async (name: string | undefined, options: BenchOptions) => {
       const names = Object.keys(BENCHMARKS);
       const bench = name === undefined ? undefined : BENCHMARKS[name];
