@@ -28,10 +28,4 @@ createInterface({ input: process.stdin }).on("line", (line) => {
 });
 
 await worker.start();
-if (process.env.BENCH_LOOP_STATS !== undefined) {
-  setInterval(() => {
-    const m = worker.app.metrics;
-    process.stderr.write(`loop ${JSON.stringify({ ...m.loop, commits: m.commits, commitMs: m.commitLatencyMsTotal })}\n`);
-  }, 5000).unref();
-}
 process.stdout.write("ready\n");
