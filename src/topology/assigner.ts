@@ -1,20 +1,14 @@
 /**
  * The consumer-group assigner for topologies: partition p of every source topic goes to the
- * same member, since one task owns partition p of all its co-partitioned topics (kafkajs's
- * round robin deals topic-partitions out in one sequence, which splits a task between members
- * whenever the member count does not divide the partition count). Members also advertise a
- * string (a worker's query address) in their metadata, readable by any member of the group.
+ * same member, since one task owns partition p of all its co-partitioned topics (a round robin
+ * deals topic-partitions out in one sequence, which splits a task between members whenever the
+ * member count does not divide the partition count). Members also advertise a string (a
+ * worker's query address) in their subscription's user data, readable by any member.
  */
-import {
-  AssignerProtocol,
-  type Cluster,
-  type GroupMember,
-  type GroupMemberAssignment,
-  type PartitionAssigner,
-} from "kafkajs";
+import type { GroupPartitionsAssigner } from "@platformatic/kafka";
 
 export const COPARTITIONED_ASSIGNER = "sagastream-copartitioned";
-const VERSION = 1;
+export const ASSIGNER_VERSION = 1;
 
 /** Member ids in order, and for each the partitions (by topic) it gets. */
 export function assignCopartitioned(
@@ -34,42 +28,28 @@ export function assignCopartitioned(
   return assignment;
 }
 
-export function copartitionedAssigner(advertised = ""): PartitionAssigner {
-  return ({ cluster }: { cluster: Cluster }) => ({
-    name: COPARTITIONED_ASSIGNER,
-    version: VERSION,
-    protocol: ({ topics }: { topics: string[] }) => ({
-      name: COPARTITIONED_ASSIGNER,
-      metadata: AssignerProtocol.MemberMetadata.encode({
-        version: VERSION,
-        topics,
-        userData: Buffer.from(advertised),
-      }),
-    }),
-    assign: ({
-      members,
-      topics,
-    }: {
-      members: GroupMember[];
-      topics: string[];
-    }): Promise<GroupMemberAssignment[]> => {
-      const partitions = new Map(
-        topics.map((t) => [t, cluster.findTopicPartitionMetadata(t).map((m) => m.partitionId)]),
-      );
-      const assignment = assignCopartitioned(
-        members.map((m) => m.memberId),
-        partitions,
-      );
-      return Promise.resolve(
-        [...assignment].map(([memberId, byTopic]) => ({
-          memberId,
-          memberAssignment: AssignerProtocol.MemberAssignment.encode({
-            version: VERSION,
-            assignment: byTopic,
-            userData: Buffer.alloc(0),
-          }),
-        })),
-      );
-    },
-  });
-}
+export const copartitionedAssigner: GroupPartitionsAssigner = (
+  _leader,
+  members,
+  topics,
+  metadata,
+) => {
+  const subscribed = new Set(topics);
+  for (const member of members.values())
+    for (const topic of member.topics ?? []) subscribed.add(topic);
+  const partitions = new Map<string, number[]>();
+  for (const topic of subscribed) {
+    const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
+    partitions.set(
+      topic,
+      Array.from({ length: count }, (_, i) => i),
+    );
+  }
+  const assignment = assignCopartitioned([...members.keys()], partitions);
+  return [...assignment].map(([memberId, byTopic]) => ({
+    memberId,
+    assignments: new Map(
+      Object.entries(byTopic).map(([topic, assigned]) => [topic, { topic, partitions: assigned }]),
+    ),
+  }));
+};

@@ -7,6 +7,8 @@ export class AppMetrics {
   deadLetters = 0;
   restoredRecords = 0;
   readonly restorations: { task: string; records: number; seconds: number }[] = [];
+  /** Where the processing loop's time goes (ms), and how much it fetched. */
+  readonly loop = { fetchWaitMs: 0, processMs: 0, backPressureMs: 0, fetches: 0, records: 0 };
   /** Consumer lag by `topic/partition`, as of the last batch. */
   readonly lag = new Map<string, number>();
 

@@ -1,40 +1,21 @@
 /**
- * Sends a commit's outputs in requests the broker accepts: a busy task's batch can produce
- * several MB (commands, events, changelog records), more than one record batch may hold
- * (message.max.bytes, 1 MB by default), so they go in chunks, all within the same
- * transaction when there is one.
+ * Sends a commit's outputs in requests the broker accepts: a busy commit can produce several MB
+ * (commands, events, changelog records), more than one record batch may hold
+ * (message.max.bytes, 1 MB by default), so they go in chunks, all within the same transaction
+ * when there is one. Every record is given its partition here (keyed records as the Java
+ * client's partitioner places them), so that the end of each changelog partition is known.
  */
-import type { Message, RecordMetadata as ProduceResult, TopicMessages } from "kafkajs";
+import type { MessageToProduce, ProduceResult } from "@platformatic/kafka";
+import { partitionForKey } from "./partitioner.js";
 import type { OutputRecord } from "./task.js";
 
 export const MAX_CHUNK_BYTES = 512 * 1024;
-/**
- * kafkajs groups a request's messages by partition in time quadratic in their number per
- * topic (it copies the array at each message): a few hundred per chunk keeps that small.
- */
-export const MAX_CHUNK_RECORDS = 400;
+export const MAX_CHUNK_RECORDS = 5_000;
 
 function sizeOf(o: OutputRecord): number {
   let size = (o.key?.length ?? 0) + (o.value?.length ?? 0) + 64;
   for (const [name, value] of Object.entries(o.headers)) size += name.length + value.length;
   return size;
-}
-
-function groupByTopic(outputs: readonly OutputRecord[]): TopicMessages[] {
-  const byTopic = new Map<string, Message[]>();
-  for (const o of outputs) {
-    const messages = byTopic.get(o.topic) ?? [];
-    const message: Message = {
-      key: o.key,
-      value: o.value,
-      headers: o.headers,
-      timestamp: String(o.timestamp),
-    };
-    if (o.partition !== undefined) message.partition = o.partition;
-    messages.push(message);
-    byTopic.set(o.topic, messages);
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
 
 /** Splits outputs, in order, into chunks under both limits. */
@@ -60,26 +41,62 @@ export function chunkOutputs(
   return chunks;
 }
 
+/** Header names as bytes, made once each: a few names recur on every record. */
+const headerNames = new Map<string, Buffer>();
+
+/** Header names as bytes: the producer's default (no-op) serializers take bytes only. */
+function headerMap(headers: OutputRecord["headers"]): Map<Buffer, Buffer> {
+  const map = new Map<Buffer, Buffer>();
+  for (const name in headers) {
+    let bytes = headerNames.get(name);
+    if (bytes === undefined) {
+      bytes = Buffer.from(name);
+      if (headerNames.size < 1000) headerNames.set(name, bytes);
+    }
+    map.set(bytes, headers[name] as Buffer);
+  }
+  return map;
+}
+
+/** The partition a record goes to: its own, else its key's, else 0. */
+export function partitionOf(
+  output: OutputRecord,
+  partitionCount: (topic: string) => number,
+): number {
+  if (output.partition !== undefined) return output.partition;
+  return output.key === null ? 0 : partitionForKey(output.key, partitionCount(output.topic));
+}
+
 /**
- * Sends `outputs` chunk by chunk through `send`; returns, for each topic-partition that
- * records were sent to with an explicit partition (changelogs), the offset after the last one.
+ * Sends `outputs` chunk by chunk through `send`; returns, for each topic-partition records
+ * were sent to, the offset after the last one (by `topic/partition`).
  */
 export async function sendOutputs(
   outputs: readonly OutputRecord[],
-  send: (topicMessages: TopicMessages[]) => Promise<ProduceResult[]>,
+  partitionCount: (topic: string) => number,
+  send: (messages: MessageToProduce[]) => Promise<ProduceResult>,
 ): Promise<Map<string, bigint>> {
   const ends = new Map<string, bigint>();
   for (const chunk of chunkOutputs(outputs)) {
-    const results = await send(groupByTopic(chunk));
-    for (const result of results) {
-      const count = chunk.filter(
-        (o) => o.topic === result.topicName && o.partition === result.partition,
-      ).length;
-      if (count === 0 || result.baseOffset === undefined) continue;
-      ends.set(
-        `${result.topicName}/${result.partition}`,
-        BigInt(result.baseOffset) + BigInt(count),
-      );
+    const counts = new Map<string, number>();
+    const messages = chunk.map((o): MessageToProduce => {
+      const partition = partitionOf(o, partitionCount);
+      const key = `${o.topic}/${partition}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      const message: MessageToProduce = {
+        topic: o.topic,
+        partition,
+        headers: headerMap(o.headers),
+        timestamp: BigInt(o.timestamp),
+      };
+      if (o.key !== null) message.key = o.key;
+      if (o.value !== null) message.value = o.value; // none: a tombstone
+      return message;
+    });
+    const result = await send(messages);
+    for (const { topic, partition, offset } of result.offsets ?? []) {
+      const key = `${topic}/${partition}`;
+      ends.set(key, offset + BigInt(counts.get(key) ?? 0));
     }
   }
   return ends;

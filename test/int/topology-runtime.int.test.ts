@@ -3,14 +3,17 @@
  * exactly_once and at_least_once, restores its stores from a checkpoint after a clean stop,
  * and sends bad input to the dead-letter topic without stopping.
  */
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { Consumer, findErrorBy, Producer } from "@platformatic/kafka";
 import type { Admin, Kafka } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runningTotalTopology, TOTALS_STORE } from "../../src/bench/running-total.js";
 import { createKafka, DLQ_HEADERS, deadLetterTopic } from "../../src/kafka/index.js";
 import { createLogger } from "../../src/log/index.js";
+import { TransactionalCommitSink } from "../../src/topology/commit-sinks.js";
+import { GroupCoordinator, type GroupGeneration } from "../../src/topology/group-coordinator.js";
 import { ProcessingGuarantee, StreamsApp } from "../../src/topology/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { deadlineTopology, type DeadlineInput } from "../support/deadline-topology.js";
@@ -225,33 +228,70 @@ describe("StreamsApp restarts", () => {
 });
 
 describe("StreamsApp fencing", () => {
-  it("fences the task's previous owner as soon as it opens the task (regression: kafkajs connect() does not)", async () => {
-    const t = await topics("fence", 1);
-    const applicationId = uniqueName("app");
-    const zombie = kafka.producer({
-      transactionalId: `${applicationId}-0_0`,
-      idempotent: true,
-      maxInFlightRequests: 1,
+  it("refuses a commit made under a group generation that has passed, and nothing it sent becomes visible (KIP-447: a zombie member is fenced by the coordinator)", async () => {
+    const t = await topics("zombie", 1);
+    const groupId = uniqueName("group");
+    const member = (name: string) =>
+      new Consumer({ clientId: name, bootstrapBrokers: kafkaBrokers, groupId, autocommit: false });
+    const zombie = member("zombie");
+    const joined = new Promise<GroupGeneration>((resolve) => {
+      zombie.once("consumer:group:join", (payload) => {
+        resolve({ groupId, memberId: payload.memberId, generationId: payload.generationId ?? -1 });
+      });
     });
-    await zombie.connect();
-    const pending = await zombie.transaction();
-    await pending.send({ topic: t.output, messages: [{ key: "zombie", value: "1" }] });
-
-    const app = await startApp(
-      applicationId,
-      t,
-      ProcessingGuarantee.ExactlyOnce,
-      path.join(stateRoot, uniqueName("s")),
-    );
-    await waitUntil(
-      async () => ((await app.localStore(TOTALS_STORE, 0)) !== undefined ? true : undefined),
-      {
-        timeoutMs: 30_000,
-        description: "task 0_0 to be open",
-      },
-    );
-    await expect(pending.commit()).rejects.toThrow();
-    await zombie.disconnect();
+    zombie.topics.trackAll(t.input);
+    await zombie.joinGroup({ sessionTimeout: 6_000, heartbeatInterval: 500 });
+    const old = await joined;
+    // A second member joins: the group moves to the next generation without the zombie's say.
+    const newcomer = member("newcomer");
+    newcomer.topics.trackAll(t.input);
+    await newcomer.joinGroup({ sessionTimeout: 6_000, heartbeatInterval: 500 });
+    const coordinator = new GroupCoordinator(zombie, "zombie-coordinator");
+    const transactionalId = uniqueName("zombie-tx");
+    const sink = new TransactionalCommitSink({
+      transactionalId,
+      consumer: zombie,
+      coordinator,
+      partitionCount: () => 1,
+      generation: () => old,
+      createProducer: () =>
+        new Producer({
+          clientId: "zombie-producer",
+          bootstrapBrokers: kafkaBrokers,
+          transactionalId,
+          idempotent: true,
+          producerId: -1n,
+          producerEpoch: -1,
+        }),
+    });
+    try {
+      const output = {
+        topic: t.output,
+        key: Buffer.from("z"),
+        value: Buffer.from("1"),
+        timestamp: Date.now(),
+        headers: {},
+      };
+      const refused = await sink
+        .commit([output], [{ topic: t.input, partition: 0, offset: 1n }])
+        .then(
+          () => undefined,
+          (error: unknown) => error as Error,
+        );
+      expect(findErrorBy(refused, "apiId", "ILLEGAL_GENERATION")).not.toBeNull();
+      expect(
+        await coordinator.committedOffsets(groupId, [{ topic: t.input, partition: 0 }]),
+      ).toEqual(new Map());
+      // What it sent was aborted: a read_committed reader sees none of it.
+      await produce(t.output, [["sentinel", "1"]]);
+      const seen = await readTopic(kafka, t.output, 1);
+      expect(seen.map((m) => m.key)).toEqual(["sentinel"]);
+    } finally {
+      await sink.close();
+      await coordinator.close();
+      await newcomer.close();
+      await zombie.close();
+    }
   });
 
   it("reopens a task whose commit failed at once, without waiting for more input (regression: it stayed closed, unserved and unpunctuated)", async () => {
@@ -261,18 +301,18 @@ describe("StreamsApp fencing", () => {
       ["a", "1"],
       ["a", "2"],
     ]);
-    const app = await startApp(
-      applicationId,
-      t,
-      ProcessingGuarantee.ExactlyOnce,
-      path.join(stateRoot, uniqueName("s")),
-    );
+    const stateDir = path.join(stateRoot, uniqueName("s"));
+    const app = await startApp(applicationId, t, ProcessingGuarantee.ExactlyOnce, stateDir);
     expect(Object.fromEntries(await lastTotals(t.output, 1, new Map([["a", 3]])))).toEqual({
       a: 3,
     });
 
-    // Another producer takes the task's transactional id: the task's next commit fails.
-    const usurper = kafka.producer({ transactionalId: `${applicationId}-0_0`, idempotent: true });
+    // Another producer takes the worker's transactional id: its next commit fails.
+    const processId = await readFile(path.join(stateDir, applicationId, "process.id"), "utf8");
+    const usurper = kafka.producer({
+      transactionalId: `${applicationId}-${processId}`,
+      idempotent: true,
+    });
     await usurper.connect();
     await (await usurper.transaction()).abort();
     await usurper.disconnect();

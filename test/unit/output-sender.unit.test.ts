@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { chunkOutputs, sendOutputs } from "../../src/topology/output-sender.js";
+import { partitionForKey } from "../../src/topology/partitioner.js";
 import type { OutputRecord } from "../../src/topology/index.js";
 
 const record = (topic: string, bytes: number, partition?: number): OutputRecord => ({
@@ -30,19 +31,28 @@ describe("chunkOutputs (regression: a busy commit exceeded the broker's message 
 });
 
 describe("sendOutputs", () => {
-  it("sends every chunk and reports where each changelog partition ends", async () => {
+  it("sends every chunk, partitions keyed records as Java does, and reports partition ends", async () => {
     const sent: number[] = [];
-    let offset = 100;
-    const outputs = Array.from({ length: 30 }, () => record("changelog", 60_000, 2));
-    const ends = await sendOutputs(outputs, (topicMessages) => {
-      const count = topicMessages.reduce((n, t) => n + t.messages.length, 0);
-      sent.push(count);
-      const baseOffset = String(offset);
-      offset += count;
-      return Promise.resolve([{ topicName: "changelog", partition: 2, errorCode: 0, baseOffset }]);
-    });
-    expect(sent.reduce((a, b) => a + b, 0)).toBe(30);
+    let offset = 100n;
+    const outputs = [
+      ...Array.from({ length: 30 }, () => record("changelog", 60_000, 2)),
+      record("commands", 10),
+    ];
+    const partitions: number[] = [];
+    const ends = await sendOutputs(
+      outputs,
+      () => 6,
+      (messages) => {
+        sent.push(messages.length);
+        partitions.push(...messages.map((m) => m.partition ?? -1));
+        const result = { offsets: [{ topic: "changelog", partition: 2, offset }] };
+        offset += BigInt(messages.filter((m) => m.topic === "changelog").length);
+        return Promise.resolve(result);
+      },
+    );
+    expect(sent.reduce((a, b) => a + b, 0)).toBe(31);
     expect(sent.length).toBeGreaterThan(1);
     expect(ends.get("changelog/2")).toBe(130n);
+    expect(partitions.at(-1)).toBe(partitionForKey(Buffer.from("k"), 6));
   });
 });

@@ -1,0 +1,133 @@
+/**
+ * A task as the runtime runs it (Kafka Streams' StreamTask): the processing Task with its
+ * stores and directory, its lifecycle, where it stands in each source partition, what its open
+ * interval will commit, and how far each changelogged store's local copy reaches.
+ */
+import type { KeyValueStore, TaskDirectory } from "../state/index.js";
+import { changelogTopic } from "./builder.js";
+import type { CommittableTask, SealedInterval } from "./commit-pipeline.js";
+import type { CommittedRecord } from "./committed-records.js";
+import type { Task } from "./task.js";
+import { TaskLifecycle, TaskState } from "./task-lifecycle.js";
+
+export interface ActiveTaskParts {
+  applicationId: string;
+  task: Task;
+  stores: ReadonlyMap<string, KeyValueStore<unknown, unknown>>;
+  directory: TaskDirectory;
+  /** Per changelogged store: the changelog offset its local copy is complete up to. */
+  changelogPositions: Map<string, bigint>;
+  /** Per source topic: the next offset to read (the committed one when the task opened). */
+  positions: Map<string, bigint>;
+  /** Per source topic: its end when the task opened, where the task had not read that far. */
+  unread: Map<string, bigint>;
+}
+
+export class ActiveTask implements CommittableTask {
+  readonly id: string;
+  readonly partition: number;
+  readonly lifecycle: TaskLifecycle;
+  private readonly task: Task;
+  private intervalOffsets = new Map<string, bigint>();
+
+  constructor(private readonly parts: ActiveTaskParts) {
+    this.task = parts.task;
+    this.id = parts.task.id;
+    this.partition = parts.task.partition;
+    this.lifecycle = new TaskLifecycle(this.id);
+  }
+
+  get stores(): ReadonlyMap<string, KeyValueStore<unknown, unknown>> {
+    return this.parts.stores;
+  }
+
+  /** Records processed in the open interval. */
+  get uncommitted(): number {
+    return this.task.uncommitted;
+  }
+
+  /** The next offset to read from `topic`. */
+  position(topic: string): bigint {
+    return this.parts.positions.get(topic) ?? 0n;
+  }
+
+  /** Source topics and where to read each from next. */
+  positions(): ReadonlyMap<string, bigint> {
+    return this.parts.positions;
+  }
+
+  /**
+   * Whether wall-clock punctuation may run: only once the task has read what its inputs held
+   * when it opened, so that a step's timeout does not fire while the reply that came during a
+   * rebalance or a restore is still unread.
+   */
+  get caughtUp(): boolean {
+    return this.parts.unread.size === 0;
+  }
+
+  async process(topic: string, record: CommittedRecord): Promise<void> {
+    await this.task.process({
+      topic,
+      partition: this.partition,
+      offset: record.offset.toString(),
+      key: record.key,
+      value: record.value,
+      timestamp: record.timestamp,
+      headers: record.headers,
+    });
+    this.moveTo(topic, record.offset + 1n);
+  }
+
+  /** The task has read `topic` up to `next` (past transaction markers and aborted records too). */
+  moveTo(topic: string, next: bigint): void {
+    if (next <= this.position(topic)) return;
+    this.parts.positions.set(topic, next);
+    this.intervalOffsets.set(topic, next);
+    const end = this.parts.unread.get(topic);
+    if (end !== undefined && next >= end) this.parts.unread.delete(topic);
+  }
+
+  async punctuate(): Promise<void> {
+    if (this.caughtUp) await this.task.punctuateWallClock();
+  }
+
+  seal(): SealedInterval | undefined {
+    if (!this.lifecycle.is(TaskState.Running)) return undefined;
+    const { outputs, records } = this.task.seal();
+    const offsets = [...this.intervalOffsets].map(([topic, offset]) => ({
+      topic,
+      partition: this.partition,
+      offset,
+    }));
+    this.intervalOffsets = new Map();
+    if (outputs.length === 0 && offsets.length === 0) return undefined;
+    return { outputs, offsets, records };
+  }
+
+  async committed(changelogEnds: ReadonlyMap<string, bigint>): Promise<void> {
+    for (const store of this.parts.changelogPositions.keys()) {
+      const end = changelogEnds.get(
+        `${changelogTopic(this.parts.applicationId, store)}/${this.partition}`,
+      );
+      if (end !== undefined) this.parts.changelogPositions.set(store, end);
+    }
+    await this.task.committed();
+  }
+
+  aborted(): void {
+    this.task.aborted();
+  }
+
+  /**
+   * Closes the task's processors and stores. Clean (its last commit succeeded and nothing is
+   * left uncommitted): a checkpoint lets this worker reopen it without a restore. Dirty: no
+   * checkpoint, so the next instance wipes the stores and restores them from the changelogs.
+   */
+  async close(clean: boolean): Promise<void> {
+    if (this.lifecycle.is(TaskState.Closed)) return;
+    this.lifecycle.transition(TaskState.Closed);
+    await this.task.close();
+    for (const store of this.parts.stores.values()) await store.engine.close();
+    if (clean) await this.parts.directory.writeCheckpoint(this.parts.changelogPositions);
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The worker's processing loop (Kafka Streams' StreamThread): fetches the running tasks'
+ * source partitions from where each task stands, hands each record to its task, punctuates,
+ * and lets the commit pipeline commit between records. One loop, so that a commit is sealed
+ * between two records and a task never processes two at once.
+ */
+import type { Logger } from "../log/index.js";
+import type { ActiveTask } from "./active-task.js";
+import type { Topology } from "./builder.js";
+import type { CommitPipeline } from "./commit-pipeline.js";
+import type { AppMetrics } from "./metrics.js";
+import type { FetchedPartition, FetchPosition, PartitionFetcher } from "./partition-fetcher.js";
+import type { TaskManager } from "./task-manager.js";
+
+export interface StreamThreadOptions {
+  topology: Topology;
+  fetcher: PartitionFetcher;
+  tasks: TaskManager;
+  commits: CommitPipeline;
+  logger: Logger;
+  now: () => number;
+  /** How often wall-clock punctuators are checked (ms). */
+  punctuateIntervalMs: number;
+  /** While a commit is in flight, a task's interval grows to at most this many records. */
+  maxIntervalRecords: number;
+  onLag: (topic: string, partition: number, lag: number) => void;
+  /** Where the loop's time goes. */
+  loop: AppMetrics["loop"];
+}
+
+/** The longest a fetch waits for data (ms): the loop also punctuates and commits. */
+const MAX_FETCH_WAIT_MS = 100;
+/** While a commit is in flight or due, fetches wait at most this long, to commit promptly. */
+const COMMIT_FETCH_WAIT_MS = 5;
+const IDLE_MS = 50;
+const RETRY_FETCH_MS = 200;
+
+export class StreamThread {
+  private stopRequested = false;
+  private loop: Promise<void> | undefined;
+  private nextPunctuationAt = 0;
+
+  constructor(private readonly options: StreamThreadOptions) {}
+
+  /** Read through a method: it changes while the loop awaits. */
+  private stopping(): boolean {
+    return this.stopRequested;
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  /** Stops after the record in hand; the tasks are then left to be committed and closed. */
+  async stop(): Promise<void> {
+    this.stopRequested = true;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const { tasks, commits, logger, now } = this.options;
+    while (!this.stopping()) {
+      tasks.openMissing();
+      const running = tasks.runningTasks();
+      const positions = this.positionsOf(running);
+      const pending = running.some((t) => t.uncommitted > 0) || commits.busy;
+      const wait = Math.max(
+        0,
+        Math.min(
+          MAX_FETCH_WAIT_MS,
+          this.nextPunctuationAt - now(),
+          pending ? Math.max(COMMIT_FETCH_WAIT_MS, commits.dueIn()) : MAX_FETCH_WAIT_MS,
+        ),
+      );
+      if (positions.length === 0) {
+        await sleep(Math.min(IDLE_MS, wait));
+      } else {
+        let fetched: FetchedPartition[] = [];
+        const { loop } = this.options;
+        const fetchStarted = now();
+        try {
+          fetched = await this.options.fetcher.fetch(positions, wait);
+        } catch (error) {
+          logger.warn({ err: error }, "fetch failed; trying again");
+          await sleep(RETRY_FETCH_MS);
+        }
+        const processStarted = now();
+        loop.fetchWaitMs += processStarted - fetchStarted;
+        loop.fetches += 1;
+        for (const partition of fetched) {
+          if (this.stopping()) break;
+          loop.records += partition.records.length;
+          await this.processPartition(partition);
+        }
+        loop.processMs += now() - processStarted;
+      }
+      if (this.stopping()) break;
+      await this.punctuateIfDue();
+      commits.maybeCommit(tasks.runningTasks());
+    }
+  }
+
+  private positionsOf(running: readonly ActiveTask[]): FetchPosition[] {
+    const positions: FetchPosition[] = [];
+    for (const task of running) {
+      for (const [topic, offset] of task.positions()) {
+        positions.push({ topic, partition: task.partition, offset });
+      }
+    }
+    return positions;
+  }
+
+  private async processPartition(fetched: FetchedPartition): Promise<void> {
+    const { topology, tasks, commits } = this.options;
+    const { topic, partition } = fetched;
+    const task = tasks.taskFor(topology.subtopologyOf(topic).id, partition);
+    // A task that was revived or moved since the fetch went out reads for itself again.
+    if (task === undefined || task.position(topic) !== fetched.from) return;
+    this.options.onLag(topic, partition, Number(fetched.lastStable - fetched.next));
+    try {
+      for (const record of fetched.records) {
+        if (task.uncommitted >= this.options.maxIntervalRecords && commits.busy) {
+          const waited = this.options.now();
+          await commits.settled(); // back-pressure: the broker sets the pace
+          this.options.loop.backPressureMs += this.options.now() - waited;
+          if (tasks.taskFor(topology.subtopologyOf(topic).id, partition) !== task) return;
+        }
+        await task.process(topic, record);
+        if (this.stopping()) return;
+      }
+      task.moveTo(topic, fetched.next);
+    } catch (error) {
+      this.options.logger.warn(
+        { task: task.id, err: error },
+        "processing failed: the task reopens from its committed offsets and changelog",
+      );
+      tasks.revive([task]);
+    }
+  }
+
+  private async punctuateIfDue(): Promise<void> {
+    const { now, tasks, logger, punctuateIntervalMs } = this.options;
+    if (now() < this.nextPunctuationAt) return;
+    this.nextPunctuationAt = now() + punctuateIntervalMs;
+    for (const task of tasks.runningTasks()) {
+      try {
+        await task.punctuate();
+      } catch (error) {
+        logger.error({ task: task.id, err: error }, "punctuation failed");
+      }
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

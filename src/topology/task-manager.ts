@@ -1,0 +1,142 @@
+/**
+ * Turns the group's assignment into running tasks (Kafka Streams' TaskManager): opens the
+ * assigned ones that have no instance, closes those no longer assigned, and revives a task
+ * whose instance cannot go on (a failed commit, a failed record): closed dirty, then opened
+ * anew from its committed offsets and changelogs while it is still assigned here.
+ */
+import type { Logger } from "../log/index.js";
+import type { ActiveTask } from "./active-task.js";
+import type { Topology } from "./builder.js";
+
+export interface TaskManagerOptions {
+  topology: Topology;
+  open: (subtopologyId: number, partition: number) => Promise<ActiveTask>;
+  /** Resolves when no commit is in flight (a closing task's stores must outlive its commit). */
+  commitsSettled: () => Promise<unknown>;
+  logger: Logger;
+  now: () => number;
+  /** An assigned task whose opening failed is tried again after this long (ms). */
+  reopenAfterMs: number;
+}
+
+interface Assigned {
+  subtopologyId: number;
+  partition: number;
+}
+
+export class TaskManager {
+  private assigned = new Map<string, Assigned>();
+  private readonly running = new Map<string, ActiveTask>();
+  private readonly opening = new Map<string, Promise<void>>();
+  private readonly closing = new Map<string, Promise<void>>();
+  private readonly openFailedAt = new Map<string, number>();
+
+  constructor(private readonly options: TaskManagerOptions) {}
+
+  private get log(): Logger {
+    return this.options.logger;
+  }
+
+  /** The member's new assignment: source topic → partitions. */
+  assign(assignment: ReadonlyMap<string, readonly number[]>): void {
+    const assigned = new Map<string, Assigned>();
+    for (const [topic, partitions] of assignment) {
+      const subtopologyId = this.options.topology.subtopologyOf(topic).id;
+      for (const partition of partitions) {
+        assigned.set(`${subtopologyId}_${partition}`, { subtopologyId, partition });
+      }
+    }
+    this.assigned = assigned;
+    this.openFailedAt.clear();
+    this.log.info({ tasks: [...assigned.keys()].sort() }, "assignment received");
+    // What they processed since their last commit is redone by their next owner: committing
+    // it now, under the new generation, could race that owner's first read of the offsets.
+    for (const task of [...this.running.values()]) {
+      if (!assigned.has(task.id)) this.close(task, false);
+    }
+    this.openMissing();
+  }
+
+  /** Opens every assigned task that has no instance and is not waiting to be tried again. */
+  openMissing(): void {
+    const now = this.options.now();
+    for (const [id, { subtopologyId, partition }] of this.assigned) {
+      if (this.running.has(id) || this.opening.has(id)) continue;
+      if (
+        now - (this.openFailedAt.get(id) ?? Number.NEGATIVE_INFINITY) <
+        this.options.reopenAfterMs
+      )
+        continue;
+      const opening = this.openTask(id, subtopologyId, partition).finally(() => {
+        this.opening.delete(id);
+      });
+      this.opening.set(id, opening);
+    }
+  }
+
+  private async openTask(id: string, subtopologyId: number, partition: number): Promise<void> {
+    await this.closing.get(id); // the previous instance must let go of its files first
+    try {
+      const task = await this.options.open(subtopologyId, partition);
+      if (this.assigned.has(id)) {
+        this.running.set(id, task);
+        this.openFailedAt.delete(id);
+      } else {
+        await task.close(true); // moved away while it opened
+      }
+    } catch (error) {
+      this.openFailedAt.set(id, this.options.now());
+      this.log.error({ task: id, err: error }, "task could not be opened; trying again shortly");
+    }
+  }
+
+  /** The running tasks, in a stable order. */
+  runningTasks(): ActiveTask[] {
+    return [...this.running.values()];
+  }
+
+  taskFor(subtopologyId: number, partition: number): ActiveTask | undefined {
+    return this.running.get(`${subtopologyId}_${partition}`);
+  }
+
+  /** Tasks assigned here now, running or not yet. */
+  assignedTasks(): { id: string; partition: number }[] {
+    return [...this.assigned].map(([id, { partition }]) => ({ id, partition }));
+  }
+
+  /** Whether an assigned task is still opening (restoring). */
+  isOpening(id: string): boolean {
+    return this.opening.has(id) || (this.assigned.has(id) && !this.running.has(id));
+  }
+
+  /** Closes these instances dirty and opens them anew where they are still assigned. */
+  revive(tasks: readonly ActiveTask[]): void {
+    for (const task of tasks) {
+      if (this.running.get(task.id) === task) this.close(task, false);
+    }
+    this.openMissing();
+  }
+
+  private close(task: ActiveTask, clean: boolean): void {
+    this.running.delete(task.id);
+    const closing = (async () => {
+      await this.options.commitsSettled();
+      await task.close(clean);
+      this.log.info({ task: task.id, clean }, "task closed");
+    })().catch((error: unknown) => {
+      this.log.error({ task: task.id, err: error }, "task close failed");
+    });
+    this.closing.set(task.id, closing);
+    void closing.then(() => {
+      if (this.closing.get(task.id) === closing) this.closing.delete(task.id);
+    });
+  }
+
+  /** Closes every task; clean ones write a checkpoint (call after their last commit). */
+  async closeAll(clean: boolean): Promise<void> {
+    this.assigned = new Map(); // nothing reopens from here on
+    await Promise.all(this.opening.values());
+    for (const task of [...this.running.values()]) this.close(task, clean);
+    await Promise.all(this.closing.values());
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Opens a task instance (Kafka Streams' ProcessorStateManager and StoreChangelogReader in one):
+ * its stores opened in its directory and brought up to date from their changelogs (from the
+ * checkpoint a clean close left, else from the start after wiping them), its input positions
+ * read from the group's committed offsets, and its processors initialised.
+ */
+import path from "node:path";
+import type { Logger } from "../log/index.js";
+import {
+  CachedBytesStore,
+  KeyValueStore,
+  MemoryBytesStore,
+  RocksDbBytesStore,
+  TaskDirectory,
+  type BytesStore,
+  type Write,
+} from "../state/index.js";
+import type { SagastreamError } from "../errors/index.js";
+import { ActiveTask } from "./active-task.js";
+import { changelogTopic, StoreKind, type Topology } from "./builder.js";
+import type { PartitionFetcher } from "./partition-fetcher.js";
+import type { PartitionOffsets } from "./partition-offsets.js";
+import { Task, type ErrorHandling } from "./task.js";
+import { TaskState } from "./task-lifecycle.js";
+
+export interface TaskOpenerOptions {
+  applicationId: string;
+  topology: Topology;
+  stateDir: string;
+  onError: ErrorHandling;
+  offsets: PartitionOffsets;
+  /** Reads changelogs (a fetcher of its own, apart from the one that reads the inputs). */
+  restoreFetcher: PartitionFetcher;
+  logger: Logger;
+  now: () => number;
+  onDeadLetter: (error: SagastreamError) => void;
+  onRestored: (task: string, records: number, seconds: number) => void;
+}
+
+/** A restore's progress is logged every so many records. */
+const PROGRESS_EVERY = 10_000;
+
+export class TaskOpener {
+  constructor(private readonly options: TaskOpenerOptions) {}
+
+  async open(subtopologyId: number, partition: number): Promise<ActiveTask> {
+    const { topology, applicationId, stateDir, offsets } = this.options;
+    const sub = topology.subtopologies[subtopologyId];
+    if (sub === undefined) throw new Error(`no sub-topology ${subtopologyId}`);
+    const id = `${subtopologyId}_${partition}`;
+    const log = this.options.logger.child({ task: id });
+    const started = this.options.now();
+    const directory = new TaskDirectory(path.join(stateDir, applicationId, id));
+    const checkpoint = await directory.takeCheckpoint();
+
+    const sources = sub.sourceTopics.map((topic) => ({ topic, partition }));
+    const [committed, earliest, ends] = await Promise.all([
+      offsets.committed(sources),
+      offsets.earliest(sources),
+      offsets.end(sources),
+    ]);
+    const positions = new Map<string, bigint>();
+    const unread = new Map<string, bigint>();
+    for (const { topic } of sources) {
+      const key = `${topic}/${partition}`;
+      const position = committed.get(key) ?? earliest.get(key) ?? 0n;
+      positions.set(topic, position);
+      const end = ends.get(key) ?? 0n;
+      if (end > position) unread.set(topic, end);
+    }
+
+    const stores = new Map<string, KeyValueStore<unknown, unknown>>();
+    const changelogPositions = new Map<string, bigint>();
+    let restored = 0;
+    for (const name of sub.stores) {
+      const spec = topology.stores.get(name);
+      if (spec === undefined) continue;
+      const persistent = spec.kind === StoreKind.Persistent;
+      let engine: BytesStore = persistent
+        ? await RocksDbBytesStore.open(directory.storeDir(name))
+        : new MemoryBytesStore();
+      if (persistent && spec.cacheBytes > 0) engine = new CachedBytesStore(engine, spec.cacheBytes);
+      let from = persistent ? checkpoint?.get(name) : undefined;
+      if (from === undefined) {
+        await engine.clear(); // no clean checkpoint covers it: the local copy cannot be trusted
+        from = 0n;
+      }
+      if (spec.changelog) {
+        const topic = changelogTopic(applicationId, name);
+        const [end] = (await offsets.end([{ topic, partition }])).values();
+        const count = await this.restore(topic, partition, from, end ?? 0n, engine, (n) => {
+          if (n % PROGRESS_EVERY < 500) log.info({ store: name, restored: n }, "restoring");
+        });
+        restored += count;
+        changelogPositions.set(name, end ?? 0n);
+      }
+      stores.set(name, new KeyValueStore(name, engine, spec.keySerde, spec.valueSerde));
+    }
+    const task = new Task({
+      applicationId,
+      topology,
+      subtopology: sub,
+      partition,
+      stores,
+      onError: this.options.onError,
+      now: this.options.now,
+      onDeadLetter: this.options.onDeadLetter,
+    });
+    const active = new ActiveTask({
+      applicationId,
+      task,
+      stores,
+      directory,
+      changelogPositions,
+      positions,
+      unread,
+    });
+    active.lifecycle.transition(TaskState.Restoring);
+    await task.init();
+    active.lifecycle.transition(TaskState.Running);
+    const seconds = (this.options.now() - started) / 1000;
+    log.info(
+      { restored, seconds, from: checkpoint === undefined ? "changelog start" : "checkpoint" },
+      "task ready",
+    );
+    this.options.onRestored(id, restored, seconds);
+    return active;
+  }
+
+  /** Reads a changelog partition from `from` to `end` into `engine`; the records it wrote. */
+  private async restore(
+    topic: string,
+    partition: number,
+    from: bigint,
+    end: bigint,
+    engine: BytesStore,
+    onProgress: (restored: number) => void,
+  ): Promise<number> {
+    const fetcher = this.options.restoreFetcher;
+    fetcher.reset(topic, partition);
+    let position = from;
+    let restored = 0;
+    while (position < end) {
+      const [fetched] = await fetcher.fetch([{ topic, partition, offset: position }], 100);
+      if (fetched === undefined || fetched.next <= position) continue;
+      const writes: Write[] = [];
+      for (const record of fetched.records) {
+        if (record.offset < end && record.key !== null) writes.push([record.key, record.value]);
+      }
+      await engine.write(writes);
+      restored += writes.length;
+      onProgress(restored);
+      position = fetched.next;
+    }
+    return restored;
+  }
+}
