@@ -16,7 +16,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka, Message } from "kafkajs";
-import { createKafka, PRODUCER_RETRY, withAdmin } from "../kafka/index.js";
+import { createKafka, PRODUCER_RETRY, withAdmin } from "../kafka/kafkajs-legacy.js";
 import { avroSagaSerdes, followSagaEvents, sagaTopics, type SagaReply } from "../saga/index.js";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
 import { ProcessingGuarantee } from "../topology/index.js";

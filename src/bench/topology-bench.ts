@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka } from "kafkajs";
-import { createKafka } from "../kafka/index.js";
+import { createKafka } from "../kafka/kafkajs-legacy.js";
 import { createLogger } from "../log/index.js";
 import { ProcessingGuarantee, StreamsApp } from "../topology/index.js";
 import { waitUntil } from "../util/index.js";

@@ -20,12 +20,8 @@ import {
   type Message,
   type Producer,
 } from "kafkajs";
-import {
-  createKafka,
-  deadLetterTopic,
-  PRODUCER_RETRY,
-  sendOffsetsInTransaction,
-} from "../kafka/index.js";
+import { deadLetterTopic } from "../kafka/index.js";
+import { createKafka, PRODUCER_RETRY, sendOffsetsInTransaction } from "../kafka/kafkajs-legacy.js";
 import { copartitionedAssigner } from "./assigner.js";
 import type { Logger } from "../log/index.js";
 import {
