@@ -58,8 +58,7 @@ export function headerText(record: ConsumedRecord, name: string): string | undef
   return record.headers.get(name)?.toString();
 }
 
-export interface ConsumingOptions extends Omit<ConsumerOptions, "groupId"> {
-  groupId: string;
+export interface ConsumingOptions extends ConsumerOptions {
   topics: readonly string[];
   handle: (record: ConsumedRecord) => Promise<void>;
   /** Partitions handled at once (default 1); one partition's records always in order. */

@@ -9,7 +9,6 @@ import {
   type ConnectionPoolEventPayload,
   type ConsumerGroupJoinPayload,
   type ConsumerGroupLeavePayload,
-  type ConsumerGroupRebalancePayload,
   type ConsumerHeartbeatErrorPayload,
   type ConsumerHeartbeatStalledPayload,
 } from "@platformatic/kafka";
@@ -43,14 +42,13 @@ export function logClientEvents(client: Client, logger: Logger): void {
   );
 }
 
-/** A consumer's group membership: joins, leaves, rebalances, heartbeats that fail. */
+/** A consumer's group membership: joins, leaves, rebalances, heartbeats that fail. (`logger` names the group.) */
 export function logConsumerEvents(consumer: Client, logger: Logger): void {
   consumer.on(
     "consumer:group:join",
-    ({ groupId, memberId, generationId, assignments }: ConsumerGroupJoinPayload) => {
+    ({ memberId, generationId, assignments }: ConsumerGroupJoinPayload) => {
       logger.info(
         {
-          groupId,
           memberId,
           generationId,
           assignments: assignments?.map((a) => `${a.topic}[${a.partitions.join(",")}]`),
@@ -59,14 +57,14 @@ export function logConsumerEvents(consumer: Client, logger: Logger): void {
       );
     },
   );
-  consumer.on("consumer:group:leave", ({ groupId, memberId }: ConsumerGroupLeavePayload) => {
-    logger.info({ groupId, memberId }, "left the consumer group");
+  consumer.on("consumer:group:leave", ({ memberId }: ConsumerGroupLeavePayload) => {
+    logger.info({ memberId }, "left the consumer group");
   });
-  consumer.on("consumer:group:rebalance", ({ groupId }: ConsumerGroupRebalancePayload) => {
-    logger.info({ groupId }, "the consumer group is rebalancing");
+  consumer.on("consumer:group:rebalance", () => {
+    logger.info("the consumer group is rebalancing");
   });
-  consumer.on("consumer:heartbeat:error", ({ groupId, error }: ConsumerHeartbeatErrorPayload) => {
-    logger.warn({ groupId, err: error }, "a consumer heartbeat failed; retrying");
+  consumer.on("consumer:heartbeat:error", ({ error }: ConsumerHeartbeatErrorPayload) => {
+    logger.warn({ err: error }, "a consumer heartbeat failed; retrying");
   });
   consumer.on(
     "consumer:heartbeat:stalled",

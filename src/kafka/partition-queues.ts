@@ -55,27 +55,36 @@ export class PartitionQueues<T> {
     while (this.running.size < this.concurrency) {
       const key = this.ready.shift();
       if (key === undefined) return;
-      const items = this.pending.get(key);
-      const item = items?.shift();
-      if (items === undefined || item === undefined) continue;
-      if (items.length === 0) this.pending.delete(key);
+      const item = this.takeNext(key);
+      if (item === undefined) continue;
       this.running.add(key);
       void this.runOne(key, item);
     }
   }
 
-  private async runOne(key: string, item: T): Promise<void> {
-    try {
-      await this.run(item, key);
-    } catch {
-      // `run` owns its errors (retries, logging); a throw here must not stop the queue.
-    } finally {
-      this.running.delete(key);
+  /** Runs `item`, then the key's next items for as long as no other key waits for a turn. */
+  private async runOne(key: string, first: T): Promise<void> {
+    let item: T | undefined = first;
+    while (item !== undefined) {
+      try {
+        await this.run(item, key);
+      } catch {
+        // `run` owns its errors (retries, logging); a throw here must not stop the queue.
+      }
       this.count -= 1;
-      if (this.pending.has(key)) this.ready.push(key); // behind the keys already waiting
-      this.drain();
-      this.notifyIdle();
+      item = this.ready.length === 0 ? this.takeNext(key) : undefined;
     }
+    this.running.delete(key);
+    if (this.pending.has(key)) this.ready.push(key); // behind the keys already waiting
+    this.drain();
+    this.notifyIdle();
+  }
+
+  private takeNext(key: string): T | undefined {
+    const items = this.pending.get(key);
+    const item = items?.shift();
+    if (items?.length === 0) this.pending.delete(key);
+    return item;
   }
 
   private notifyIdle(): void {
