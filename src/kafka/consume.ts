@@ -114,6 +114,10 @@ class GroupMember {
     private readonly settings: KafkaSettings,
     private readonly options: ConsumingOptions,
   ) {
+    if (options.topics.length === 0) throw new Error("startConsuming needs at least one topic");
+    if (options.commitIntervalMs !== undefined && !(options.commitIntervalMs >= 0)) {
+      throw new Error(`commitIntervalMs must be ≥ 0, not ${options.commitIntervalMs}`);
+    }
     this.logger = settings.logger?.child({ component: "kafka-consumer", groupId: options.groupId });
     this.queues = new PartitionQueues(options.concurrency ?? 1, (work) => this.handle(work));
   }
