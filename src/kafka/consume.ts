@@ -122,12 +122,22 @@ class GroupMember {
     this.queues = new PartitionQueues(options.concurrency ?? 1, (work) => this.handle(work));
   }
 
+  /**
+   * Joins the group. A topic that does not exist fails here: the client creates none (kafkajs
+   * did, with the broker's default partition count, which is rarely the engine's).
+   */
   async start(): Promise<void> {
     try {
       await this.openSession();
     } catch (error) {
       await this.closeConsumer(true);
-      throw error;
+      const message = toError(error).message;
+      if (!/^Unknown topic/.test(message)) throw error;
+      throw new Error(
+        `group ${this.options.groupId} cannot consume ${this.options.topics.join(", ")}: ${message} ` +
+          "Create it first (ensureTopics; a saga worker creates its topics when it starts).",
+        { cause: error },
+      );
     }
     this.supervisor = this.supervise();
   }

@@ -215,4 +215,18 @@ describe("consumer group members (startConsuming)", () => {
     const ends = await withAdmin(settings, (admin) => topicOffsets(admin, groupTopic));
     expect(ends.map((p) => committed.get(p.partition))).toEqual(ends.map((p) => p.high));
   });
+
+  it("refuses a topic that does not exist, saying to create it (none is created)", async () => {
+    const missing = uniqueName("missing");
+    await expect(
+      startConsuming(settings, {
+        groupId: uniqueName("members"),
+        topics: [missing],
+        retries: 1,
+        handle: () => Promise.resolve(),
+      }),
+    ).rejects.toThrow(new RegExp(`Unknown topic ${missing}.*Create it first`));
+    const topics = await withAdmin(settings, (admin) => admin.listTopics());
+    expect(topics).not.toContain(missing);
+  });
 });
