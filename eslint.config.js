@@ -24,7 +24,9 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: "^(\\.\\./)+[a-z-]+/(?!index\\.js$)",
+              // kafka/kafkajs-legacy.js: kafkajs for the parts not moved yet, kept apart from
+              // the kafka folder's entry until it is deleted.
+              regex: "^(\\.\\./)+(?!kafka/kafkajs-legacy\\.js$)[a-z-]+/(?!index\\.js$)",
               message: "Import another folder only through its index.js (its public entry).",
             },
           ],

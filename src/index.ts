@@ -11,7 +11,25 @@ export {
   toError,
   type RecordOrigin,
 } from "./errors/index.js";
-export { createKafka, DLQ_HEADERS, deadLetterTopic } from "./kafka/index.js";
+export {
+  createAdmin,
+  createConsumer,
+  createProducer,
+  DLQ_HEADERS,
+  deadLetterTopic,
+  startConsuming,
+  withAdmin,
+  type ConsumedRecord,
+  type Consuming,
+  type ConsumingOptions,
+  type KafkaSettings,
+} from "./kafka/index.js";
+/**
+ * A kafkajs client, only for followSagaEvents until the saga engine moves to @platformatic/kafka
+ * (then it goes, with kafkajs).
+ */
+export { createKafka } from "./kafka/kafkajs-legacy.js";
+export { withTransaction } from "./db/index.js";
 export {
   AvroCodec,
   avroSerde,

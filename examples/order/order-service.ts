@@ -13,6 +13,7 @@ import {
   deployOutboxPipeline,
   loadSchemaDirectory,
   subjectFor,
+  withTransaction,
   type AvroCodec,
   type ConnectClient,
   type Outbox,
@@ -98,9 +99,7 @@ export async function startOrderService(options: OrderServiceOptions) {
     topic,
     /** Stores the order and publishes OrderPlaced, atomically. */
     async place(order: OrderData): Promise<void> {
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
+      await withTransaction(pool, async (client) => {
         await client.query(
           `INSERT INTO ${name}.orders (order_id, customer_id, amount_cents) VALUES ($1, $2, $3)`,
           [order.orderId, order.customerId, order.amountCents],
@@ -112,13 +111,7 @@ export async function startOrderService(options: OrderServiceOptions) {
           schemaId,
           payload: { ...order, currency: "EUR" },
         });
-        await client.query("COMMIT");
-      } catch (error) {
-        await client.query("ROLLBACK");
-        throw error;
-      } finally {
-        client.release();
-      }
+      });
     },
     /** How OrderPlaced events start order sagas. */
     sagaStart: () => orderSagaStart(codec, topic, schema),

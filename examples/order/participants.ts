@@ -5,7 +5,6 @@
  * count that none happened twice.
  */
 import { randomUUID } from "node:crypto";
-import type { Kafka } from "kafkajs";
 import type pg from "pg";
 import {
   CommandRefusedError,
@@ -15,6 +14,7 @@ import {
   sagaTopics,
   type AvroCodec,
   type ConnectClient,
+  type KafkaSettings,
   type Logger,
   type Outbox,
   type Participant,
@@ -23,7 +23,7 @@ import type { FaultPlan } from "./faults.js";
 
 export interface ParticipantServicesOptions {
   applicationId: string;
-  kafka: Kafka;
+  kafka: KafkaSettings;
   codec: AvroCodec;
   pool: pg.Pool;
   faults: FaultPlan;

@@ -6,10 +6,15 @@
  * Paced: a steady rate well below saturation, where the latency is the path's own.
  */
 import { readFile } from "node:fs/promises";
-import type { Kafka } from "kafkajs";
 import pg from "pg";
 import type { Connections } from "../config/index.js";
-import { createKafka, withAdmin } from "../kafka/index.js";
+import {
+  ensureTopics,
+  headerText,
+  startConsuming,
+  withAdmin,
+  type KafkaSettings,
+} from "../kafka/index.js";
 import {
   ConnectClient,
   deployOutboxPipeline,
@@ -39,22 +44,20 @@ interface Phase {
 }
 
 /** Records when each message id arrives on `topic` (read_committed, from the start). */
-async function watchArrivals(kafka: Kafka, topic: string, group: string) {
+async function watchArrivals(kafka: KafkaSettings, topic: string, group: string) {
   const arrivals = new Map<string, number>();
-  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 50 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachBatch: ({ batch }) => {
-      const now = Date.now();
-      for (const message of batch.messages) {
-        const id = message.headers?.id?.toString();
-        if (id !== undefined && !arrivals.has(id)) arrivals.set(id, now);
-      }
+  const consuming = await startConsuming(kafka, {
+    groupId: group,
+    topics: [topic],
+    concurrency: PARTITIONS,
+    maxWaitTimeMs: 50,
+    handle: (record) => {
+      const id = headerText(record, "id");
+      if (id !== undefined && !arrivals.has(id)) arrivals.set(id, Date.now());
       return Promise.resolve();
     },
   });
-  return { arrivals, stop: () => consumer.disconnect() };
+  return { arrivals, stop: () => consuming.stop() };
 }
 
 async function runPhase(
@@ -104,16 +107,14 @@ export async function outboxBenchmark(
   const table = `${name}.outbox`;
   const topic = `${name}.outbox.event.sequenced`;
   const pool = new pg.Pool({ connectionString: connections.databaseUrl, max: WRITERS + 2 });
-  const kafka = createKafka({ brokers: connections.kafkaBrokers, clientId: "outbox-bench" });
+  const kafka: KafkaSettings = { brokers: connections.kafkaBrokers, clientId: "outbox-bench" };
   const connect = new ConnectClient(connections.connectUrl);
   const codec = new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl));
   const phases: Phase[] = [];
   let connectRss: number | undefined;
   try {
     report(`deploying outbox ${table} → ${topic} (${PARTITIONS} partitions) …`);
-    await withAdmin(kafka, (admin) =>
-      admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true }),
-    );
+    await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: PARTITIONS }]));
     const schemaId = await codec.register(
       subjectFor(topic, "dev.sagastream.bench.Sequenced"),
       SEQUENCED_EVENT_SCHEMA,

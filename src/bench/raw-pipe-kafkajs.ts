@@ -4,7 +4,7 @@
  * sendOffsetsInTransaction, requests of at most 400 records.
  */
 import type { Message } from "kafkajs";
-import { createKafka, PRODUCER_RETRY, sendOffsetsInTransaction } from "../kafka/index.js";
+import { createKafka, PRODUCER_RETRY, sendOffsetsInTransaction } from "../kafka/kafkajs-legacy.js";
 import { PipeMode, type PipeOptions, type PipeSink, type RawPipe } from "./raw-pipe.js";
 
 /**

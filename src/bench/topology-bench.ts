@@ -13,7 +13,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Admin, Kafka } from "kafkajs";
-import { createKafka } from "../kafka/index.js";
+import { createKafka } from "../kafka/kafkajs-legacy.js";
 import { createLogger } from "../log/index.js";
 import { ProcessingGuarantee, StreamsApp } from "../topology/index.js";
 import { percentile, waitUntil } from "../util/index.js";

@@ -3,8 +3,10 @@
  * that cannot be processed is copied, untouched, to `<application>.dlq` with headers that say
  * why and where it came from, so nothing is lost and it can be replayed after a fix.
  */
-import type { IHeaders, Kafka, KafkaMessage, Producer } from "kafkajs";
 import type { RecordOrigin, SagastreamError } from "../errors/index.js";
+import { ensureTopics, withAdmin } from "./admin.js";
+import type { KafkaProducer } from "./producer.js";
+import type { KafkaSettings } from "./settings.js";
 
 export const DLQ_HEADERS = {
   code: "sagastream.dlq.code",
@@ -18,16 +20,24 @@ export function deadLetterTopic(applicationId: string): string {
   return `${applicationId}.dlq`;
 }
 
+type HeaderValue = Buffer | string | undefined;
+
+/** A record's headers as either client hands them out. */
+export type SourceHeaders =
+  | ReadonlyMap<string, HeaderValue>
+  | Readonly<Record<string, HeaderValue | readonly (Buffer | string)[]>>;
+
 /** The record's own headers plus the reason and its origin. */
 export function deadLetterHeaders(
-  headers: IHeaders | undefined,
+  headers: SourceHeaders | undefined,
   error: SagastreamError,
   origin: RecordOrigin,
 ): Record<string, Buffer> {
   const copied: Record<string, Buffer> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) copied[name] = Buffer.from(first);
+  const entries = headers instanceof Map ? headers.entries() : Object.entries(headers ?? {});
+  for (const [name, value] of entries as Iterable<[string, HeaderValue | readonly HeaderValue[]]>) {
+    const first = Array.isArray(value) ? (value as readonly HeaderValue[])[0] : value;
+    if (first !== undefined) copied[name] = Buffer.from(first as Buffer | string);
   }
   return {
     ...copied,
@@ -40,34 +50,32 @@ export function deadLetterHeaders(
 }
 
 /** Creates the dead-letter topic if it is missing (one partition: it is read rarely, in order). */
-export async function ensureDeadLetterTopic(kafka: Kafka, topic: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    if (!(await admin.listTopics()).includes(topic)) {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    }
-  } finally {
-    await admin.disconnect();
-  }
+export async function ensureDeadLetterTopic(settings: KafkaSettings, topic: string): Promise<void> {
+  await withAdmin(settings, (admin) => ensureTopics(admin, [{ topic, partitions: 1 }]));
 }
 
-/** Copies `message` to the dead-letter topic with the reason and its origin. */
+/** The parts of a record a dead letter copies. */
+export interface DeadRecord {
+  key?: Buffer | null | undefined;
+  value?: Buffer | null | undefined;
+  headers?: SourceHeaders | undefined;
+}
+
+/** Copies `record` to the dead-letter topic with the reason and its origin. */
 export async function sendDeadLetter(
-  producer: Producer,
+  producer: KafkaProducer,
   topic: string,
-  message: Pick<KafkaMessage, "key" | "value" | "headers">,
+  record: DeadRecord,
   error: SagastreamError,
   origin: RecordOrigin,
 ): Promise<void> {
   await producer.send({
-    topic,
-    acks: -1,
     messages: [
       {
-        key: message.key,
-        value: message.value,
-        headers: deadLetterHeaders(message.headers, error, origin),
+        topic,
+        ...(record.key === undefined || record.key === null ? {} : { key: record.key }),
+        value: record.value ?? null,
+        headers: deadLetterHeaders(record.headers, error, origin),
       },
     ],
   });

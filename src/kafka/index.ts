@@ -1,107 +1,50 @@
-/** kafkajs clients for sagastream, logging through pino. */
-import {
-  Kafka,
-  logLevel as KafkaLogLevel,
-  type KafkaConfig,
-  type logCreator,
-  type Transaction,
-} from "kafkajs";
-import pRetry from "p-retry";
-import type { Logger } from "../log/index.js";
-
+/**
+ * The engine's Kafka clients, on @platformatic/kafka: plain settings instead of a client
+ * object, producers, consumers and admins made from them, a consumer loop that commits only
+ * what was handled, the Java client's partitioner, retries, and dead letters. (kafkajs,
+ * for the parts that have not moved yet, is in kafkajs-legacy.ts, outside this entry.)
+ */
+export { baseOptions, type ClientOptions, type KafkaSettings } from "./settings.js";
+export {
+  createProducer,
+  PRODUCER_RETRIES,
+  type Bytes,
+  type KafkaProducer,
+  type ProducedRecord,
+  type ProducerOptions,
+} from "./producer.js";
+export {
+  createConsumer,
+  type ConsumerOptions,
+  type KafkaConsumer,
+  type KafkaMessage,
+} from "./consumer.js";
+export {
+  createAdmin,
+  ensureTopics,
+  topicOffsets,
+  waitForLeaders,
+  withAdmin,
+  type KafkaAdmin,
+  type PartitionOffsets,
+  type TopicSpec,
+} from "./admin.js";
+export {
+  headerText,
+  recordOrigin,
+  startConsuming,
+  type ConsumedRecord,
+  type Consuming,
+  type ConsumingOptions,
+} from "./consume.js";
+export { javaCompatiblePartitioner, murmur2, partitionForKey } from "./partitioner.js";
+export { BACKOFF, backoffMs, isRetriable, kafkaErrorId, retrying } from "./retry.js";
 export {
   DLQ_HEADERS,
   deadLetterHeaders,
   deadLetterTopic,
   ensureDeadLetterTopic,
   sendDeadLetter,
+  type DeadRecord,
+  type SourceHeaders,
 } from "./dead-letter.js";
-
-export interface KafkaClientOptions {
-  brokers: string[];
-  clientId: string;
-  /** Without a logger kafkajs stays silent (used for readiness probes that expect failures). */
-  logger?: Logger;
-  connectionTimeoutMs?: number;
-  retries?: number;
-}
-
-const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
-  [KafkaLogLevel.ERROR]: "error",
-  [KafkaLogLevel.WARN]: "warn",
-  [KafkaLogLevel.INFO]: "info",
-  [KafkaLogLevel.DEBUG]: "debug",
-};
-
-/**
- * Retries of the engine's idempotent and transactional producers. kafkajs waits 300 ms before
- * its first retry; a busy task's next transaction mostly meets CONCURRENT_TRANSACTIONS (the
- * broker is still writing the previous one's markers), gone within milliseconds, which the
- * Java client retries after 20 ms. The count bounds a send to about two minutes, like the Java
- * client's delivery.timeout.ms; a send that gives up fails its transaction, which aborts.
- */
-export const PRODUCER_RETRY = { initialRetryTime: 20, maxRetryTime: 1000, retries: 125 } as const;
-
-/**
- * Adds consumed offsets to a transaction. kafkajs retries a send's AddPartitionsToTxn, not
- * AddOffsetsToTxn: a transaction holding offsets only, begun while the broker still writes the
- * previous one's markers, met CONCURRENT_TRANSACTIONS and failed (its task then reopened and
- * redid its interval). Retriable errors are retried here as PRODUCER_RETRY retries sends.
- */
-export function sendOffsetsInTransaction(
-  tx: Transaction,
-  offsets: Parameters<Transaction["sendOffsets"]>[0],
-): Promise<void> {
-  return pRetry(() => tx.sendOffsets(offsets), {
-    retries: PRODUCER_RETRY.retries,
-    minTimeout: PRODUCER_RETRY.initialRetryTime,
-    maxTimeout: PRODUCER_RETRY.maxRetryTime,
-    shouldRetry: ({ error }) => (error as { retriable?: unknown }).retriable === true,
-  });
-}
-
-/**
- * Answers kafkajs retries as a matter of course but logs as errors: CONCURRENT_TRANSACTIONS
- * (see PRODUCER_RETRY) and a group coordinator not yet available (right after a broker
- * starts). They are logged at debug, and so is kafkajs's warning that PRODUCER_RETRY's bounded
- * count "may invalidate EoS": our sends either fail their transaction or are deduplicated by
- * message id downstream.
- */
-const RETRIED_AS_USUAL =
-  /another concurrent operation on the same transaction was ongoing|The group coordinator is not available|Limiting retries for the idempotent producer/;
-
-function pinoLogCreator(logger: Logger): logCreator {
-  return () =>
-    ({ namespace, level, log }) => {
-      const { message, ...extra } = log;
-      const routine =
-        RETRIED_AS_USUAL.test(message) || RETRIED_AS_USUAL.test(String(extra.error ?? ""));
-      logger[routine ? "debug" : (levels[level] ?? "info")]({ namespace, ...extra }, message);
-    };
-}
-
-export function createKafka(options: KafkaClientOptions): Kafka {
-  const config: KafkaConfig = {
-    clientId: options.clientId,
-    brokers: options.brokers,
-    connectionTimeout: options.connectionTimeoutMs ?? 3000,
-    retry: { retries: options.retries ?? 5 },
-    logLevel: options.logger === undefined ? KafkaLogLevel.NOTHING : KafkaLogLevel.INFO,
-  };
-  if (options.logger !== undefined) config.logCreator = pinoLogCreator(options.logger);
-  return new Kafka(config);
-}
-
-/** Runs `fn` with a connected admin client and always disconnects it. */
-export async function withAdmin<T>(
-  kafka: Kafka,
-  fn: (admin: ReturnType<Kafka["admin"]>) => Promise<T>,
-): Promise<T> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.disconnect();
-  }
-}

@@ -6,8 +6,8 @@
  * An event that cannot be decoded, or whose handler keeps failing, goes to `<groupId>.dlq`
  * with the reason, and consumption goes on.
  */
-import type { Consumer, IHeaders, Kafka, KafkaMessage, Producer } from "kafkajs";
 import type pg from "pg";
+import { withTransaction } from "../db/index.js";
 import {
   DeserializationError,
   ProcessingError,
@@ -16,10 +16,15 @@ import {
   type RecordOrigin,
 } from "../errors/index.js";
 import {
+  createProducer,
   deadLetterTopic,
   ensureDeadLetterTopic,
-  PRODUCER_RETRY,
+  headerText,
+  recordOrigin,
   sendDeadLetter,
+  startConsuming,
+  type ConsumedRecord,
+  type KafkaSettings,
 } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import { outboxTable } from "./outbox.js";
@@ -35,7 +40,7 @@ export interface DomainEvent<T> extends RecordOrigin {
 }
 
 export interface EventConsumerOptions<T> {
-  kafka: Kafka;
+  kafka: KafkaSettings;
   pool: pg.Pool;
   groupId: string;
   topics: string[];
@@ -46,6 +51,8 @@ export interface EventConsumerOptions<T> {
   inbox?: string;
   /** Attempts of a failing handler before its event is dead-lettered (default 3). */
   maxAttempts?: number;
+  /** Partitions handled at once (default 1); each partition's events in order. */
+  concurrency?: number;
   logger?: Logger;
 }
 
@@ -57,12 +64,6 @@ export interface EventConsumerStats {
 
 export const DEFAULT_INBOX = "public.sagastream_inbox";
 
-function header(headers: IHeaders | undefined, name: string): string | undefined {
-  const value = headers?.[name];
-  if (value === undefined) return undefined;
-  return (Array.isArray(value) ? value[0] : value)?.toString();
-}
-
 export async function migrateInbox(pool: pg.Pool, inbox = DEFAULT_INBOX): Promise<void> {
   const table = outboxTable(inbox);
   await pool.query(`CREATE SCHEMA IF NOT EXISTS ${table.schema}`);
@@ -73,27 +74,34 @@ export async function migrateInbox(pool: pg.Pool, inbox = DEFAULT_INBOX): Promis
 }
 
 async function decodeEvent<T>(
-  message: KafkaMessage,
+  record: ConsumedRecord,
   origin: RecordOrigin,
   decode: EventConsumerOptions<T>["decode"],
 ): Promise<DomainEvent<T>> {
-  const messageId = header(message.headers, "id");
+  const messageId = headerText(record, "id");
   if (messageId === undefined) {
     throw new DeserializationError(origin, new Error("the event has no `id` header"));
   }
-  if (message.value === null) {
+  if (record.value === undefined) {
     throw new DeserializationError(origin, new Error("the event has no payload"));
   }
   return {
     messageId,
-    aggregateId: message.key?.toString() ?? "",
-    type: header(message.headers, "eventType") ?? "",
-    correlationId: header(message.headers, "correlationId"),
-    causationId: header(message.headers, "causationId"),
-    traceparent: header(message.headers, "traceparent"),
-    payload: await decode(message.value, origin),
+    aggregateId: record.key?.toString() ?? "",
+    type: headerText(record, "eventType") ?? "",
+    correlationId: headerText(record, "correlationId"),
+    causationId: headerText(record, "causationId"),
+    traceparent: headerText(record, "traceparent"),
+    payload: await decode(record.value, origin),
     ...origin,
   };
+}
+
+/** The handler's own failure, told apart from the database's inside one transaction. */
+class HandlerFailed extends Error {
+  constructor(readonly failure: Error) {
+    super(failure.message, { cause: failure });
+  }
 }
 
 /** Starts consuming; `stop()` disconnects. `stats` counts what happened to each event. */
@@ -101,85 +109,90 @@ export async function startEventConsumer<T>(options: EventConsumerOptions<T>) {
   const inbox = outboxTable(options.inbox ?? DEFAULT_INBOX).qualified;
   const maxAttempts = options.maxAttempts ?? 3;
   const dlq = deadLetterTopic(options.groupId);
+  const settings: KafkaSettings = {
+    ...options.kafka,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  };
   await migrateInbox(options.pool, inbox);
-  await ensureDeadLetterTopic(options.kafka, dlq);
+  await ensureDeadLetterTopic(settings, dlq);
   const stats: EventConsumerStats = { handled: 0, duplicates: 0, deadLettered: 0 };
-  const producer: Producer = options.kafka.producer({ idempotent: true, retry: PRODUCER_RETRY });
-  const consumer: Consumer = options.kafka.consumer({ groupId: options.groupId });
+  const producer = createProducer(settings);
 
   /**
    * Applies the event unless its id is in the inbox; both commit together. Returns the
-   * handler's own error, if it threw; database errors outside it are thrown (kafkajs retries).
+   * handler's own error, if it threw; database errors outside it are thrown (the consumer
+   * retries the event).
    */
   async function applyOnce(event: DomainEvent<T>): Promise<"handled" | "duplicate" | Error> {
-    const client = await options.pool.connect();
     try {
-      await client.query("BEGIN");
-      const inserted = await client.query(
-        `INSERT INTO ${inbox} (message_id) VALUES ($1) ON CONFLICT (message_id) DO NOTHING`,
-        [event.messageId],
-      );
-      if (inserted.rowCount === 0) {
-        await client.query("COMMIT");
-        return "duplicate";
-      }
-      try {
-        await options.handle(event, client);
-      } catch (thrown) {
-        await client.query("ROLLBACK");
-        return toError(thrown);
-      }
-      await client.query("COMMIT");
-      return "handled";
+      return await withTransaction(options.pool, async (client) => {
+        const inserted = await client.query(
+          `INSERT INTO ${inbox} (message_id) VALUES ($1) ON CONFLICT (message_id) DO NOTHING`,
+          [event.messageId],
+        );
+        if (inserted.rowCount === 0) return "duplicate";
+        try {
+          await options.handle(event, client);
+        } catch (thrown) {
+          throw new HandlerFailed(toError(thrown));
+        }
+        return "handled";
+      });
     } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
+      if (error instanceof HandlerFailed) return error.failure;
       throw error;
-    } finally {
-      client.release();
     }
   }
 
-  async function deadLetter(message: KafkaMessage, error: SagastreamError, origin: RecordOrigin) {
+  async function deadLetter(record: ConsumedRecord, error: SagastreamError, origin: RecordOrigin) {
     options.logger?.warn({ ...origin, code: error.code }, error.message);
-    await sendDeadLetter(producer, dlq, message, error, origin);
+    await sendDeadLetter(producer, dlq, record, error, origin);
     stats.deadLettered += 1;
   }
 
-  await producer.connect();
-  await consumer.connect();
-  await consumer.subscribe({ topics: options.topics, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ topic, partition, message }) => {
-      const origin = { topic, partition, offset: message.offset };
-      let event: DomainEvent<T>;
-      try {
-        event = await decodeEvent(message, origin, options.decode);
-      } catch (thrown) {
-        // A registry that is not reachable is worth retrying; bytes that are wrong are not.
-        if (!(thrown instanceof SagastreamError) || thrown.retriable) throw thrown;
-        await deadLetter(message, thrown, origin);
-        return;
+  async function handle(record: ConsumedRecord): Promise<void> {
+    const origin = recordOrigin(record);
+    let event: DomainEvent<T>;
+    try {
+      event = await decodeEvent(record, origin, options.decode);
+    } catch (thrown) {
+      // A registry that is not reachable is worth retrying; bytes that are wrong are not.
+      if (!(thrown instanceof SagastreamError) || thrown.retriable) throw thrown;
+      await deadLetter(record, thrown, origin);
+      return;
+    }
+    for (let attempt = 1; ; attempt += 1) {
+      const outcome = await applyOnce(event);
+      if (outcome === "handled") stats.handled += 1;
+      else if (outcome === "duplicate") stats.duplicates += 1;
+      else if (attempt < maxAttempts) {
+        options.logger?.warn({ ...origin, attempt, err: outcome }, "handler failed; retrying");
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+        continue;
+      } else {
+        await deadLetter(record, new ProcessingError(origin, "handler", outcome), origin);
       }
-      for (let attempt = 1; ; attempt += 1) {
-        const outcome = await applyOnce(event);
-        if (outcome === "handled") stats.handled += 1;
-        else if (outcome === "duplicate") stats.duplicates += 1;
-        else if (attempt < maxAttempts) {
-          options.logger?.warn({ ...origin, attempt, err: outcome }, "handler failed; retrying");
-          await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
-          continue;
-        } else {
-          await deadLetter(message, new ProcessingError(origin, "handler", outcome), origin);
-        }
-        return;
-      }
-    },
-  });
+      return;
+    }
+  }
+
+  let consuming;
+  try {
+    consuming = await startConsuming(settings, {
+      groupId: options.groupId,
+      topics: options.topics,
+      concurrency: options.concurrency ?? 1,
+      handle,
+    });
+  } catch (error) {
+    await producer.close();
+    throw error;
+  }
   return {
     stats,
     async stop(): Promise<void> {
-      await consumer.disconnect();
-      await producer.disconnect();
+      await consuming.stop();
+      await producer.close();
     },
   };
 }

@@ -94,3 +94,23 @@ export class CircuitBreaker {
     this.trialsSucceeded = 0;
   }
 }
+
+/** One breaker per downstream, made on first use with the same options. */
+export class CircuitBreakers {
+  private readonly byDownstream = new Map<string, CircuitBreaker>();
+
+  constructor(private readonly options: CircuitBreakerOptions = DEFAULT_CIRCUIT_BREAKER) {}
+
+  of(downstream: string): CircuitBreaker {
+    let found = this.byDownstream.get(downstream);
+    if (found === undefined) {
+      found = new CircuitBreaker(downstream, this.options);
+      this.byDownstream.set(downstream, found);
+    }
+    return found;
+  }
+
+  get all(): ReadonlyMap<string, CircuitBreaker> {
+    return this.byDownstream;
+  }
+}

@@ -6,7 +6,7 @@
  * Rows expire after a TTL (7 days by default), longer than any saga's retries.
  */
 import type pg from "pg";
-import type { StepResult } from "../saga/index.js";
+import type { SagaCommand, StepResult } from "../saga/index.js";
 
 export const Outcome = {
   Success: "success",
@@ -50,6 +50,17 @@ export class IdempotencyStore {
     await pool.query(
       `CREATE INDEX IF NOT EXISTS ${schema}_idempotency_expiry ON ${this.table} (expires_at)`,
     );
+  }
+
+  /**
+   * Holds, until the transaction ends, a lock on the command's step (its command and its
+   * compensation alike): a second delivery handled at the same time (by the next owner of the
+   * partition, during a rebalance) waits, then finds the first one's record.
+   */
+  async lock(client: pg.ClientBase, step: Pick<SagaCommand, "sagaId" | "step">): Promise<void> {
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+      `${this.table}/${step.sagaId}/${step.step}`,
+    ]);
   }
 
   async find(client: pg.ClientBase, key: string): Promise<HandledCommand | undefined> {

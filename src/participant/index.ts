@@ -9,6 +9,7 @@ export {
 } from "./participant.js";
 export {
   CircuitBreaker,
+  CircuitBreakers,
   CircuitState,
   DEFAULT_CIRCUIT_BREAKER,
   type CircuitBreakerOptions,

@@ -4,7 +4,7 @@
  */
 import type { Kafka } from "kafkajs";
 import { TopologyError } from "../errors/index.js";
-import { withAdmin } from "../kafka/index.js";
+import { withAdmin } from "../kafka/kafkajs-legacy.js";
 import { sagaTopics } from "./messages.js";
 
 /**

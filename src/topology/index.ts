@@ -19,7 +19,7 @@ export {
 } from "./processor.js";
 export { ErrorHandling, Task, type InputRecord, type OutputRecord } from "./task.js";
 export { TopologyTestDriver, type TestRecord, type TestDriverOptions } from "./test-driver.js";
-export { partitionForKey } from "./partitioner.js";
+export { partitionForKey } from "../kafka/index.js";
 export { StreamsApp, ProcessingGuarantee, type StreamsAppOptions } from "./app.js";
 export { AppMetrics } from "./metrics.js";
 export { copartitionedAssigner, assignCopartitioned, COPARTITIONED_ASSIGNER } from "./assigner.js";

@@ -6,7 +6,7 @@
  * client's partitioner places them), so that the end of each changelog partition is known.
  */
 import type { MessageToProduce, ProduceResult } from "@platformatic/kafka";
-import { partitionForKey } from "./partitioner.js";
+import { partitionForKey } from "../kafka/index.js";
 import type { OutputRecord } from "./task.js";
 
 export const MAX_CHUNK_BYTES = 512 * 1024;

@@ -7,7 +7,7 @@
 import { deadLetterTopic } from "../kafka/index.js";
 import { MemoryBytesStore, KeyValueStore, type ReadableStore, type Serde } from "../state/index.js";
 import type { Topology } from "./builder.js";
-import { partitionForKey } from "./partitioner.js";
+import { partitionForKey } from "../kafka/index.js";
 import type { Headers } from "./processor.js";
 import { ErrorHandling, Task, type OutputRecord } from "./task.js";
 

@@ -14,7 +14,7 @@ import {
   type SagaApiBackend,
   type SagaHistoryReader,
 } from "../api/index.js";
-import { createKafka, PRODUCER_RETRY } from "../kafka/index.js";
+import { createKafka, PRODUCER_RETRY } from "../kafka/kafkajs-legacy.js";
 import type { Logger } from "../log/index.js";
 import type { AvroCodec } from "../schema/index.js";
 import {

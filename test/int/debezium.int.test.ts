@@ -4,9 +4,15 @@
  * payload bytes passed through untouched.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { Consumer, KafkaMessage } from "kafkajs";
 import pg from "pg";
-import { createKafka } from "../../src/kafka/index.js";
+import {
+  headerText,
+  startConsuming,
+  withAdmin,
+  type ConsumedRecord,
+  type Consuming,
+  type KafkaSettings,
+} from "../../src/kafka/index.js";
 import { ConnectClient } from "../../src/outbox/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "../support/names.js";
@@ -18,8 +24,8 @@ const connector = `${name}-connector`;
 const topic = `${name}.outbox.event.order`;
 const connect = new ConnectClient(connectUrl);
 const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-const kafka = createKafka({ brokers: kafkaBrokers, clientId: "debezium-int-test" });
-let consumer: Consumer | undefined;
+const kafka: KafkaSettings = { brokers: kafkaBrokers, clientId: "debezium-int-test" };
+let consumer: Consuming | undefined;
 
 function connectorConfig(): Record<string, string> {
   const url = new URL(databaseUrl);
@@ -72,7 +78,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await consumer?.disconnect();
+  await consumer?.stop();
   await connect.delete(connector).catch(() => undefined);
   await waitUntil(
     async () => {
@@ -92,16 +98,12 @@ afterAll(async () => {
 });
 
 async function waitForTopic(name: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await waitUntil(async () => ((await admin.listTopics()).includes(name) ? true : undefined), {
+  await withAdmin(kafka, (admin) =>
+    waitUntil(async () => ((await admin.listTopics()).includes(name) ? true : undefined), {
       timeoutMs: 60_000,
       description: `Debezium to create ${name}`,
-    });
-  } finally {
-    await admin.disconnect();
-  }
+    }),
+  );
 }
 
 /** Bytes in the Confluent wire format (magic 0, schema id 7, a body) that must pass untouched. */
@@ -143,14 +145,13 @@ describe("Debezium outbox on the stack's PostgreSQL", () => {
     ];
     for (const e of events) await writeEvent(e.id, e.aggregateId, e.payload, e.deleteAfter);
 
-    const received: KafkaMessage[] = [];
-    consumer = kafka.consumer({ groupId: `${name}-reader` });
-    await consumer.connect();
+    const received: ConsumedRecord[] = [];
     await waitForTopic(topic);
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        received.push(message);
+    consumer = await startConsuming(kafka, {
+      groupId: `${name}-reader`,
+      topics: [topic],
+      handle: async (record) => {
+        received.push(record);
       },
     });
     await waitUntil(() => (received.length >= events.length ? true : undefined), {
@@ -163,8 +164,8 @@ describe("Debezium outbox on the stack's PostgreSQL", () => {
       const event = events[i];
       expect(message.key?.toString()).toBe(event?.aggregateId);
       expect(message.value).toEqual(event?.payload);
-      expect(message.headers?.id?.toString()).toBe(event?.id);
-      expect(message.headers?.eventType?.toString()).toBe("OrderPlaced");
+      expect(headerText(message, "id")).toBe(event?.id);
+      expect(headerText(message, "eventType")).toBe("OrderPlaced");
     });
   });
 });

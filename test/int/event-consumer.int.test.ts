@@ -7,7 +7,14 @@
 import type avro from "avsc";
 import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { createKafka, DLQ_HEADERS, deadLetterTopic } from "../../src/kafka/index.js";
+import {
+  createProducer,
+  DLQ_HEADERS,
+  deadLetterTopic,
+  ensureTopics,
+  withAdmin,
+  type KafkaSettings,
+} from "../../src/kafka/index.js";
 import { startEventConsumer } from "../../src/outbox/index.js";
 import { AvroCodec, createSchemaRegistry } from "../../src/schema/index.js";
 import { waitUntil } from "../../src/util/index.js";
@@ -18,7 +25,7 @@ const { kafkaBrokers, databaseUrl, schemaRegistryUrl } = inject("connections");
 const name = uniqueName("inbox");
 const topic = `${name}.outbox.event.payment`;
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
-const kafka = createKafka({ brokers: kafkaBrokers, clientId: "event-consumer-test" });
+const kafka: KafkaSettings = { brokers: kafkaBrokers, clientId: "event-consumer-test" };
 const codec = new AvroCodec(createSchemaRegistry(schemaRegistryUrl));
 const paymentTaken: avro.schema.RecordType = {
   type: "record",
@@ -66,10 +73,13 @@ describe("startEventConsumer", () => {
         headers: { id: "refused-by-handler", eventType: "PaymentTaken" },
       },
     ];
-    const producer = kafka.producer({ idempotent: true });
-    await producer.connect();
-    await producer.send({ topic, acks: -1, messages: [...events, duplicate, ...bad] });
-    await producer.disconnect();
+    // One partition, as the broker's auto-creation gave kafkajs (this client creates no topic).
+    await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: 1 }]));
+    const producer = createProducer(kafka);
+    await producer.send({
+      messages: [...events, duplicate, ...bad].map((message) => ({ topic, ...message })),
+    });
+    await producer.close();
 
     let handlerCalls = 0;
     const consumer = await startEventConsumer<{ orderId: string; amountCents: number }>({

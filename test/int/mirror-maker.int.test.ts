@@ -4,8 +4,13 @@
  * translated and written to DR, so consumers can fail over where they left off.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { Admin, Kafka } from "kafkajs";
-import { createKafka } from "../../src/kafka/index.js";
+import {
+  createAdmin,
+  createProducer,
+  ensureTopics,
+  type KafkaAdmin,
+  type KafkaSettings,
+} from "../../src/kafka/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "../support/names.js";
 import { readTopic } from "../support/read-topic.js";
@@ -14,42 +19,37 @@ const { kafkaBrokers, drKafkaBrokers } = inject("connections");
 const topic = uniqueName("mirrored");
 const groupId = uniqueName("group");
 const recordsPerPartition = 50;
-let primary: Kafka;
-let dr: Kafka;
-let primaryAdmin: Admin;
-let drAdmin: Admin;
+const primary: KafkaSettings = { brokers: kafkaBrokers, clientId: "mm2-int-test" };
+const dr: KafkaSettings = { brokers: drKafkaBrokers, clientId: "mm2-int-test" };
+let primaryAdmin: KafkaAdmin;
+let drAdmin: KafkaAdmin;
 
 beforeAll(async () => {
-  primary = createKafka({ brokers: kafkaBrokers, clientId: "mm2-int-test" });
-  dr = createKafka({ brokers: drKafkaBrokers, clientId: "mm2-int-test" });
-  primaryAdmin = primary.admin();
-  drAdmin = dr.admin();
-  await Promise.all([primaryAdmin.connect(), drAdmin.connect()]);
-  await primaryAdmin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+  primaryAdmin = createAdmin(primary);
+  drAdmin = createAdmin(dr);
+  await ensureTopics(primaryAdmin, [{ topic, partitions: 2 }]);
 });
 
 afterAll(async () => {
   await primaryAdmin.deleteTopics({ topics: [topic] }).catch(() => undefined);
   await drAdmin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await Promise.all([primaryAdmin.disconnect(), drAdmin.disconnect()]);
+  await Promise.all([primaryAdmin.close(), drAdmin.close()]);
 });
 
 describe("MirrorMaker 2 (primary → DR)", () => {
   it("replicates a topic to DR under the same name with the same records", async () => {
-    const producer = primary.producer({ idempotent: true });
-    await producer.connect();
+    const producer = createProducer(primary);
     for (const partition of [0, 1]) {
       await producer.send({
-        topic,
-        acks: -1,
         messages: Array.from({ length: recordsPerPartition }, (_, i) => ({
+          topic,
           partition,
           key: `k${partition}`,
-          value: `p${partition}-v${i}`,
+          value: Buffer.from(`p${partition}-v${i}`),
         })),
       });
     }
-    await producer.disconnect();
+    await producer.close();
 
     const onPrimary = await readTopic(primary, topic, 2 * recordsPerPartition);
     await waitUntil(async () => ((await drAdmin.listTopics()).includes(topic) ? true : undefined), {
@@ -67,9 +67,12 @@ describe("MirrorMaker 2 (primary → DR)", () => {
 
     const translated = await waitUntil(
       async () => {
-        const [offsets] = await drAdmin.fetchOffsets({ groupId, topics: [topic] });
+        const [group] = await drAdmin.listConsumerGroupOffsets({
+          groups: [{ groupId, topics: [{ name: topic, partitionIndexes: [0, 1] }] }],
+        });
+        const offsets = group?.topics.find((t) => t.name === topic);
         const byPartition = new Map(
-          offsets?.partitions.map((p) => [p.partition, Number(p.offset)]),
+          offsets?.partitions.map((p) => [p.partitionIndex, Number(p.committedOffset)]),
         );
         return [0, 1].every((p) => (byPartition.get(p) ?? -1) >= recordsPerPartition)
           ? byPartition

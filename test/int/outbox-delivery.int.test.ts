@@ -13,7 +13,7 @@ import {
   type SequencedEvent,
 } from "../../src/bench/sequenced-writer.js";
 import { loadConfig } from "../../src/config/index.js";
-import { createKafka, withAdmin } from "../../src/kafka/index.js";
+import { ensureTopics, withAdmin, type KafkaSettings } from "../../src/kafka/index.js";
 import {
   ConnectClient,
   deployOutboxPipeline,
@@ -30,7 +30,7 @@ import { readTopic, type ReadRecord } from "../support/read-topic.js";
 const { kafkaBrokers, connectUrl, databaseUrl, schemaRegistryUrl } = inject("connections");
 const config = loadConfig();
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
-const kafka = createKafka({ brokers: kafkaBrokers, clientId: "outbox-delivery-test" });
+const kafka: KafkaSettings = { brokers: kafkaBrokers, clientId: "outbox-delivery-test" };
 const connect = new ConnectClient(connectUrl);
 const codec = new AvroCodec(createSchemaRegistry(schemaRegistryUrl));
 const PARTITIONS = 4;
@@ -43,9 +43,7 @@ async function pipeline(
   const name = uniqueName(label);
   const table = `${name}.outbox`;
   const topic = `${name}.outbox.event.sequenced`;
-  await withAdmin(kafka, (admin) =>
-    admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true }),
-  );
+  await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: PARTITIONS }]));
   const schemaId = await codec.register(
     subjectFor(topic, "dev.sagastream.bench.Sequenced"),
     SEQUENCED_EVENT_SCHEMA,

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Admin, Kafka } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runningTotalTopology, TOTALS_STORE } from "../../src/bench/running-total.js";
-import { createKafka } from "../../src/kafka/index.js";
+import { createKafka } from "../../src/kafka/kafkajs-legacy.js";
 import { createLogger } from "../../src/log/index.js";
 import { StreamsApp, partitionForKey } from "../../src/topology/index.js";
 import { waitUntil } from "../../src/util/index.js";

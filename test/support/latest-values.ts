@@ -4,7 +4,8 @@
  * rebalance and go back to its last commit); counting offsets, not deliveries, keeps the
  * test's own reader from looking like a duplicate in the topic.
  */
-import type { Consumer, Kafka } from "kafkajs";
+import { startConsuming } from "../../src/kafka/index.js";
+import { kafkaSettingsOf, type KafkaSource } from "../../src/kafka/kafkajs-legacy.js";
 import { uniqueName } from "./names.js";
 
 export interface LatestValues {
@@ -15,28 +16,25 @@ export interface LatestValues {
   stop(): Promise<void>;
 }
 
-export async function readLatestValues(kafka: Kafka, topic: string): Promise<LatestValues> {
-  const latest = new Map<string, { partition: number; offset: bigint; value: string }>();
+export async function readLatestValues(kafka: KafkaSource, topic: string): Promise<LatestValues> {
+  const latest = new Map<string, { offset: bigint }>();
   const values = new Map<string, string>();
   const seen = new Set<string>();
-  const consumer: Consumer = kafka.consumer({
+  const consuming = await startConsuming(kafkaSettingsOf(kafka), {
     groupId: uniqueName("reader"),
-    readUncommitted: false,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      seen.add(`${partition}:${message.offset}`);
-      const key = String(message.key);
-      const offset = BigInt(message.offset);
-      const current = latest.get(key);
+    topics: [topic],
+    readCommitted: true,
+    concurrency: 16,
+    handle: async ({ partition, offset, key, value }) => {
+      seen.add(`${partition}:${offset}`);
+      const name = String(key);
+      const current = latest.get(name);
       // A key lives in one partition, so its offsets are comparable.
       if (current === undefined || offset > current.offset) {
-        latest.set(key, { partition, offset, value: String(message.value) });
-        values.set(key, String(message.value));
+        latest.set(name, { offset });
+        values.set(name, String(value));
       }
     },
   });
-  return { values, records: () => seen.size, stop: () => consumer.disconnect() };
+  return { values, records: () => seen.size, stop: () => consuming.stop() };
 }

@@ -10,7 +10,8 @@ import {
   type FaultPlan,
   type OrderService,
 } from "../../examples/order/index.js";
-import { createKafka } from "../../src/kafka/index.js";
+import type { KafkaSettings } from "../../src/kafka/index.js";
+import { createKafka } from "../../src/kafka/kafkajs-legacy.js";
 import { createLogger } from "../../src/log/index.js";
 import { ConnectClient, removeOutboxPipeline } from "../../src/outbox/index.js";
 import { AvroCodec, createSchemaRegistry } from "../../src/schema/index.js";
@@ -23,11 +24,13 @@ export function orderWorld(label: string) {
   // Warnings of the test's own clients and services (a participant's failed command, a
   // consumer's rebalance) explain a saga that ends otherwise than expected.
   const logger = createLogger("warn", `${label}-test`);
-  const kafka = createKafka({
+  const settings: KafkaSettings = {
     brokers: connections.kafkaBrokers,
     clientId: `${label}-test`,
     logger,
-  });
+  };
+  // kafkajs, for the saga-events watcher (followSagaEvents) until the saga engine moves.
+  const kafka = createKafka(settings);
   const connect = new ConnectClient(connections.connectUrl);
   const codec = new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl));
   let services: Awaited<ReturnType<typeof startParticipants>> | undefined;
@@ -36,6 +39,7 @@ export function orderWorld(label: string) {
     name,
     connections,
     pool,
+    settings,
     kafka,
     codec,
     /** The order service, its outbox and connector deployed. */
@@ -57,7 +61,7 @@ export function orderWorld(label: string) {
     ) {
       services = await startParticipants({
         applicationId: name,
-        kafka,
+        kafka: settings,
         codec,
         pool,
         faults,

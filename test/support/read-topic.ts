@@ -1,5 +1,6 @@
 /** Reads a topic from the beginning until `count` records arrived (or a deadline passes). */
-import type { Kafka } from "kafkajs";
+import { startConsuming, topicOffsets, withAdmin } from "../../src/kafka/index.js";
+import { kafkaSettingsOf, type KafkaSource } from "../../src/kafka/kafkajs-legacy.js";
 import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "./names.js";
 
@@ -11,50 +12,47 @@ export interface ReadRecord {
   headers: Record<string, string>;
 }
 
+/**
+ * Each record once, by partition and offset, in partition then offset order. (A group member
+ * may be handed a record again after a rebalance; that is the reader's, not the topic's.)
+ */
 export async function readTopic(
-  kafka: Kafka,
+  kafka: KafkaSource,
   topic: string,
   count: number,
   options: { group?: string; timeoutMs?: number } = {},
 ): Promise<ReadRecord[]> {
-  const records: ReadRecord[] = [];
-  const consumer = kafka.consumer({ groupId: options.group ?? uniqueName("reader") });
-  await consumer.connect();
+  const records = new Map<string, ReadRecord>();
+  const consuming = await startConsuming(kafkaSettingsOf(kafka), {
+    groupId: options.group ?? uniqueName("reader"),
+    topics: [topic],
+    concurrency: 16,
+    handle: async (record) => {
+      records.set(`${record.partition}:${record.offset}`, {
+        partition: record.partition,
+        offset: String(record.offset),
+        key: record.key?.toString(),
+        value: record.value ?? null,
+        headers: Object.fromEntries([...record.headers].map(([k, v]) => [k, v?.toString() ?? ""])),
+      });
+    },
+  });
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        records.push({
-          partition,
-          offset: message.offset,
-          key: message.key?.toString(),
-          value: message.value,
-          headers: Object.fromEntries(
-            Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
-          ),
-        });
-      },
-    });
-    await waitUntil(() => (records.length >= count ? true : undefined), {
+    await waitUntil(() => (records.size >= count ? true : undefined), {
       timeoutMs: options.timeoutMs ?? 60_000,
-      description: `${count} records on ${topic}`,
+      description: `${count} records on ${topic} (${records.size} so far)`,
     });
-    await consumer.stop(); // commits the offsets of what was consumed
   } finally {
-    await consumer.disconnect();
+    await consuming.stop(); // commits the offsets of what was consumed
   }
-  return records.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
+  return [...records.values()].sort(
+    (a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset),
+  );
 }
 
 /** Reads every record on `topic` up to its end now (read committed). */
-export async function readAll(kafka: Kafka, topic: string): Promise<ReadRecord[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    const count = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-    return await readTopic(kafka, topic, count);
-  } finally {
-    await admin.disconnect();
-  }
+export async function readAll(kafka: KafkaSource, topic: string): Promise<ReadRecord[]> {
+  const offsets = await withAdmin(kafkaSettingsOf(kafka), (admin) => topicOffsets(admin, topic));
+  const count = offsets.reduce((sum, p) => sum + Number(p.high - p.low), 0);
+  return readTopic(kafka, topic, count);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { chunkOutputs, sendOutputs } from "../../src/topology/output-sender.js";
-import { partitionForKey } from "../../src/topology/partitioner.js";
+import { partitionForKey } from "../../src/kafka/index.js";
 import type { OutputRecord } from "../../src/topology/index.js";
 
 const record = (topic: string, bytes: number, partition?: number): OutputRecord => ({

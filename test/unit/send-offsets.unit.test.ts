@@ -1,6 +1,6 @@
 import type { Transaction } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { sendOffsetsInTransaction } from "../../src/kafka/index.js";
+import { sendOffsetsInTransaction } from "../../src/kafka/kafkajs-legacy.js";
 
 /** A transaction whose sendOffsets throws the given errors, in turn, before it succeeds. */
 function transactionFailing(...errors: Error[]) {

@@ -7,7 +7,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { LOCAL_HOST } from "../../config/index.js";
 import { ComponentFailedError } from "../../errors/index.js";
-import { createKafka, withAdmin } from "../../kafka/index.js";
+import { withAdmin } from "../../kafka/index.js";
 import { javaLaunch, type Component, type StackContext } from "../component.js";
 import { writeProperties, type Properties } from "../properties.js";
 
@@ -59,6 +59,9 @@ export function brokerProperties(
   };
 }
 
+/** A probe asks once and briefly: the stack retries it until the component is ready. */
+export const PROBE = { connectTimeoutMs: 1000, requestTimeoutMs: 2000, retries: 0 } as const;
+
 export function kafkaBroker(spec: BrokerSpec): Component {
   const dirs = (ctx: StackContext) => {
     const root = ctx.paths.componentDir(spec.name);
@@ -107,16 +110,18 @@ export function kafkaBroker(spec: BrokerSpec): Component {
     },
 
     async probe(ctx) {
-      const kafka = createKafka({
+      const settings = {
         brokers: [`${LOCAL_HOST}:${ctx.config.ports[spec.port]}`],
         clientId: "sagastream-stack-probe",
-        connectionTimeoutMs: 1000,
-        retries: 0,
-      });
-      await withAdmin(kafka, async (admin) => {
-        const cluster = await admin.describeCluster();
-        if (cluster.brokers.length === 0) throw new Error("no broker registered yet");
-      });
+      };
+      await withAdmin(
+        settings,
+        async (admin) => {
+          const cluster = await admin.metadata({ topics: [] });
+          if (cluster.brokers.size === 0) throw new Error("no broker registered yet");
+        },
+        PROBE,
+      );
     },
   };
 }

@@ -5,8 +5,9 @@
  */
 import path from "node:path";
 import { LOCAL_HOST } from "../../config/index.js";
-import { createKafka, withAdmin } from "../../kafka/index.js";
+import { topicOffsets, withAdmin } from "../../kafka/index.js";
 import { javaLaunch, type Component, type StackContext } from "../component.js";
+import { PROBE } from "./kafka.js";
 import { writeProperties, type Properties } from "../properties.js";
 
 export const PRIMARY_ALIAS = "primary";
@@ -72,16 +73,18 @@ export function mirrorMaker(): Component {
     },
 
     async probe(ctx) {
-      const kafka = createKafka({
+      const settings = {
         brokers: [`${LOCAL_HOST}:${ctx.config.ports.drKafka}`],
         clientId: "sagastream-stack-probe",
-        connectionTimeoutMs: 1000,
-        retries: 0,
-      });
-      await withAdmin(kafka, async (admin) => {
-        const offsets = await admin.fetchTopicOffsets(HEARTBEATS_TOPIC);
-        if (!offsets.some((o) => Number(o.high) > 0)) throw new Error("no heartbeat yet");
-      });
+      };
+      await withAdmin(
+        settings,
+        async (admin) => {
+          const offsets = await topicOffsets(admin, HEARTBEATS_TOPIC);
+          if (!offsets.some((o) => o.high > 0n)) throw new Error("no heartbeat yet");
+        },
+        PROBE,
+      );
     },
   };
 }

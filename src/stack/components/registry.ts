@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import { LOCAL_HOST } from "../../config/index.js";
-import { createKafka, withAdmin } from "../../kafka/index.js";
+import { ensureTopics, withAdmin } from "../../kafka/index.js";
 import { javaLaunch, type Component, type StackContext } from "../component.js";
 
 export const REGISTRY_VERSION = "3.0.9";
@@ -27,22 +27,21 @@ export function registry(): Component {
 
     async prepare(ctx) {
       // Created here, not by the broker's auto-create, so the journal is never expired.
-      const kafka = createKafka({
+      const settings = {
         brokers: [`${LOCAL_HOST}:${ctx.config.ports.kafka}`],
         clientId: "sagastream-stack",
-      });
-      await withAdmin(kafka, async (admin) => {
-        const existing = new Set(await admin.listTopics());
-        const topics = [REGISTRY_JOURNAL_TOPIC, SNAPSHOTS_TOPIC]
-          .filter((topic) => !existing.has(topic))
-          .map((topic) => ({
+      };
+      await withAdmin(settings, (admin) =>
+        ensureTopics(
+          admin,
+          [REGISTRY_JOURNAL_TOPIC, SNAPSHOTS_TOPIC].map((topic) => ({
             topic,
-            numPartitions: 1, // the journal is one ordered log
-            replicationFactor: 1,
-            configEntries: [{ name: "retention.ms", value: "-1" }],
-          }));
-        if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: true });
-      });
+            partitions: 1, // the journal is one ordered log
+            replicas: 1,
+            configs: { "retention.ms": "-1" },
+          })),
+        ),
+      );
     },
 
     launchSpec(ctx) {

@@ -1,0 +1,76 @@
+/**
+ * The engine's consumers: group members that read committed records only (by default), never
+ * commit by themselves, and hand out keys, values and header values as bytes, header names as
+ * strings.
+ *
+ * @platformatic/kafka's own defaults differ on the points that matter: `autocommit: true`
+ * commits each fetched batch as soon as it is fetched, before anything has handled it (a crash
+ * then loses those records), and a 5 s fetch wait. Records are handled, and their offsets
+ * committed, by `startConsuming` (consume.ts).
+ */
+import { Consumer, FetchIsolationLevels, type Message } from "@platformatic/kafka";
+import { logClientEvents, logConsumerEvents, routeClientDebugOutput } from "./logging.js";
+import { baseOptions, type ClientOptions, type KafkaSettings } from "./settings.js";
+
+/**
+ * Keys, values and header values are typed Buffer, as the library types them, but a null key,
+ * a tombstone's value or a null header value come as undefined (see ConsumedRecord).
+ */
+export type KafkaConsumer = Consumer<Buffer, Buffer, string>;
+
+export type KafkaMessage = Message<Buffer, Buffer, string>;
+
+export interface ConsumerOptions extends ClientOptions {
+  groupId: string;
+  /** Skip records of aborted and still open transactions (default true). */
+  readCommitted?: boolean;
+  /** The group drops a member it has not heard from for this long (default 30 s). */
+  sessionTimeoutMs?: number;
+  /** Default 3 s. */
+  heartbeatIntervalMs?: number;
+  /** How long the group waits for its members to rejoin in a rebalance (default 60 s). */
+  rebalanceTimeoutMs?: number;
+  /** How long a fetch waits for records when there are none (default 500 ms, the Java default). */
+  maxWaitTimeMs?: number;
+  /** Records a stream buffers ahead of its reader (default 256). */
+  highWaterMark?: number;
+}
+
+function bytes(data?: Buffer): Buffer | undefined {
+  return data;
+}
+
+function text(data?: Buffer): string | undefined {
+  return data?.toString();
+}
+
+export function createConsumer(settings: KafkaSettings, options: ConsumerOptions): KafkaConsumer {
+  const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+  const consumer = new Consumer<Buffer, Buffer, string>({
+    ...baseOptions(settings, options),
+    groupId: options.groupId,
+    autocommit: false,
+    isolationLevel:
+      options.readCommitted === false
+        ? FetchIsolationLevels.READ_UNCOMMITTED
+        : FetchIsolationLevels.READ_COMMITTED,
+    sessionTimeout,
+    heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
+    rebalanceTimeout: Math.max(sessionTimeout, options.rebalanceTimeoutMs ?? 60_000),
+    maxWaitTime: options.maxWaitTimeMs ?? 500,
+    highWaterMark: options.highWaterMark ?? 256,
+    deserializers: { key: bytes, value: bytes, headerKey: text, headerValue: bytes },
+  });
+  const logger = settings.logger?.child({ component: "kafka-consumer", groupId: options.groupId });
+  // A rejoin that fails for good is emitted as 'error'; without a listener it would crash the
+  // process. startConsuming listens too, and starts the member again.
+  consumer.on("error", (error: Error) => {
+    logger?.error({ err: error }, "the consumer lost its group membership");
+  });
+  if (logger !== undefined && settings.logger !== undefined) {
+    logClientEvents(consumer, logger);
+    logConsumerEvents(consumer, logger);
+    routeClientDebugOutput(settings.logger);
+  }
+  return consumer;
+}

@@ -1,0 +1,86 @@
+/**
+ * Which Kafka errors are worth retrying, and how long to wait: bounded exponential backoff
+ * with jitter, the same curve for the clients' own retries (within one request) and for the
+ * engine's retries of a whole operation (p-retry).
+ */
+import { GenericError, MultipleErrors } from "@platformatic/kafka";
+import pRetry from "p-retry";
+
+/** Retries of one request inside a client: about 12 s of backoff before the caller hears. */
+export const CLIENT_RETRIES = 8;
+
+export const BACKOFF = { minMs: 100, maxMs: 3_000 } as const;
+
+/**
+ * CONCURRENT_TRANSACTIONS means the broker is still writing the previous transaction's
+ * markers, gone within milliseconds: the Java client retries it after 20 ms.
+ */
+const QUICK_RETRY_MS = 20;
+
+/** The delay before retry `attempt` (1-based): doubling from 100 ms up to 3 s, ±20% jitter. */
+export function backoffMs(attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(BACKOFF.maxMs, BACKOFF.minMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+/** The clients' `retryDelay`: see BACKOFF and QUICK_RETRY_MS. */
+export function clientRetryDelay(
+  _client: unknown,
+  _operation: string,
+  attempt: number,
+  _retries: number,
+  error: Error,
+): number {
+  return kafkaErrorId(error) === "CONCURRENT_TRANSACTIONS" ? QUICK_RETRY_MS : backoffMs(attempt);
+}
+
+/** Every error a Kafka client error stands for (itself, or those it aggregates). */
+function leaves(error: unknown): unknown[] {
+  if (error instanceof MultipleErrors) return error.errors.flatMap(leaves);
+  return [error];
+}
+
+/** The broker's error name (e.g. NOT_COORDINATOR) of a protocol error, if it is one. */
+export function kafkaErrorId(error: unknown): string | undefined {
+  for (const leaf of leaves(error)) {
+    if (leaf instanceof GenericError && typeof leaf.apiId === "string") return leaf.apiId;
+  }
+  return undefined;
+}
+
+/**
+ * Whether the same operation may succeed if tried again: a connection that failed or timed
+ * out, a broker that said "retry" (leader moved, coordinator loading, concurrent transaction),
+ * or a group that is rebalancing. A fenced producer, an unknown topic the caller named, or a
+ * message that is too large are not. Errors that are not the client's are not either.
+ */
+export function isRetriable(error: unknown): boolean {
+  const all = leaves(error);
+  if (all.length === 0) return false;
+  return all.every((leaf) => {
+    if (!(leaf instanceof GenericError)) return false;
+    if (leaf.code === "PLT_KFK_NETWORK" || leaf.code === "PLT_KFK_TIMEOUT") return true;
+    return leaf.canRetry === true || leaf.needsRejoin === true;
+  });
+}
+
+/**
+ * Runs `operation` until it succeeds, retrying retriable Kafka errors with BACKOFF for up to
+ * `retries` attempts (default: until `signal` aborts).
+ */
+export function retrying<T>(
+  operation: () => Promise<T>,
+  options: { retries?: number; signal?: AbortSignal; onRetry?: (error: Error) => void } = {},
+): Promise<T> {
+  return pRetry(operation, {
+    retries: options.retries ?? Number.POSITIVE_INFINITY,
+    minTimeout: BACKOFF.minMs,
+    maxTimeout: BACKOFF.maxMs,
+    randomize: true,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    shouldRetry: ({ error }) => isRetriable(error),
+    onFailedAttempt: ({ error }) => {
+      if (isRetriable(error)) options.onRetry?.(error);
+    },
+  });
+}

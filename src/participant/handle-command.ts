@@ -1,0 +1,182 @@
+/**
+ * How a participant handles one command, in one PostgreSQL transaction: the command's record
+ * in the idempotency store decides whether the handler runs at all, the handler's changes and
+ * the record of its outcome commit together, and `decided` may write the reply (to an outbox)
+ * in the same transaction.
+ *
+ * Outcomes: a handler that returns succeeds; one that throws CommandRefusedError refuses
+ * (recorded; the saga compensates); any other error is transient (nothing recorded; the saga
+ * retries). A compensation whose command never succeeded here succeeds without running, and
+ * voids that command should it still arrive.
+ */
+import type pg from "pg";
+import { withSavepoint, withTransaction } from "../db/index.js";
+import { CircuitOpenError, CommandRefusedError, toError } from "../errors/index.js";
+import type { Logger } from "../log/index.js";
+import { idempotencyKey, StepAction, type SagaCommand, type StepResult } from "../saga/index.js";
+import type { CircuitBreakers } from "./circuit-breaker.js";
+import { Outcome, type HandledCommand, type IdempotencyStore } from "./idempotency.js";
+
+export interface CommandContext {
+  /** Inside the transaction that records the command as handled: write your changes here. */
+  client: pg.PoolClient;
+  command: SagaCommand;
+  /** Runs a call to `downstream` through its circuit breaker. */
+  call<T>(downstream: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Sends the reply `ms` later, without holding up the partition (the effect commits now): a
+   * slow acknowledgment, for demos and fault-injection tests of step timeouts.
+   */
+  delayReply: (ms: number) => void;
+}
+
+export type CommandHandler = (
+  payload: Record<string, unknown>,
+  context: CommandContext,
+) => Promise<StepResult | undefined>;
+
+export interface ParticipantStats {
+  succeeded: number;
+  refused: number;
+  failed: number;
+  duplicates: number;
+  /** Compensations answered without running: their command never succeeded here. */
+  nothingToUndo: number;
+  deadLettered: number;
+}
+
+export interface CommandHandling {
+  name: string;
+  pool: pg.Pool;
+  store: IdempotencyStore;
+  handlers: Readonly<Record<string, CommandHandler>>;
+  fallback: CommandHandler | undefined;
+  breakers: CircuitBreakers;
+  stats: ParticipantStats;
+  logger: Logger | undefined;
+}
+
+/** Which count of ParticipantStats a handled command adds to, once its transaction commits. */
+type Tally = "succeeded" | "refused" | "failed" | "duplicates" | "nothingToUndo";
+
+export interface HandledOnce extends HandledCommand {
+  /** A failure the saga should retry (nothing was recorded). */
+  transient?: true;
+  /** `decided` wrote the reply in the transaction. */
+  replied?: boolean;
+  /** How much later the handler asked the reply to go (0: at once). */
+  delayMs: number;
+}
+
+/** Writes the reply in the transaction (to an outbox), if it does; says whether it did. */
+export type Decided = (
+  client: pg.PoolClient,
+  handled: HandledCommand,
+  delayMs: number,
+) => Promise<boolean>;
+
+/**
+ * Runs the handler (or answers from the record) in one transaction; never throws. Each outcome
+ * is counted in `stats` once its transaction has committed.
+ */
+export async function handleCommand(
+  h: CommandHandling,
+  command: SagaCommand,
+  decided: Decided,
+): Promise<HandledOnce> {
+  const delay = { ms: 0 };
+  try {
+    const { handled, tally } = await withTransaction(h.pool, async (client) => {
+      // Another member may be handling the same command after a rebalance: one at a time.
+      await h.store.lock(client, command);
+      const decision = await decide(h, client, command, delay);
+      if (decision.tally === "failed") return decision;
+      const replied = await decided(client, decision.handled, delay.ms);
+      return { handled: { ...decision.handled, replied }, tally: decision.tally };
+    });
+    h.stats[tally] += 1;
+    return { ...handled, delayMs: delay.ms };
+  } catch (thrown) {
+    h.stats.failed += 1;
+    h.logger?.warn(
+      { sagaId: command.sagaId, step: command.step, err: thrown },
+      "command failed; the saga will retry",
+    );
+    return { ...transient(toError(thrown).message), delayMs: 0 };
+  }
+}
+
+function transient(reason: string): HandledCommand & { transient: true } {
+  return { outcome: Outcome.Refused, reason, result: {}, transient: true };
+}
+
+/** What the command's outcome is, recording it; throws on a transient failure. */
+async function decide(
+  h: CommandHandling,
+  client: pg.PoolClient,
+  command: SagaCommand,
+  delay: { ms: number },
+): Promise<{ handled: HandledCommand & { transient?: true }; tally: Tally }> {
+  const key = idempotencyKey(command);
+  const earlier = await h.store.find(client, key);
+  if (earlier !== undefined) {
+    const handled =
+      earlier.outcome === Outcome.Voided
+        ? { outcome: Outcome.Refused, reason: "compensated before it ran", result: {} }
+        : earlier;
+    return { handled, tally: "duplicates" };
+  }
+  if (command.action === StepAction.Undo) {
+    const doKey = idempotencyKey({ ...command, action: StepAction.Do });
+    const done = await h.store.find(client, doKey);
+    if (done?.outcome !== Outcome.Success) {
+      if (done === undefined) {
+        await h.store.record(client, doKey, { outcome: Outcome.Voided, reason: "", result: {} });
+      }
+      const handled = { outcome: Outcome.Success, reason: "nothing to undo", result: {} };
+      await h.store.record(client, key, handled);
+      return { handled, tally: "nothingToUndo" };
+    }
+  }
+  const handler = h.handlers[command.type];
+  if (handler === undefined) {
+    // Nothing was written: the transaction commits empty.
+    const reason = `participant ${h.name} has no handler for ${command.type}: deploy one`;
+    return { handled: transient(reason), tally: "failed" };
+  }
+  const context: CommandContext = {
+    client,
+    command,
+    call: (downstream, fn) => h.breakers.of(downstream).run(fn),
+    delayReply: (ms) => {
+      delay.ms = ms;
+    },
+  };
+  const handled = await runHandler(h, handler, command, context);
+  await h.store.record(client, key, handled);
+  return { handled, tally: handled.outcome === Outcome.Success ? "succeeded" : "refused" };
+}
+
+/** The handler's outcome; its changes are undone if it throws (then the fallback may answer). */
+async function runHandler(
+  h: CommandHandling,
+  handler: CommandHandler,
+  command: SagaCommand,
+  context: CommandContext,
+): Promise<HandledCommand> {
+  try {
+    const result = await withSavepoint(context.client, "handler", () =>
+      handler(command.payload, context),
+    );
+    return { outcome: Outcome.Success, reason: "", result: result ?? {} };
+  } catch (thrown) {
+    if (thrown instanceof CircuitOpenError && h.fallback !== undefined) {
+      const result = await h.fallback(command.payload, context);
+      return { outcome: Outcome.Success, reason: "", result: result ?? {} };
+    }
+    if (thrown instanceof CommandRefusedError) {
+      return { outcome: Outcome.Refused, reason: thrown.message, result: {} };
+    }
+    throw thrown;
+  }
+}

@@ -1,0 +1,87 @@
+import type pg from "pg";
+import { describe, expect, it } from "vitest";
+import { withSavepoint, withTransaction } from "../../src/db/index.js";
+
+/** A pool whose one client records its statements and fails those named in `failing`. */
+function fakePool(failing: string[] = []) {
+  const statements: string[] = [];
+  let released: unknown = "not released";
+  const client = {
+    query: (sql: string) => {
+      statements.push(sql);
+      return failing.includes(sql)
+        ? Promise.reject(new Error(`${sql} failed`))
+        : Promise.resolve({});
+    },
+    release: (error?: unknown) => {
+      released = error;
+    },
+  };
+  const pool = { connect: () => Promise.resolve(client) } as unknown as pg.Pool;
+  return { pool, statements, released: () => released };
+}
+
+describe("withTransaction", () => {
+  it("commits and returns what the work returned", async () => {
+    const { pool, statements, released } = fakePool();
+    const result = await withTransaction(pool, async (client) => {
+      await client.query("INSERT 1");
+      return 42;
+    });
+    expect(result).toBe(42);
+    expect(statements).toEqual(["BEGIN", "INSERT 1", "COMMIT"]);
+    expect(released()).toBeUndefined();
+  });
+
+  it("rolls back and rethrows when the work throws", async () => {
+    const { pool, statements, released } = fakePool();
+    await expect(
+      withTransaction(pool, async (client) => {
+        await client.query("INSERT 1");
+        throw new Error("refused");
+      }),
+    ).rejects.toThrow("refused");
+    expect(statements).toEqual(["BEGIN", "INSERT 1", "ROLLBACK"]);
+    expect(released()).toBeUndefined();
+  });
+
+  it("rolls back when COMMIT fails", async () => {
+    const { pool, statements } = fakePool(["COMMIT"]);
+    await expect(withTransaction(pool, () => Promise.resolve(1))).rejects.toThrow("COMMIT failed");
+    expect(statements).toEqual(["BEGIN", "COMMIT", "ROLLBACK"]);
+  });
+
+  it("discards a client whose ROLLBACK failed too (a broken connection)", async () => {
+    const { pool, released } = fakePool(["INSERT 1", "ROLLBACK"]);
+    await expect(withTransaction(pool, (client) => client.query("INSERT 1"))).rejects.toThrow(
+      "INSERT 1 failed",
+    );
+    expect(released()).toBeInstanceOf(Error);
+  });
+});
+
+describe("withSavepoint", () => {
+  it("undoes only its own work when it throws, and rethrows", async () => {
+    const { pool, statements } = fakePool();
+    await withTransaction(pool, async (client) => {
+      await client.query("INSERT 1");
+      await expect(
+        withSavepoint(client, "handler", async () => {
+          await client.query("INSERT 2");
+          throw new Error("refused");
+        }),
+      ).rejects.toThrow("refused");
+      expect(await withSavepoint(client, "handler", () => Promise.resolve("ok"))).toBe("ok");
+    });
+    expect(statements).toEqual([
+      "BEGIN",
+      "INSERT 1",
+      "SAVEPOINT handler",
+      "INSERT 2",
+      "ROLLBACK TO SAVEPOINT handler",
+      "SAVEPOINT handler",
+      "RELEASE SAVEPOINT handler",
+      "COMMIT",
+    ]);
+  });
+});
