@@ -24,11 +24,6 @@ export {
   type ConsumingOptions,
   type KafkaSettings,
 } from "./kafka/index.js";
-/**
- * A kafkajs client, only for followSagaEvents until the saga engine moves to @platformatic/kafka
- * (then it goes, with kafkajs).
- */
-export { createKafka } from "./kafka/kafkajs-legacy.js";
 export { withTransaction } from "./db/index.js";
 export {
   AvroCodec,

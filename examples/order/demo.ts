@@ -15,7 +15,6 @@ import pg from "pg";
 import {
   AvroCodec,
   ConnectClient,
-  createKafka,
   createLogger,
   createSchemaRegistry,
   formatTable,
@@ -24,6 +23,7 @@ import {
   removeOutboxPipeline,
   SagaWorker,
   type Connections,
+  type KafkaSettings,
 } from "sagastream";
 import { FaultPlan } from "./faults.js";
 import { startOrderService } from "./order-service.js";
@@ -57,7 +57,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const run = `demo_${Date.now().toString(36)}`;
   const logger = createLogger("error", "demo");
   const pool = new pg.Pool({ connectionString: connections.databaseUrl, max: 16 });
-  const kafka = { brokers: connections.kafkaBrokers, clientId: run };
+  const kafka: KafkaSettings = { brokers: connections.kafkaBrokers, clientId: run };
   const connect = new ConnectClient(connections.connectUrl);
   const codec = new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl));
   const faults = new FaultPlan({
@@ -104,7 +104,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   const ended = new Map<string, { end: string; at: number }>();
   const watcher = await followSagaEvents(
-    createKafka(kafka), // kafkajs, until followSagaEvents moves
+    kafka,
     { applicationId: run, groupId: `${run}-demo-watcher`, codec },
     ({ record: { sagaId, event }, timestamp }) => {
       const end = ENDS[event.type];

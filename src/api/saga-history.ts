@@ -3,18 +3,18 @@
  * The saga's partition is read, read committed, from the first record stamped at or after the
  * saga's start (ListOffsets by timestamp: a decision record carries its input's time, and the
  * saga's first one is stamped with its start) until the saga's events are all there or the
- * log ends. Kept in one small module, the only Kafka I/O of the API, so that moving it to
- * another client touches nothing else.
+ * read reaches the partition's last stable offset as it was when the read began. Kept in one
+ * small module, the only Kafka I/O of the API.
  *
- * kafkajs cannot read a partition without a consumer group, so a throwaway group whose
- * assigner hands it just this partition does the reading (as the changelog restore does).
- * A new group's first join waits `group.initial.rebalance.delay.ms` on the broker (0 on the
- * local stack, 3 s by default): a client that fetches without a group reads at once.
+ * The partition is fetched directly from its leader (the runtime's KafkaPartitionFetcher),
+ * with no consumer group: nothing to join, so nothing waits on the broker's
+ * `group.initial.rebalance.delay.ms`, and no group is left behind per read.
  */
-import { randomUUID } from "node:crypto";
-import { AssignerProtocol, type Admin, type Kafka, type PartitionAssigner } from "kafkajs";
+import { Consumer, FetchIsolationLevels, ListOffsetTimestamps } from "@platformatic/kafka";
+import { baseOptions, type KafkaSettings } from "../kafka/index.js";
 import { eventsOf, sagaDecisionReader, type SagaEvent } from "../saga/index.js";
 import type { AvroCodec } from "../schema/index.js";
+import { KafkaPartitionFetcher } from "../topology/index.js";
 
 export interface HistoryEntry {
   seq: number;
@@ -33,61 +33,50 @@ export interface SagaHistoryReader {
   close(): Promise<void>;
 }
 
-function onlyPartition(topic: string, partition: number): PartitionAssigner {
-  return () => ({
-    name: "SagastreamHistory",
-    version: 1,
-    protocol: ({ topics }) => ({
-      name: "SagastreamHistory",
-      metadata: AssignerProtocol.MemberMetadata.encode({
-        version: 1,
-        topics,
-        userData: Buffer.alloc(0),
-      }),
-    }),
-    assign: ({ members }) =>
-      Promise.resolve(
-        members.map((member, i) => ({
-          memberId: member.memberId,
-          memberAssignment: AssignerProtocol.MemberAssignment.encode({
-            version: 1,
-            assignment: i === 0 ? { [topic]: [partition] } : {},
-            userData: Buffer.alloc(0),
-          }),
-        })),
-      ),
-  });
-}
+/** How long one fetch waits for records when the broker has none yet. */
+const FETCH_WAIT_MS = 100;
 
 export function kafkaSagaHistory(options: {
-  kafka: Kafka;
+  kafka: KafkaSettings;
   /** The saga-events topic. */
   topic: string;
   codec: AvroCodec;
   /** A read that takes longer fails (default 30 s). */
   timeoutMs?: number;
 }): SagaHistoryReader {
-  const { kafka, topic } = options;
+  const { topic } = options;
   const decode = sagaDecisionReader(options.codec);
-  let admin: Promise<Admin> | undefined;
-  const connectedAdmin = () =>
-    (admin ??= (async () => {
-      const a = kafka.admin();
-      await a.connect();
-      return a;
-    })());
+  // Never joins its group (the library wants one named): it lists offsets and fetches, read
+  // committed, as the runtime's restore consumer does.
+  let client: Consumer | undefined;
+  const consumer = () =>
+    (client ??= new Consumer({
+      ...baseOptions(options.kafka),
+      groupId: `${options.kafka.clientId}-history`,
+      autocommit: false,
+      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+    }));
+
+  async function offsetOf(partition: number, timestamp: bigint): Promise<bigint> {
+    const offsets = await consumer().listOffsets({
+      topics: [topic],
+      partitions: { [topic]: [partition] },
+      timestamp,
+    });
+    const offset = offsets.get(topic)?.[partition];
+    if (offset === undefined) throw new Error(`topic ${topic} has no partition ${partition}`);
+    return offset;
+  }
 
   /** Offsets [from, end) of the partition that can hold the saga's events. */
   async function span(partition: number, startedAt: number): Promise<[bigint, bigint]> {
-    const a = await connectedAdmin();
-    const starts = await a.fetchTopicOffsetsByTimestamp(topic, startedAt);
-    const ends = await a.fetchTopicOffsets(topic); // read committed: the last stable offset
-    const from = starts.find((p) => p.partition === partition)?.offset;
-    const end = ends.find((p) => p.partition === partition)?.high;
-    if (from === undefined || end === undefined) {
-      throw new Error(`topic ${topic} has no partition ${partition}`);
-    }
-    return [BigInt(from), BigInt(end)];
+    // read committed: LATEST is the last stable offset
+    const [start, end] = await Promise.all([
+      offsetOf(partition, BigInt(startedAt)),
+      offsetOf(partition, ListOffsetTimestamps.LATEST),
+    ]);
+    // -1: no record stamped at or after the start (yet)
+    return [start < 0n ? end : start, end];
   }
 
   async function read(
@@ -95,57 +84,35 @@ export function kafkaSagaHistory(options: {
     partition: number,
     bounds: HistoryBounds,
   ): Promise<HistoryEntry[]> {
+    if (bounds.events <= 0) return [];
     const [from, end] = await span(partition, bounds.startedAt);
-    // By seq: a batch kafkajs delivers again (after the seek) adds nothing twice.
-    const history = new Map<number, SagaEvent>();
-    if (from >= end || bounds.events <= 0) return [];
-    const consumer = kafka.consumer({
-      groupId: `sagastream-history-${randomUUID()}`,
-      partitionAssigners: [onlyPartition(topic, partition)],
-      readUncommitted: false,
-      maxWaitTimeInMs: 100,
-      allowAutoTopicCreation: false,
-    });
-    await consumer.connect();
     const timeoutMs = options.timeoutMs ?? 30_000;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      let finish = () => {};
-      const done = new Promise<void>((resolve, reject) => {
-        finish = resolve;
-        timer = setTimeout(() => {
-          reject(new Error(`reading saga ${sagaId}'s history took over ${timeoutMs} ms`));
-        }, timeoutMs);
-        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-          if (payload.partition === partition && BigInt(payload.lastOffset) + 1n >= end) resolve();
-        });
-        consumer.on(consumer.events.CRASH, ({ payload }) => {
-          reject(payload.error);
-        });
-      });
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatch: async ({ batch }) => {
-          for (const message of batch.messages) {
-            const offset = BigInt(message.offset);
-            if (offset < from || offset >= end || message.value === null) continue;
-            if (message.key?.toString() !== sagaId) continue;
-            for (const { seq, event } of eventsOf(await decode(message.value))) {
-              history.set(seq, event);
-            }
-            if (history.size >= bounds.events) {
-              finish();
-              return;
-            }
-          }
-        },
-      });
-      if (from > 0n) consumer.seek({ topic, partition, offset: from.toString() });
-      await done;
-    } finally {
-      clearTimeout(timer);
-      await consumer.disconnect();
+    const deadline = Date.now() + timeoutMs;
+    // By seq: an event the log holds twice (a decision written again) is listed once.
+    const history = new Map<number, SagaEvent>();
+    // A fetcher per read: it tracks the partition's aborted transactions from `from` on.
+    const fetcher = new KafkaPartitionFetcher(consumer());
+    let position = from;
+    while (position < end && history.size < bounds.events) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `reading saga ${sagaId}'s history took over ${timeoutMs} ms ` +
+            `(at offset ${position} of ${topic}/${partition}, reading up to ${end})`,
+        );
+      }
+      const [fetched] = await fetcher.fetch(
+        [{ topic, partition, offset: position }],
+        FETCH_WAIT_MS,
+      );
+      if (fetched === undefined) continue;
+      for (const record of fetched.records) {
+        if (record.offset >= end || record.value === null) continue;
+        if (record.key?.toString() !== sagaId) continue;
+        for (const { seq, event } of eventsOf(await decode(record.value))) {
+          history.set(seq, event);
+        }
+      }
+      position = fetched.next;
     }
     return [...history].sort(([a], [b]) => a - b).map(([seq, event]) => ({ seq, event }));
   }
@@ -153,9 +120,9 @@ export function kafkaSagaHistory(options: {
   return {
     read,
     close: async () => {
-      const a = admin;
-      admin = undefined;
-      await (await a?.catch(() => undefined))?.disconnect();
+      const c = client;
+      client = undefined;
+      await c?.close(true).catch(() => undefined);
     },
   };
 }

@@ -15,9 +15,17 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Kafka, Message } from "kafkajs";
-import { createKafka, PRODUCER_RETRY, withAdmin } from "../kafka/kafkajs-legacy.js";
-import { deadLetterTopic } from "../kafka/index.js";
+import { MessagesStreamModes } from "@platformatic/kafka";
+import {
+  createConsumer,
+  createProducer,
+  deadLetterTopic,
+  topicOffsets,
+  withAdmin,
+  type KafkaSettings,
+  type ProducedRecord,
+} from "../kafka/index.js";
+import { KafkaPartitionFetcher } from "../topology/partition-fetcher.js";
 import { avroSagaSerdes, followSagaEvents, sagaTopics, type SagaReply } from "../saga/index.js";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
 import { ProcessingGuarantee } from "../topology/index.js";
@@ -47,89 +55,98 @@ export interface SagaBenchOptions {
 
 /** Echo participants: every command is answered with success, a batch at a time. */
 async function startEchoParticipants(
-  kafka: Kafka,
+  kafka: KafkaSettings,
   codec: AvroCodec,
   app: string,
   participants: string[],
 ) {
   const topics = sagaTopics(app);
   const serdes = await avroSagaSerdes(codec, app, participants);
-  const producer = kafka.producer({ idempotent: true, retry: PRODUCER_RETRY });
-  await producer.connect();
-  const consumers = await Promise.all(
-    participants.map(async (participant) => {
-      const consumer = kafka.consumer({
-        groupId: `${app}.echo.${participant}`,
-        maxWaitTimeInMs: 20,
+  const producer = createProducer(kafka);
+  const consumer = createConsumer(kafka, { groupId: `${app}.echo`, maxWaitTimeMs: 10 });
+  const commands = new Map(participants.map((p) => [topics.commands(p), serdes.command(p)]));
+  const stream = await consumer.consume({
+    topics: [...commands.keys()],
+    autocommit: false,
+    mode: MessagesStreamModes.EARLIEST,
+  });
+  // Replies go out a batch at a time: what arrived while the previous batch was being sent.
+  let pending: ProducedRecord[] = [];
+  let sending: Promise<void> | undefined;
+  const flush = (): void => {
+    if (sending !== undefined || pending.length === 0) return;
+    const messages = pending;
+    pending = [];
+    sending = producer
+      .send({ messages })
+      .then(() => undefined)
+      .finally(() => {
+        sending = undefined;
+        flush();
       });
-      await consumer.connect();
-      await consumer.subscribe({ topic: topics.commands(participant), fromBeginning: true });
-      await consumer.run({
-        partitionsConsumedConcurrently: PARTITIONS,
-        eachBatch: async ({ batch }) => {
-          const commands = serdes.command(participant);
-          const messages: Message[] = [];
-          for (const m of batch.messages) {
-            if (m.value === null) continue;
-            await commands.prepare?.(m.value);
-            const c = commands.deserialize(m.value);
-            const reply: SagaReply = {
-              sagaId: c.sagaId,
-              step: c.step,
-              action: c.action,
-              attempt: c.attempt,
-              outcome: "success",
-              retriable: false,
-              reason: "",
-              result: {},
-            };
-            messages.push({ key: c.sagaId, value: serdes.reply.serialize(reply) });
-          }
-          if (messages.length > 0)
-            await producer.send({ topic: topics.replies, acks: -1, messages });
-        },
-      });
-      return consumer;
-    }),
-  );
+  };
+  stream.on("data", (message) => {
+    const serde = commands.get(message.topic);
+    if (serde === undefined || message.value === undefined) return;
+    void (async () => {
+      await serde.prepare?.(message.value);
+      const c = serde.deserialize(message.value);
+      const reply: SagaReply = {
+        sagaId: c.sagaId,
+        step: c.step,
+        action: c.action,
+        attempt: c.attempt,
+        outcome: "success",
+        retriable: false,
+        reason: "",
+        result: {},
+      };
+      pending.push({ topic: topics.replies, key: c.sagaId, value: serdes.reply.serialize(reply) });
+      flush();
+    })();
+  });
   return {
     stop: once(async () => {
-      for (const c of consumers) await c.disconnect();
-      await producer.disconnect();
+      await stream.close();
+      await sending;
+      await consumer.close();
+      await producer.close();
     }),
   };
 }
 
 /** Produces a start per id (paced when a rate is given); returns when each was sent. */
 async function produceStarts(
-  kafka: Kafka,
+  kafka: KafkaSettings,
   topic: string,
   ids: string[],
   ratePerSecond?: number,
 ): Promise<Map<string, number>> {
   const sentAt = new Map<string, number>();
-  const producer = kafka.producer({ idempotent: true, retry: PRODUCER_RETRY });
-  await producer.connect();
+  const producer = createProducer(kafka);
   const chunk = ratePerSecond === undefined ? 1_000 : Math.max(1, Math.round(ratePerSecond / 50));
   const started = Date.now();
-  for (let i = 0; i < ids.length; i += chunk) {
-    const messages = ids
-      .slice(i, i + chunk)
-      .map((id) => ({ key: id, value: JSON.stringify({ id }), timestamp: String(Date.now()) }));
-    const now = Date.now();
-    for (const m of messages) sentAt.set(m.key, now);
-    await producer.send({ topic, acks: -1, messages });
-    if (ratePerSecond !== undefined) {
-      const due = started + ((i + chunk) / ratePerSecond) * 1000;
-      if (due > Date.now()) await sleep(due - Date.now());
+  try {
+    for (let i = 0; i < ids.length; i += chunk) {
+      const now = Date.now();
+      const messages = ids.slice(i, i + chunk).map((id): ProducedRecord => {
+        sentAt.set(id, now);
+        return { topic, key: id, value: Buffer.from(JSON.stringify({ id })) };
+      });
+      await producer.send({ messages });
+      if (ratePerSecond !== undefined) {
+        const due = started + ((i + chunk) / ratePerSecond) * 1000;
+        if (due > Date.now()) await sleep(due - Date.now());
+      }
     }
+  } finally {
+    await producer.close();
   }
-  await producer.disconnect();
   return sentAt;
 }
 
 /** Follows the saga-events log: when each saga's completion arrived. */
-async function watchEvents(kafka: Kafka, codec: AvroCodec, app: string) {
+async function watchEvents(kafka: KafkaSettings, codec: AvroCodec, app: string) {
   const completedAt = new Map<string, number>();
   const follower = await followSagaEvents(
     kafka,
@@ -242,51 +259,44 @@ interface RecordCounts {
  * Counts the records on `topics` now, committed ones (read committed from the start; a
  * transaction's markers are not records). Resolves once every partition was read to its end.
  */
-async function countRecords(kafka: Kafka, topics: readonly string[]): Promise<Map<string, number>> {
+async function countRecords(
+  kafka: KafkaSettings,
+  topics: readonly string[],
+): Promise<Map<string, number>> {
   const counts = new Map<string, number>(topics.map((t) => [t, 0]));
-  const ends = new Map<string, bigint>(); // `${topic}/${partition}` → end offset
+  const ranges: { topic: string; partition: number; low: bigint; high: bigint }[] = [];
   await withAdmin(kafka, async (admin) => {
     for (const topic of topics) {
-      for (const p of await admin.fetchTopicOffsets(topic)) {
-        if (BigInt(p.high) > BigInt(p.low)) ends.set(`${topic}/${p.partition}`, BigInt(p.high));
+      for (const p of await topicOffsets(admin, topic)) {
+        if (p.high > p.low) ranges.push({ topic, ...p });
       }
     }
   });
-  if (ends.size === 0) return counts;
-  const consumer = kafka.consumer({
-    groupId: `sagastream-count-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`,
-    maxWaitTimeInMs: 100,
-  });
-  await consumer.connect();
+  const consumer = createConsumer(kafka, { groupId: `sagastream-count-${Date.now()}` });
+  const fetcher = new KafkaPartitionFetcher(consumer);
   try {
-    const done = new Promise<void>((resolve, reject) => {
-      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-        const key = `${payload.topic}/${payload.partition}`;
-        const end = ends.get(key);
-        if (end !== undefined && BigInt(payload.lastOffset) + 1n >= end) ends.delete(key);
-        if (ends.size === 0) resolve();
-      });
-      consumer.on(consumer.events.CRASH, ({ payload }) => {
-        reject(payload.error);
-      });
-    });
-    await consumer.subscribe({ topics: [...topics], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: ({ batch }) => {
-        counts.set(batch.topic, (counts.get(batch.topic) ?? 0) + batch.messages.length);
-        return Promise.resolve();
-      },
-    });
-    await done;
+    for (const { topic, partition, low, high } of ranges) {
+      let position = low;
+      while (position < high) {
+        const [fetched] = await fetcher.fetch([{ topic, partition, offset: position }], 100);
+        if (fetched === undefined || fetched.next <= position) continue;
+        const inRange = fetched.records.filter((r) => r.offset < high).length;
+        counts.set(topic, (counts.get(topic) ?? 0) + inRange);
+        position = fetched.next;
+      }
+    }
   } finally {
-    await consumer.disconnect();
+    await consumer.close();
   }
   return counts;
 }
 
 /** What the worker of `app` wrote for `sagas` sagas. */
-async function recordsPerSaga(kafka: Kafka, app: string, sagas: number): Promise<RecordCounts> {
+async function recordsPerSaga(
+  kafka: KafkaSettings,
+  app: string,
+  sagas: number,
+): Promise<RecordCounts> {
   const topics = sagaTopics(app);
   const changelogs = await withAdmin(kafka, async (admin) =>
     (await admin.listTopics()).filter((t) => t.startsWith(`${app}-`) && t.endsWith("-changelog")),
@@ -321,7 +331,7 @@ async function runMode(
 ): Promise<Result> {
   const { brokers, codec } = connections;
   const app = `bench-saga-${guarantee === ProcessingGuarantee.ExactlyOnce ? "eos" : "alos"}-${Date.now().toString(36)}`;
-  const kafka = createKafka({ brokers, clientId: app });
+  const kafka: KafkaSettings = { brokers, clientId: app };
   const startTopic = benchStartTopic(app);
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `${app}-`));
   const profileDir = options.profile === true ? path.join(stateDir, "profile") : undefined;
@@ -383,7 +393,7 @@ async function runMode(
 /** Memory with ACTIVE sagas in flight: no participant answers, so they all wait on step one. */
 async function measureActive(connections: BenchConnections, report: (line: string) => void) {
   const app = `bench-saga-active-${Date.now().toString(36)}`;
-  const kafka = createKafka({ brokers: connections.brokers, clientId: app });
+  const kafka: KafkaSettings = { brokers: connections.brokers, clientId: app };
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `${app}-`));
   const worker = await startWorker(
     connections,
@@ -403,9 +413,10 @@ async function measureActive(connections: BenchConnections, report: (line: strin
     await withAdmin(kafka, (admin) =>
       waitUntil(
         async () => {
-          const [offsets] = await admin.fetchOffsets({ groupId: app, topics: [topic] });
-          const done = (offsets?.partitions ?? []).reduce(
-            (sum, p) => sum + Math.max(0, Number(p.offset)),
+          const [group] = await admin.listConsumerGroupOffsets({ groups: [app] });
+          const partitions = group?.topics.find((t) => t.name === topic)?.partitions ?? [];
+          const done = partitions.reduce(
+            (sum, p) => sum + Math.max(0, Number(p.committedOffset)),
             0,
           );
           return done >= ACTIVE ? true : undefined;

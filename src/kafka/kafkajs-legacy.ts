@@ -1,8 +1,8 @@
 /**
- * kafkajs, kept only for the parts that have not moved to @platformatic/kafka yet: the
- * topology runtime (src/topology), the saga engine and its worker (src/saga, src/worker), and
- * their benchmarks. They import these names from this file, not from the folder's entry; it is
- * deleted when the runtime moves, and nothing new may import it.
+ * kafkajs, kept only for the benchmarks: the kafkajs raw pipe (which compares the clients) and,
+ * until they move, the saga and topology benchmarks (and followSagaEvents, which the saga
+ * benchmark hands a kafkajs client). They import these names from this file, not from the
+ * folder's entry; nothing new may import it.
  */
 import {
   Kafka,

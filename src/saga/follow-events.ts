@@ -3,7 +3,8 @@
  * decision) into its events: what the demo, the benchmarks, the tests and analysts' tools
  * follow sagas by.
  */
-import type { Kafka } from "kafkajs";
+import { startConsuming } from "../kafka/index.js";
+import { kafkaSettingsOf, type KafkaSource } from "../kafka/kafkajs-legacy.js";
 import { eventsOf, sagaTopics, type SagaEventRecord } from "./messages.js";
 import type { AvroCodec } from "../schema/index.js";
 import { sagaDecisionReader } from "./serdes.js";
@@ -16,30 +17,51 @@ export interface FollowedEvent {
   receivedAt: number;
 }
 
-/** Calls `onEvent` for each event of the log, in order per saga. */
+interface FollowOptions {
+  applicationId: string;
+  groupId: string;
+  codec: AvroCodec;
+}
+
+interface Following {
+  stop(): Promise<void>;
+}
+
+/**
+ * Calls `onEvent` for each event of the log, once, in order per saga. The reader is a member
+ * of `groupId` (a group with no committed offsets starts at the beginning of the log); a
+ * record its group hands it again (after a rebalance) is not passed on twice.
+ *
+ * `kafka` is the KafkaSettings; a kafkajs client made by createKafka is still taken (its
+ * settings are used), for the saga benchmark until it moves.
+ */
 export async function followSagaEvents(
-  kafka: Kafka,
-  options: { applicationId: string; groupId: string; codec: AvroCodec },
+  kafka: KafkaSource,
+  options: FollowOptions,
   onEvent: (event: FollowedEvent) => void,
-): Promise<{ stop(): Promise<void> }> {
+): Promise<Following> {
   const read = sagaDecisionReader(options.codec);
-  const consumer = kafka.consumer({ groupId: options.groupId, maxWaitTimeInMs: 50 });
-  await consumer.connect();
-  await consumer.subscribe({
-    topic: sagaTopics(options.applicationId).events,
-    fromBeginning: true,
-  });
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
+  /** Per partition, the next offset not handed out yet. */
+  const next = new Map<number, bigint>();
+  const consuming = await startConsuming(kafkaSettingsOf(kafka), {
+    groupId: options.groupId,
+    topics: [sagaTopics(options.applicationId).events],
+    startFrom: "earliest",
+    // Every partition at once: a saga's events share its partition, so stay in order.
+    concurrency: 64,
+    // Followers time sagas (the demo, the benchmark's latencies): don't idle on empty fetches.
+    maxWaitTimeMs: 50,
+    commitIntervalMs: 1_000,
+    handle: async ({ partition, offset, value, timestamp }) => {
+      if (offset < (next.get(partition) ?? 0n)) return;
       const receivedAt = Date.now();
-      for (const message of batch.messages) {
-        if (message.value === null) continue;
-        const timestamp = Number(message.timestamp);
-        for (const record of eventsOf(await read(message.value))) {
+      if (value !== undefined) {
+        for (const record of eventsOf(await read(value))) {
           onEvent({ record, timestamp, receivedAt });
         }
       }
+      next.set(partition, offset + 1n);
     },
   });
-  return { stop: () => consumer.disconnect() };
+  return { stop: () => consuming.stop() };
 }

@@ -2,9 +2,8 @@
  * The engine's topics: created when missing, all with the same partition count, so that a
  * saga's messages share one partition everywhere; a worker refuses topics that are not.
  */
-import type { Kafka } from "kafkajs";
 import { TopologyError } from "../errors/index.js";
-import { withAdmin } from "../kafka/kafkajs-legacy.js";
+import { ensureTopics, withAdmin, type KafkaSettings } from "../kafka/index.js";
 import { sagaTopics } from "./messages.js";
 
 /**
@@ -13,7 +12,7 @@ import { sagaTopics } from "./messages.js";
  * count, which is rarely the engine's.)
  */
 export async function ensureSagaTopics(
-  kafka: Kafka,
+  kafka: KafkaSettings,
   applicationId: string,
   participants: readonly string[],
   partitions: number,
@@ -21,34 +20,33 @@ export async function ensureSagaTopics(
 ): Promise<void> {
   const topics = sagaTopics(applicationId);
   const wanted = [
-    topics.events,
-    topics.replies,
-    topics.control,
-    ...participants.map((p) => topics.commands(p)),
-    ...startTopics,
+    ...new Set([
+      topics.events,
+      topics.replies,
+      topics.control,
+      ...participants.map((p) => topics.commands(p)),
+      ...startTopics,
+    ]),
   ];
   await withAdmin(kafka, async (admin) => {
-    const existing = new Set(await admin.listTopics());
-    const missing = wanted.filter((t) => !existing.has(t));
-    if (missing.length > 0) {
-      await admin.createTopics({
-        topics: missing.map((topic) => ({
-          topic,
-          numPartitions: partitions,
-          // the saga-events log is the source of truth: keep it
-          configEntries: topic === topics.events ? [{ name: "retention.ms", value: "-1" }] : [],
-        })),
-        waitForLeaders: true,
-      });
-    }
-    const present = wanted.filter((t) => existing.has(t));
-    if (present.length === 0) return;
-    const metadata = await admin.fetchTopicMetadata({ topics: present });
-    const wrong = metadata.topics.filter((t) => t.partitions.length !== partitions);
+    await ensureTopics(
+      admin,
+      wanted.map((topic) => ({
+        topic,
+        partitions,
+        // the saga-events log is the source of truth: keep it
+        ...(topic === topics.events ? { configs: { "retention.ms": "-1" } } : {}),
+      })),
+    );
+    // Topics that existed, or that another process created meanwhile, may have another count.
+    const metadata = await admin.metadata({ topics: wanted, forceUpdate: true });
+    const wrong = wanted
+      .map((name) => ({ name, count: metadata.topics.get(name)?.partitionsCount }))
+      .filter(({ count }) => count !== partitions);
     if (wrong.length > 0) {
       throw new TopologyError(
         `saga topics must all have ${partitions} partitions (co-partitioned by saga id); ` +
-          wrong.map((t) => `${t.name} has ${t.partitions.length}`).join(", ") +
+          wrong.map((t) => `${t.name} has ${String(t.count)}`).join(", ") +
           ": repartition them (sagastream ops) or set the worker's partitions to match",
       );
     }

@@ -62,8 +62,8 @@ export interface StreamsAppOptions {
 }
 
 const DEFAULT_COMMIT_INTERVAL_MS = 20;
-/** An interval grows to at most this many records while the previous commit is in flight. */
-const MAX_INTERVAL_RECORDS = 5_000;
+/** The open intervals grow to at most this many records while a commit is in flight. */
+const MAX_INTERVAL_RECORDS = 1_000;
 /**
  * A transaction left open (its owner died) holds back every read-committed consumer of its
  * partitions, such as the participants, until the broker aborts it. Kafka Streams bounds that

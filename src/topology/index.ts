@@ -22,4 +22,10 @@ export { TopologyTestDriver, type TestRecord, type TestDriverOptions } from "./t
 export { partitionForKey } from "../kafka/index.js";
 export { StreamsApp, ProcessingGuarantee, type StreamsAppOptions } from "./app.js";
 export { AppMetrics } from "./metrics.js";
+export {
+  KafkaPartitionFetcher,
+  type FetchPosition,
+  type FetchedPartition,
+  type PartitionFetcher,
+} from "./partition-fetcher.js";
 export { copartitionedAssigner, assignCopartitioned, COPARTITIONED_ASSIGNER } from "./assigner.js";

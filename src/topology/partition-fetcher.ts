@@ -37,7 +37,7 @@ const MAX_BYTES = 16 * 1024 * 1024;
 export class KafkaPartitionFetcher implements PartitionFetcher {
   private readonly filters = new Map<string, ReadCommittedFilter>();
 
-  constructor(private readonly consumer: Consumer) {}
+  constructor(private readonly consumer: Pick<Consumer, "fetch" | "metadata">) {}
 
   reset(topic: string, partition: number): void {
     this.filters.delete(`${topic}/${partition}`);

@@ -21,7 +21,12 @@ export interface StreamThreadOptions {
   now: () => number;
   /** How often wall-clock punctuators are checked (ms). */
   punctuateIntervalMs: number;
-  /** While a commit is in flight, a task's interval grows to at most this many records. */
+  /**
+   * While a commit is in flight, the open intervals grow to at most this many records in all.
+   * Sagas are a closed loop (a command is seen by its participant only once its transaction
+   * commits, and the reply is the next input), so a worker that keeps processing while a large
+   * commit is in flight only makes its next commit larger and the loop slower.
+   */
   maxIntervalRecords: number;
   onLag: (topic: string, partition: number, lag: number) => void;
   /** Where the loop's time goes. */
@@ -119,12 +124,14 @@ export class StreamThread {
     this.options.onLag(topic, partition, Number(fetched.lastStable - fetched.next));
     try {
       for (const record of fetched.records) {
-        if (task.uncommitted >= this.options.maxIntervalRecords && commits.busy) {
+        if (commits.busy && this.uncommitted() >= this.options.maxIntervalRecords) {
           const waited = this.options.now();
           await commits.settled(); // back-pressure: the broker sets the pace
           this.options.loop.backPressureMs += this.options.now() - waited;
           if (tasks.taskFor(topology.subtopologyOf(topic).id, partition) !== task) return;
         }
+        // Between two records: a commit that may start, starts (a fetch can hold thousands).
+        if (commits.dueIn() === 0) commits.maybeCommit(tasks.runningTasks());
         await task.process(topic, record);
         if (this.stopping()) return;
       }
@@ -136,6 +143,13 @@ export class StreamThread {
       );
       tasks.revive([task]);
     }
+  }
+
+  /** Records processed since the last commit began, over all tasks. */
+  private uncommitted(): number {
+    let sum = 0;
+    for (const task of this.options.tasks.runningTasks()) sum += task.uncommitted;
+    return sum;
   }
 
   private async punctuateIfDue(): Promise<void> {

@@ -4,7 +4,6 @@
  * requests, metrics). It creates the engine's topics when missing.
  */
 import { randomUUID } from "node:crypto";
-import type { Kafka, Producer } from "kafkajs";
 import {
   kafkaSagaHistory,
   SagaQueries,
@@ -14,7 +13,7 @@ import {
   type SagaApiBackend,
   type SagaHistoryReader,
 } from "../api/index.js";
-import { createKafka, PRODUCER_RETRY } from "../kafka/kafkajs-legacy.js";
+import { createProducer, type KafkaProducer, type KafkaSettings } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import type { AvroCodec } from "../schema/index.js";
 import {
@@ -56,9 +55,9 @@ export interface SagaWorkerOptions {
 
 export class SagaWorker {
   readonly registry: SagaRegistry;
-  private readonly kafka: Kafka;
+  private readonly kafka: KafkaSettings;
   private running: StreamsApp | undefined;
-  private producer: Producer | undefined;
+  private producer: KafkaProducer | undefined;
   private serdes: SagaSerdes | undefined;
   private server: ApiServer | undefined;
   private readonly queries: { current: SagaQueries | undefined } = { current: undefined };
@@ -72,10 +71,11 @@ export class SagaWorker {
 
   constructor(private readonly options: SagaWorkerOptions) {
     this.registry = new SagaRegistry(options.sagas);
-    this.kafka = createKafka({
+    this.kafka = {
       brokers: options.brokers,
       clientId: `${options.applicationId}-worker`,
-    });
+      logger: options.logger,
+    };
   }
 
   get partitions(): number {
@@ -137,8 +137,7 @@ export class SagaWorker {
       concurrency: options.concurrency,
       advertisedAddress: this.apiAddress,
     });
-    this.producer = this.kafka.producer({ idempotent: true, retry: PRODUCER_RETRY });
-    await this.producer.connect();
+    this.producer = createProducer(this.kafka);
     await app.start();
     this.running = app;
     this.history = kafkaSagaHistory({
@@ -155,10 +154,9 @@ export class SagaWorker {
       throw new Error("the saga worker has not started");
     }
     await this.producer.send({
-      topic: sagaTopics(this.options.applicationId).control,
-      acks: -1,
       messages: [
         {
+          topic: sagaTopics(this.options.applicationId).control,
           key: sagaId,
           value: this.serdes.control.serialize(control),
           headers: { [SAGA_HEADERS.messageId]: Buffer.from(randomUUID()) },
@@ -182,7 +180,7 @@ export class SagaWorker {
   async stop(): Promise<void> {
     await this.server?.close();
     await this.running?.stop();
-    await this.producer?.disconnect();
+    await this.producer?.close();
     await this.history?.close();
   }
 }

@@ -10,10 +10,15 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Admin, Kafka } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runningTotalTopology, TOTALS_STORE } from "../../src/bench/running-total.js";
-import { createKafka } from "../../src/kafka/kafkajs-legacy.js";
+import {
+  createAdmin,
+  createProducer,
+  ensureTopics,
+  type KafkaAdmin,
+  type KafkaSettings,
+} from "../../src/kafka/index.js";
 import { createLogger } from "../../src/log/index.js";
 import { StreamsApp, partitionForKey } from "../../src/topology/index.js";
 import { waitUntil } from "../../src/util/index.js";
@@ -27,23 +32,21 @@ const KEYS = 500;
 const PARTITIONS = 6;
 const KILLS = 4;
 
-let kafka: Kafka;
-let admin: Admin;
+const kafka: KafkaSettings = { brokers: kafkaBrokers, clientId: "kill-test" };
+let admin: KafkaAdmin;
 let root: string;
 const workers: WorkerProcess[] = [];
 const restorations: { pid: number; task: string; records: number; seconds: number }[] = [];
 
 beforeAll(async () => {
-  kafka = createKafka({ brokers: kafkaBrokers, clientId: "kill-test" });
-  admin = kafka.admin();
-  await admin.connect();
+  admin = createAdmin(kafka);
   root = await mkdtemp(path.join(os.tmpdir(), "sagastream-kill-"));
   await chmod(root, 0o755);
 });
 
 afterAll(async () => {
   for (const w of workers) w.process.kill("SIGKILL");
-  await admin.disconnect();
+  await admin.close();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -99,10 +102,10 @@ describe("exactly-once under SIGKILL", () => {
     const input = uniqueName("kill_in");
     const output = uniqueName("kill_out");
     const applicationId = uniqueName("kill_app");
-    await admin.createTopics({
-      topics: [input, output].map((topic) => ({ topic, numPartitions: PARTITIONS })),
-      waitForLeaders: true,
-    });
+    await ensureTopics(
+      admin,
+      [input, output].map((topic) => ({ topic, partitions: PARTITIONS })),
+    );
     const options = { applicationId, brokers: kafkaBrokers, input, output };
 
     const expected = new Map<string, number>();
@@ -110,7 +113,7 @@ describe("exactly-once under SIGKILL", () => {
       const key = `key-${(i * 7919) % KEYS}`;
       const amount = (i % 13) + 1;
       expected.set(key, (expected.get(key) ?? 0) + amount);
-      return { key, value: String(amount) };
+      return { topic: input, key, value: Buffer.from(String(amount)) };
     });
 
     await startWorker("w1", path.join(root, "w1"), options);
@@ -118,13 +121,15 @@ describe("exactly-once under SIGKILL", () => {
 
     // The records flow for the whole chaos phase, in chunks.
     const producing = (async () => {
-      const producer = kafka.producer({ idempotent: true });
-      await producer.connect();
-      for (let i = 0; i < RECORDS; i += 500) {
-        await producer.send({ topic: input, acks: -1, messages: records.slice(i, i + 500) });
-        await sleep(40);
+      const producer = createProducer(kafka);
+      try {
+        for (let i = 0; i < RECORDS; i += 500) {
+          await producer.send({ messages: records.slice(i, i + 500) });
+          await sleep(40);
+        }
+      } finally {
+        await producer.close();
       }
-      await producer.disconnect();
     })();
 
     for (let kill = 0; kill < KILLS; kill++) {

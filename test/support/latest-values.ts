@@ -4,8 +4,7 @@
  * rebalance and go back to its last commit); counting offsets, not deliveries, keeps the
  * test's own reader from looking like a duplicate in the topic.
  */
-import { startConsuming } from "../../src/kafka/index.js";
-import { kafkaSettingsOf, type KafkaSource } from "../../src/kafka/kafkajs-legacy.js";
+import { startConsuming, type KafkaSettings } from "../../src/kafka/index.js";
 import { uniqueName } from "./names.js";
 
 export interface LatestValues {
@@ -16,11 +15,11 @@ export interface LatestValues {
   stop(): Promise<void>;
 }
 
-export async function readLatestValues(kafka: KafkaSource, topic: string): Promise<LatestValues> {
+export async function readLatestValues(kafka: KafkaSettings, topic: string): Promise<LatestValues> {
   const latest = new Map<string, { offset: bigint }>();
   const values = new Map<string, string>();
   const seen = new Set<string>();
-  const consuming = await startConsuming(kafkaSettingsOf(kafka), {
+  const consuming = await startConsuming(kafka, {
     groupId: uniqueName("reader"),
     topics: [topic],
     readCommitted: true,

@@ -2,17 +2,21 @@
  * What the order-saga tests check: the saga-events log (read committed) and the participant
  * services' own tables against the fault plan, order by order.
  */
-import type { Kafka } from "kafkajs";
 import type pg from "pg";
 import { expect } from "vitest";
 import type { FaultPlan, OrderData, serviceSchemas } from "../../examples/order/index.js";
+import type { KafkaSettings } from "../../src/kafka/index.js";
 import { followSagaEvents } from "../../src/saga/index.js";
 import type { AvroCodec } from "../../src/schema/index.js";
 
 const TERMINAL = new Set(["SagaCompleted", "SagaAborted", "SagaCancelled", "SagaFailed"]);
 
 /** Follows `<app>.saga-events`: each saga's last event type, and how often each type occurred. */
-export async function watchSagaEvents(kafka: Kafka, codec: AvroCodec, applicationId: string) {
+export async function watchSagaEvents(
+  kafka: KafkaSettings,
+  codec: AvroCodec,
+  applicationId: string,
+) {
   const last = new Map<string, string>();
   const counts = new Map<string, number>(); // `${sagaId}/${type}`
   const trails = new Map<string, string[]>(); // each saga's events, to explain a failed check

@@ -11,7 +11,6 @@ import {
   type OrderService,
 } from "../../examples/order/index.js";
 import type { KafkaSettings } from "../../src/kafka/index.js";
-import { createKafka } from "../../src/kafka/kafkajs-legacy.js";
 import { createLogger } from "../../src/log/index.js";
 import { ConnectClient, removeOutboxPipeline } from "../../src/outbox/index.js";
 import { AvroCodec, createSchemaRegistry } from "../../src/schema/index.js";
@@ -29,8 +28,6 @@ export function orderWorld(label: string) {
     clientId: `${label}-test`,
     logger,
   };
-  // kafkajs, for the saga-events watcher (followSagaEvents) until the saga engine moves.
-  const kafka = createKafka(settings);
   const connect = new ConnectClient(connections.connectUrl);
   const codec = new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl));
   let services: Awaited<ReturnType<typeof startParticipants>> | undefined;
@@ -39,8 +36,8 @@ export function orderWorld(label: string) {
     name,
     connections,
     pool,
-    settings,
-    kafka,
+    /** The test's Kafka settings (its clients log warnings through the test's logger). */
+    kafka: settings,
     codec,
     /** The order service, its outbox and connector deployed. */
     async startOrderService(): Promise<OrderService> {

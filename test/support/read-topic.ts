@@ -1,6 +1,10 @@
 /** Reads a topic from the beginning until `count` records arrived (or a deadline passes). */
-import { startConsuming, topicOffsets, withAdmin } from "../../src/kafka/index.js";
-import { kafkaSettingsOf, type KafkaSource } from "../../src/kafka/kafkajs-legacy.js";
+import {
+  startConsuming,
+  topicOffsets,
+  withAdmin,
+  type KafkaSettings,
+} from "../../src/kafka/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "./names.js";
 
@@ -17,13 +21,13 @@ export interface ReadRecord {
  * may be handed a record again after a rebalance; that is the reader's, not the topic's.)
  */
 export async function readTopic(
-  kafka: KafkaSource,
+  kafka: KafkaSettings,
   topic: string,
   count: number,
   options: { group?: string; timeoutMs?: number } = {},
 ): Promise<ReadRecord[]> {
   const records = new Map<string, ReadRecord>();
-  const consuming = await startConsuming(kafkaSettingsOf(kafka), {
+  const consuming = await startConsuming(kafka, {
     groupId: options.group ?? uniqueName("reader"),
     topics: [topic],
     concurrency: 16,
@@ -51,8 +55,8 @@ export async function readTopic(
 }
 
 /** Reads every record on `topic` up to its end now (read committed). */
-export async function readAll(kafka: KafkaSource, topic: string): Promise<ReadRecord[]> {
-  const offsets = await withAdmin(kafkaSettingsOf(kafka), (admin) => topicOffsets(admin, topic));
+export async function readAll(kafka: KafkaSettings, topic: string): Promise<ReadRecord[]> {
+  const offsets = await withAdmin(kafka, (admin) => topicOffsets(admin, topic));
   const count = offsets.reduce((sum, p) => sum + Number(p.high - p.low), 0);
   return readTopic(kafka, topic, count);
 }

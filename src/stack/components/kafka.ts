@@ -49,6 +49,10 @@ export function brokerProperties(
     "transaction.state.log.replication.factor": 1,
     "transaction.state.log.min.isr": 1,
     "transaction.state.log.num.partitions": 10,
+    // A dead worker's open transaction holds back read_committed readers (the participants)
+    // until the broker aborts it: at its 10 s timeout, found by a sweep that runs every 10 s
+    // by default, so up to 20 s. A 1 s sweep keeps it near the timeout.
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms": 1000,
     "default.replication.factor": 1,
     "min.insync.replicas": 1,
     "num.partitions": 1,
