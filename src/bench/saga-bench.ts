@@ -25,10 +25,9 @@ import {
   type KafkaSettings,
   type ProducedRecord,
 } from "../kafka/index.js";
-import { KafkaPartitionFetcher } from "../topology/partition-fetcher.js";
 import { avroSagaSerdes, followSagaEvents, sagaTopics, type SagaReply } from "../saga/index.js";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
-import { ProcessingGuarantee } from "../topology/index.js";
+import { KafkaPartitionFetcher, ProcessingGuarantee } from "../topology/index.js";
 import { formatTable, percentile, waitUntil } from "../util/index.js";
 import { summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
 import { BENCH_PARTICIPANTS, benchStartTopic, type BenchWorkerOptions } from "./saga-bench-app.js";
@@ -87,7 +86,8 @@ async function startEchoParticipants(
   };
   stream.on("data", (message) => {
     const serde = commands.get(message.topic);
-    if (serde === undefined || message.value === undefined) return;
+    // A tombstone has no value: (its type says Buffer, the client passes undefined).
+    if (serde === undefined || (message.value as Buffer | undefined) === undefined) return;
     void (async () => {
       await serde.prepare?.(message.value);
       const c = serde.deserialize(message.value);

@@ -13,7 +13,6 @@ import {
 } from "kafkajs";
 import pRetry from "p-retry";
 import type { Logger } from "../log/index.js";
-import type { KafkaSettings } from "./settings.js";
 
 export interface KafkaClientOptions {
   brokers: string[];
@@ -78,9 +77,6 @@ function pinoLogCreator(logger: Logger): logCreator {
     };
 }
 
-/** The settings each legacy client was made with (see kafkaSettingsOf). */
-const settingsOfClient = new WeakMap<Kafka, KafkaSettings>();
-
 export function createKafka(options: KafkaClientOptions): Kafka {
   const config: KafkaConfig = {
     clientId: options.clientId,
@@ -90,28 +86,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
     logLevel: options.logger === undefined ? KafkaLogLevel.NOTHING : KafkaLogLevel.INFO,
   };
   if (options.logger !== undefined) config.logCreator = pinoLogCreator(options.logger);
-  const kafka = new Kafka(config);
-  settingsOfClient.set(kafka, {
-    brokers: options.brokers,
-    clientId: options.clientId,
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
-  });
-  return kafka;
-}
-
-/**
- * During the move, helpers already on the new client (the tests' topic readers) accept either
- * the settings or a kafkajs client made by createKafka, whose settings they take from here.
- */
-export type KafkaSource = KafkaSettings | Kafka;
-
-export function kafkaSettingsOf(source: KafkaSource): KafkaSettings {
-  if (!(source instanceof Kafka)) return source;
-  const settings = settingsOfClient.get(source);
-  if (settings === undefined) {
-    throw new Error("this kafkajs client was not made by createKafka: pass KafkaSettings instead");
-  }
-  return settings;
+  return new Kafka(config);
 }
 
 /** Runs `fn` with a connected admin client and always disconnects it. */

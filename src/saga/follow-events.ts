@@ -3,8 +3,7 @@
  * decision) into its events: what the demo, the benchmarks, the tests and analysts' tools
  * follow sagas by.
  */
-import { startConsuming } from "../kafka/index.js";
-import { kafkaSettingsOf, type KafkaSource } from "../kafka/kafkajs-legacy.js";
+import { startConsuming, type KafkaSettings } from "../kafka/index.js";
 import { eventsOf, sagaTopics, type SagaEventRecord } from "./messages.js";
 import type { AvroCodec } from "../schema/index.js";
 import { sagaDecisionReader } from "./serdes.js";
@@ -31,19 +30,16 @@ interface Following {
  * Calls `onEvent` for each event of the log, once, in order per saga. The reader is a member
  * of `groupId` (a group with no committed offsets starts at the beginning of the log); a
  * record its group hands it again (after a rebalance) is not passed on twice.
- *
- * `kafka` is the KafkaSettings; a kafkajs client made by createKafka is still taken (its
- * settings are used), for the saga benchmark until it moves.
  */
 export async function followSagaEvents(
-  kafka: KafkaSource,
+  kafka: KafkaSettings,
   options: FollowOptions,
   onEvent: (event: FollowedEvent) => void,
 ): Promise<Following> {
   const read = sagaDecisionReader(options.codec);
   /** Per partition, the next offset not handed out yet. */
   const next = new Map<number, bigint>();
-  const consuming = await startConsuming(kafkaSettingsOf(kafka), {
+  const consuming = await startConsuming(kafka, {
     groupId: options.groupId,
     topics: [sagaTopics(options.applicationId).events],
     startFrom: "earliest",
