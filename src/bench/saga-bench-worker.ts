@@ -4,9 +4,9 @@
  *   node dist/bench/saga-bench-worker.js '<BenchWorkerOptions and schemaRegistryUrl as JSON>'
  * It prints "ready" once it has joined its group; a "memory" line on stdin is answered with
  * its memory use as JSON, when run with --expose-gc: after a GC (`afterGc`), and after a
- * last-resort GC (`released`), which also returns the pages V8 keeps pooled for reuse (it
- * does so under memory pressure; until then they count in the RSS at the height of the last
- * burst of garbage). SIGTERM stops it cleanly.
+ * last-resort GC (`released`), which also returns the pages V8 keeps pooled for reuse (V8
+ * runs one when its heap nears its limit; until then those pages stay resident, as high as
+ * the last burst of garbage took the heap). SIGTERM stops it cleanly.
  */
 import { createInterface } from "node:readline";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";

@@ -507,11 +507,13 @@ export async function sagaBenchmark(
       throughput +
       (memory === undefined
         ? ""
-        : `memory with ${ACTIVE} active sagas (waiting on step one): worker RSS +${memory.rssMb.toFixed(0)} MB ` +
-          `(JS heap +${memory.heapMb.toFixed(0)} MB, buffers +${memory.externalMb.toFixed(0)} MB, the rest native), ` +
-          `RSS per active saga ${((memory.rssMb * 1024) / ACTIVE).toFixed(2)} KB; ` +
-          `before V8 returned its pooled pages (a last-resort GC; it does so under memory pressure) ` +
-          `RSS +${memory.rssPooledMb.toFixed(0)} MB, ${((memory.rssPooledMb * 1024) / ACTIVE).toFixed(2)} KB per saga\n`) +
+        : `memory with ${ACTIVE} active sagas (waiting on step one): ` +
+          `RSS per active saga ${((memory.rssMb * 1024) / ACTIVE).toFixed(2)} KB ` +
+          `(worker RSS +${memory.rssMb.toFixed(0)} MB: JS heap +${memory.heapMb.toFixed(0)} MB, ` +
+          `buffers +${memory.externalMb.toFixed(0)} MB, the rest native; measured after a last-resort GC, ` +
+          `which returns the pages V8 pools for reuse, as it does when its heap nears its limit); ` +
+          `after an ordinary GC, with those pages: RSS +${memory.rssPooledMb.toFixed(0)} MB, ` +
+          `${((memory.rssPooledMb * 1024) / ACTIVE).toFixed(2)} KB per saga\n`) +
       profiles.join(""),
   );
 }
