@@ -96,6 +96,7 @@ export async function startOrderService(options: OrderServiceOptions) {
     topicReplacement: `${name}.outbox.event.\${routedByValue}`,
   });
   return {
+    name,
     topic,
     /** Stores the order and publishes OrderPlaced, atomically. */
     async place(order: OrderData): Promise<void> {

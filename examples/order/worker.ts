@@ -8,7 +8,7 @@ import { AvroCodec, createLogger, createSchemaRegistry, SagaWorker } from "sagas
 import { orderPlacedSchema, orderSagaStart, orderTopic } from "./order-service.js";
 import { orderSaga } from "./saga.js";
 
-interface WorkerOptions {
+export interface WorkerOptions {
   applicationId: string;
   brokers: string[];
   schemaRegistryUrl: string;
@@ -17,6 +17,10 @@ interface WorkerOptions {
   stateDir: string;
   partitions: number;
   stepTimeoutMs?: number;
+  /** Where the status API listens (default 127.0.0.1, any free port). */
+  api?: { host: string; port: number };
+  /** Default "warn". */
+  logLevel?: "warn" | "error";
 }
 
 const options = JSON.parse(process.argv[2] ?? "{}") as WorkerOptions;
@@ -29,8 +33,9 @@ const worker = new SagaWorker({
   stateDir: options.stateDir,
   partitions: options.partitions,
   sessionTimeoutMs: 6_000,
+  ...(options.api === undefined ? {} : { api: options.api }),
   codec,
-  logger: createLogger("warn", `saga-worker-${process.pid}`),
+  logger: createLogger(options.logLevel ?? "warn", `saga-worker-${process.pid}`),
 });
 
 let stopping = false;

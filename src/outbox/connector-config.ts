@@ -38,7 +38,8 @@ export function outboxConnectorConfig(options: OutboxConnectorOptions): Connecto
     "table.include.list": options.table,
     "snapshot.mode": "no_data",
     "tombstones.on.delete": "false",
-    "poll.interval.ms": "50", // default 500 ms: each quiet batch waited that long (p50 431 → 40 ms)
+    // Debezium fills a batch for this long before handing it to Connect (default 500 ms).
+    "poll.interval.ms": "20",
     "key.converter": "org.apache.kafka.connect.storage.StringConverter",
     "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
     transforms: "outbox",
