@@ -1,2 +1,2 @@
 /** PostgreSQL helpers: one transaction, and a savepoint inside one. */
-export { withSavepoint, withTransaction } from "./transaction.js";
+export { undoOnThrow, withTransaction } from "./transaction.js";

@@ -10,7 +10,7 @@
  * voids that command should it still arrive.
  */
 import type pg from "pg";
-import { withSavepoint, withTransaction } from "../db/index.js";
+import { undoOnThrow, withTransaction } from "../db/index.js";
 import { CircuitOpenError, CommandRefusedError, toError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import { idempotencyKey, StepAction, type SagaCommand, type StepResult } from "../saga/index.js";
@@ -56,6 +56,8 @@ export interface CommandHandling {
   logger: Logger | undefined;
 }
 
+const HANDLER_SAVEPOINT = "handler";
+
 /** Which count of ParticipantStats a handled command adds to, once its transaction commits. */
 type Tally = "succeeded" | "refused" | "failed" | "duplicates" | "nothingToUndo";
 
@@ -86,14 +88,20 @@ export async function handleCommand(
 ): Promise<HandledOnce> {
   const delay = { ms: 0 };
   try {
-    const { handled, tally } = await withTransaction(h.pool, async (client) => {
-      // Another member may be handling the same command after a rebalance: one at a time.
-      await h.store.lock(client, command);
-      const decision = await decide(h, client, command, delay);
-      if (decision.tally === "failed") return decision;
-      const replied = await decided(client, decision.handled, delay.ms);
-      return { handled: { ...decision.handled, replied }, tally: decision.tally };
-    });
+    // One round trip opens the transaction, takes the step's lock (another member may be
+    // handling the same command after a rebalance: one at a time) and sets the savepoint the
+    // handler's work is undone to if it throws.
+    const begin = `BEGIN; ${h.store.lockStatement(command)}; SAVEPOINT ${HANDLER_SAVEPOINT}`;
+    const { handled, tally } = await withTransaction(
+      h.pool,
+      async (client) => {
+        const decision = await decide(h, client, command, delay);
+        if (decision.tally === "failed") return decision;
+        const replied = await decided(client, decision.handled, delay.ms);
+        return { handled: { ...decision.handled, replied }, tally: decision.tally };
+      },
+      begin,
+    );
     h.stats[tally] += 1;
     return { ...handled, delayMs: delay.ms };
   } catch (thrown) {
@@ -165,7 +173,7 @@ async function runHandler(
   context: CommandContext,
 ): Promise<HandledCommand> {
   try {
-    const result = await withSavepoint(context.client, "handler", () =>
+    const result = await undoOnThrow(context.client, HANDLER_SAVEPOINT, () =>
       handler(command.payload, context),
     );
     return { outcome: Outcome.Success, reason: "", result: result ?? {} };

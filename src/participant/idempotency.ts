@@ -5,7 +5,7 @@
  * together; a redelivered or retried command finds the row and gets the same reply again.
  * Rows expire after a TTL (7 days by default), longer than any saga's retries.
  */
-import type pg from "pg";
+import pg from "pg";
 import type { SagaCommand, StepResult } from "../saga/index.js";
 
 export const Outcome = {
@@ -53,14 +53,14 @@ export class IdempotencyStore {
   }
 
   /**
-   * Holds, until the transaction ends, a lock on the command's step (its command and its
-   * compensation alike): a second delivery handled at the same time (by the next owner of the
-   * partition, during a rebalance) waits, then finds the first one's record.
+   * The statement that holds, until the transaction ends, a lock on the command's step (its
+   * command and its compensation alike): a second delivery handled at the same time (by the
+   * next owner of the partition, during a rebalance) waits, then finds the first one's record.
+   * A statement without parameters, so that it can open the transaction with its BEGIN.
    */
-  async lock(client: pg.ClientBase, step: Pick<SagaCommand, "sagaId" | "step">): Promise<void> {
-    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
-      `${this.table}/${step.sagaId}/${step.step}`,
-    ]);
+  lockStatement(step: Pick<SagaCommand, "sagaId" | "step">): string {
+    const name = pg.escapeLiteral(`${this.table}/${step.sagaId}/${step.step}`);
+    return `SELECT pg_advisory_xact_lock(hashtextextended(${name}, 0))`;
   }
 
   async find(client: pg.ClientBase, key: string): Promise<HandledCommand | undefined> {

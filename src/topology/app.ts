@@ -61,7 +61,7 @@ export interface StreamsAppOptions {
   advertisedAddress?: string | undefined;
 }
 
-const DEFAULT_COMMIT_INTERVAL_MS = 50;
+const DEFAULT_COMMIT_INTERVAL_MS = 20;
 /** The open intervals grow to at most this many records while a commit is in flight. */
 const MAX_INTERVAL_RECORDS = 1_000;
 /**

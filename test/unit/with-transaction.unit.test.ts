@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { describe, expect, it } from "vitest";
-import { withSavepoint, withTransaction } from "../../src/db/index.js";
+import { undoOnThrow, withTransaction } from "../../src/db/index.js";
 
 /** A pool whose one client records its statements and fails those named in `failing`. */
 function fakePool(failing: string[] = []) {
@@ -60,28 +60,37 @@ describe("withTransaction", () => {
   });
 });
 
-describe("withSavepoint", () => {
-  it("undoes only its own work when it throws, and rethrows", async () => {
+describe("undoOnThrow", () => {
+  it("undoes only what it ran when it throws, rethrows, and leaves the savepoint for COMMIT", async () => {
     const { pool, statements } = fakePool();
-    await withTransaction(pool, async (client) => {
-      await client.query("INSERT 1");
-      await expect(
-        withSavepoint(client, "handler", async () => {
-          await client.query("INSERT 2");
-          throw new Error("refused");
-        }),
-      ).rejects.toThrow("refused");
-      expect(await withSavepoint(client, "handler", () => Promise.resolve("ok"))).toBe("ok");
-    });
+    await withTransaction(
+      pool,
+      async (client) => {
+        await client.query("INSERT 1");
+        await expect(
+          undoOnThrow(client, "handler", async () => {
+            await client.query("INSERT 2");
+            throw new Error("refused");
+          }),
+        ).rejects.toThrow("refused");
+        expect(await undoOnThrow(client, "handler", () => Promise.resolve("ok"))).toBe("ok");
+      },
+      "BEGIN; SELECT 1; SAVEPOINT handler",
+    );
     expect(statements).toEqual([
-      "BEGIN",
+      "BEGIN; SELECT 1; SAVEPOINT handler",
       "INSERT 1",
-      "SAVEPOINT handler",
       "INSERT 2",
       "ROLLBACK TO SAVEPOINT handler",
-      "SAVEPOINT handler",
-      "RELEASE SAVEPOINT handler",
       "COMMIT",
     ]);
+  });
+
+  it("refuses an opening that is not BEGIN", async () => {
+    const { pool, statements } = fakePool();
+    await expect(withTransaction(pool, () => Promise.resolve(1), "SELECT 1")).rejects.toThrow(
+      /opens with BEGIN/,
+    );
+    expect(statements).toEqual([]);
   });
 });

@@ -1,0 +1,53 @@
+/**
+ * The demo's participant services (payment, inventory, shipping) as one process of their own:
+ *   node dist/examples/order/participants-process.js '<json options>'
+ * It prints "ready" once they consume, and on SIGTERM stops them (removing their reply
+ * outbox connectors) and exits.
+ */
+import pg from "pg";
+import { AvroCodec, ConnectClient, createSchemaRegistry } from "sagastream";
+import { FaultPlan, type FaultRates } from "./faults.js";
+import { startParticipants } from "./participants.js";
+
+export interface ParticipantsProcessOptions {
+  applicationId: string;
+  brokers: string[];
+  schemaRegistryUrl: string;
+  databaseUrl: string;
+  cdcDatabaseUrl: string;
+  connectUrl: string;
+  faults: FaultRates;
+  slowMs: number;
+  schemaPrefix: string;
+  concurrency: number;
+}
+
+const options = JSON.parse(process.argv[2] ?? "{}") as ParticipantsProcessOptions;
+const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 3 * options.concurrency });
+const connect = new ConnectClient(options.connectUrl);
+const services = await startParticipants({
+  applicationId: options.applicationId,
+  kafka: { brokers: options.brokers, clientId: `${options.applicationId}-participants` },
+  codec: new AvroCodec(createSchemaRegistry(options.schemaRegistryUrl)),
+  pool,
+  faults: new FaultPlan(options.faults),
+  concurrency: options.concurrency,
+  slowMs: options.slowMs,
+  schemaPrefix: options.schemaPrefix,
+  outboxReplies: {
+    connect,
+    cdcDatabaseUrl: options.cdcDatabaseUrl,
+    services: ["payment", "inventory", "shipping"],
+  },
+});
+
+let stopping = false;
+process.on("SIGTERM", () => {
+  if (stopping) return;
+  stopping = true;
+  void services
+    .stop()
+    .then(() => pool.end())
+    .then(() => process.exit(0));
+});
+process.stdout.write("ready\n");
