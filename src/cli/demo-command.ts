@@ -79,7 +79,7 @@ export function demoCommand(): Command {
         const config = loadConfig();
         const stack = new Stack(config, (line) => process.stderr.write(`stack: ${line}\n`));
         // The primary region only: on one machine the DR cluster and MirrorMaker 2 would take
-        // half its CPU from the sagas (README: "What the demo and the benchmarks run").
+        // half its CPU from the sagas (README: "Where a saga's time goes").
         if (!config.externalCluster && !(await stack.isServing({ dr: false })))
           await stack.up({ dr: false });
         // The example is built beside the engine (dist/examples), importing it as a user would.
