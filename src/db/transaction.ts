@@ -11,20 +11,21 @@ import type pg from "pg";
  * ROLLBACK failed too (a broken connection) is discarded, not returned to the pool.
  *
  * `begin` opens the transaction: `BEGIN`, to which a caller may append its first statements
- * (without parameters), sent in the same round trip. Under load each round trip costs
+ * (without parameters), sent in the same round trip; `fn` gets their results, in order. Under load each round trip costs
  * milliseconds of scheduling on a busy host, and a short transaction is mostly round trips.
  */
 export async function withTransaction<T>(
   pool: pg.Pool,
-  fn: (client: pg.PoolClient) => Promise<T>,
+  fn: (client: pg.PoolClient, opened: pg.QueryResult[]) => Promise<T>,
   begin = "BEGIN",
 ): Promise<T> {
   if (!/^BEGIN\b/i.test(begin)) throw new Error(`a transaction opens with BEGIN, not "${begin}"`);
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query(begin);
-    const result = await fn(client);
+    // A query of several statements resolves to an array of their results.
+    const opened = (await client.query(begin)) as pg.QueryResult | pg.QueryResult[];
+    const result = await fn(client, Array.isArray(opened) ? opened : [opened]);
     await client.query("COMMIT");
     return result;
   } catch (error) {

@@ -89,13 +89,21 @@ export async function handleCommand(
   const delay = { ms: 0 };
   try {
     // One round trip opens the transaction, takes the step's lock (another member may be
-    // handling the same command after a rebalance: one at a time) and sets the savepoint the
-    // handler's work is undone to if it throws.
-    const begin = `BEGIN; ${h.store.lockStatement(command)}; SAVEPOINT ${HANDLER_SAVEPOINT}`;
+    // handling the same command after a rebalance: one at a time), sets the savepoint the
+    // handler's work is undone to if it throws, and looks for the command's record (after the
+    // lock: each statement reads what was committed before it began).
+    const key = idempotencyKey(command);
+    const begin = [
+      "BEGIN",
+      h.store.lockStatement(command),
+      `SAVEPOINT ${HANDLER_SAVEPOINT}`,
+      h.store.findStatement(key),
+    ].join("; ");
     const { handled, tally } = await withTransaction(
       h.pool,
-      async (client) => {
-        const decision = await decide(h, client, command, delay);
+      async (client, opened) => {
+        const earlier = h.store.found(opened.at(-1));
+        const decision = await decide(h, client, command, earlier, delay);
         if (decision.tally === "failed") return decision;
         const replied = await decided(client, decision.handled, delay.ms);
         return { handled: { ...decision.handled, replied }, tally: decision.tally };
@@ -118,15 +126,18 @@ function transient(reason: string): HandledCommand & { transient: true } {
   return { outcome: Outcome.Refused, reason, result: {}, transient: true };
 }
 
-/** What the command's outcome is, recording it; throws on a transient failure. */
+/**
+ * What the command's outcome is, recording it; throws on a transient failure. `earlier` is
+ * the command's record, if it was handled before.
+ */
 async function decide(
   h: CommandHandling,
   client: pg.PoolClient,
   command: SagaCommand,
+  earlier: HandledCommand | undefined,
   delay: { ms: number },
 ): Promise<{ handled: HandledCommand & { transient?: true }; tally: Tally }> {
   const key = idempotencyKey(command);
-  const earlier = await h.store.find(client, key);
   if (earlier !== undefined) {
     const handled =
       earlier.outcome === Outcome.Voided

@@ -64,11 +64,17 @@ export class IdempotencyStore {
   }
 
   async find(client: pg.ClientBase, key: string): Promise<HandledCommand | undefined> {
-    const { rows } = await client.query<HandledCommand>(
-      `SELECT outcome, reason, result FROM ${this.table} WHERE key = $1 AND expires_at > now()`,
-      [key],
-    );
-    return rows[0];
+    return this.found(await client.query<HandledCommand>(this.findStatement(key)));
+  }
+
+  /** The statement that finds `key`'s record, without parameters (see lockStatement). */
+  findStatement(key: string): string {
+    return `SELECT outcome, reason, result FROM ${this.table} WHERE key = ${pg.escapeLiteral(key)} AND expires_at > now()`;
+  }
+
+  /** The record a findStatement found, if any. */
+  found(result: pg.QueryResult | undefined): HandledCommand | undefined {
+    return (result?.rows as HandledCommand[] | undefined)?.[0];
   }
 
   async record(client: pg.ClientBase, key: string, handled: HandledCommand): Promise<void> {

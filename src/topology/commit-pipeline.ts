@@ -112,15 +112,19 @@ export class CommitPipeline {
     const commit = this.options.sink.commit(outputs, offsets).then(
       async (ends) => {
         // The transaction is durable; a store that fails to take its writes now lags its
-        // changelog, and its task must be restored from it.
+        // changelog, and its task must be restored from it. Each task has its own stores, so
+        // they take their writes side by side (one after another, they added a write's
+        // latency per task to every commit).
         const lagging: CommittableTask[] = [];
         let failure: unknown;
-        for (const { task } of sealed) {
-          await task.committed(ends).catch((error: unknown) => {
-            lagging.push(task);
-            failure = error;
-          });
-        }
+        await Promise.all(
+          sealed.map(({ task }) =>
+            task.committed(ends).catch((error: unknown) => {
+              lagging.push(task);
+              failure = error;
+            }),
+          ),
+        );
         this.options.onCommitted?.(this.options.now() - started, records);
         if (lagging.length > 0) this.options.onFailed(lagging, failure);
         return lagging.length === 0;

@@ -104,6 +104,31 @@ describe("CommitPipeline", () => {
     expect(idle.log).toEqual([]);
   });
 
+  it("has the tasks take their committed writes side by side, not one after another", async () => {
+    const sink = new ManualSink();
+    const commits = pipeline(sink, { now: 1000 });
+    const started: string[] = [];
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = (id: string) =>
+      Object.assign(new FakeTask(id), {
+        committed: async () => {
+          started.push(id);
+          await gate; // each store write ends only once every one has started
+        },
+      });
+    const [a, b] = [slow("0"), slow("1")];
+    a.process(1);
+    b.process(1);
+    commits.maybeCommit([a, b]);
+    sink.end();
+    await Promise.resolve(); // the sink's commit settles
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual(["0", "1"]);
+    release();
+    expect(await commits.settled()).toBe(true);
+  });
+
   it("keeps one commit in flight while the tasks process into their next interval", async () => {
     const sink = new ManualSink();
     const clock = { now: 1000 };

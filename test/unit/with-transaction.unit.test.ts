@@ -7,11 +7,12 @@ function fakePool(failing: string[] = []) {
   const statements: string[] = [];
   let released: unknown = "not released";
   const client = {
+    // Like pg: a query of several statements resolves to an array of their results.
     query: (sql: string) => {
       statements.push(sql);
-      return failing.includes(sql)
-        ? Promise.reject(new Error(`${sql} failed`))
-        : Promise.resolve({});
+      if (failing.includes(sql)) return Promise.reject(new Error(`${sql} failed`));
+      const results = sql.split("; ").map((statement) => ({ rows: [{ statement }] }));
+      return Promise.resolve(results.length === 1 ? results[0] : results);
     },
     release: (error?: unknown) => {
       released = error;
@@ -31,6 +32,24 @@ describe("withTransaction", () => {
     expect(result).toBe(42);
     expect(statements).toEqual(["BEGIN", "INSERT 1", "COMMIT"]);
     expect(released()).toBeUndefined();
+  });
+
+  it("hands the work the results of the statements it opened with, in order", async () => {
+    const { pool, statements } = fakePool();
+    const seen = await withTransaction(
+      pool,
+      (_client, opened) => Promise.resolve(opened.map((r) => r.rows[0] as unknown)),
+      "BEGIN; SELECT lock; SELECT found",
+    );
+    expect(seen).toEqual([
+      { statement: "BEGIN" },
+      { statement: "SELECT lock" },
+      { statement: "SELECT found" },
+    ]);
+    expect(statements).toEqual(["BEGIN; SELECT lock; SELECT found", "COMMIT"]);
+    expect(await withTransaction(pool, (_client, opened) => Promise.resolve(opened.length))).toBe(
+      1,
+    );
   });
 
   it("rolls back and rethrows when the work throws", async () => {
