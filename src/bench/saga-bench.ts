@@ -274,6 +274,21 @@ function profileReport(mode: string, profile: ProfileSummary): string {
   );
 }
 
+/** Partitions in the whole cluster, internal topics included. */
+async function clusterPartitions(kafka: KafkaSettings): Promise<number> {
+  return withAdmin(kafka, async (admin) => {
+    const topics = await admin.listTopics({ includeInternals: true });
+    const metadata = await admin.metadata({ topics });
+    let partitions = 0;
+    // A topic deleted meanwhile comes back without metadata.
+    for (const topic of metadata.topics.values() as Iterable<
+      { partitionsCount: number } | undefined
+    >)
+      partitions += topic?.partitionsCount ?? 0;
+    return partitions;
+  });
+}
+
 export async function sagaBenchmark(
   connections: { kafkaBrokers: string[]; schemaRegistryUrl: string },
   options: SagaBenchOptions,
@@ -284,6 +299,8 @@ export async function sagaBenchmark(
     schemaRegistryUrl: connections.schemaRegistryUrl,
     codec: new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl)),
   };
+  const partitionsBefore = await clusterPartitions({ brokers: bench.brokers, clientId: "bench" });
+  report(`cluster: ${partitionsBefore} partitions before this run`);
   const results =
     options.onlyMemory === true
       ? []
@@ -312,7 +329,10 @@ export async function sagaBenchmark(
           .map((r) => `records produced per saga, ${r.mode}: ${perSaga(r.records)}\n`)
           .join("");
   process.stdout.write(
-    `\nsaga benchmark: 3-step saga, one worker process, ${PARTITIONS} partitions, echo participants; ` +
+    `\nsaga benchmark: 3-step saga, one worker process, ${PARTITIONS} partitions, echo participants, ` +
+      `on a cluster of ${partitionsBefore} partitions (figures fall as the local stack gathers ` +
+      `topics: compare runs on a stack of about the same size; \`sagastream stack down --purge\` ` +
+      `empties it); ` +
       throughput +
       (memory === undefined
         ? ""
