@@ -52,6 +52,7 @@ export function runningTotalTopology(
       ...(storeKind === undefined ? {} : { kind: storeKind }),
       keySerde: Serdes.string,
       valueSerde: Serdes.json<number>(),
+      readByRecordKey: true,
     })
     .processor("sum", {
       parents: ["amounts"],

@@ -105,11 +105,13 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
     sources.push(name);
   }
   builder
-    // Every input reads its saga's state: cache the hot ones.
+    // Every input reads its saga's state, keyed by the saga id as the input is: cache the hot
+    // ones, and read a fetched batch's sagas together.
     .store(SAGA_STORES.sagas, {
       keySerde: Serdes.string,
       valueSerde: sagaRecordSerde,
       cacheBytes: SAGA_CACHE_BYTES,
+      readByRecordKey: true,
     })
     .processor("saga", {
       parents: sources,

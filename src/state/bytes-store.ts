@@ -7,6 +7,14 @@ export type Write = readonly [key: Buffer, value: Buffer | null];
 
 export interface BytesStore {
   get(key: Buffer): Promise<Buffer | undefined>;
+  /**
+   * Reads several keys in one request, in order. RocksDB has a fixed cost per request (about
+   * 60 µs of CPU, a quarter of it on the JS thread) that dwarfs a lookup's: reading a batch's
+   * keys together costs a fraction of reading them one by one.
+   */
+  getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]>;
+  /** Brings these keys' values into memory ahead of their gets, where the engine caches. */
+  warm?(keys: readonly Buffer[]): Promise<void>;
   /** Applies the writes atomically and in order; a null value deletes the key. */
   write(batch: readonly Write[]): Promise<void>;
   /** Entries with from <= key < to (a missing bound is open), ascending by byte order. */

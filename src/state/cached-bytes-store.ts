@@ -2,7 +2,8 @@
  * A read cache over a BytesStore engine, like Kafka Streams' record cache: the values of
  * recently read or written keys (a missing key too) stay in memory, least recently used first
  * out, within a byte budget. Reads of a hot key (a saga answering its replies) skip the
- * engine: a RocksDB get costs far more on the JS thread than a map lookup. Writes go through
+ * engine: a RocksDB get costs far more on the JS thread than a map lookup; `warm` reads the
+ * keys of a batch of records it does not hold in one request. Writes go through
  * to the engine and then update the cache; ranges always read the engine. Values are kept as
  * latin1 strings (one char per byte), copies in the JS heap: a small Buffer is a slice of an
  * 8 KB pool slab, and caching slices kept whole slabs of garbage alive.
@@ -15,6 +16,12 @@ export class CachedBytesStore implements BytesStore {
   /** By key, values as latin1 (one char per byte, cheap to build); null: known to be missing. */
   private readonly entries = new Map<string, string | null>();
   private bytes = 0;
+  /**
+   * Writes begun, and writes in flight: a read that overlapped a write may hold a value older
+   * than the write's, so it is not remembered (the next get reads the engine again).
+   */
+  private writes = 0;
+  private writing = 0;
 
   constructor(
     readonly engine: BytesStore,
@@ -36,16 +43,48 @@ export class CachedBytesStore implements BytesStore {
       this.entries.set(id, cached);
       return cached === null ? undefined : Buffer.from(cached, "latin1");
     }
+    const since = this.quietSince();
     const value = await this.engine.get(key);
-    this.remember(id, value?.toString("latin1") ?? null);
+    if (this.quietSince() === since) this.remember(id, value?.toString("latin1") ?? null);
     return value;
   }
 
+  async getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
+    await this.warm(keys);
+    return Promise.all(keys.map((key) => this.get(key)));
+  }
+
+  /** Reads the keys it does not hold from the engine, in one request. */
+  async warm(keys: readonly Buffer[]): Promise<void> {
+    const missing = new Map<string, Buffer>();
+    for (const key of keys) {
+      const id = key.toString("latin1");
+      if (!this.entries.has(id)) missing.set(id, key);
+    }
+    if (missing.size === 0) return;
+    const since = this.quietSince();
+    const values = await this.engine.getMany([...missing.values()]);
+    if (this.quietSince() !== since) return;
+    let i = 0;
+    for (const id of missing.keys()) this.remember(id, values[i++]?.toString("latin1") ?? null);
+  }
+
   async write(batch: readonly Write[]): Promise<void> {
-    await this.engine.write(batch);
+    this.writes++;
+    this.writing++;
+    try {
+      await this.engine.write(batch);
+    } finally {
+      this.writing--;
+    }
     for (const [key, value] of batch) {
       this.remember(key.toString("latin1"), value?.toString("latin1") ?? null);
     }
+  }
+
+  /** Writes begun so far, while none is in flight; NaN while one is (never equal to itself). */
+  private quietSince(): number {
+    return this.writing === 0 ? this.writes : Number.NaN;
   }
 
   range(from?: Buffer, to?: Buffer): AsyncIterable<[Buffer, Buffer]> {

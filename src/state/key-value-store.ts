@@ -53,6 +53,16 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     return bytes === null || bytes === undefined ? undefined : this.valueSerde.deserialize(bytes);
   }
 
+  /**
+   * Has the engine bring these keys' values into memory, where it caches, in one read: for a
+   * batch of records about to be processed. Keys with a pending write need no read.
+   */
+  async warm(keys: readonly Buffer[]): Promise<void> {
+    if (this.engine.warm === undefined) return;
+    const unwritten = keys.filter((key) => this.pendingWrite(key) === undefined);
+    if (unwritten.length > 0) await this.engine.warm(unwritten);
+  }
+
   put(key: K, value: V): void {
     const keyBytes = this.keySerde.serialize(key);
     this.current.set(keyBytes.toString("latin1"), [keyBytes, this.valueSerde.serialize(value)]);

@@ -13,6 +13,10 @@ export class MemoryBytesStore implements BytesStore {
     return Promise.resolve(this.entries.get(key));
   }
 
+  getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
+    return Promise.resolve(keys.map((key) => this.entries.get(key)));
+  }
+
   write(batch: readonly Write[]): Promise<void> {
     for (const [key, value] of batch) {
       if (value === null) this.entries.delete(key);

@@ -7,6 +7,10 @@ interface RocksDb {
   ready(): Promise<void>;
   close(): Promise<void>;
   get(key: Buffer): Promise<Buffer | null>;
+  read(options: { capacity: number; autoDestroy: boolean }): {
+    get(key: Buffer): Promise<Buffer | null>;
+    flush(): Promise<void>;
+  };
   write(options: { autoDestroy: boolean }): {
     put(key: Buffer, value: Buffer): void;
     delete(key: Buffer): void;
@@ -46,6 +50,14 @@ export class RocksDbBytesStore implements BytesStore {
 
   async get(key: Buffer): Promise<Buffer | undefined> {
     return (await this.db.get(key)) ?? undefined;
+  }
+
+  async getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
+    if (keys.length === 0) return [];
+    const read = this.db.read({ capacity: keys.length, autoDestroy: true });
+    const values = keys.map((key) => read.get(key));
+    await read.flush();
+    return (await Promise.all(values)).map((value) => value ?? undefined);
   }
 
   async write(batch: readonly Write[]): Promise<void> {

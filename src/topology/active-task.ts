@@ -14,6 +14,8 @@ export interface ActiveTaskParts {
   applicationId: string;
   task: Task;
   stores: ReadonlyMap<string, KeyValueStore<unknown, unknown>>;
+  /** The stores its processors read by the key of the record in hand (see StoreSpec). */
+  readByRecordKey: readonly KeyValueStore<unknown, unknown>[];
   directory: TaskDirectory;
   /** Per changelogged store: the changelog offset its local copy is complete up to. */
   changelogPositions: Map<string, bigint>;
@@ -63,6 +65,14 @@ export class ActiveTask implements CommittableTask {
    */
   get caughtUp(): boolean {
     return this.parts.unread.size === 0;
+  }
+
+  /** Reads the keys of records about to be processed into the stores read by them, at once. */
+  async warm(records: readonly CommittedRecord[]): Promise<void> {
+    if (this.parts.readByRecordKey.length === 0) return;
+    const keys: Buffer[] = [];
+    for (const record of records) if (record.key !== null) keys.push(record.key);
+    await Promise.all(this.parts.readByRecordKey.map((store) => store.warm(keys)));
   }
 
   async process(topic: string, record: CommittedRecord): Promise<void> {

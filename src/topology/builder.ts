@@ -44,9 +44,18 @@ export interface StoreSpec {
   valueSerde: Serde<unknown>;
   /** Every write also goes to `<app>-<store>-changelog` (default true). */
   changelog: boolean;
-  /** A persistent store's read cache per task, in bytes (default 0: none). */
+  /** A persistent store's read cache per task, in bytes (default 1 MB; 0: none). */
   cacheBytes: number;
+  /**
+   * Its processors read it by the key of the record in hand, serialized alike (default false):
+   * the runtime then reads the keys of each batch of fetched records into the cache together,
+   * one engine request for many records rather than one each.
+   */
+  readByRecordKey: boolean;
 }
+
+/** Kafka Streams caches 10 MB per instance by default; ours is per store and task. */
+export const DEFAULT_CACHE_BYTES = 2 ** 20;
 
 export interface Subtopology {
   id: number;
@@ -110,6 +119,7 @@ export class TopologyBuilder {
       valueSerde: Serde<V>;
       changelog?: boolean;
       cacheBytes?: number;
+      readByRecordKey?: boolean;
     },
   ): this {
     if (this.stores.has(name) || this.nodes.has(name)) {
@@ -123,7 +133,8 @@ export class TopologyBuilder {
       keySerde: options.keySerde,
       valueSerde: options.valueSerde,
       changelog: options.changelog ?? true,
-      cacheBytes: options.cacheBytes ?? 0,
+      cacheBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES,
+      readByRecordKey: options.readByRecordKey ?? false,
     });
     return this;
   }

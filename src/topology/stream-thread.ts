@@ -7,6 +7,7 @@
 import type { Logger } from "../log/index.js";
 import type { ActiveTask } from "./active-task.js";
 import type { Topology } from "./builder.js";
+import type { CommittedRecord } from "./committed-records.js";
 import type { CommitPipeline } from "./commit-pipeline.js";
 import type { AppMetrics } from "./metrics.js";
 import type { FetchedPartition, FetchPosition, PartitionFetcher } from "./partition-fetcher.js";
@@ -39,6 +40,8 @@ const MAX_FETCH_WAIT_MS = 100;
 const COMMIT_FETCH_WAIT_MS = 5;
 const IDLE_MS = 50;
 const RETRY_FETCH_MS = 200;
+/** Records whose keys are read into the stores' caches together, ahead of processing them. */
+const WARM_BATCH = 256;
 
 export class StreamThread {
   private stopRequested = false;
@@ -123,7 +126,10 @@ export class StreamThread {
     if (task === undefined || task.position(topic) !== fetched.from) return;
     this.options.onLag(topic, partition, Number(fetched.lastStable - fetched.next));
     try {
-      for (const record of fetched.records) {
+      const { records } = fetched;
+      for (let i = 0; i < records.length; i++) {
+        if (i % WARM_BATCH === 0) await task.warm(records.slice(i, i + WARM_BATCH));
+        const record = records[i] as CommittedRecord;
         if (commits.busy && this.uncommitted() >= this.options.maxIntervalRecords) {
           const waited = this.options.now();
           await commits.settled(); // back-pressure: the broker sets the pace

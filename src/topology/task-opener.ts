@@ -70,6 +70,7 @@ export class TaskOpener {
     }
 
     const stores = new Map<string, KeyValueStore<unknown, unknown>>();
+    const readByRecordKey: KeyValueStore<unknown, unknown>[] = [];
     const changelogPositions = new Map<string, bigint>();
     let restored = 0;
     for (const name of sub.stores) {
@@ -94,7 +95,9 @@ export class TaskOpener {
         restored += count;
         changelogPositions.set(name, end ?? 0n);
       }
-      stores.set(name, new KeyValueStore(name, engine, spec.keySerde, spec.valueSerde));
+      const store = new KeyValueStore(name, engine, spec.keySerde, spec.valueSerde);
+      stores.set(name, store);
+      if (spec.readByRecordKey) readByRecordKey.push(store);
     }
     const task = new Task({
       applicationId,
@@ -110,6 +113,7 @@ export class TaskOpener {
       applicationId,
       task,
       stores,
+      readByRecordKey,
       directory,
       changelogPositions,
       positions,

@@ -52,6 +52,17 @@ describe.each([
     expect((await store.get(b(2)))?.toString()).toBe("c");
   });
 
+  it("reads several keys in one request, in order, missing ones as undefined", async () => {
+    const store = await fresh();
+    await store.write([
+      [b(1), Buffer.from("a")],
+      [b(3), Buffer.from("c")],
+    ]);
+    const values = await store.getMany([b(3), b(2), b(1), b(3)]);
+    expect(values.map((v) => v?.toString())).toEqual(["c", undefined, "a", "c"]);
+    expect(await store.getMany([])).toEqual([]);
+  });
+
   it("applies a batch in order: the later write of a key wins", async () => {
     const store = await fresh();
     await store.write([

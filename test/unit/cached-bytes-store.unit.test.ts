@@ -1,12 +1,43 @@
 import { describe, expect, it } from "vitest";
 import { CachedBytesStore, MemoryBytesStore } from "../../src/state/index.js";
 
-/** A memory engine that counts the gets reaching it. */
+/** A memory engine that counts the reads reaching it. */
 class CountingEngine extends MemoryBytesStore {
   gets = 0;
+  requests = 0;
   override get(key: Buffer): Promise<Buffer | undefined> {
     this.gets += 1;
+    this.requests += 1;
     return super.get(key);
+  }
+  override getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
+    this.gets += keys.length;
+    this.requests += 1;
+    return super.getMany(keys);
+  }
+}
+
+/** An engine whose reads (taken at once) and writes (applied later) end when released. */
+class GatedEngine extends MemoryBytesStore {
+  private readonly reads: (() => void)[] = [];
+  private readonly writes: (() => void)[] = [];
+  seed(key: Buffer, value: Buffer): Promise<void> {
+    return super.write([[key, value]]);
+  }
+  endReads(): void {
+    for (const end of this.reads.splice(0)) end();
+  }
+  endWrites(): void {
+    for (const end of this.writes.splice(0)) end();
+  }
+  override async getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
+    const values = await super.getMany(keys);
+    await new Promise<void>((resolve) => this.reads.push(resolve));
+    return values;
+  }
+  override async write(batch: Parameters<MemoryBytesStore["write"]>[0]): Promise<void> {
+    await new Promise<void>((resolve) => this.writes.push(resolve));
+    await super.write(batch);
   }
 }
 
@@ -53,6 +84,42 @@ describe("CachedBytesStore", () => {
     expect(engine.gets).toBe(0);
     await cache.get(b("b"));
     expect(engine.gets).toBe(1);
+  });
+
+  it("warms the keys it lacks with one engine request, then serves them from memory", async () => {
+    const engine = new CountingEngine();
+    await engine.write([
+      [b("a"), b("1")],
+      [b("b"), b("2")],
+    ]);
+    const cache = new CachedBytesStore(engine, 1 << 20);
+    await cache.get(b("a"));
+    engine.requests = 0;
+    engine.gets = 0;
+    await cache.warm([b("a"), b("b"), b("nope"), b("b")]);
+    expect(engine.requests).toBe(1);
+    expect(engine.gets).toBe(2); // b and nope: a was held, b asked once
+    expect((await cache.get(b("b")))?.toString()).toBe("2");
+    expect(await cache.get(b("nope"))).toBeUndefined();
+    expect(engine.requests).toBe(1);
+  });
+
+  it.each([
+    ["began while a write was in flight", true],
+    ["began before a write and ended after it", false],
+  ])("does not remember a warm read that %s (its value may be older)", async (_, writeFirst) => {
+    const engine = new GatedEngine();
+    await engine.seed(b("k"), b("old"));
+    const cache = new CachedBytesStore(engine, 1 << 20);
+    let rewrite: Promise<void> | undefined;
+    if (writeFirst) rewrite = cache.write([[b("k"), b("new")]]);
+    const warmed = cache.warm([b("k")]); // reads "old" now
+    rewrite ??= cache.write([[b("k"), b("new")]]);
+    engine.endWrites();
+    await rewrite; // the cache now holds "new"
+    engine.endReads();
+    await warmed;
+    expect((await cache.get(b("k")))?.toString()).toBe("new");
   });
 
   it("forgets everything when cleared", async () => {

@@ -1,5 +1,11 @@
-import { describe, expect, it } from "vitest";
-import { KeyValueStore, MemoryBytesStore, Serdes, prefixEnd } from "../../src/state/index.js";
+import { describe, expect, it, vi } from "vitest";
+import {
+  CachedBytesStore,
+  KeyValueStore,
+  MemoryBytesStore,
+  Serdes,
+  prefixEnd,
+} from "../../src/state/index.js";
 
 function store() {
   const engine = new MemoryBytesStore();
@@ -13,6 +19,27 @@ async function entries<K, V>(iterable: AsyncIterable<[K, V]>): Promise<[K, V][]>
 }
 
 describe("KeyValueStore", () => {
+  it("warms only the keys without a pending write, and reads them from the cache after", async () => {
+    const engine = new MemoryBytesStore();
+    await engine.write([[Buffer.from("b"), Buffer.from("2")]]);
+    const warmed: string[][] = [];
+    const cache = new CachedBytesStore(engine, 1 << 20);
+    const warm = cache.warm.bind(cache);
+    cache.warm = (keys) => {
+      warmed.push(keys.map((k) => k.toString()));
+      return warm(keys);
+    };
+    const kv = new KeyValueStore("s", cache, Serdes.string, Serdes.json<number>());
+    kv.put("a", 1);
+    kv.acceptRecord();
+    await kv.warm(["a", "b", "c"].map((k) => Buffer.from(k)));
+    expect(warmed).toEqual([["b", "c"]]);
+    const reads = vi.spyOn(engine, "get");
+    expect(await kv.get("b")).toBe(2);
+    expect(await kv.get("c")).toBeUndefined();
+    expect(reads).not.toHaveBeenCalled();
+  });
+
   it("reads its own writes before they reach the engine, and writes them at flush", async () => {
     const { engine, kv } = store();
     kv.put("a", 1);
