@@ -4,7 +4,7 @@
  * message. Message ids are name-based UUIDs (v5 layout) of what the message is, so processing
  * the same input again after a crash produces the same ids and receivers deduplicate.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { SagaEvent, StepAction, StepReply } from "./events.js";
 
 export interface SagaTopics {
@@ -87,13 +87,24 @@ export const SAGA_HEADERS = {
   traceparent: "traceparent",
 } as const;
 
-/** A UUID derived from `name` (SHA-1, version 5 layout): the same name, the same id. */
+/** Two hex digits per byte value, for formatting ids without a hex string to slice. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/**
+ * A UUID derived from `name` (SHA-1, version 5 layout): the same name, the same id. Several
+ * per saga step, so one-shot `hash` (no Hash object) and a lookup table for the digits.
+ */
 export function nameUuid(name: string): string {
-  const hash = createHash("sha1").update(name).digest();
-  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
-  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const h = hash("sha1", name, "buffer");
+  let id = "";
+  for (let i = 0; i < 16; i++) {
+    let byte = h[i] ?? 0;
+    if (i === 6) byte = (byte & 0x0f) | 0x50;
+    else if (i === 8) byte = (byte & 0x3f) | 0x80;
+    if (i === 4 || i === 6 || i === 8 || i === 10) id += "-";
+    id += HEX[byte] as string;
+  }
+  return id;
 }
 
 /** The key a participant deduplicates a step's action by: the same across its attempts. */
