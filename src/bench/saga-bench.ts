@@ -19,6 +19,7 @@ import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
 import { ProcessingGuarantee } from "../topology/index.js";
 import { formatTable, percentile, waitUntil } from "../util/index.js";
 import { summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
+import { measureSteal, stealNote } from "./cpu-steal.js";
 import { BENCH_PARTICIPANTS, benchStartTopic, type BenchWorkerOptions } from "./saga-bench-app.js";
 import {
   once,
@@ -127,7 +128,9 @@ const DEFAULT_RATES = [20, 250];
 interface Result {
   mode: string;
   sagasPerSecond: number;
-  latency: { rate: number; p50: number; p99: number }[];
+  /** The hypervisor's share of the CPU during the drain, % (undefined: not known). */
+  steal: number | undefined;
+  latency: { rate: number; p50: number; p99: number; steal: number | undefined }[];
   records: RecordCounts;
   profile: ProfileSummary | undefined;
 }
@@ -155,6 +158,7 @@ async function runMode(
     report(`${guarantee}: draining ${BACKLOG} sagas …`);
     const backlog = Array.from({ length: BACKLOG }, (_, i) => `b-${i}`);
     const first = Date.now();
+    const drainSteal = measureSteal();
     await produceStarts(kafka, startTopic, backlog);
     await waitUntil(() => (watcher.completedAt.size >= BACKLOG ? true : undefined), {
       timeoutMs: 900_000,
@@ -163,14 +167,16 @@ async function runMode(
     });
     const last = Math.max(...watcher.completedAt.values());
     const sagasPerSecond = BACKLOG / Math.max(0.001, (last - first) / 1000);
+    const steal = drainSteal();
 
-    report(`${guarantee}: ${sagasPerSecond.toFixed(0)} sagas/s`);
+    report(`${guarantee}: ${sagasPerSecond.toFixed(0)} sagas/s${stealNote(steal)}`);
     const latency: Result["latency"] = [];
     let completed = BACKLOG;
     for (const rate of options.rates ?? DEFAULT_RATES) {
       const count = Math.min(MAX_PACED, Math.round(rate * PACED_SECONDS));
       report(`${guarantee}: ${count} sagas at ${rate}/s for latency …`);
       const paced = Array.from({ length: count }, (_, i) => `p${rate}-${i}`);
+      const pacedSteal = measureSteal();
       const startedAt = await produceStarts(kafka, startTopic, paced, rate);
       completed += count;
       await waitUntil(() => (watcher.completedAt.size >= completed ? true : undefined), {
@@ -182,15 +188,18 @@ async function runMode(
         .map((id) => (watcher.completedAt.get(id) ?? 0) - (startedAt.get(id) ?? 0))
         .sort((a, b) => a - b);
       const [p50, p99] = [percentile(latencies, 50), percentile(latencies, 99)];
-      report(`${guarantee}: at ${rate}/s p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms`);
-      latency.push({ rate, p50, p99 });
+      const steal = pacedSteal();
+      report(
+        `${guarantee}: at ${rate}/s p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms${stealNote(steal)}`,
+      );
+      latency.push({ rate, p50, p99, steal });
     }
     await echo.stop();
     const profile = await worker.stop();
     report(`${guarantee}: counting the records the worker wrote …`);
     const records = await recordsPerSaga(kafka, app, completed);
     report(`${guarantee}: records produced per saga ${perSaga(records)}`);
-    return { mode: guarantee, sagasPerSecond, latency, records, profile };
+    return { mode: guarantee, sagasPerSecond, steal, latency, records, profile };
   } finally {
     await echo.stop();
     await worker.stop().catch(() => undefined); // already stopped unless the run failed
@@ -267,6 +276,7 @@ async function measureActive(connections: BenchConnections, report: (line: strin
   }
 }
 
+const percent = (value: number | undefined) => (value === undefined ? "?" : `${value.toFixed(0)}%`);
 const pct = (part: number, whole: number) => `${((100 * part) / Math.max(whole, 1)).toFixed(1)}%`;
 
 /** Where one mode's worker spent its time: components, then the busiest functions. */
@@ -329,9 +339,11 @@ export async function sagaBenchmark(
     r.latency.map((l, i) => [
       i === 0 ? r.mode : "",
       i === 0 ? r.sagasPerSecond.toFixed(0) : "",
+      i === 0 ? percent(r.steal) : "",
       String(l.rate),
       l.p50.toFixed(0),
       l.p99.toFixed(0),
+      percent(l.steal),
     ]),
   );
   const profiles = results.map((r) => (r.profile ? profileReport(r.mode, r.profile) : ""));
@@ -340,15 +352,15 @@ export async function sagaBenchmark(
       ? ""
       : `throughput draining ${BACKLOG} sagas, latency at steady rates` +
         `${options.commitIntervalMs === undefined ? "" : `, commit interval ${options.commitIntervalMs} ms`}\n` +
-        `${formatTable(["mode", "drained sagas/s", "at sagas/s", "p50 ms", "p99 ms"], rows)}\n\n` +
+        "(steal: the CPU the hypervisor gave other guests meanwhile; figures fall with it)\n" +
+        `${formatTable(["mode", "drained sagas/s", "steal", "at sagas/s", "p50 ms", "p99 ms", "steal"], rows)}\n\n` +
         results
           .map((r) => `records produced per saga, ${r.mode}: ${perSaga(r.records)}\n`)
           .join("");
   process.stdout.write(
     `\nsaga benchmark: 3-step saga, one worker process, ${PARTITIONS} partitions, echo participants, ` +
       `on a cluster of ${partitionsBefore} partitions (figures fall as the local stack gathers ` +
-      `topics: compare runs on a stack of about the same size; \`sagastream stack down --purge\` ` +
-      `empties it); ` +
+      `topics: each run deletes its own, \`sagastream stack down --purge\` empties the stack); ` +
       throughput +
       (memory === undefined
         ? ""

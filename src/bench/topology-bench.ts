@@ -29,6 +29,7 @@ import {
   type Drained,
 } from "./drain.js";
 import { PipeClient, PipeMode, type PipeOptions } from "./raw-pipe.js";
+import { measureSteal, stealNote } from "./cpu-steal.js";
 import { runningTotalTopology } from "./running-total.js";
 import { benchReport, type PipeRun, type TopologyRun } from "./topology-report.js";
 import { startBenchWorker } from "./worker-process.js";
@@ -234,11 +235,13 @@ export async function topologyBenchmark(
       const order = clients.map((_, i) => clients[(i + round) % clients.length] as PipeClient);
       for (const mode of [PipeMode.ExactlyOnce, PipeMode.AtLeastOnce]) {
         for (const client of order) {
+          const steal = measureSteal();
           const run = await measureRawPipe(kafka, admin, base, client, mode, records);
           progress(
             `round ${round + 1}/${repeat}: ${client} ${mode} raw pipe: ` +
               `${run.recordsPerSecond.toFixed(0)} records/s, ` +
-              `${run.cpuMsPer1000.toFixed(1)} CPU ms per 1000 records${run.problems ? ` (${run.problems})` : ""}`,
+              `${run.cpuMsPer1000.toFixed(1)} CPU ms per 1000 records${stealNote(steal())}` +
+              (run.problems ? ` (${run.problems})` : ""),
           );
           pipes.push(run);
         }
@@ -246,6 +249,7 @@ export async function topologyBenchmark(
       if (options.pipesOnly === true) continue;
       for (const guarantee of [ProcessingGuarantee.ExactlyOnce, ProcessingGuarantee.AtLeastOnce]) {
         const latency = round === 0;
+        const steal = measureSteal();
         const run = await measureTopology(
           kafka,
           admin,
@@ -257,7 +261,7 @@ export async function topologyBenchmark(
         progress(
           `round ${round + 1}/${repeat}: ${guarantee} topology: ` +
             `${run.recordsPerSecond.toFixed(0)} records/s, ` +
-            `${run.cpuMsPer1000.toFixed(1)} CPU ms per 1000 records` +
+            `${run.cpuMsPer1000.toFixed(1)} CPU ms per 1000 records${stealNote(steal())}` +
             (latency ? `, then ${PACED} at ${RATE}/s: p50 ${run.p50?.toFixed(0)} ms` : "") +
             (run.problems ? ` (${run.problems})` : ""),
         );
