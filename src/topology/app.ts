@@ -1,19 +1,18 @@
 /**
  * StreamsApp runs a topology on a consumer group, one task per input partition of each
- * sub-topology, from its parts: the group membership and co-partitioned assignment (here), the
- * TaskManager (tasks opened, closed, revived), the TaskOpener (stores restored from their
- * changelogs), the StreamThread (fetch, process, punctuate) and the CommitPipeline with its
- * sink. exactly_once (default) is Kafka Streams' EOS v2: one transactional producer per worker
- * and one transaction per commit for all of its tasks, offsets sent under the group generation
- * so that the coordinator fences a member that was replaced. at_least_once: an idempotent
- * producer, then the offsets through the consumer.
+ * sub-topology, from its parts: the group membership and co-partitioned assignment (here), its
+ * internal topics (changelogs, dead letters), the TaskManager (tasks opened, closed, revived),
+ * the TaskOpener (stores restored from their changelogs), the StreamThread (fetch, process,
+ * punctuate) and the CommitPipeline with its sink. exactly_once (default) is Kafka Streams'
+ * EOS v2: one transactional producer per worker and one transaction per commit for all of its
+ * tasks, offsets sent under the group generation so that the coordinator fences a member that
+ * was replaced. at_least_once: an idempotent producer, then the offsets through the consumer.
  */
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Admin, Consumer, Producer, type RetryDelayGetter } from "@platformatic/kafka";
 import { TopologyError } from "../errors/index.js";
-import { deadLetterTopic } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import type { ReadableStore } from "../state/index.js";
 import { ASSIGNER_VERSION, COPARTITIONED_ASSIGNER, copartitionedAssigner } from "./assigner.js";
@@ -21,6 +20,7 @@ import { changelogTopic, type Topology } from "./builder.js";
 import { CommitPipeline, type CommitSink } from "./commit-pipeline.js";
 import { AtLeastOnceCommitSink, TransactionalCommitSink } from "./commit-sinks.js";
 import { GroupCoordinator, type GroupGeneration } from "./group-coordinator.js";
+import { prepareTopics } from "./internal-topics.js";
 import { AppMetrics } from "./metrics.js";
 import { KafkaPartitionFetcher } from "./partition-fetcher.js";
 import { KafkaPartitionOffsets } from "./partition-offsets.js";
@@ -129,7 +129,8 @@ export class StreamsApp {
   async start(): Promise<void> {
     const { topology, applicationId } = this.options;
     this.admin = new Admin(this.client("admin"));
-    await this.prepareTopics(this.admin);
+    for (const [topic, count] of await prepareTopics(this.admin, topology, applicationId, this.log))
+      this.partitionCounts.set(topic, count);
 
     const sessionTimeout = this.options.sessionTimeoutMs ?? 10_000;
     const consumer = new Consumer({
@@ -290,48 +291,6 @@ export class StreamsApp {
     await mkdir(dir, { recursive: true });
     await writeFile(file, id);
     return id;
-  }
-
-  /** Creates the changelog and dead-letter topics; checks sources and sinks exist. */
-  private async prepareTopics(admin: Admin): Promise<void> {
-    const { topology, applicationId } = this.options;
-    const existing = new Set(await admin.listTopics());
-    const needed = [...new Set([...topology.sourceTopics(), ...topology.sinkTopics()])];
-    const missing = needed.filter((t) => !existing.has(t));
-    if (missing.length > 0) {
-      throw new TopologyError(
-        `topic(s) ${missing.join(", ")} do not exist: create them (with the partition counts you need) first`,
-      );
-    }
-    const metadata = await admin.metadata({ topics: needed });
-    for (const [name, topic] of metadata.topics)
-      this.partitionCounts.set(name, topic.partitionsCount);
-    const bySubtopology = topology.partitionsBySubtopology(this.partitionCounts);
-    const changelogs: { topic: string; partitions: number }[] = [];
-    for (const sub of topology.subtopologies) {
-      for (const store of sub.stores) {
-        if (topology.stores.get(store)?.changelog !== true) continue;
-        const topic = changelogTopic(applicationId, store);
-        const partitions = bySubtopology.get(sub.id) ?? 1;
-        this.partitionCounts.set(topic, partitions);
-        if (!existing.has(topic)) changelogs.push({ topic, partitions });
-      }
-    }
-    if (changelogs.length > 0) {
-      await admin.createTopics({
-        topics: changelogs.map(({ topic, partitions }) => ({ topic, partitions, replicas: -1 })),
-        configs: [{ name: "cleanup.policy", value: "compact" }],
-      });
-      this.log.info({ topics: changelogs.map((t) => t.topic) }, "created internal topics");
-    }
-    const dlq = deadLetterTopic(applicationId);
-    if (!existing.has(dlq)) {
-      await admin.createTopics({ topics: [dlq], partitions: 1, replicas: -1 });
-    }
-    this.partitionCounts.set(
-      dlq,
-      (await admin.metadata({ topics: [dlq] })).topics.get(dlq)?.partitionsCount ?? 1,
-    );
   }
 
   /**
