@@ -56,6 +56,33 @@ export function benchStartTopic(applicationId: string): string {
   return `${applicationId}.starts`;
 }
 
+/** The bench worker's runtime counters, as it reports them (cumulative). */
+export interface WorkerCounters {
+  commits: number;
+  commitLatencyMsTotal: number;
+  recordsProcessed: number;
+  fetchWaitMs: number;
+  processMs: number;
+  backPressureMs: number;
+  fetches: number;
+  records: number;
+}
+
+/** What the worker did between two readings of its counters, in a line. */
+export function describeCounters(from: WorkerCounters, to: WorkerCounters, ms: number): string {
+  const commits = to.commits - from.commits;
+  const latency = (to.commitLatencyMsTotal - from.commitLatencyMsTotal) / Math.max(1, commits);
+  const records = (to.recordsProcessed - from.recordsProcessed) / Math.max(1, commits);
+  const share = (part: number) => `${((100 * part) / Math.max(1, ms)).toFixed(0)}%`;
+  return (
+    `worker: ${commits} commits (one every ${(ms / Math.max(1, commits)).toFixed(0)} ms, ` +
+    `${latency.toFixed(0)} ms each on average, ${records.toFixed(0)} input records each); ` +
+    `its loop processing ${share(to.processMs - from.processMs)} of the time, ` +
+    `waiting on fetches ${share(to.fetchWaitMs - from.fetchWaitMs)}, ` +
+    `held back by a commit in flight ${share(to.backPressureMs - from.backPressureMs)}`
+  );
+}
+
 /** A worker running the bench saga. */
 export function benchWorker(options: BenchWorkerOptions, codec: AvroCodec): SagaWorker {
   return new SagaWorker({

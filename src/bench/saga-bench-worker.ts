@@ -6,11 +6,13 @@
  * its memory use as JSON, when run with --expose-gc: after a GC (`afterGc`), and after a
  * last-resort GC (`released`), which also returns the pages V8 keeps pooled for reuse (V8
  * runs one when its heap nears its limit; until then those pages stay resident, as high as
- * the last burst of garbage took the heap). SIGTERM stops it cleanly.
+ * the last burst of garbage took the heap). A "metrics" line is answered with the runtime's
+ * counters (commits and their latency, where the processing loop's time went) as JSON.
+ * SIGTERM stops it cleanly.
  */
 import { createInterface } from "node:readline";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
-import { benchWorker, type BenchWorkerOptions } from "./saga-bench-app.js";
+import { benchWorker, type BenchWorkerOptions, type WorkerCounters } from "./saga-bench-app.js";
 
 const options = JSON.parse(process.argv[2] ?? "{}") as BenchWorkerOptions & {
   schemaRegistryUrl: string;
@@ -27,6 +29,12 @@ process.on("SIGTERM", () => {
 type Gc = (options?: { type: "major"; execution: "sync"; flavor: "last-resort" }) => void;
 
 createInterface({ input: process.stdin }).on("line", (line) => {
+  if (line === "metrics") {
+    const { commits, commitLatencyMsTotal, recordsProcessed, loop } = worker.app.metrics;
+    const counters: WorkerCounters = { commits, commitLatencyMsTotal, recordsProcessed, ...loop };
+    process.stdout.write(`${JSON.stringify(counters)}\n`);
+    return;
+  }
   if (line !== "memory") return;
   const gc = global.gc as Gc | undefined;
   gc?.();

@@ -20,7 +20,13 @@ import { ProcessingGuarantee } from "../topology/index.js";
 import { formatTable, percentile, waitUntil } from "../util/index.js";
 import { summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
 import { measureSteal, stealNote } from "./cpu-steal.js";
-import { BENCH_PARTICIPANTS, benchStartTopic, type BenchWorkerOptions } from "./saga-bench-app.js";
+import {
+  BENCH_PARTICIPANTS,
+  benchStartTopic,
+  describeCounters,
+  type BenchWorkerOptions,
+  type WorkerCounters,
+} from "./saga-bench-app.js";
 import {
   once,
   perSaga,
@@ -58,6 +64,8 @@ interface BenchConnections {
 }
 
 interface WorkerProcess {
+  /** The runtime's counters now. */
+  counters(): Promise<WorkerCounters>;
   /** The worker's memory use now: after a GC, and once V8 returned its pooled pages. */
   memory(): Promise<{ afterGc: NodeJS.MemoryUsage; released: NodeJS.MemoryUsage }>;
   /** Stops it cleanly; with profiling, returns where its time went. */
@@ -104,6 +112,11 @@ async function startWorker(
   const ready = await nextLine();
   if (ready !== "ready") throw new Error(`the bench worker said "${ready}" instead of ready`);
   return {
+    counters: async () => {
+      const answer = nextLine();
+      child.stdin.write("metrics\n");
+      return JSON.parse(await answer) as WorkerCounters;
+    },
     memory: async () => {
       const answer = nextLine();
       child.stdin.write("memory\n");
@@ -159,6 +172,7 @@ async function runMode(
     const backlog = Array.from({ length: BACKLOG }, (_, i) => `b-${i}`);
     const first = Date.now();
     const drainSteal = measureSteal();
+    const drainCounters = await worker.counters();
     await produceStarts(kafka, startTopic, backlog);
     await waitUntil(() => (watcher.completedAt.size >= BACKLOG ? true : undefined), {
       timeoutMs: 900_000,
@@ -170,6 +184,9 @@ async function runMode(
     const steal = drainSteal();
 
     report(`${guarantee}: ${sagasPerSecond.toFixed(0)} sagas/s${stealNote(steal)}`);
+    report(
+      `${guarantee}: ${describeCounters(drainCounters, await worker.counters(), Date.now() - first)}`,
+    );
     const latency: Result["latency"] = [];
     let completed = BACKLOG;
     for (const rate of options.rates ?? DEFAULT_RATES) {
@@ -177,6 +194,8 @@ async function runMode(
       report(`${guarantee}: ${count} sagas at ${rate}/s for latency …`);
       const paced = Array.from({ length: count }, (_, i) => `p${rate}-${i}`);
       const pacedSteal = measureSteal();
+      const pacedCounters = await worker.counters();
+      const pacedFrom = Date.now();
       const startedAt = await produceStarts(kafka, startTopic, paced, rate);
       completed += count;
       await waitUntil(() => (watcher.completedAt.size >= completed ? true : undefined), {
@@ -191,6 +210,9 @@ async function runMode(
       const steal = pacedSteal();
       report(
         `${guarantee}: at ${rate}/s p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms${stealNote(steal)}`,
+      );
+      report(
+        `${guarantee}: ${describeCounters(pacedCounters, await worker.counters(), Date.now() - pacedFrom)}`,
       );
       latency.push({ rate, p50, p99, steal });
     }
