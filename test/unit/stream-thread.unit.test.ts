@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../../src/log/index.js";
+import { Serdes } from "../../src/state/index.js";
+import { TopologyBuilder } from "../../src/topology/index.js";
+import type { ActiveTask } from "../../src/topology/active-task.js";
+import { CommitPipeline } from "../../src/topology/commit-pipeline.js";
+import type { CommittedRecord } from "../../src/topology/committed-records.js";
+import { AppMetrics } from "../../src/topology/metrics.js";
+import type { FetchedPartition, PartitionFetcher } from "../../src/topology/partition-fetcher.js";
+import { StreamThread } from "../../src/topology/stream-thread.js";
+import type { TaskManager } from "../../src/topology/task-manager.js";
+
+const TOPIC = "in";
+const topology = new TopologyBuilder()
+  .source("in", { topics: [TOPIC], keySerde: Serdes.string, valueSerde: Serdes.string })
+  .build();
+
+function record(i: number): CommittedRecord {
+  return {
+    offset: BigInt(i),
+    key: Buffer.from(`k${i}`),
+    value: Buffer.from("v"),
+    timestamp: 0,
+    headers: {},
+  };
+}
+
+/** One task on partition 0 that logs what the loop asks of it. */
+function fakeTask(log: string[], onProcessed: (count: number) => void) {
+  let position = 0n;
+  let processed = 0;
+  const task = {
+    id: "0_0",
+    partition: 0,
+    uncommitted: 0,
+    positions: () => new Map([[TOPIC, position]]),
+    position: () => position,
+    moveTo: (_topic: string, next: bigint) => {
+      position = next;
+    },
+    warm: (records: readonly CommittedRecord[]) => {
+      log.push(`warm ${records.length} from ${records[0]?.key?.toString()}`);
+      return Promise.resolve();
+    },
+    process: (_topic: string, r: CommittedRecord) => {
+      log.push(`process ${r.key?.toString()}`);
+      position = r.offset + 1n;
+      onProcessed(++processed);
+      return Promise.resolve();
+    },
+    punctuate: () => Promise.resolve(),
+    seal: () => undefined,
+  };
+  return task as unknown as ActiveTask;
+}
+
+describe("StreamThread", () => {
+  it("reads the keys of each 256 fetched records into the stores before processing them", async () => {
+    const log: string[] = [];
+    const records = Array.from({ length: 600 }, (_, i) => record(i));
+    let done: () => void = () => undefined;
+    const allProcessed = new Promise<void>((resolve) => (done = resolve));
+    const task = fakeTask(log, (count) => {
+      if (count === records.length) done();
+    });
+    const tasks = {
+      openMissing: () => undefined,
+      runningTasks: () => [task],
+      taskFor: () => task,
+      revive: () => undefined,
+    } as unknown as TaskManager;
+    let served = false;
+    const fetcher: PartitionFetcher = {
+      fetch: async (): Promise<FetchedPartition[]> => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        if (served) return [];
+        served = true;
+        return [{ topic: TOPIC, partition: 0, from: 0n, records, next: 600n, lastStable: 600n }];
+      },
+      reset: () => undefined,
+    };
+    const commits = new CommitPipeline({
+      sink: { commit: () => Promise.resolve(new Map()) },
+      intervalMs: 20,
+      now: Date.now,
+      onFailed: () => undefined,
+    });
+    const thread = new StreamThread({
+      topology,
+      fetcher,
+      tasks,
+      commits,
+      logger: createLogger("silent", "test"),
+      now: Date.now,
+      punctuateIntervalMs: 1000,
+      maxIntervalRecords: 1000,
+      onLag: () => undefined,
+      loop: new AppMetrics().loop,
+    });
+    thread.start();
+    await allProcessed;
+    await thread.stop();
+    const warms = log.flatMap((line, i) => (line.startsWith("warm") ? [`${i}: ${line}`] : []));
+    // Each warm comes right before the first record of its batch is processed.
+    expect(warms).toEqual([
+      "0: warm 256 from k0",
+      "257: warm 256 from k256",
+      "514: warm 88 from k512",
+    ]);
+    expect(log[1]).toBe("process k0");
+    expect(log[258]).toBe("process k256");
+    expect(log[515]).toBe("process k512");
+    expect(log.filter((line) => line.startsWith("process"))).toHaveLength(600);
+  });
+});
