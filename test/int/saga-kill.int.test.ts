@@ -13,7 +13,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultPlan, type OrderService } from "../../examples/order/index.js";
 import { waitUntil } from "../../src/util/index.js";
-import { expectOrderOutcomes, orders, watchSagaEvents } from "../support/order-outcomes.js";
+import {
+  TERMINAL_EVENTS,
+  expectOrderOutcomes,
+  orders,
+  watchSagaEvents,
+} from "../support/order-outcomes.js";
 import { orderWorld } from "../support/order-world.js";
 import { spawnWorker, type WorkerProcess } from "../support/worker-process.js";
 
@@ -78,6 +83,23 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+/** Which sagas had not ended, and where the unended ones stood: to explain a timeout. */
+function notEnded(
+  placed: readonly { orderId: string }[],
+  events: Awaited<ReturnType<typeof watchSagaEvents>>,
+): string {
+  const open = placed.filter((o) => !TERMINAL_EVENTS.has(events.last.get(o.orderId) ?? ""));
+  const silent = open.filter((o) => !events.last.has(o.orderId));
+  const sample = open
+    .filter((o) => events.last.has(o.orderId))
+    .slice(0, 5)
+    .map((o) => `  ${o.orderId}: ${events.trail(o.orderId)}`);
+  return (
+    `${events.ended()} of ${placed.length} ended; ${open.length} not, ` +
+    `${silent.length} of them without any event in the log; some of the others:\n${sample.join("\n")}`
+  );
+}
+
 describe("saga engine under SIGKILL", () => {
   it(`ends ${ORDERS} sagas exactly once while a worker is killed and restarted`, async () => {
     const w1 = await startWorker("w1", path.join(root, "w1"));
@@ -108,6 +130,8 @@ describe("saga engine under SIGKILL", () => {
         timeoutMs: 300_000,
         intervalMs: 500,
         description: `all ${ORDERS} sagas to end`,
+      }).catch((error: unknown) => {
+        throw new Error(`${String(error)}\n${notEnded(placed, events)}`);
       });
       expect(endedAtKill).toBeLessThan(ORDERS); // the kill came mid-run
       const outcome = await expectOrderOutcomes(pool, services.schemas, faults, placed, events);

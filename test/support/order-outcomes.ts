@@ -9,7 +9,13 @@ import type { KafkaSettings } from "../../src/kafka/index.js";
 import { followSagaEvents } from "../../src/saga/index.js";
 import type { AvroCodec } from "../../src/schema/index.js";
 
-const TERMINAL = new Set(["SagaCompleted", "SagaAborted", "SagaCancelled", "SagaFailed"]);
+/** The events that end a saga. */
+export const TERMINAL_EVENTS = new Set([
+  "SagaCompleted",
+  "SagaAborted",
+  "SagaCancelled",
+  "SagaFailed",
+]);
 
 /** Follows `<app>.saga-events`: each saga's last event type, and how often each type occurred. */
 export async function watchSagaEvents(
@@ -36,7 +42,7 @@ export async function watchSagaEvents(
     last,
     counts,
     trail: (sagaId: string) => (trails.get(sagaId) ?? []).join(" → "),
-    ended: () => [...last.values()].filter((t) => TERMINAL.has(t)).length,
+    ended: () => [...last.values()].filter((t) => TERMINAL_EVENTS.has(t)).length,
     stop: () => follower.stop(),
   };
 }
