@@ -2,10 +2,10 @@
  * The records of a fetched partition that a read_committed reader may see, the way the Java
  * consumer picks them: a transactional batch is skipped while its producer is inside an
  * aborted transaction (from the transaction's first offset, which the broker lists, to its
- * abort marker, which may come in a later fetch), and control batches are never records.
- * @platformatic/kafka's own filter keeps one aborted range per producer and drops a range whose
- * marker is not in the same response, so a worker's one transactional producer, which aborts
- * and commits many transactions on the same partition, could leak aborted records through it.
+ * abort marker), and control batches are never records. One response is enough: the broker
+ * lists every aborted transaction that reaches into the fetched range, also one that began
+ * before the fetch offset or whose marker lies beyond the records returned, so nothing is
+ * carried from one fetch to the next (nothing to go stale when a reader moves back).
  */
 export interface FetchedRecord {
   offsetDelta: number;
@@ -58,59 +58,48 @@ function headersOf(record: FetchedRecord): Record<string, Buffer> {
 }
 
 /**
- * Tracks aborted transactions across the fetches of one partition: a transaction whose abort
- * marker has not been read yet keeps its producer's batches skipped in the next fetch too.
+ * The committed records at or after `from` in `batches` (one partition's, in offset order),
+ * and the offset after the last batch: the position to fetch from next, past markers and
+ * aborted records.
  */
-export class ReadCommittedFilter {
-  private readonly abortedProducers = new Set<bigint>();
-
-  /** Forgets what it knew: the reader was moved to another offset. */
-  reset(): void {
-    this.abortedProducers.clear();
-  }
-
-  /**
-   * The committed records at or after `from` in `batches` (in offset order), and the offset
-   * after the last batch: the position to fetch from next, past markers and aborted records.
-   */
-  filter(
-    batches: readonly FetchedBatch[],
-    abortedTransactions: readonly AbortedTransaction[] | null,
-    from: bigint,
-  ): { records: CommittedRecord[]; next: bigint } {
-    const aborted = [...(abortedTransactions ?? [])].sort((a, b) =>
-      a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
-    );
-    let nextAborted = 0;
-    const records: CommittedRecord[] = [];
-    let next = from;
-    for (const batch of batches) {
-      const lastOffset = batch.firstOffset + BigInt(batch.lastOffsetDelta);
-      if (lastOffset < from) continue;
-      next = lastOffset + 1n;
-      for (; nextAborted < aborted.length; nextAborted++) {
-        const txn = aborted[nextAborted] as AbortedTransaction;
-        if (txn.firstOffset > lastOffset) break;
-        this.abortedProducers.add(txn.producerId);
-      }
-      if ((batch.attributes & CONTROL) !== 0) {
-        if (isAbortMarker(batch)) this.abortedProducers.delete(batch.producerId);
-        continue;
-      }
-      if ((batch.attributes & TRANSACTIONAL) !== 0 && this.abortedProducers.has(batch.producerId))
-        continue;
-      for (const record of batch.records) {
-        const offset = batch.firstOffset + BigInt(record.offsetDelta);
-        if (offset < from) continue;
-        records.push({
-          offset,
-          timestamp: Number(batch.firstTimestamp + record.timestampDelta),
-          key: record.key,
-          value: record.value,
-          headers: headersOf(record),
-        });
-      }
+export function committedRecords(
+  batches: readonly FetchedBatch[],
+  abortedTransactions: readonly AbortedTransaction[] | null,
+  from: bigint,
+): { records: CommittedRecord[]; next: bigint } {
+  const aborted = [...(abortedTransactions ?? [])].sort((a, b) =>
+    a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
+  );
+  const abortedProducers = new Set<bigint>();
+  let nextAborted = 0;
+  const records: CommittedRecord[] = [];
+  let next = from;
+  for (const batch of batches) {
+    const lastOffset = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+    if (lastOffset < from) continue;
+    next = lastOffset + 1n;
+    for (; nextAborted < aborted.length; nextAborted++) {
+      const txn = aborted[nextAborted] as AbortedTransaction;
+      if (txn.firstOffset > lastOffset) break;
+      abortedProducers.add(txn.producerId);
     }
-    return { records, next };
+    if ((batch.attributes & CONTROL) !== 0) {
+      if (isAbortMarker(batch)) abortedProducers.delete(batch.producerId);
+      continue;
+    }
+    if ((batch.attributes & TRANSACTIONAL) !== 0 && abortedProducers.has(batch.producerId))
+      continue;
+    for (const record of batch.records) {
+      const offset = batch.firstOffset + BigInt(record.offsetDelta);
+      if (offset < from) continue;
+      records.push({
+        offset,
+        timestamp: Number(batch.firstTimestamp + record.timestampDelta),
+        key: record.key,
+        value: record.value,
+        headers: headersOf(record),
+      });
+    }
   }
+  return { records, next };
 }

@@ -141,7 +141,6 @@ export class TaskOpener {
     onProgress: (restored: number) => void,
   ): Promise<number> {
     const fetcher = this.options.restoreFetcher;
-    fetcher.reset(topic, partition);
     let position = from;
     let restored = 0;
     while (position < end) {

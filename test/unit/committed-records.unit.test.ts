@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ReadCommittedFilter, type FetchedBatch } from "../../src/topology/committed-records.js";
+import { committedRecords, type FetchedBatch } from "../../src/topology/committed-records.js";
 
 const TRANSACTIONAL = 0x10;
 const CONTROL = 0x20;
@@ -37,7 +37,7 @@ function marker(producerId: bigint, offset: bigint, commit: boolean): FetchedBat
 
 const offsets = (records: { offset: bigint }[]) => records.map((r) => r.offset);
 
-describe("ReadCommittedFilter", () => {
+describe("committedRecords", () => {
   it("skips each aborted transaction of a producer that also commits between them", () => {
     // Producer 7: aborted [0,1], committed [3,4], aborted [6,7]; producer 9 commits [9].
     const batches = [
@@ -54,29 +54,50 @@ describe("ReadCommittedFilter", () => {
       { producerId: 7n, firstOffset: 6n },
       { producerId: 7n, firstOffset: 0n },
     ];
-    const { records, next } = new ReadCommittedFilter().filter(batches, aborted, 0n);
+    const { records, next } = committedRecords(batches, aborted, 0n);
     expect(offsets(records)).toEqual([3n, 4n, 9n]);
     expect(next).toBe(11n);
     expect(records[0]).toMatchObject({ timestamp: 1000, headers: { h: Buffer.from("x") } });
   });
 
-  it("keeps skipping an aborted transaction whose marker comes in a later fetch", () => {
-    const filter = new ReadCommittedFilter();
-    const first = filter.filter([data(7n, 0n, 3)], [{ producerId: 7n, firstOffset: 0n }], 0n);
+  it("skips an aborted transaction that began before the fetch offset (the broker lists it again)", () => {
+    const first = committedRecords([data(7n, 0n, 3)], [{ producerId: 7n, firstOffset: 0n }], 0n);
     expect(first).toEqual({ records: [], next: 3n });
-    const second = filter.filter([data(7n, 3n, 1), marker(7n, 4n, false), data(7n, 5n, 1)], [], 3n);
+    const second = committedRecords(
+      [data(7n, 3n, 1), marker(7n, 4n, false), data(7n, 5n, 1)],
+      [{ producerId: 7n, firstOffset: 0n }],
+      3n,
+    );
     expect(offsets(second.records)).toEqual([5n]);
+  });
+
+  it("keeps a producer's committed records before an abort marker the broker does not list (an abort that wrote nothing here)", () => {
+    const batches = [
+      data(7n, 0n, 1),
+      marker(7n, 1n, false),
+      data(7n, 2n, 2),
+      marker(7n, 4n, true),
+      marker(7n, 5n, false),
+    ];
+    const { records } = committedRecords(batches, [{ producerId: 7n, firstOffset: 0n }], 0n);
+    expect(offsets(records)).toEqual([2n, 3n]);
+  });
+
+  it("carries nothing from one fetch to the next: a reader moved back reads committed records again", () => {
+    committedRecords([data(7n, 6n, 2)], [{ producerId: 7n, firstOffset: 6n }], 6n);
+    const { records } = committedRecords([data(7n, 3n, 2), marker(7n, 5n, true)], [], 3n);
+    expect(offsets(records)).toEqual([3n, 4n]);
   });
 
   it("passes non-transactional batches and records before the fetch offset are left out", () => {
     const plain = { ...data(-1n, 10n, 3), attributes: 0 };
-    const { records, next } = new ReadCommittedFilter().filter([plain], null, 11n);
+    const { records, next } = committedRecords([plain], null, 11n);
     expect(offsets(records)).toEqual([11n, 12n]);
     expect(next).toBe(13n);
   });
 
   it("a fetch of markers only still moves the position past them", () => {
-    const { records, next } = new ReadCommittedFilter().filter([marker(7n, 4n, true)], [], 4n);
+    const { records, next } = committedRecords([marker(7n, 4n, true)], [], 4n);
     expect(records).toEqual([]);
     expect(next).toBe(5n);
   });

@@ -77,7 +77,6 @@ describe("StreamThread", () => {
         served = true;
         return [{ topic: TOPIC, partition: 0, from: 0n, records, next: 600n, lastStable: 600n }];
       },
-      reset: () => undefined,
     };
     const commits = new CommitPipeline({
       sink: { commit: () => Promise.resolve(new Map()) },
