@@ -8,8 +8,17 @@
  * then loses those records), and a 5 s fetch wait. Records are handled, and their offsets
  * committed, by `startConsuming` (consume.ts).
  */
-import { Consumer, FetchIsolationLevels, type Message } from "@platformatic/kafka";
+import {
+  Consumer,
+  FetchIsolationLevels,
+  kGetApi,
+  type API,
+  type Callback,
+  type fetchV17,
+  type Message,
+} from "@platformatic/kafka";
 import { logClientEvents, logConsumerEvents, routeClientDebugOutput } from "./logging.js";
+import { readCommittedFetch } from "./read-committed.js";
 import { baseOptions, type ClientOptions, type KafkaSettings } from "./settings.js";
 
 /**
@@ -44,9 +53,30 @@ function text(data?: Buffer): string | undefined {
   return data?.toString();
 }
 
+/** A consumer whose read_committed fetches leave aborted transactions out correctly. */
+class ReadCommittedConsumer extends Consumer<Buffer, Buffer, string> {
+  /** The filtering Fetch API per version the client hands out (it asks before each fetch). */
+  private readonly fetchApis = new WeakMap<object, object>();
+
+  override [kGetApi]<A extends unknown[], R>(name: string, callback: Callback<API<A, R>>): void {
+    super[kGetApi]<A, R>(name, (error, api) => {
+      if (error !== null || api === undefined || name !== "Fetch") {
+        callback(error, api);
+        return;
+      }
+      let filtering = this.fetchApis.get(api);
+      if (filtering === undefined) {
+        filtering = readCommittedFetch(api as API<A, fetchV17.FetchResponse>);
+        this.fetchApis.set(api, filtering);
+      }
+      callback(null, filtering as API<A, R>);
+    });
+  }
+}
+
 export function createConsumer(settings: KafkaSettings, options: ConsumerOptions): KafkaConsumer {
   const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
-  const consumer = new Consumer<Buffer, Buffer, string>({
+  const consumer = new ReadCommittedConsumer({
     ...baseOptions(settings, options),
     groupId: options.groupId,
     autocommit: false,

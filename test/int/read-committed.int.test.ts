@@ -1,9 +1,10 @@
 /**
- * The runtime's read path (KafkaPartitionFetcher) is read_committed the way the Java consumer
- * is: every committed record of a transactional producer is read, whatever that producer
- * aborted before and after it on the same partition. Regression: @platformatic/kafka's
- * consumer filters a read_committed response itself and ends a producer's aborted range at its
- * last abort marker in the response; an abort with no records on the partition (the broker does
+ * The engine's readers are read_committed the way the Java consumer is: the runtime's fetcher
+ * and a group member (startConsuming: participants, the saga-event followers) read every
+ * committed record of a transactional producer and none of its aborted ones, whatever it
+ * aborted before and after on the same partition. Regression: @platformatic/kafka's consumer
+ * filters a read_committed response itself and ends a producer's aborted range at its last
+ * abort marker in the response; an abort with no records on the partition (the broker does
  * not list it) after a commit made that commit's records vanish. A SIGKILL test lost 5,368
  * committed outputs this way: a new worker's producer aborted its predecessor's transaction,
  * which had added the partition but written nothing to it yet.
@@ -13,11 +14,13 @@ import {
   createConsumer,
   createProducer,
   ensureTopics,
+  startConsuming,
   withAdmin,
   type KafkaProducer,
   type KafkaSettings,
 } from "../../src/kafka/index.js";
 import { KafkaPartitionFetcher } from "../../src/topology/partition-fetcher.js";
+import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "../support/names.js";
 
 const { kafkaBrokers } = inject("connections");
@@ -33,7 +36,15 @@ beforeAll(async () => {
       { topic, partitions: 1, configs: { "max.message.bytes": String(MAX_MESSAGE_BYTES) } },
     ]),
   );
-  producer = createProducer(settings, { transactionalId: uniqueName("read_committed_tx") });
+  const transactionalId = uniqueName("read_committed_tx");
+  producer = createProducer(settings, { transactionalId });
+  await transaction(["aborted-1"], "abort");
+  await transaction(["committed-1", "committed-2"], "commit");
+  await transaction(["x".repeat(MAX_MESSAGE_BYTES * 2)], "abort"); // an abort marker, no records
+  // The refused record leaves this producer unusable; its successor has the same producer id.
+  await producer.close();
+  producer = createProducer(settings, { transactionalId });
+  await transaction(["committed-3"], "commit");
 });
 
 afterAll(async () => {
@@ -57,26 +68,44 @@ async function transaction(values: string[], outcome: "commit" | "abort"): Promi
   await (outcome === "commit" ? tx.commit() : tx.abort());
 }
 
-describe("the runtime's read_committed fetcher", () => {
-  it("reads every committed record of a producer that aborts before and after them, one abort holding no record of the partition", async () => {
-    await transaction(["aborted-1"], "abort");
-    await transaction(["committed-1", "committed-2"], "commit");
-    await transaction(["x".repeat(MAX_MESSAGE_BYTES * 2)], "abort"); // an abort marker, no records
+const COMMITTED = ["committed-1", "committed-2", "committed-3"];
 
+describe("read_committed, with aborts before and after a commit, one holding no record of the partition", () => {
+  it("the runtime's fetcher reads every committed record and no aborted one", async () => {
     const consumer = createConsumer(settings, { groupId: uniqueName("read_committed_reader") });
     const fetcher = new KafkaPartitionFetcher(consumer);
     try {
       const values: string[] = [];
       let offset = 0n;
-      for (let fetches = 0; fetches < 20 && values.length < 2; fetches++) {
+      for (let fetches = 0; fetches < 20 && values.length < COMMITTED.length; fetches++) {
         for (const fetched of await fetcher.fetch([{ topic, partition: 0, offset }], 200)) {
           values.push(...fetched.records.map((r) => String(r.value)));
           offset = fetched.next;
         }
       }
-      expect(values).toEqual(["committed-1", "committed-2"]);
+      expect(values).toEqual(COMMITTED);
     } finally {
       await consumer.close();
     }
+  });
+
+  it("a group member (startConsuming) reads every committed record and no aborted one", async () => {
+    const values: string[] = [];
+    const consuming = await startConsuming(settings, {
+      groupId: uniqueName("read_committed_member"),
+      topics: [topic],
+      handle: async (record) => {
+        values.push(String(record.value));
+      },
+    });
+    try {
+      await waitUntil(() => (values.length >= COMMITTED.length ? true : undefined), {
+        timeoutMs: 15_000,
+        description: `${COMMITTED.length} committed records (read so far: ${values.join(", ")})`,
+      }).catch(() => undefined); // the assertion below shows what was read
+    } finally {
+      await consuming.stop();
+    }
+    expect(values).toEqual(COMMITTED);
   });
 });
