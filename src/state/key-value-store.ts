@@ -128,7 +128,8 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
 
   /** The current record succeeded: keep its writes for this commit interval. */
   acceptRecord(): void {
-    for (const [id, write] of this.current) this.interval.set(id, write);
+    if (this.current.size === 0) return;
+    this.current.forEach((write, id) => this.interval.set(id, write));
     this.current.clear();
   }
 

@@ -53,6 +53,13 @@ export interface StreamsAppOptions {
    * previous commit ends).
    */
   commitIntervalMs?: number | undefined;
+  /**
+   * While a commit is in flight, the open intervals of all tasks grow to at most this many
+   * records; then processing waits for the commit (default 5,000). A closed loop (sagas: a
+   * command reaches its participant only once its transaction commits, and the reply is the
+   * next input) wants it smaller, so that commits stay small and quick.
+   */
+  maxUncommittedRecords?: number | undefined;
   /** Kept for compatibility: one loop serves every partition. */
   concurrency?: number | undefined;
   /** A member silent this long is dropped from the group and its tasks move (default 10 s). */
@@ -62,8 +69,7 @@ export interface StreamsAppOptions {
 }
 
 const DEFAULT_COMMIT_INTERVAL_MS = 20;
-/** The open intervals grow to at most this many records while a commit is in flight. */
-const MAX_INTERVAL_RECORDS = 1_000;
+const DEFAULT_MAX_UNCOMMITTED_RECORDS = 5_000;
 /**
  * A transaction left open (its owner died) holds back every read-committed consumer of its
  * partitions, such as the participants, until the broker aborts it. Kafka Streams bounds that
@@ -270,7 +276,7 @@ export class StreamsApp {
       logger: this.log,
       now: () => Date.now(),
       punctuateIntervalMs: this.options.punctuateIntervalMs ?? 100,
-      maxIntervalRecords: MAX_INTERVAL_RECORDS,
+      maxIntervalRecords: this.options.maxUncommittedRecords ?? DEFAULT_MAX_UNCOMMITTED_RECORDS,
       onLag: (topic, partition, lag) => this.metrics.lag.set(`${topic}/${partition}`, lag),
       loop: this.metrics.loop,
     });

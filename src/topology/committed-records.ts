@@ -30,7 +30,11 @@ export interface CommittedRecord {
   headers: Record<string, Buffer>;
 }
 
+/** Shared by every record without headers (most): nothing writes to a record's headers. */
+const NO_HEADERS: Record<string, Buffer> = Object.freeze({});
+
 function headersOf(record: FetchedRecord): Record<string, Buffer> {
+  if (record.headers.length === 0) return NO_HEADERS;
   const headers: Record<string, Buffer> = {};
   for (const [name, value] of record.headers) {
     if (name !== null && value !== null) headers[name.toString()] = value;

@@ -44,18 +44,21 @@ export function chunkOutputs(
 /** Header names as bytes, made once each: a few names recur on every record. */
 const headerNames = new Map<string, Buffer>();
 
+/** Shared by every record without headers; the producer only reads it. */
+const NO_HEADERS = new Map<Buffer, Buffer>();
+
 /** Header names as bytes: the producer's default (no-op) serializers take bytes only. */
 function headerMap(headers: OutputRecord["headers"]): Map<Buffer, Buffer> {
-  const map = new Map<Buffer, Buffer>();
+  let map: Map<Buffer, Buffer> | undefined;
   for (const name in headers) {
     let bytes = headerNames.get(name);
     if (bytes === undefined) {
       bytes = Buffer.from(name);
       if (headerNames.size < 1000) headerNames.set(name, bytes);
     }
-    map.set(bytes, headers[name] as Buffer);
+    (map ??= new Map()).set(bytes, headers[name]);
   }
-  return map;
+  return map ?? NO_HEADERS;
 }
 
 /** The partition a record goes to: its own, else its key's, else 0. */

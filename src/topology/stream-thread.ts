@@ -175,9 +175,7 @@ export class StreamThread {
 
   /** Records processed since the last commit began, over all tasks. */
   private uncommitted(): number {
-    let sum = 0;
-    for (const task of this.options.tasks.runningTasks()) sum += task.uncommitted;
-    return sum;
+    return this.options.tasks.uncommittedRecords();
   }
 
   private async punctuateIfDue(): Promise<void> {

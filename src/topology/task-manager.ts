@@ -95,6 +95,13 @@ export class TaskManager {
     return [...this.running.values()];
   }
 
+  /** Records processed since the last commit began, over the running tasks (per record: no copy). */
+  uncommittedRecords(): number {
+    let sum = 0;
+    for (const task of this.running.values()) sum += task.uncommitted;
+    return sum;
+  }
+
   taskFor(subtopologyId: number, partition: number): ActiveTask | undefined {
     return this.running.get(`${subtopologyId}_${partition}`);
   }

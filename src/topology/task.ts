@@ -161,9 +161,11 @@ export class Task {
     only?: string,
   ): Promise<void> {
     const { topology } = this.options;
-    const children = topology.childrenOf(from).filter((c) => only === undefined || c === only);
-    if (only !== undefined && children.length === 0)
-      throw new Error(`"${from}" has no child "${only}"`);
+    let children = topology.childrenOf(from);
+    if (only !== undefined) {
+      children = children.filter((c) => c === only);
+      if (children.length === 0) throw new Error(`"${from}" has no child "${only}"`);
+    }
     for (const child of children) {
       const node = topology.node(child);
       if (node.kind === "sink") {
@@ -199,8 +201,11 @@ export class Task {
     this.processedSinceCommit += 1;
     try {
       let record: StreamRecord<unknown, unknown>;
-      if (input.key !== null) await source.keySerde.prepare?.(input.key);
-      if (input.value !== null) await source.valueSerde.prepare?.(input.value);
+      // Only serdes that read a registry prepare (an await costs a turn of the microtask queue).
+      const { keySerde, valueSerde } = source;
+      if (input.key !== null && keySerde.prepare !== undefined) await keySerde.prepare(input.key);
+      if (input.value !== null && valueSerde.prepare !== undefined)
+        await valueSerde.prepare(input.value);
       try {
         record = {
           key: input.key === null ? null : source.keySerde.deserialize(input.key),
@@ -258,13 +263,13 @@ export class Task {
 
   private acceptUnit(): void {
     for (const store of this.options.stores.values()) store.acceptRecord();
-    this.outputs.push(...this.recordOutputs);
-    this.recordOutputs = [];
+    for (const output of this.recordOutputs) this.outputs.push(output);
+    this.recordOutputs.length = 0;
   }
 
   private rejectUnit(): void {
     for (const store of this.options.stores.values()) store.rejectRecord();
-    this.recordOutputs = [];
+    this.recordOutputs.length = 0;
   }
 
   private deadLetter(input: InputRecord, error: SagastreamError): void {
@@ -316,7 +321,7 @@ export class Task {
   aborted(): void {
     for (const store of this.options.stores.values()) store.discard();
     this.outputs = [];
-    this.recordOutputs = [];
+    this.recordOutputs.length = 0;
     this.processedSinceCommit = 0;
   }
 

@@ -31,6 +31,8 @@ import {
 } from "../saga/index.js";
 import { ProcessingGuarantee, StreamsApp } from "../topology/index.js";
 
+/** Measured: 5,000 made transactions of seconds while draining and stalled the participants. */
+const SAGA_MAX_UNCOMMITTED_RECORDS = 1_000;
 export interface SagaWorkerOptions {
   applicationId: string;
   brokers: string[];
@@ -134,6 +136,8 @@ export class SagaWorker {
       logger: options.logger,
       sessionTimeoutMs: options.sessionTimeoutMs,
       commitIntervalMs: options.commitIntervalMs,
+      // Sagas are a closed loop: small commits get commands to participants sooner.
+      maxUncommittedRecords: SAGA_MAX_UNCOMMITTED_RECORDS,
       concurrency: options.concurrency,
       advertisedAddress: this.apiAddress,
     });
