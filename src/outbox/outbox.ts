@@ -72,25 +72,35 @@ export function createOutbox(options: OutboxOptions) {
      * message id, which consumers use to deduplicate.
      */
     async publish(client: pg.ClientBase, event: OutboxEvent): Promise<string> {
+      const { id, statements } = await this.statements(event);
+      await client.query(statements);
+      return id;
+    },
+
+    /**
+     * What `publish` sends, without parameters (values as literals), to be sent with other
+     * statements in one round trip (see withTransaction's `defer`), and the message id.
+     */
+    async statements(event: OutboxEvent): Promise<{ id: string; statements: string }> {
       const id = event.messageId ?? randomUUID();
       const payload =
         "encoded" in event ? event.encoded : await options.encode(event.schemaId, event.payload);
-      await client.query(
-        `INSERT INTO ${table.qualified} (${OUTBOX_COLUMNS.join(", ")}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          id,
-          event.aggregateType,
-          event.aggregateId,
-          event.type,
-          payload,
-          event.correlationId ?? id,
-          event.causationId ?? null,
-          event.traceparent ?? null,
-        ],
-      );
+      const text = (value: string | null | undefined) =>
+        value === null || value === undefined ? "NULL" : pg.escapeLiteral(value);
+      const values = [
+        text(id),
+        text(event.aggregateType),
+        text(event.aggregateId),
+        text(event.type),
+        `decode('${payload.toString("hex")}', 'hex')`,
+        text(event.correlationId ?? id),
+        text(event.causationId),
+        text(event.traceparent),
+      ];
+      let statements = `INSERT INTO ${table.qualified} (${OUTBOX_COLUMNS.join(", ")}) VALUES (${values.join(", ")})`;
       if (deleteAfterInsert)
-        await client.query(`DELETE FROM ${table.qualified} WHERE id = $1`, [id]);
-      return id;
+        statements += `; DELETE FROM ${table.qualified} WHERE id = ${text(id)}`;
+      return { id, statements };
     },
 
     /**

@@ -70,9 +70,12 @@ export interface HandledOnce extends HandledCommand {
   delayMs: number;
 }
 
-/** Writes the reply in the transaction (to an outbox), if it does; says whether it did. */
+/**
+ * Writes the reply in the transaction (to an outbox), if it does, through `defer` (sent with
+ * the COMMIT); says whether it did.
+ */
 export type Decided = (
-  client: pg.PoolClient,
+  defer: (statement: string) => void,
   handled: HandledCommand,
   delayMs: number,
 ) => Promise<boolean>;
@@ -101,11 +104,11 @@ export async function handleCommand(
     ].join("; ");
     const { handled, tally } = await withTransaction(
       h.pool,
-      async (client, opened) => {
+      async (client, opened, defer) => {
         const earlier = h.store.found(opened.at(-1));
-        const decision = await decide(h, client, command, earlier, delay);
+        const decision = await decide(h, client, defer, command, earlier, delay);
         if (decision.tally === "failed") return decision;
-        const replied = await decided(client, decision.handled, delay.ms);
+        const replied = await decided(defer, decision.handled, delay.ms);
         return { handled: { ...decision.handled, replied }, tally: decision.tally };
       },
       begin,
@@ -127,12 +130,13 @@ function transient(reason: string): HandledCommand & { transient: true } {
 }
 
 /**
- * What the command's outcome is, recording it; throws on a transient failure. `earlier` is
- * the command's record, if it was handled before.
+ * What the command's outcome is, recording it (the records are written with the COMMIT);
+ * throws on a transient failure. `earlier` is the command's record, if it was handled before.
  */
 async function decide(
   h: CommandHandling,
   client: pg.PoolClient,
+  defer: (statement: string) => void,
   command: SagaCommand,
   earlier: HandledCommand | undefined,
   delay: { ms: number },
@@ -150,10 +154,10 @@ async function decide(
     const done = await h.store.find(client, doKey);
     if (done?.outcome !== Outcome.Success) {
       if (done === undefined) {
-        await h.store.record(client, doKey, { outcome: Outcome.Voided, reason: "", result: {} });
+        defer(h.store.recordStatement(doKey, { outcome: Outcome.Voided, reason: "", result: {} }));
       }
       const handled = { outcome: Outcome.Success, reason: "nothing to undo", result: {} };
-      await h.store.record(client, key, handled);
+      defer(h.store.recordStatement(key, handled));
       return { handled, tally: "nothingToUndo" };
     }
   }
@@ -172,7 +176,7 @@ async function decide(
     },
   };
   const handled = await runHandler(h, handler, command, context);
-  await h.store.record(client, key, handled);
+  defer(h.store.recordStatement(key, handled));
   return { handled, tally: handled.outcome === Outcome.Success ? "succeeded" : "refused" };
 }
 

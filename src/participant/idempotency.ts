@@ -77,13 +77,17 @@ export class IdempotencyStore {
     return (result?.rows as HandledCommand[] | undefined)?.[0];
   }
 
-  async record(client: pg.ClientBase, key: string, handled: HandledCommand): Promise<void> {
-    await client.query(
-      `INSERT INTO ${this.table} (key, outcome, reason, result, expires_at)
-       VALUES ($1, $2, $3, $4, now() + $5 * interval '1 millisecond')
-       ON CONFLICT (key) DO UPDATE SET outcome = $2, reason = $3, result = $4, expires_at = EXCLUDED.expires_at`,
-      [key, handled.outcome, handled.reason, JSON.stringify(handled.result), this.ttlMs],
-    );
+  /** The statement that records `key`'s outcome, without parameters (for a deferred write). */
+  recordStatement(key: string, handled: HandledCommand): string {
+    const [k, outcome, reason, result] = [
+      key,
+      handled.outcome,
+      handled.reason,
+      JSON.stringify(handled.result),
+    ].map((value) => pg.escapeLiteral(value));
+    return `INSERT INTO ${this.table} (key, outcome, reason, result, expires_at)
+       VALUES (${k}, ${outcome}, ${reason}, ${result}, now() + ${this.ttlMs} * interval '1 millisecond')
+       ON CONFLICT (key) DO UPDATE SET outcome = EXCLUDED.outcome, reason = EXCLUDED.reason, result = EXCLUDED.result, expires_at = EXCLUDED.expires_at`;
   }
 
   /** Deletes expired rows; returns how many. */

@@ -34,7 +34,7 @@ import {
   type ParticipantStats,
 } from "./handle-command.js";
 import { IdempotencyStore } from "./idempotency.js";
-import { publishReply, replyTo, ReplySender } from "./replies.js";
+import { replyStatements, replyTo, ReplySender } from "./replies.js";
 
 export type { CommandContext, CommandHandler, ParticipantStats } from "./handle-command.js";
 
@@ -130,9 +130,9 @@ export async function createParticipant(options: ParticipantOptions) {
     const command = await decodeCommand(record);
     if (command === undefined) return;
     const outbox = options.replyOutbox;
-    const handled = await handleCommand(handling, command, async (client, decided, delayMs) => {
+    const handled = await handleCommand(handling, command, async (defer, decided, delayMs) => {
       if (outbox === undefined || delayMs > 0) return false;
-      await publishReply(outbox, client, replyTo(serdes.reply, command, record, decided));
+      defer(await replyStatements(outbox, replyTo(serdes.reply, command, record, decided)));
       return true;
     });
     if (handled.replied === true) return;

@@ -57,16 +57,13 @@ export function replyTo(
 }
 
 /**
- * Writes a reply into the outbox in `client`'s transaction. The EventRouter publishes it keyed
- * by saga id with the id, correlation, causation and traceparent headers.
+ * The statements that write a reply into the outbox, for the caller's transaction. The
+ * EventRouter publishes it keyed by saga id with the id, correlation, causation and
+ * traceparent headers.
  */
-export async function publishReply(
-  outbox: Outbox,
-  client: pg.ClientBase,
-  reply: OutgoingReply,
-): Promise<void> {
+export async function replyStatements(outbox: Outbox, reply: OutgoingReply): Promise<string> {
   const header = (name: string) => reply.headers[name];
-  await outbox.publish(client, {
+  const { statements } = await outbox.statements({
     aggregateType: "saga",
     aggregateId: reply.sagaId,
     type: "SagaReply",
@@ -76,6 +73,7 @@ export async function publishReply(
     causationId: header(SAGA_HEADERS.causationId),
     traceparent: header(SAGA_HEADERS.traceparent),
   });
+  return statements;
 }
 
 /** Sends replies decided outside a transaction: transient failures, delayed answers. */
@@ -108,7 +106,11 @@ export class ReplySender {
       });
       return;
     }
-    await withTransaction(this.options.pool, (client) => publishReply(outbox, client, reply));
+    const statements = await replyStatements(outbox, reply);
+    await withTransaction(this.options.pool, (_client, _opened, defer) => {
+      defer(statements);
+      return Promise.resolve();
+    });
   }
 
   /** Sends `reply` `ms` later, without holding anything up; lost if the participant stops. */

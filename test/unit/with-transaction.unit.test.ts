@@ -52,6 +52,39 @@ describe("withTransaction", () => {
     );
   });
 
+  it("sends the statements the work deferred with the COMMIT, in one round trip, in order", async () => {
+    const { pool, statements } = fakePool();
+    await withTransaction(pool, async (client, _opened, defer) => {
+      defer("INSERT record");
+      await client.query("UPDATE stock");
+      defer("INSERT outbox; DELETE outbox");
+    });
+    expect(statements).toEqual([
+      "BEGIN",
+      "UPDATE stock",
+      "INSERT record; INSERT outbox; DELETE outbox; COMMIT",
+    ]);
+  });
+
+  it("sends no deferred statement when the work throws, and rolls back when one fails", async () => {
+    const thrown = fakePool();
+    await expect(
+      withTransaction(thrown.pool, (_client, _opened, defer) => {
+        defer("INSERT record");
+        return Promise.reject(new Error("refused"));
+      }),
+    ).rejects.toThrow("refused");
+    expect(thrown.statements).toEqual(["BEGIN", "ROLLBACK"]);
+    const failing = fakePool(["INSERT bad; COMMIT"]);
+    await expect(
+      withTransaction(failing.pool, (_client, _opened, defer) => {
+        defer("INSERT bad");
+        return Promise.resolve();
+      }),
+    ).rejects.toThrow("INSERT bad; COMMIT failed");
+    expect(failing.statements).toEqual(["BEGIN", "INSERT bad; COMMIT", "ROLLBACK"]);
+  });
+
   it("rolls back and rethrows when the work throws", async () => {
     const { pool, statements, released } = fakePool();
     await expect(
