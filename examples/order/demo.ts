@@ -68,13 +68,17 @@ function orderNumber(run: string, i: number): OrderData {
 const PARTITIONS = 6;
 
 /**
- * Orders placed at the run's rate before the measured ones, and not counted: each demo starts
- * four new Debezium connectors and a new worker, and their first seconds (and those of the
- * stack's JVMs when it has just started) are slower than what follows. Measured on a fresh
- * clone's first run at 100 orders/s, 1,000 orders: p50 8.2 s and 84 sagas ended per second
- * without it; 3,000 orders on a warm stack: p50 0.6 s and 99/s.
+ * Before the measured orders, orders are placed at the run's rate, second by second, and not
+ * counted, until the sagas of a second end within WARMED_UP_MS of being placed (median):
+ * each demo starts four new Debezium connectors, a worker and participants, whose first
+ * seconds (and the stack's JVMs' first minute, right after it started) are slower than what
+ * follows. Measured on a fresh clone at 100 orders/s, 1,000 orders: the first run p50 8.2 s
+ * and 84 sagas ended per second without a warm-up, 2.7 s and 92/s after 10 s of it; on a warm
+ * stack, 3 s of warm-up gave p50 1.4–3.1 s, 10 s gave 0.2–0.4 s and 96–97/s.
  */
-const WARM_UP_SECONDS = 3;
+const WARMED_UP_MS = 500;
+const WARM_UP_MIN_SECONDS = 5;
+const WARM_UP_MAX_SECONDS = 90;
 /** How long the warm-up waits for its sagas answered on time to end. */
 const WARM_UP_WAIT_MS = 30_000;
 
@@ -112,6 +116,45 @@ function endRate(endedAt: readonly number[], from: number, to: number, lag: numb
   if (to - from < 1000) return "-";
   const inWindow = endedAt.filter((at) => at >= from + lag && at < to + lag).length;
   return perSecond(inWindow, to - from);
+}
+
+/**
+ * Places orders at the run's rate, second by second, until the sagas of the second before
+ * last ended within WARMED_UP_MS (median, unended ones counting as late), then waits for
+ * every warm-up saga to end. `place` places the i-th and returns its saga id, or undefined
+ * for a saga answered late on purpose (left out: it waits out the step timeout).
+ */
+async function warmUpPipeline(
+  options: DemoOptions,
+  endedAt: ReadonlyMap<string, number>,
+  place: (i: number) => Promise<string | undefined>,
+): Promise<number> {
+  const perSecond = Math.ceil(options.rate);
+  const placed = new Map<string, { at: number; second: number }>();
+  const medianOf = (second: number): number => {
+    const latencies: number[] = [];
+    for (const [id, order] of placed) {
+      if (order.second !== second) continue;
+      latencies.push((endedAt.get(id) ?? Number.POSITIVE_INFINITY) - order.at);
+    }
+    latencies.sort((a, b) => a - b);
+    return latencies.length === 0 ? Number.POSITIVE_INFINITY : percentile(latencies, 50);
+  };
+  let seconds = 0;
+  while (seconds < WARM_UP_MAX_SECONDS) {
+    const second = seconds;
+    await placeOnSchedule(perSecond, options.rate, async (i) => {
+      const at = Date.now();
+      const id = await place(second * perSecond + i);
+      if (id !== undefined) placed.set(id, { at, second });
+    });
+    seconds += 1;
+    if (seconds >= WARM_UP_MIN_SECONDS && medianOf(second - 1) <= WARMED_UP_MS) break;
+  }
+  const deadline = Date.now() + WARM_UP_WAIT_MS;
+  const allEnded = () => [...placed.keys()].every((id) => endedAt.has(id));
+  while (!allEnded() && Date.now() < deadline) await sleep(200);
+  return seconds;
 }
 
 export async function runDemo(options: DemoOptions): Promise<void> {
@@ -161,30 +204,28 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   } satisfies ParticipantsProcessOptions);
 
   const ended = new Map<string, { end: string; at: number }>();
-  const warmUp = { placed: new Set<string>(), ended: 0 };
+  const warmUpIds = new Set<string>();
+  const warmUpEndedAt = new Map<string, number>();
   const watcher = await followSagaEvents(
     kafka,
     { applicationId: run, groupId: `${run}-demo-watcher`, codec },
     ({ record: { sagaId, event }, timestamp }) => {
       const end = ENDS[event.type];
       if (end === undefined) return;
-      if (warmUp.placed.has(sagaId)) {
-        if (!faults.isSlow("inventory", sagaId)) warmUp.ended += 1;
-      } else ended.set(sagaId, { end, at: timestamp });
+      if (warmUpIds.has(sagaId)) warmUpEndedAt.set(sagaId, timestamp);
+      else ended.set(sagaId, { end, at: timestamp });
     },
   );
-
-  const warmUpOrders = Math.ceil(options.rate * WARM_UP_SECONDS);
-  write(`warming up: ${warmUpOrders} orders at ${options.rate}/s, not counted …\n`);
-  await placeOnSchedule(warmUpOrders, options.rate, async (i) => {
+  write(
+    `warming up at ${options.rate} orders/s (not counted) until sagas end within ${WARMED_UP_MS} ms …\n`,
+  );
+  const warmUpSeconds = await warmUpPipeline(options, warmUpEndedAt, async (i) => {
     const order = orderNumber(`${run}-warmup`, i);
-    warmUp.placed.add(order.orderId);
+    warmUpIds.add(order.orderId);
     await orders.place(order);
+    return faults.isSlow("inventory", order.orderId) ? undefined : order.orderId;
   });
-  const warmUpDeadline = Date.now() + WARM_UP_WAIT_MS;
-  // Those answered late on purpose would only make the warm-up wait out the step timeout.
-  const warmUpOnTime = [...warmUp.placed].filter((id) => !faults.isSlow("inventory", id)).length;
-  while (warmUp.ended < warmUpOnTime && Date.now() < warmUpDeadline) await sleep(200);
+  write(`warmed up after ${warmUpSeconds} s (${warmUpIds.size} orders)\n`);
 
   const placedAt = new Map<string, number>();
   const bar = new cliProgress.SingleBar(
