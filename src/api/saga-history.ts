@@ -10,8 +10,8 @@
  * with no consumer group: nothing to join, so nothing waits on the broker's
  * `group.initial.rebalance.delay.ms`, and no group is left behind per read.
  */
-import { Consumer, FetchIsolationLevels, ListOffsetTimestamps } from "@platformatic/kafka";
-import { baseOptions, type KafkaSettings } from "../kafka/index.js";
+import { FetchIsolationLevels, ListOffsetTimestamps, type Consumer } from "@platformatic/kafka";
+import { baseOptions, ReadCommittedConsumer, type KafkaSettings } from "../kafka/index.js";
 import { eventsOf, sagaDecisionReader, type SagaEvent } from "../saga/index.js";
 import type { AvroCodec } from "../schema/index.js";
 import { KafkaPartitionFetcher } from "../topology/index.js";
@@ -50,7 +50,7 @@ export function kafkaSagaHistory(options: {
   // committed, as the runtime's restore consumer does.
   let client: Consumer | undefined;
   const consumer = () =>
-    (client ??= new Consumer({
+    (client ??= new ReadCommittedConsumer({
       ...baseOptions(options.kafka),
       groupId: `${options.kafka.clientId}-history`,
       autocommit: false,

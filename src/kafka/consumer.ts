@@ -53,8 +53,16 @@ function text(data?: Buffer): string | undefined {
   return data?.toString();
 }
 
-/** A consumer whose read_committed fetches leave aborted transactions out correctly. */
-class ReadCommittedConsumer extends Consumer<Buffer, Buffer, string> {
+/**
+ * A consumer whose read_committed fetches leave aborted transactions out correctly (see
+ * read-committed.ts): every consumer of the engine is one, the runtime's included.
+ */
+export class ReadCommittedConsumer<
+  Key = Buffer,
+  Value = Buffer,
+  HeaderKey = Buffer,
+  HeaderValue = Buffer,
+> extends Consumer<Key, Value, HeaderKey, HeaderValue> {
   /** The filtering Fetch API per version the client hands out (it asks before each fetch). */
   private readonly fetchApis = new WeakMap<object, object>();
 
@@ -76,7 +84,7 @@ class ReadCommittedConsumer extends Consumer<Buffer, Buffer, string> {
 
 export function createConsumer(settings: KafkaSettings, options: ConsumerOptions): KafkaConsumer {
   const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
-  const consumer = new ReadCommittedConsumer({
+  const consumer = new ReadCommittedConsumer<Buffer, Buffer, string>({
     ...baseOptions(settings, options),
     groupId: options.groupId,
     autocommit: false,

@@ -15,6 +15,7 @@ export {
 } from "./producer.js";
 export {
   createConsumer,
+  ReadCommittedConsumer,
   type ConsumerOptions,
   type KafkaConsumer,
   type KafkaMessage,

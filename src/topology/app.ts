@@ -11,7 +11,8 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { Admin, Consumer, Producer, type RetryDelayGetter } from "@platformatic/kafka";
+import { Admin, Producer, type Consumer, type RetryDelayGetter } from "@platformatic/kafka";
+import { ReadCommittedConsumer } from "../kafka/index.js";
 import { TopologyError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import type { ReadableStore } from "../state/index.js";
@@ -139,7 +140,7 @@ export class StreamsApp {
       this.partitionCounts.set(topic, count);
 
     const sessionTimeout = this.options.sessionTimeoutMs ?? 10_000;
-    const consumer = new Consumer({
+    const consumer = new ReadCommittedConsumer({
       ...this.client("consumer"),
       groupId: applicationId,
       sessionTimeout,
@@ -151,7 +152,7 @@ export class StreamsApp {
     consumer.on("error", (error: unknown) => {
       this.log.warn({ err: error }, "consumer group error");
     });
-    this.restoreConsumer = new Consumer({
+    this.restoreConsumer = new ReadCommittedConsumer({
       ...this.client("restore"),
       groupId: `${applicationId}-restore`,
     });

@@ -9,6 +9,9 @@
  * committed outputs this way: a new worker's producer aborted its predecessor's transaction,
  * which had added the partition but written nothing to it yet.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   createConsumer,
@@ -19,6 +22,9 @@ import {
   type KafkaProducer,
   type KafkaSettings,
 } from "../../src/kafka/index.js";
+import { createLogger } from "../../src/log/index.js";
+import { Serdes } from "../../src/state/index.js";
+import { StreamsApp, TopologyBuilder } from "../../src/topology/index.js";
 import { KafkaPartitionFetcher } from "../../src/topology/partition-fetcher.js";
 import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "../support/names.js";
@@ -107,5 +113,41 @@ describe("read_committed, with aborts before and after a commit, one holding no 
       await consuming.stop();
     }
     expect(values).toEqual(COMMITTED);
+  });
+
+  it("a StreamsApp processes every committed input record and no aborted one", async () => {
+    const processed: string[] = [];
+    const topology = new TopologyBuilder()
+      .source("in", { topics: [topic], keySerde: Serdes.string, valueSerde: Serdes.string })
+      .processor("collect", {
+        parents: ["in"],
+        stores: [],
+        create: () => ({
+          process: (record: { value: string | null }) => {
+            processed.push(String(record.value));
+            return Promise.resolve();
+          },
+        }),
+      })
+      .build();
+    const stateDir = await mkdtemp(path.join(os.tmpdir(), "read-committed-"));
+    const app = new StreamsApp({
+      applicationId: uniqueName("read_committed_app"),
+      brokers: kafkaBrokers,
+      topology,
+      stateDir,
+      logger: createLogger("warn", "read-committed-app"),
+    });
+    await app.start();
+    try {
+      await waitUntil(() => (processed.length >= COMMITTED.length ? true : undefined), {
+        timeoutMs: 15_000,
+        description: `${COMMITTED.length} committed records processed (so far: ${processed.join(", ")})`,
+      }).catch(() => undefined); // the assertion below shows what was processed
+    } finally {
+      await app.stop();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+    expect(processed).toEqual(COMMITTED);
   });
 });
