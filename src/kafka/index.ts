@@ -38,12 +38,7 @@ export {
   type Consuming,
   type ConsumingOptions,
 } from "./consume.js";
-export {
-  abortedBatches,
-  isControlBatch,
-  type AbortedTransaction,
-  type TransactionalBatch,
-} from "./read-committed.js";
+export { isControlBatch } from "./read-committed.js";
 export { javaCompatiblePartitioner, murmur2, partitionForKey } from "./partitioner.js";
 export { BACKOFF, backoffMs, isRetriable, kafkaErrorId, retrying } from "./retry.js";
 export {

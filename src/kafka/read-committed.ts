@@ -79,6 +79,8 @@ export function isControlBatch(batch: { attributes: number }): boolean {
 
 /** Empties the aborted batches of a fetched partition in place, and clears its aborted list. */
 export function leaveOutAborted(partition: fetchV17.FetchResponsePartition): void {
+  // Most responses list no aborted transaction: then nothing is left out.
+  if (partition.abortedTransactions === null || partition.abortedTransactions.length === 0) return;
   const batches = partition.records ?? [];
   for (const batch of abortedBatches(batches, partition.abortedTransactions)) batch.records = [];
   partition.abortedTransactions = [];

@@ -64,6 +64,32 @@ export function outboxTable(table = "public.sagastream_outbox"): {
 export function createOutbox(options: OutboxOptions) {
   const table = outboxTable(options.table);
   const deleteAfterInsert = options.deleteAfterInsert ?? true;
+
+  /**
+   * What `publish` sends, without parameters (values as literals), to be sent with other
+   * statements in one round trip (see withTransaction's `defer`), and the message id.
+   */
+  async function statements(event: OutboxEvent): Promise<{ id: string; statements: string }> {
+    const id = event.messageId ?? randomUUID();
+    const payload =
+      "encoded" in event ? event.encoded : await options.encode(event.schemaId, event.payload);
+    const text = (value: string | null | undefined) =>
+      value === null || value === undefined ? "NULL" : pg.escapeLiteral(value);
+    const values = [
+      text(id),
+      text(event.aggregateType),
+      text(event.aggregateId),
+      text(event.type),
+      `decode('${payload.toString("hex")}', 'hex')`,
+      text(event.correlationId ?? id),
+      text(event.causationId),
+      text(event.traceparent),
+    ];
+    let sql = `INSERT INTO ${table.qualified} (${OUTBOX_COLUMNS.join(", ")}) VALUES (${values.join(", ")})`;
+    if (deleteAfterInsert) sql += `; DELETE FROM ${table.qualified} WHERE id = ${text(id)}`;
+    return { id, statements: sql };
+  }
+
   return {
     table: table.qualified,
 
@@ -72,36 +98,12 @@ export function createOutbox(options: OutboxOptions) {
      * message id, which consumers use to deduplicate.
      */
     async publish(client: pg.ClientBase, event: OutboxEvent): Promise<string> {
-      const { id, statements } = await this.statements(event);
-      await client.query(statements);
+      const { id, statements: sql } = await statements(event);
+      await client.query(sql);
       return id;
     },
 
-    /**
-     * What `publish` sends, without parameters (values as literals), to be sent with other
-     * statements in one round trip (see withTransaction's `defer`), and the message id.
-     */
-    async statements(event: OutboxEvent): Promise<{ id: string; statements: string }> {
-      const id = event.messageId ?? randomUUID();
-      const payload =
-        "encoded" in event ? event.encoded : await options.encode(event.schemaId, event.payload);
-      const text = (value: string | null | undefined) =>
-        value === null || value === undefined ? "NULL" : pg.escapeLiteral(value);
-      const values = [
-        text(id),
-        text(event.aggregateType),
-        text(event.aggregateId),
-        text(event.type),
-        `decode('${payload.toString("hex")}', 'hex')`,
-        text(event.correlationId ?? id),
-        text(event.causationId),
-        text(event.traceparent),
-      ];
-      let statements = `INSERT INTO ${table.qualified} (${OUTBOX_COLUMNS.join(", ")}) VALUES (${values.join(", ")})`;
-      if (deleteAfterInsert)
-        statements += `; DELETE FROM ${table.qualified} WHERE id = ${text(id)}`;
-      return { id, statements };
-    },
+    statements,
 
     /**
      * Creates the table and the publication Debezium reads and, when given, the login role with

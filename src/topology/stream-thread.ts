@@ -141,7 +141,10 @@ export class StreamThread {
       for (let i = 0; i < records.length; i++) {
         if (i % WARM_BATCH === 0) await task.warm(records.slice(i, i + WARM_BATCH));
         const record = records[i] as CommittedRecord;
-        if (commits.busy && this.uncommitted() >= this.options.maxIntervalRecords) {
+        if (
+          commits.busy &&
+          this.options.tasks.uncommittedRecords() >= this.options.maxIntervalRecords
+        ) {
           const waited = this.options.now();
           await commits.settled(); // back-pressure: the broker sets the pace
           this.options.loop.backPressureMs += this.options.now() - waited;
@@ -169,13 +172,8 @@ export class StreamThread {
   private dueToYield(): boolean {
     return (
       this.options.now() - this.lastYieldAt >= YIELD_EVERY_MS &&
-      this.uncommitted() >= this.options.maxIntervalRecords / 2
+      this.options.tasks.uncommittedRecords() >= this.options.maxIntervalRecords / 2
     );
-  }
-
-  /** Records processed since the last commit began, over all tasks. */
-  private uncommitted(): number {
-    return this.options.tasks.uncommittedRecords();
   }
 
   private async punctuateIfDue(): Promise<void> {
