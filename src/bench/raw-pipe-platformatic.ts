@@ -2,7 +2,9 @@
  * The raw pipe on @platformatic/kafka 2.x: a consumer stream (read_committed, offsets from the
  * group, no autocommit), an idempotent producer, and for exactly_once a transactional one
  * whose transactions carry the offsets with the consumer's group generation and member id
- * (TxnOffsetCommit through `transaction.addConsumer` + `addOffset`).
+ * (TxnOffsetCommit through `transaction.addConsumer` + `addOffset`). As the engine uses the
+ * client (`engine`), its producer writes each record batch in one buffer (record-batch.ts) and
+ * its consumer filters read_committed responses itself (read-committed.ts).
  */
 import {
   Consumer,
@@ -14,6 +16,7 @@ import {
   type MessagesStream,
   type MessageToProduce,
 } from "@platformatic/kafka";
+import { FlatBatchProducer, ReadCommittedConsumer } from "../kafka/index.js";
 import { PipeMode, type PipeOptions, type PipeSink, type RawPipe } from "./raw-pipe.js";
 
 /**
@@ -24,21 +27,24 @@ import { PipeMode, type PipeOptions, type PipeSink, type RawPipe } from "./raw-p
 const retryDelay = (_client: unknown, _operation: string, attempt: number) =>
   Math.min(1000, 20 * 2 ** (attempt - 1));
 
-export function platformaticPipe(options: PipeOptions): RawPipe<MessageToProduce, Message> {
+export function platformaticPipe(
+  options: PipeOptions,
+  asTheEngine = false,
+): RawPipe<MessageToProduce, Message> {
   const eos = options.mode === PipeMode.ExactlyOnce;
   const base = {
     clientId: options.groupId,
     bootstrapBrokers: options.brokers,
     retryDelay,
   };
-  const producer = new Producer({
+  const producer = new (asTheEngine ? FlatBatchProducer : Producer)({
     ...base,
     idempotent: true,
     // The transaction timeout is the client's request `timeout`: 10 s, as the runtime's.
     timeout: 10_000,
     ...(eos ? { transactionalId: options.groupId } : {}),
   });
-  const consumer = new Consumer({
+  const consumer = new (asTheEngine ? ReadCommittedConsumer : Consumer)({
     ...base,
     groupId: options.groupId,
     isolationLevel: FetchIsolationLevels.READ_COMMITTED,

@@ -17,6 +17,8 @@ async function open(): Promise<RawPipe<unknown, unknown>> {
       return (await import("./raw-pipe-kafkajs.js")).kafkajsPipe(options);
     case PipeClient.Platformatic:
       return (await import("./raw-pipe-platformatic.js")).platformaticPipe(options);
+    case PipeClient.Engine:
+      return (await import("./raw-pipe-platformatic.js")).platformaticPipe(options, true);
     case PipeClient.Confluent:
       return (await import("./raw-pipe-confluent.js")).confluentPipe(options);
     default: {

@@ -21,6 +21,8 @@ export type PipeMode = (typeof PipeMode)[keyof typeof PipeMode];
 export const PipeClient = {
   KafkaJs: "kafkajs",
   Platformatic: "platformatic",
+  /** @platformatic/kafka as the engine uses it: its producer and consumer classes (src/kafka). */
+  Engine: "engine",
   Confluent: "confluent",
 } as const;
 export type PipeClient = (typeof PipeClient)[keyof typeof PipeClient];

@@ -44,6 +44,7 @@ const DEFAULT_COMMIT_INTERVAL_MS = 20; // the runtime's default
 export const DEFAULT_PIPE_CLIENTS: readonly PipeClient[] = [
   PipeClient.KafkaJs,
   PipeClient.Platformatic,
+  PipeClient.Engine,
 ];
 
 export interface TopologyBenchOptions {
@@ -51,7 +52,7 @@ export interface TopologyBenchOptions {
   records?: number | undefined;
   /** How many times each is measured (default 3). */
   repeat?: number | undefined;
-  /** The clients whose raw pipes are measured (default kafkajs and platformatic). */
+  /** The clients whose raw pipes are measured (default kafkajs, platformatic and engine). */
   clients?: readonly PipeClient[] | undefined;
   /** The raw pipes' and the topology's commit interval, ms (default 20, the runtime's). */
   commitIntervalMs?: number | undefined;

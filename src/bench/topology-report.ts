@@ -88,7 +88,7 @@ export function benchReport(
   });
   const { records, rate } = settings.latency;
   text +=
-    `\ntopology (running total with a RocksDB store, on @platformatic/kafka), the same runs; ` +
+    `\ntopology (running total with a RocksDB store, on @platformatic/kafka as the engine uses it), the same runs; ` +
     `latency: ${records} records at ${rate}/s after the first drain\n` +
     `${formatTable(["pipeline", ...FIGURES, "p50 ms", "p99 ms"], rows)}\n`;
 

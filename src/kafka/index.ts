@@ -7,6 +7,7 @@
 export { baseOptions, type ClientOptions, type KafkaSettings } from "./settings.js";
 export {
   createProducer,
+  FlatBatchProducer,
   PRODUCER_RETRIES,
   type Bytes,
   type KafkaProducer,

@@ -11,9 +11,17 @@
  * - A producer that is not idempotent sends with acks=1 unless each send says otherwise (the
  *   constructor's `acks` is not used by `send`): so there is no such producer here.
  */
-import { ProduceAcks, Producer, type MessageToProduce } from "@platformatic/kafka";
+import {
+  kGetApi,
+  ProduceAcks,
+  Producer,
+  type API,
+  type Callback,
+  type MessageToProduce,
+} from "@platformatic/kafka";
 import { logClientEvents, routeClientDebugOutput } from "./logging.js";
 import { javaCompatiblePartitioner } from "./partitioner.js";
+import { flatProduceV11 } from "./record-batch.js";
 import { baseOptions, type ClientOptions, type KafkaSettings } from "./settings.js";
 
 export type Bytes = string | Buffer;
@@ -42,11 +50,29 @@ function valueBytes(data?: Buffer | null): Buffer | undefined {
   return data ?? undefined;
 }
 
+/**
+ * A producer whose requests carry each record batch in one buffer (see record-batch.ts):
+ * every producer of the engine is one, the runtime's included.
+ */
+export class FlatBatchProducer<
+  Key = Buffer,
+  Value = Buffer,
+  HeaderKey = Buffer,
+  HeaderValue = Buffer,
+> extends Producer<Key, Value, HeaderKey, HeaderValue> {
+  override [kGetApi]<A extends unknown[], R>(name: string, callback: Callback<API<A, R>>): void {
+    super[kGetApi]<A, R>(name, (error, api) => {
+      const flat = name === "Produce" && api?.version === flatProduceV11.version;
+      callback(error, flat ? (flatProduceV11 as unknown as API<A, R>) : api);
+    });
+  }
+}
+
 export function createProducer(
   settings: KafkaSettings,
   options: ProducerOptions = {},
 ): KafkaProducer {
-  const producer = new Producer<Bytes, Buffer | null, string, Bytes>({
+  const producer = new FlatBatchProducer<Bytes, Buffer | null, string, Bytes>({
     ...baseOptions(settings, { retries: PRODUCER_RETRIES, ...options }),
     idempotent: true,
     acks: ProduceAcks.ALL,

@@ -11,8 +11,8 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { Admin, Producer, type Consumer, type RetryDelayGetter } from "@platformatic/kafka";
-import { ReadCommittedConsumer } from "../kafka/index.js";
+import { Admin, type Consumer, type RetryDelayGetter } from "@platformatic/kafka";
+import { FlatBatchProducer, ReadCommittedConsumer } from "../kafka/index.js";
 import { TopologyError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import type { ReadableStore } from "../state/index.js";
@@ -170,7 +170,7 @@ export class StreamsApp {
       const transactionalId = `${applicationId}-${await this.processId()}`;
       const transactional = new TransactionalCommitSink({
         createProducer: () =>
-          new Producer({
+          new FlatBatchProducer({
             ...this.client("producer"),
             transactionalId,
             idempotent: true,
@@ -193,7 +193,11 @@ export class StreamsApp {
       sink = transactional;
       this.closeSink = () => transactional.close();
     } else {
-      const producer = new Producer({ ...this.client("producer"), idempotent: true, acks: -1 });
+      const producer = new FlatBatchProducer({
+        ...this.client("producer"),
+        idempotent: true,
+        acks: -1,
+      });
       sink = new AtLeastOnceCommitSink({ producer, consumer, partitionCount });
       this.closeSink = () => producer.close();
     }
