@@ -96,7 +96,7 @@ describe("encodeRecordBatch", () => {
     expect(batch.records.map((r) => [r.key?.toString(), r.value?.toString()])).toEqual(
       messages.map((m) => [m.key?.toString(), m.value.toString()]),
     );
-    expect(batch.records[0]?.headers.map(([k, v]) => [k.toString(), v.toString()])).toEqual([
+    expect(batch.records[0]?.headers.map(([k, v]) => [k?.toString(), v?.toString()])).toEqual([
       ["h", "v"],
     ]);
   });
