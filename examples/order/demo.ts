@@ -119,9 +119,10 @@ function endRate(endedAt: readonly number[], from: number, to: number, lag: numb
 }
 
 /**
- * Places orders at the run's rate, second by second, until the sagas of the second before
- * last ended within WARMED_UP_MS (median, unended ones counting as late), then waits for
- * every warm-up saga to end. `place` places the i-th and returns its saga id, or undefined
+ * Places orders at the run's rate, second by second (each second's once no more than a
+ * second's worth are still running), until the sagas of the second before last ended within
+ * WARMED_UP_MS (median, unended ones counting as late), then waits for every warm-up saga to
+ * end. Returns how long it took, in seconds. `place` places the i-th and returns its saga id, or undefined
  * for a saga answered late on purpose (left out: it waits out the step timeout).
  */
 async function warmUpPipeline(
@@ -140,8 +141,20 @@ async function warmUpPipeline(
     latencies.sort((a, b) => a - b);
     return latencies.length === 0 ? Number.POSITIVE_INFINITY : percentile(latencies, 50);
   };
+  // A cold pipeline that cannot yet take the full rate must not build a backlog that the
+  // measured orders would then queue behind: a second's orders wait until at most a second's
+  // worth of warm-up sagas are still running.
+  const running = () => {
+    let count = 0;
+    for (const id of placed.keys()) if (!endedAt.has(id)) count += 1;
+    return count;
+  };
+  const started = Date.now();
   let seconds = 0;
-  while (seconds < WARM_UP_MAX_SECONDS) {
+  while (Date.now() - started < WARM_UP_MAX_SECONDS * 1000) {
+    while (running() > perSecond && Date.now() - started < WARM_UP_MAX_SECONDS * 1000) {
+      await sleep(100);
+    }
     const second = seconds;
     await placeOnSchedule(perSecond, options.rate, async (i) => {
       const at = Date.now();
@@ -152,9 +165,8 @@ async function warmUpPipeline(
     if (seconds >= WARM_UP_MIN_SECONDS && medianOf(second - 1) <= WARMED_UP_MS) break;
   }
   const deadline = Date.now() + WARM_UP_WAIT_MS;
-  const allEnded = () => [...placed.keys()].every((id) => endedAt.has(id));
-  while (!allEnded() && Date.now() < deadline) await sleep(200);
-  return seconds;
+  while (running() > 0 && Date.now() < deadline) await sleep(200);
+  return Math.round((Date.now() - started) / 1000);
 }
 
 export async function runDemo(options: DemoOptions): Promise<void> {
@@ -217,7 +229,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     },
   );
   write(
-    `warming up at ${options.rate} orders/s (not counted) until sagas end within ${WARMED_UP_MS} ms …\n`,
+    `warming up at up to ${options.rate} orders/s (not counted) until sagas end within ${WARMED_UP_MS} ms …\n`,
   );
   const warmUpSeconds = await warmUpPipeline(options, warmUpEndedAt, async (i) => {
     const order = orderNumber(`${run}-warmup`, i);
