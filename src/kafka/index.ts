@@ -41,7 +41,14 @@ export {
 } from "./consume.js";
 export { isControlBatch } from "./read-committed.js";
 export { javaCompatiblePartitioner, murmur2, partitionForKey } from "./partitioner.js";
-export { BACKOFF, backoffMs, isRetriable, kafkaErrorId, retrying } from "./retry.js";
+export {
+  BACKOFF,
+  backoffMs,
+  isRetriable,
+  kafkaErrorId,
+  retrying,
+  transactionalRetryDelay,
+} from "./retry.js";
 export {
   DLQ_HEADERS,
   deadLetterHeaders,

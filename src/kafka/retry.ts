@@ -34,6 +34,27 @@ export function clientRetryDelay(
   return kafkaErrorId(error) === "CONCURRENT_TRANSACTIONS" ? QUICK_RETRY_MS : backoffMs(attempt);
 }
 
+/**
+ * The delay before retry `attempt` of a transactional producer's request (the runtime's).
+ * CONCURRENT_TRANSACTIONS means the broker has answered the previous transaction's EndTxn
+ * but is still writing its markers, a few milliseconds: a commit that starts right after a
+ * long one meets it. Retried after 20 ms (the Java client's delay), it added 20 ms to some 4%
+ * of the saga worker's commits at 1,000 sagas/s, and a late commit makes the next one start
+ * right after it, to meet it again. After 2 ms, doubling: saga p99 200–297 ms against
+ * 258–335 in three A B pairs (the day's runs overlap: 161–297 against 186–341). Other
+ * errors: 20 ms, doubling. Both at most 1 s.
+ */
+export function transactionalRetryDelay(
+  _client: unknown,
+  _operation: string,
+  attempt: number,
+  _retries: number,
+  error: Error,
+): number {
+  const first = kafkaErrorId(error) === "CONCURRENT_TRANSACTIONS" ? 2 : 20;
+  return Math.min(1000, first * 2 ** Math.max(0, attempt - 1));
+}
+
 /** Every error a Kafka client error stands for (itself, or those it aggregates). */
 function leaves(error: unknown): unknown[] {
   if (error instanceof MultipleErrors) return error.errors.flatMap(leaves);

@@ -11,8 +11,12 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { Admin, type Consumer, type RetryDelayGetter } from "@platformatic/kafka";
-import { FlatBatchProducer, ReadCommittedConsumer } from "../kafka/index.js";
+import { Admin, type Consumer } from "@platformatic/kafka";
+import {
+  FlatBatchProducer,
+  ReadCommittedConsumer,
+  transactionalRetryDelay,
+} from "../kafka/index.js";
 import { TopologyError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import type { ReadableStore } from "../state/index.js";
@@ -81,14 +85,8 @@ const TRANSACTION_TIMEOUT_MS = 10_000;
 /** An assigned task whose opening failed is tried again after this long. */
 const REOPEN_AFTER_MS = 1_000;
 
-/**
- * Retries of the clients' requests: CONCURRENT_TRANSACTIONS (the broker still writing the
- * previous transaction's markers) clears within milliseconds, so the first retries come fast,
- * as the Java client's do (20 ms), backing off to a second.
- */
+/** Retries of the clients' requests (delays: transactionalRetryDelay, at most 1 s each). */
 const RETRIES = 60;
-const retryDelay: RetryDelayGetter = (_client, _operation, attempt) =>
-  Math.min(1000, 20 * 2 ** Math.max(0, attempt - 1));
 
 export class StreamsApp {
   readonly metrics = new AppMetrics();
@@ -129,7 +127,7 @@ export class StreamsApp {
       clientId: `${this.options.applicationId}-${suffix}`,
       bootstrapBrokers: this.options.brokers,
       retries: RETRIES,
-      retryDelay,
+      retryDelay: transactionalRetryDelay,
     };
   }
 

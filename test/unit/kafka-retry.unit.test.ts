@@ -8,7 +8,13 @@ import {
   UserError,
 } from "@platformatic/kafka";
 import { describe, expect, it } from "vitest";
-import { backoffMs, isRetriable, kafkaErrorId, retrying } from "../../src/kafka/index.js";
+import {
+  backoffMs,
+  isRetriable,
+  kafkaErrorId,
+  retrying,
+  transactionalRetryDelay,
+} from "../../src/kafka/index.js";
 
 const protocol = (id: string) => new ProtocolError(id);
 const nested = (...errors: Error[]) =>
@@ -55,6 +61,15 @@ describe("backoff", () => {
     ]);
     expect(at(1, 0)).toBe(80);
     expect(at(10, 1)).toBe(3600);
+  });
+
+  it("retries a transaction's CONCURRENT_TRANSACTIONS after 2 ms, other errors after 20, doubling to 1 s", () => {
+    const delays = (error: Error) =>
+      [1, 2, 3, 4, 5, 10, 60].map((a) => transactionalRetryDelay(undefined, "op", a, 60, error));
+    expect(delays(nested(protocol("CONCURRENT_TRANSACTIONS")))).toEqual([
+      2, 4, 8, 16, 32, 1000, 1000,
+    ]);
+    expect(delays(new NetworkError("down"))).toEqual([20, 40, 80, 160, 320, 1000, 1000]);
   });
 
   it("retries retriable errors until the operation succeeds, and not others", async () => {
