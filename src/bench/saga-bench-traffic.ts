@@ -111,17 +111,24 @@ export async function produceStarts(
   return sentAt;
 }
 
-/** Follows the saga-events log: when each saga's completion arrived. */
+/**
+ * Follows the saga-events log: when each saga's completion arrived, and when the worker made
+ * each of its decisions (a decision's events share its record's timestamp).
+ */
 export async function watchEvents(kafka: KafkaSettings, codec: AvroCodec, app: string) {
   const completedAt = new Map<string, number>();
+  const decidedAt = new Map<string, number[]>();
   const follower = await followSagaEvents(
     kafka,
     { applicationId: app, groupId: `${app}.bench-watcher`, codec },
-    ({ record, receivedAt }) => {
+    ({ record, receivedAt, timestamp }) => {
+      const decided = decidedAt.get(record.sagaId);
+      if (decided === undefined) decidedAt.set(record.sagaId, [timestamp]);
+      else if (decided[decided.length - 1] !== timestamp) decided.push(timestamp);
       if (record.event.type === "SagaCompleted") completedAt.set(record.sagaId, receivedAt);
     },
   );
-  return { completedAt, stop: () => follower.stop() };
+  return { completedAt, decidedAt, stop: () => follower.stop() };
 }
 
 /** `fn` run at its first call only; later calls get the same promise. */

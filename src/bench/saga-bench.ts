@@ -20,6 +20,7 @@ import { ProcessingGuarantee } from "../topology/index.js";
 import { formatTable, percentile, waitUntil } from "../util/index.js";
 import { summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
 import { measureSteal, stealNote } from "./cpu-steal.js";
+import { describeHops, sagaHops } from "./saga-bench-hops.js";
 import {
   BENCH_PARTICIPANTS,
   benchStartTopic,
@@ -43,6 +44,8 @@ const PACED_SECONDS = 20;
 const MAX_PACED = 5_000;
 const ACTIVE = 100_000;
 const PARTITIONS = 6;
+/** A bench saga's decisions: its start, then one per step's reply. */
+const DECISIONS = 1 + BENCH_PARTICIPANTS.length;
 
 export interface SagaBenchOptions {
   /** Steady rates (sagas/s) the latency is measured at (default: 20 and 250). */
@@ -211,6 +214,8 @@ async function runMode(
       report(
         `${guarantee}: at ${rate}/s p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms${stealNote(steal)}`,
       );
+      const times = { sentAt: startedAt, ...watcher };
+      report(`${guarantee}: at ${rate}/s ${describeHops(sagaHops(paced, times, DECISIONS))}`);
       report(
         `${guarantee}: ${describeCounters(pacedCounters, await worker.counters(), Date.now() - pacedFrom)}`,
       );
