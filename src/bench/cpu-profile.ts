@@ -3,6 +3,7 @@
  * component (a package, a sagastream folder, GC, idle) and the busiest functions.
  */
 import { readFile } from "node:fs/promises";
+import { formatTable } from "../util/index.js";
 
 interface ProfileNode {
   id: number;
@@ -86,4 +87,27 @@ export async function summarizeProfile(file: string): Promise<ProfileSummary> {
 
 function frameName({ functionName, url, lineNumber }: ProfileNode["callFrame"]): string {
   return `${functionName || "(anonymous)"} ${url.split("/").slice(-1)[0] ?? ""}:${lineNumber + 1}`;
+}
+
+const pct = (part: number, whole: number) => `${((100 * part) / Math.max(whole, 1)).toFixed(1)}%`;
+
+/** Where one mode's worker spent its time: components, then the busiest functions. */
+export function profileReport(mode: string, profile: ProfileSummary): string {
+  const components = profile.components
+    .slice(0, 12)
+    .map((c) => [c.name, c.ms.toFixed(0), pct(c.ms, profile.totalMs)]);
+  const functions = profile.functions
+    .filter((f) => !f.component.startsWith("("))
+    .slice(0, 15)
+    .map((f) => [f.name, f.component, pct(f.ms, profile.totalMs)]);
+  const owners = profile.owners
+    .slice(0, 15)
+    .map((o) => [o.name, o.ms.toFixed(0), pct(o.ms, profile.totalMs)]);
+  return (
+    `\n${mode} worker profile (${(profile.totalMs / 1000).toFixed(1)} s sampled; self time):\n` +
+    `${formatTable(["component", "ms", "share"], components)}\n\n` +
+    `${formatTable(["function", "component", "share"], functions)}\n\n` +
+    `by the innermost sagastream function on the stack (libraries it called included):\n` +
+    `${formatTable(["sagastream function", "ms", "share"], owners)}\n`
+  );
 }

@@ -18,7 +18,7 @@ import { withAdmin, type KafkaSettings } from "../kafka/index.js";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
 import { ProcessingGuarantee } from "../topology/index.js";
 import { formatTable, percentile, waitUntil } from "../util/index.js";
-import { summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
+import { profileReport, summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
 import { measureSteal, stealNote } from "./cpu-steal.js";
 import { describeHops, sagaHops } from "./saga-bench-hops.js";
 import {
@@ -304,29 +304,6 @@ async function measureActive(connections: BenchConnections, report: (line: strin
 }
 
 const percent = (value: number | undefined) => (value === undefined ? "?" : `${value.toFixed(0)}%`);
-const pct = (part: number, whole: number) => `${((100 * part) / Math.max(whole, 1)).toFixed(1)}%`;
-
-/** Where one mode's worker spent its time: components, then the busiest functions. */
-function profileReport(mode: string, profile: ProfileSummary): string {
-  const components = profile.components
-    .slice(0, 12)
-    .map((c) => [c.name, c.ms.toFixed(0), pct(c.ms, profile.totalMs)]);
-  const functions = profile.functions
-    .filter((f) => !f.component.startsWith("("))
-    .slice(0, 15)
-    .map((f) => [f.name, f.component, pct(f.ms, profile.totalMs)]);
-  const owners = profile.owners
-    .slice(0, 15)
-    .map((o) => [o.name, o.ms.toFixed(0), pct(o.ms, profile.totalMs)]);
-  return (
-    `\n${mode} worker profile (${(profile.totalMs / 1000).toFixed(1)} s sampled; self time):\n` +
-    `${formatTable(["component", "ms", "share"], components)}\n\n` +
-    `${formatTable(["function", "component", "share"], functions)}\n\n` +
-    `by the innermost sagastream function on the stack (libraries it called included):\n` +
-    `${formatTable(["sagastream function", "ms", "share"], owners)}\n`
-  );
-}
-
 /** Partitions in the whole cluster, internal topics included. */
 async function clusterPartitions(kafka: KafkaSettings): Promise<number> {
   return withAdmin(kafka, async (admin) => {
