@@ -192,10 +192,11 @@ async function runMode(
     );
     const latency: Result["latency"] = [];
     let completed = BACKLOG;
-    for (const rate of options.rates ?? DEFAULT_RATES) {
+    for (const [run, rate] of (options.rates ?? DEFAULT_RATES).entries()) {
       const count = Math.min(MAX_PACED, Math.round(rate * PACED_SECONDS));
       report(`${guarantee}: ${count} sagas at ${rate}/s for latency …`);
-      const paced = Array.from({ length: count }, (_, i) => `p${rate}-${i}`);
+      // Numbered by run: a rate given twice must not start the same sagas again.
+      const paced = Array.from({ length: count }, (_, i) => `p${run}-${rate}-${i}`);
       const pacedSteal = measureSteal();
       const pacedCounters = await worker.counters();
       const pacedFrom = Date.now();
