@@ -15,7 +15,7 @@ import path from "node:path";
 import type { Admin, Kafka } from "kafkajs";
 import { createKafka } from "../kafka/kafkajs-legacy.js";
 import { createLogger } from "../log/index.js";
-import { ProcessingGuarantee, StreamsApp } from "../topology/index.js";
+import { DEFAULT_COMMIT_INTERVAL_MS, ProcessingGuarantee, StreamsApp } from "../topology/index.js";
 import { percentile, waitUntil } from "../util/index.js";
 import {
   checkCommitted,
@@ -39,7 +39,6 @@ const DEFAULT_REPEAT = 3;
 const PACED = 5_000;
 const RATE = 1_000; // records/s in the latency phase
 const RESTORE_KEYS = 60_000;
-const DEFAULT_COMMIT_INTERVAL_MS = 20; // the runtime's default
 
 export const DEFAULT_PIPE_CLIENTS: readonly PipeClient[] = [
   PipeClient.KafkaJs,

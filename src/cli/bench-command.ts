@@ -112,7 +112,7 @@ export function benchCommand(): Command {
     )
     .option(
       "--commit-interval <ms>",
-      "saga, topology: the worker's commit interval (topology: also the raw pipes'; default 20)",
+      "saga, topology: the worker's commit interval (topology: also the raw pipes'; default 10)",
       positive,
     )
     .option("--profile", "saga: profile the worker process and print where its time went")

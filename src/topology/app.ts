@@ -73,7 +73,12 @@ export interface StreamsAppOptions {
   advertisedAddress?: string | undefined;
 }
 
-const DEFAULT_COMMIT_INTERVAL_MS = 20;
+/**
+ * A saga waits for four commits (its start and each reply make commands visible only when
+ * their transaction commits), so it pays this interval four times: at 1,000 sagas/s,
+ * exactly-once, 10 ms against 20 took p99 from 293–504 to 181–286 ms, the drain unchanged.
+ */
+export const DEFAULT_COMMIT_INTERVAL_MS = 10;
 const DEFAULT_MAX_UNCOMMITTED_RECORDS = 5_000;
 /**
  * A transaction left open (its owner died) holds back every read-committed consumer of its

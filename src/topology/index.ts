@@ -20,7 +20,12 @@ export {
 export { ErrorHandling, Task, type InputRecord, type OutputRecord } from "./task.js";
 export { TopologyTestDriver, type TestRecord, type TestDriverOptions } from "./test-driver.js";
 export { partitionForKey } from "../kafka/index.js";
-export { StreamsApp, ProcessingGuarantee, type StreamsAppOptions } from "./app.js";
+export {
+  DEFAULT_COMMIT_INTERVAL_MS,
+  StreamsApp,
+  ProcessingGuarantee,
+  type StreamsAppOptions,
+} from "./app.js";
 export { AppMetrics } from "./metrics.js";
 export {
   KafkaPartitionFetcher,
