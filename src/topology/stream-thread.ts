@@ -82,14 +82,9 @@ export class StreamThread {
       tasks.openMissing();
       const running = tasks.runningTasks();
       const positions = this.positionsOf(running);
-      const pending = running.some((t) => t.uncommitted > 0) || commits.busy;
       const wait = Math.max(
         0,
-        Math.min(
-          MAX_FETCH_WAIT_MS,
-          this.nextPunctuationAt - now(),
-          pending ? Math.max(COMMIT_FETCH_WAIT_MS, commits.dueIn()) : MAX_FETCH_WAIT_MS,
-        ),
+        Math.min(MAX_FETCH_WAIT_MS, this.nextPunctuationAt - now(), this.commitWaitMs(running)),
       );
       if (positions.length === 0) {
         await sleep(Math.min(IDLE_MS, wait));
@@ -117,6 +112,17 @@ export class StreamThread {
       await this.punctuateIfDue();
       commits.maybeCommit(tasks.runningTasks());
     }
+  }
+
+  /**
+   * How long a fetch may wait for the sake of commits: until the next may start when records
+   * wait for it, and a few ms while one is in flight (its end is not known; the fetch cannot be
+   * cut short, and the next commit starts only once the fetch returns).
+   */
+  private commitWaitMs(running: readonly ActiveTask[]): number {
+    const { commits } = this.options;
+    if (!running.some((t) => t.uncommitted > 0)) return MAX_FETCH_WAIT_MS;
+    return commits.busy ? COMMIT_FETCH_WAIT_MS : Math.max(COMMIT_FETCH_WAIT_MS, commits.dueIn());
   }
 
   private positionsOf(running: readonly ActiveTask[]): FetchPosition[] {

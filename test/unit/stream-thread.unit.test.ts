@@ -50,6 +50,8 @@ function fakeTask(log: string[], onProcessed: (count: number) => void) {
     },
     punctuate: () => Promise.resolve(),
     seal: () => undefined,
+    committed: () => Promise.resolve(),
+    aborted: () => undefined,
   };
   return task as unknown as ActiveTask;
 }
@@ -110,5 +112,85 @@ describe("StreamThread", () => {
     expect(log[258]).toBe("process k256");
     expect(log[515]).toBe("process k512");
     expect(log.filter((line) => line.startsWith("process"))).toHaveLength(600);
+  });
+
+  it("waits at most 5 ms on a fetch while a commit is in flight, so that the next one starts soon after", async () => {
+    const log: string[] = [];
+    let processed = 0;
+    const task = fakeTask(log, (count) => (processed = count));
+    let sealed = 0;
+    const sealable = task as unknown as { seal: () => unknown };
+    Object.defineProperty(task, "uncommitted", { get: () => processed - sealed });
+    sealable.seal = () => {
+      if (processed <= sealed) return undefined;
+      sealed = processed;
+      return { outputs: [], offsets: [], records: 1 };
+    };
+    const tasks = {
+      openMissing: () => undefined,
+      runningTasks: () => [task],
+      taskFor: () => task,
+      revive: () => undefined,
+      uncommittedRecords: () => processed - sealed,
+    } as unknown as TaskManager;
+    let commitsStarted = 0;
+    const commits = new CommitPipeline({
+      sink: {
+        commit: async () => {
+          commitsStarted += 1;
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          return new Map();
+        },
+      },
+      intervalMs: 10,
+      now: Date.now,
+      onFailed: () => undefined,
+    });
+    /** The waits of fetches sent while a commit was in flight and a record waited for the next. */
+    const waitsWhileCommitting: number[] = [];
+    let served = 0;
+    const fetcher: PartitionFetcher = {
+      // A broker holds a fetch without data for its whole wait.
+      fetch: async (_positions, waitMs): Promise<FetchedPartition[]> => {
+        if (commits.busy && processed > sealed) waitsWhileCommitting.push(waitMs);
+        if (served < 2) {
+          served += 1;
+          const r = record(served - 1);
+          return [
+            {
+              topic: TOPIC,
+              partition: 0,
+              from: r.offset,
+              records: [r],
+              next: r.offset + 1n,
+              lastStable: r.offset + 1n,
+            },
+          ];
+        }
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        return [];
+      },
+    };
+    const thread = new StreamThread({
+      topology,
+      fetcher,
+      tasks,
+      commits,
+      logger: createLogger("silent", "test"),
+      now: Date.now,
+      punctuateIntervalMs: 1000,
+      maxIntervalRecords: 1000,
+      onLag: () => undefined,
+      loop: new AppMetrics().loop,
+    });
+    thread.start();
+    const deadline = Date.now() + 3_000;
+    while (commitsStarted < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await thread.stop();
+    expect(commitsStarted).toBe(2);
+    expect(waitsWhileCommitting.length).toBeGreaterThan(0);
+    expect(Math.max(...waitsWhileCommitting)).toBeLessThanOrEqual(5);
   });
 });
