@@ -1,10 +1,11 @@
 /**
  * A typed key-value state store over a BytesStore engine. Writes are buffered (visible to
  * reads at once) and reach the engine only after the commit that carries them, in one batch,
- * together with the changelog records the task sends in the same Kafka transaction. Three
- * generations of writes are kept apart: the record being processed (so that a record that
- * fails is rolled back whole), the open commit interval, and the sealed interval whose
- * transaction is in flight (processing goes on meanwhile).
+ * together with the changelog records the task sends in the same Kafka transaction. Two
+ * generations of writes are kept apart: the open commit interval, and the sealed interval
+ * whose transaction is in flight (processing goes on meanwhile). The record being processed
+ * writes into the open interval, with an undo log, so that a record that fails is rolled back
+ * whole (a generation of its own cost a map per record, merged into the interval's).
  */
 import { prefixEnd, type BytesStore, type Write } from "./bytes-store.js";
 import type { Serde } from "./serde.js";
@@ -29,10 +30,10 @@ type Pending = Map<string, Write>;
 export class KeyValueStore<K, V> implements WritableStore<K, V> {
   /** Writes of the sealed interval, whose commit is in flight. */
   private sealed: Pending = new Map();
-  /** Writes of records already processed in the open commit interval. */
+  /** Writes of the open commit interval, the record being processed's included. */
   private interval: Pending = new Map();
-  /** Writes of the record being processed. */
-  private current: Pending = new Map();
+  /** What the record being processed replaced in `interval`, in order: key id, then write. */
+  private undo: (string | Write | undefined)[] = [];
 
   constructor(
     readonly name: string,
@@ -43,7 +44,7 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
 
   private pendingWrite(keyBytes: Buffer): Write | undefined {
     const id = keyBytes.toString("latin1");
-    return this.current.get(id) ?? this.interval.get(id) ?? this.sealed.get(id);
+    return this.interval.get(id) ?? this.sealed.get(id);
   }
 
   async get(key: K): Promise<V | undefined> {
@@ -65,12 +66,17 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
 
   put(key: K, value: V): void {
     const keyBytes = this.keySerde.serialize(key);
-    this.current.set(keyBytes.toString("latin1"), [keyBytes, this.valueSerde.serialize(value)]);
+    this.write(keyBytes, this.valueSerde.serialize(value));
   }
 
   delete(key: K): void {
-    const keyBytes = this.keySerde.serialize(key);
-    this.current.set(keyBytes.toString("latin1"), [keyBytes, null]);
+    this.write(this.keySerde.serialize(key), null);
+  }
+
+  private write(keyBytes: Buffer, value: Buffer | null): void {
+    const id = keyBytes.toString("latin1");
+    this.undo.push(id, this.interval.get(id));
+    this.interval.set(id, [keyBytes, value]);
   }
 
   range(from?: K, to?: K): AsyncIterable<[K, V]> {
@@ -96,7 +102,7 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     // The pending writes in range, taken before the engine is read: a sealed interval may be
     // flushed to the engine (and dropped here) meanwhile. Later generations win.
     const pending = new Map<string, Write>();
-    for (const generation of [this.sealed, this.interval, this.current]) {
+    for (const generation of [this.sealed, this.interval]) {
       for (const [id, write] of generation) if (inRange(write[0])) pending.set(id, write);
     }
     const overlay = [...pending.values()].sort((a, b) => Buffer.compare(a[0], b[0]));
@@ -128,14 +134,18 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
 
   /** The current record succeeded: keep its writes for this commit interval. */
   acceptRecord(): void {
-    if (this.current.size === 0) return;
-    this.current.forEach((write, id) => this.interval.set(id, write));
-    this.current.clear();
+    this.undo.length = 0;
   }
 
-  /** The current record failed: forget its writes. */
+  /** The current record failed: forget its writes, latest first. */
   rejectRecord(): void {
-    this.current.clear();
+    for (let i = this.undo.length - 2; i >= 0; i -= 2) {
+      const id = this.undo[i] as string;
+      const previous = this.undo[i + 1] as Write | undefined;
+      if (previous === undefined) this.interval.delete(id);
+      else this.interval.set(id, previous);
+    }
+    this.undo.length = 0;
   }
 
   /** The writes of the open commit interval, without ending it. */
@@ -167,6 +177,6 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
   discard(): void {
     this.sealed = new Map();
     this.interval = new Map();
-    this.current = new Map();
+    this.undo.length = 0;
   }
 }

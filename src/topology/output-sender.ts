@@ -81,11 +81,13 @@ export async function sendOutputs(
 ): Promise<Map<string, bigint>> {
   const ends = new Map<string, bigint>();
   for (const chunk of chunkOutputs(outputs)) {
-    const counts = new Map<string, number>();
+    // Records per partition, by topic (a key string per record was a cost of its own).
+    const counts = new Map<string, number[]>();
     const messages = chunk.map((o): MessageToProduce => {
       const partition = partitionOf(o, partitionCount);
-      const key = `${o.topic}/${partition}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
+      let perPartition = counts.get(o.topic);
+      if (perPartition === undefined) counts.set(o.topic, (perPartition = []));
+      perPartition[partition] = (perPartition[partition] ?? 0) + 1;
       const message: MessageToProduce = {
         topic: o.topic,
         partition,
@@ -98,8 +100,7 @@ export async function sendOutputs(
     });
     const result = await send(messages);
     for (const { topic, partition, offset } of result.offsets ?? []) {
-      const key = `${topic}/${partition}`;
-      ends.set(key, offset + BigInt(counts.get(key) ?? 0));
+      ends.set(`${topic}/${partition}`, offset + BigInt(counts.get(topic)?.[partition] ?? 0));
     }
   }
   return ends;

@@ -14,7 +14,7 @@ import {
 } from "../errors/index.js";
 import { deadLetterHeaders, deadLetterTopic } from "../kafka/index.js";
 import type { KeyValueStore } from "../state/index.js";
-import { changelogTopic, type Subtopology, type Topology } from "./builder.js";
+import { changelogTopic, type SourceNode, type Subtopology, type Topology } from "./builder.js";
 import {
   PunctuationType,
   type Cancellable,
@@ -253,12 +253,19 @@ export class Task {
     }
   }
 
-  private sourceFor(topic: string) {
+  private readonly sources = new Map<string, SourceNode>();
+
+  /** The source node reading `topic` (looked up once per topic: it is asked per record). */
+  private sourceFor(topic: string): SourceNode {
+    let source = this.sources.get(topic);
+    if (source !== undefined) return source;
     for (const name of this.options.subtopology.nodes) {
       const node = this.options.topology.node(name);
-      if (node.kind === "source" && node.topics.includes(topic)) return node;
+      if (node.kind === "source" && node.topics.includes(topic)) source = node;
     }
-    throw new Error(`task ${this.id} has no source for topic "${topic}"`);
+    if (source === undefined) throw new Error(`task ${this.id} has no source for topic "${topic}"`);
+    this.sources.set(topic, source);
+    return source;
   }
 
   private acceptUnit(): void {

@@ -64,6 +64,26 @@ describe("KeyValueStore", () => {
     expect(kv.changes().map(([k, v]) => [k.toString(), v?.toString()])).toEqual([["a", "1"]]);
   });
 
+  it("rolls back a failed record that wrote one key twice, over a sealed write", async () => {
+    const { kv } = store();
+    kv.put("a", 1);
+    kv.acceptRecord();
+    kv.seal();
+    kv.put("a", 2);
+    kv.acceptRecord();
+    kv.put("a", 3);
+    kv.delete("a");
+    kv.put("b", 4);
+    kv.rejectRecord();
+    expect(await kv.get("a")).toBe(2);
+    expect(await kv.get("b")).toBeUndefined();
+    expect(kv.changes().map(([k, v]) => [k.toString(), v?.toString()])).toEqual([["a", "2"]]);
+    kv.put("c", 5);
+    kv.rejectRecord();
+    kv.acceptRecord();
+    expect(kv.changes().map(([k]) => k.toString())).toEqual(["a"]);
+  });
+
   it("reports a delete as a tombstone change and hides the key", async () => {
     const { kv } = store();
     kv.put("a", 1);
