@@ -58,6 +58,18 @@ export async function createTopics(admin: Admin, topics: string[]): Promise<void
 }
 
 /**
+ * Deletes every topic of a run named `prefix`: its input and output, and its application's
+ * changelog and dead-letter topics. Left behind, they slow every later run on the stack (the
+ * broker keeps their partitions, and compacts the changelogs).
+ */
+export async function deleteRunTopics(admin: Admin, prefix: string): Promise<void> {
+  const topics = (await admin.listTopics()).filter(
+    (t) => t.startsWith(`${prefix}-`) || t.startsWith(`${prefix}.`),
+  );
+  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+}
+
+/**
  * A read_committed reader of an output topic: how many records it read, and the latency of
  * those produced from `latencyFrom` on (record timestamp → arrival).
  */

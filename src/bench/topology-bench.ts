@@ -21,6 +21,7 @@ import {
   checkCommitted,
   checkOutput,
   createTopics,
+  deleteRunTopics,
   drain,
   PARTITIONS,
   produce,
@@ -148,7 +149,7 @@ async function measureTopology(
     }
   } finally {
     await worker.stop().catch(() => undefined);
-    await admin.deleteTopics({ topics: [topics.input, topics.output] }).catch(() => undefined);
+    await deleteRunTopics(admin, `bench-${suffix}`).catch(() => undefined);
   }
 }
 
@@ -202,7 +203,7 @@ async function measureRestoration(
   const seconds = (Date.now() - started) / 1000;
   const records = restorer.metrics.restoredRecords;
   await restorer.stop();
-  await admin.deleteTopics({ topics: [topics.input, topics.output] }).catch(() => undefined);
+  await deleteRunTopics(admin, applicationId).catch(() => undefined);
   await admin.disconnect();
   return { records, seconds };
 }
