@@ -161,6 +161,11 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     if (this.sealed.size > 0) {
       throw new Error(`store "${this.name}": a commit is still in flight; wait for it to end`);
     }
+    // The record in hand writes into the open interval: sealed now, its writes would be
+    // committed without it, and could no longer be undone.
+    if (this.undo.length > 0) {
+      throw new Error(`store "${this.name}": a record is being processed; seal between records`);
+    }
     this.sealed = this.interval;
     this.interval = new Map();
     return [...this.sealed.values()];

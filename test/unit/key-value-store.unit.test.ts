@@ -84,6 +84,14 @@ describe("KeyValueStore", () => {
     expect(kv.changes().map(([k]) => k.toString())).toEqual(["a"]);
   });
 
+  it("refuses to seal while a record is being processed", () => {
+    const { kv } = store();
+    kv.put("a", 1);
+    expect(() => kv.seal()).toThrow(/a record is being processed/);
+    kv.acceptRecord();
+    expect(kv.seal().map(([k]) => k.toString())).toEqual(["a"]);
+  });
+
   it("reports a delete as a tombstone change and hides the key", async () => {
     const { kv } = store();
     kv.put("a", 1);
