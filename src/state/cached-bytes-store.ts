@@ -35,14 +35,19 @@ export class CachedBytesStore implements BytesStore {
     return this.bytes;
   }
 
-  async get(key: Buffer): Promise<Buffer | undefined> {
+  /** Not async: a hit, the common case, costs no suspended frame. */
+  get(key: Buffer): Promise<Buffer | undefined> {
     const id = key.toString("latin1");
     const cached = this.entries.get(id);
     if (cached !== undefined) {
       this.entries.delete(id); // to the most recent end
       this.entries.set(id, cached);
-      return cached === null ? undefined : Buffer.from(cached, "latin1");
+      return Promise.resolve(cached === null ? undefined : Buffer.from(cached, "latin1"));
     }
+    return this.read(id, key);
+  }
+
+  private async read(id: string, key: Buffer): Promise<Buffer | undefined> {
     const since = this.quietSince();
     const value = await this.engine.get(key);
     if (this.quietSince() === since) this.remember(id, value?.toString("latin1") ?? null);

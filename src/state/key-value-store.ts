@@ -47,10 +47,15 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     return this.interval.get(id) ?? this.sealed.get(id);
   }
 
-  async get(key: K): Promise<V | undefined> {
+  /** Not async: a pending write is read without a suspended frame. */
+  get(key: K): Promise<V | undefined> {
     const keyBytes = this.keySerde.serialize(key);
     const pending = this.pendingWrite(keyBytes);
-    const bytes = pending !== undefined ? pending[1] : await this.engine.get(keyBytes);
+    if (pending !== undefined) return Promise.resolve(this.decode(pending[1]));
+    return this.engine.get(keyBytes).then((bytes) => this.decode(bytes));
+  }
+
+  private decode(bytes: Buffer | null | undefined): V | undefined {
     return bytes === null || bytes === undefined ? undefined : this.valueSerde.deserialize(bytes);
   }
 

@@ -14,7 +14,13 @@ import {
 } from "../errors/index.js";
 import { deadLetterHeaders, deadLetterTopic } from "../kafka/index.js";
 import type { KeyValueStore } from "../state/index.js";
-import { changelogTopic, type SourceNode, type Subtopology, type Topology } from "./builder.js";
+import {
+  changelogTopic,
+  type SinkNode,
+  type SourceNode,
+  type Subtopology,
+  type Topology,
+} from "./builder.js";
 import {
   PunctuationType,
   type Cancellable,
@@ -59,6 +65,9 @@ export interface TaskOptions {
   onDeadLetter?: (error: SagastreamError) => void;
 }
 
+/** What a forward that reached sinks only returns: there is nothing to wait for. */
+const FORWARDED = Promise.resolve();
+
 interface Schedule {
   intervalMs: number;
   type: PunctuationType;
@@ -71,6 +80,8 @@ export class Task {
   readonly id: string;
   private readonly processors = new Map<string, Processor<unknown, unknown, unknown, unknown>>();
   private readonly schedules: Schedule[] = [];
+  /** Stream-time schedules ever made: without any, a record needs no punctuation call. */
+  private streamTimeSchedules = 0;
   private outputs: OutputRecord[] = [];
   private recordOutputs: OutputRecord[] = [];
   private metadata: RecordMetadata | undefined;
@@ -123,7 +134,7 @@ export class Task {
       get metadata() {
         return task.metadata;
       },
-      forward: (record, child) => this.forward(name, record, child),
+      forward: (record, child) => this.forward(name, record, child) ?? FORWARDED,
       store: <K, V>(store: string) => {
         const found = stores.get(store);
         if (found === undefined || !allowed.includes(store)) {
@@ -148,6 +159,7 @@ export class Task {
       cancelled: false,
     };
     this.schedules.push(schedule);
+    if (type === PunctuationType.StreamTime) this.streamTimeSchedules += 1;
     return {
       cancel: () => {
         schedule.cancelled = true;
@@ -155,33 +167,49 @@ export class Task {
     };
   }
 
-  private async forward(
+  /**
+   * Hands `record` to the children of `from` in order. Sinks take it at once: a record that
+   * reaches sinks alone costs no promise; the first processor hands the rest to `forwardFrom`.
+   */
+  private forward(
     from: string,
     record: StreamRecord<unknown, unknown>,
     only?: string,
-  ): Promise<void> {
-    const { topology } = this.options;
-    let children = topology.childrenOf(from);
+  ): Promise<void> | undefined {
+    let children = this.options.topology.childrenOf(from);
     if (only !== undefined) {
       children = children.filter((c) => c === only);
       if (children.length === 0) throw new Error(`"${from}" has no child "${only}"`);
     }
-    for (const child of children) {
-      const node = topology.node(child);
+    for (let i = 0; i < children.length; i++) {
+      const node = this.options.topology.node(children[i] as string);
+      if (node.kind === "sink") this.emit(node, record);
+      else if (node.kind === "processor") return this.forwardFrom(children, i, record);
+    }
+    return undefined;
+  }
+
+  private emit(sink: SinkNode, record: StreamRecord<unknown, unknown>): void {
+    const { key, value } = record;
+    this.recordOutputs.push({
+      topic: sink.topic,
+      key: key === null || key === undefined ? null : sink.keySerde.serialize(key),
+      value: value === null || value === undefined ? null : sink.valueSerde.serialize(value),
+      timestamp: record.timestamp,
+      headers: record.headers,
+    });
+  }
+
+  private async forwardFrom(
+    children: readonly string[],
+    first: number,
+    record: StreamRecord<unknown, unknown>,
+  ): Promise<void> {
+    for (let i = first; i < children.length; i++) {
+      const child = children[i] as string;
+      const node = this.options.topology.node(child);
       if (node.kind === "sink") {
-        this.recordOutputs.push({
-          topic: node.topic,
-          key:
-            record.key === null || record.key === undefined
-              ? null
-              : node.keySerde.serialize(record.key),
-          value:
-            record.value === null || record.value === undefined
-              ? null
-              : node.valueSerde.serialize(record.value),
-          timestamp: record.timestamp,
-          headers: record.headers,
-        });
+        this.emit(node, record);
       } else if (node.kind === "processor") {
         const processor = this.processors.get(child);
         try {
@@ -217,7 +245,8 @@ export class Task {
         throw new DeserializationError(input, toError(thrown));
       }
       this.streamTime = Math.max(this.streamTime, input.timestamp);
-      await this.forward(source.name, record);
+      const forwarding = this.forward(source.name, record);
+      if (forwarding !== undefined) await forwarding;
       this.acceptUnit();
     } catch (thrown) {
       this.rejectUnit();
@@ -229,7 +258,9 @@ export class Task {
     } finally {
       this.metadata = undefined;
     }
-    await this.punctuate(PunctuationType.StreamTime, this.streamTime);
+    if (this.streamTimeSchedules > 0) {
+      await this.punctuate(PunctuationType.StreamTime, this.streamTime);
+    }
   }
 
   /** Fires the wall-clock punctuators that are due. */
