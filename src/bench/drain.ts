@@ -63,10 +63,13 @@ export async function createTopics(admin: Admin, topics: string[]): Promise<void
  * broker keeps their partitions, and compacts the changelogs).
  */
 export async function deleteRunTopics(admin: Admin, prefix: string): Promise<void> {
-  const topics = (await admin.listTopics()).filter(
-    (t) => t.startsWith(`${prefix}-`) || t.startsWith(`${prefix}.`),
-  );
+  const topics = (await admin.listTopics()).filter((t) => isTopicOf(prefix, t));
   if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+}
+
+/** Whether `topic` belongs to the run or application named `prefix`. */
+export function isTopicOf(prefix: string, topic: string): boolean {
+  return topic.startsWith(`${prefix}-`) || topic.startsWith(`${prefix}.`);
 }
 
 /**

@@ -20,6 +20,7 @@ import { ProcessingGuarantee } from "../topology/index.js";
 import { formatTable, percentile, waitUntil } from "../util/index.js";
 import { profileReport, summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
 import { measureSteal, stealNote } from "./cpu-steal.js";
+import { isTopicOf } from "./drain.js";
 import { describeHops, sagaHops } from "./saga-bench-hops.js";
 import {
   BENCH_PARTICIPANTS,
@@ -244,9 +245,7 @@ async function runMode(
  */
 async function deleteAppTopics(kafka: KafkaSettings, app: string): Promise<void> {
   await withAdmin(kafka, async (admin) => {
-    const topics = (await admin.listTopics()).filter(
-      (t) => t.startsWith(`${app}.`) || t.startsWith(`${app}-`),
-    );
+    const topics = (await admin.listTopics()).filter((t) => isTopicOf(app, t));
     if (topics.length > 0) await admin.deleteTopics({ topics });
   }).catch(() => undefined); // a leftover is harmless: `stack down --purge` clears it
 }

@@ -19,8 +19,12 @@ const QUICK_RETRY_MS = 20;
 
 /** The delay before retry `attempt` (1-based): doubling from 100 ms up to 3 s, ±20% jitter. */
 export function backoffMs(attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(BACKOFF.maxMs, BACKOFF.minMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(base * (0.8 + 0.4 * random()));
+  return Math.round(doubling(BACKOFF.minMs, BACKOFF.maxMs, attempt) * (0.8 + 0.4 * random()));
+}
+
+/** `firstMs` before retry 1, doubling with each further attempt, at most `maxMs`. */
+function doubling(firstMs: number, maxMs: number, attempt: number): number {
+  return Math.min(maxMs, firstMs * 2 ** Math.max(0, attempt - 1));
 }
 
 /** The clients' `retryDelay`: see BACKOFF and QUICK_RETRY_MS. */
@@ -51,8 +55,7 @@ export function transactionalRetryDelay(
   _retries: number,
   error: Error,
 ): number {
-  const first = kafkaErrorId(error) === "CONCURRENT_TRANSACTIONS" ? 2 : 20;
-  return Math.min(1000, first * 2 ** Math.max(0, attempt - 1));
+  return doubling(kafkaErrorId(error) === "CONCURRENT_TRANSACTIONS" ? 2 : 20, 1000, attempt);
 }
 
 /** Every error a Kafka client error stands for (itself, or those it aggregates). */

@@ -9,6 +9,7 @@ import { AppMetrics } from "../../src/topology/metrics.js";
 import type { FetchedPartition, PartitionFetcher } from "../../src/topology/partition-fetcher.js";
 import { StreamThread } from "../../src/topology/stream-thread.js";
 import type { TaskManager } from "../../src/topology/task-manager.js";
+import { waitUntil } from "../../src/util/index.js";
 
 const TOPIC = "in";
 const topology = new TopologyBuilder()
@@ -56,6 +57,39 @@ function fakeTask(log: string[], onProcessed: (count: number) => void) {
   return task as unknown as ActiveTask;
 }
 
+/** The task manager of one task, as the loop sees it. */
+function fakeTasks(task: ActiveTask, uncommittedRecords: () => number): TaskManager {
+  const tasks = {
+    openMissing: () => undefined,
+    runningTasks: () => [task],
+    taskFor: () => task,
+    revive: () => undefined,
+    uncommittedRecords,
+  };
+  return tasks as unknown as TaskManager;
+}
+
+function startThread(
+  fetcher: PartitionFetcher,
+  tasks: TaskManager,
+  commits: CommitPipeline,
+): StreamThread {
+  const thread = new StreamThread({
+    topology,
+    fetcher,
+    tasks,
+    commits,
+    logger: createLogger("silent", "test"),
+    now: Date.now,
+    punctuateIntervalMs: 1000,
+    maxIntervalRecords: 1000,
+    onLag: () => undefined,
+    loop: new AppMetrics().loop,
+  });
+  thread.start();
+  return thread;
+}
+
 describe("StreamThread", () => {
   it("reads the keys of each 256 fetched records into the stores before processing them", async () => {
     const log: string[] = [];
@@ -65,12 +99,7 @@ describe("StreamThread", () => {
     const task = fakeTask(log, (count) => {
       if (count === records.length) done();
     });
-    const tasks = {
-      openMissing: () => undefined,
-      runningTasks: () => [task],
-      taskFor: () => task,
-      revive: () => undefined,
-    } as unknown as TaskManager;
+    const tasks = fakeTasks(task, () => 0);
     let served = false;
     const fetcher: PartitionFetcher = {
       fetch: async (): Promise<FetchedPartition[]> => {
@@ -86,19 +115,7 @@ describe("StreamThread", () => {
       now: Date.now,
       onFailed: () => undefined,
     });
-    const thread = new StreamThread({
-      topology,
-      fetcher,
-      tasks,
-      commits,
-      logger: createLogger("silent", "test"),
-      now: Date.now,
-      punctuateIntervalMs: 1000,
-      maxIntervalRecords: 1000,
-      onLag: () => undefined,
-      loop: new AppMetrics().loop,
-    });
-    thread.start();
+    const thread = startThread(fetcher, tasks, commits);
     await allProcessed;
     await thread.stop();
     const warms = log.flatMap((line, i) => (line.startsWith("warm") ? [`${i}: ${line}`] : []));
@@ -126,13 +143,7 @@ describe("StreamThread", () => {
       sealed = processed;
       return { outputs: [], offsets: [], records: 1 };
     };
-    const tasks = {
-      openMissing: () => undefined,
-      runningTasks: () => [task],
-      taskFor: () => task,
-      revive: () => undefined,
-      uncommittedRecords: () => processed - sealed,
-    } as unknown as TaskManager;
+    const tasks = fakeTasks(task, () => processed - sealed);
     let commitsStarted = 0;
     const commits = new CommitPipeline({
       sink: {
@@ -171,23 +182,12 @@ describe("StreamThread", () => {
         return [];
       },
     };
-    const thread = new StreamThread({
-      topology,
-      fetcher,
-      tasks,
-      commits,
-      logger: createLogger("silent", "test"),
-      now: Date.now,
-      punctuateIntervalMs: 1000,
-      maxIntervalRecords: 1000,
-      onLag: () => undefined,
-      loop: new AppMetrics().loop,
+    const thread = startThread(fetcher, tasks, commits);
+    await waitUntil(() => (commitsStarted >= 2 ? true : undefined), {
+      timeoutMs: 3_000,
+      intervalMs: 5,
+      description: "the second commit to start",
     });
-    thread.start();
-    const deadline = Date.now() + 3_000;
-    while (commitsStarted < 2 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
     await thread.stop();
     expect(commitsStarted).toBe(2);
     expect(waitsWhileCommitting.length).toBeGreaterThan(0);
