@@ -35,10 +35,8 @@ export interface StreamThreadOptions {
   loop: AppMetrics["loop"];
 }
 
-/** The longest a fetch waits for data (ms): the loop also punctuates and commits. */
+/** The longest a fetch waits for data (ms): the loop also punctuates. */
 const MAX_FETCH_WAIT_MS = 100;
-/** While a commit is in flight or due, fetches wait at most this long, to commit promptly. */
-const COMMIT_FETCH_WAIT_MS = 5;
 const IDLE_MS = 50;
 const RETRY_FETCH_MS = 200;
 /** Records whose keys are read into the stores' caches together, ahead of processing them. */
@@ -58,6 +56,8 @@ export class StreamThread {
   private loop: Promise<void> | undefined;
   private nextPunctuationAt = 0;
   private lastYieldAt = 0;
+  /** While the loop waits on a fetch it holds no record, so a commit may start from outside it. */
+  private awaitingFetch = false;
 
   constructor(private readonly options: StreamThreadOptions) {}
 
@@ -82,10 +82,7 @@ export class StreamThread {
       tasks.openMissing();
       const running = tasks.runningTasks();
       const positions = this.positionsOf(running);
-      const wait = Math.max(
-        0,
-        Math.min(MAX_FETCH_WAIT_MS, this.nextPunctuationAt - now(), this.commitWaitMs(running)),
-      );
+      const wait = Math.max(0, Math.min(MAX_FETCH_WAIT_MS, this.nextPunctuationAt - now()));
       if (positions.length === 0) {
         await sleep(Math.min(IDLE_MS, wait));
       } else {
@@ -93,7 +90,7 @@ export class StreamThread {
         const { loop } = this.options;
         const fetchStarted = now();
         try {
-          fetched = await this.options.fetcher.fetch(positions, wait);
+          fetched = await this.fetchCommitting(positions, wait);
         } catch (error) {
           logger.warn({ err: error }, "fetch failed; trying again");
           await sleep(RETRY_FETCH_MS);
@@ -115,14 +112,39 @@ export class StreamThread {
   }
 
   /**
-   * How long a fetch may wait for the sake of commits: until the next may start when records
-   * wait for it, and a few ms while one is in flight (its end is not known; the fetch cannot be
-   * cut short, and the next commit starts only once the fetch returns).
+   * Fetches; meanwhile the next commit starts as soon as it may (the one in flight settled, the
+   * interval passed) rather than when the fetch returns. A fetch waits up to 100 ms for data,
+   * and a saga's every decision waits for a commit before its reader sees it: a commit that
+   * started only after the fetch came back added that delay to each hop.
    */
-  private commitWaitMs(running: readonly ActiveTask[]): number {
-    const { commits } = this.options;
-    if (!running.some((t) => t.uncommitted > 0)) return MAX_FETCH_WAIT_MS;
-    return commits.busy ? COMMIT_FETCH_WAIT_MS : Math.max(COMMIT_FETCH_WAIT_MS, commits.dueIn());
+  private fetchCommitting(
+    positions: readonly FetchPosition[],
+    waitMs: number,
+  ): Promise<FetchedPartition[]> {
+    const fetch = this.options.fetcher.fetch(positions, waitMs);
+    this.awaitingFetch = true;
+    // Registered before the loop's own await: cleared before the loop processes what came.
+    const done = (): void => {
+      this.awaitingFetch = false;
+    };
+    fetch.then(done, done);
+    this.commitWhileFetching();
+    return fetch;
+  }
+
+  /** Starts the next commit once it may, if records wait for one and the fetch is pending. */
+  private commitWhileFetching(): void {
+    const { commits, tasks } = this.options;
+    if (!this.awaitingFetch || this.stopping() || tasks.uncommittedRecords() === 0) return;
+    const dueIn = commits.dueIn();
+    if (dueIn === 0) {
+      commits.maybeCommit(tasks.runningTasks());
+      return;
+    }
+    const ready = commits.busy ? commits.settled() : sleep(dueIn);
+    void ready.then(() => {
+      this.commitWhileFetching();
+    });
   }
 
   private positionsOf(running: readonly ActiveTask[]): FetchPosition[] {
