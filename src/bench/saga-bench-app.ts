@@ -73,13 +73,16 @@ export function describeCounters(from: WorkerCounters, to: WorkerCounters, ms: n
   const commits = to.commits - from.commits;
   const latency = (to.commitLatencyMsTotal - from.commitLatencyMsTotal) / Math.max(1, commits);
   const records = (to.recordsProcessed - from.recordsProcessed) / Math.max(1, commits);
+  const fetches = to.fetches - from.fetches;
   const share = (part: number) => `${((100 * part) / Math.max(1, ms)).toFixed(0)}%`;
   return (
     `worker: ${commits} commits (one every ${(ms / Math.max(1, commits)).toFixed(0)} ms, ` +
     `${latency.toFixed(0)} ms each on average, ${records.toFixed(0)} input records each); ` +
     `its loop processing ${share(to.processMs - from.processMs)} of the time, ` +
     `waiting on fetches ${share(to.fetchWaitMs - from.fetchWaitMs)}, ` +
-    `held back by a commit in flight ${share(to.backPressureMs - from.backPressureMs)}`
+    `held back by a commit in flight ${share(to.backPressureMs - from.backPressureMs)}; ` +
+    `${fetches} fetches (${((1000 * fetches) / Math.max(1, ms)).toFixed(0)}/s, ` +
+    `${((to.records - from.records) / Math.max(1, fetches)).toFixed(1)} records each)`
   );
 }
 

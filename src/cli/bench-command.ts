@@ -10,6 +10,7 @@ import {
 import { loadConfig } from "../config/index.js";
 import { UsageError } from "../errors/index.js";
 import { Stack } from "../stack/index.js";
+import { ProcessingGuarantee } from "../topology/index.js";
 
 const report = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -33,6 +34,7 @@ interface BenchOptions {
   pipesOnly?: boolean;
   confluentModule?: string;
   onlyMemory?: boolean;
+  guarantee?: ProcessingGuarantee[];
 }
 
 /** Benchmarks by name; each prints a table of figures. */
@@ -69,6 +71,7 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
         profile: options.profile,
         skipMemory: options.skipMemory,
         onlyMemory: options.onlyMemory,
+        guarantees: options.guarantee,
       },
       report,
     ),
@@ -89,6 +92,14 @@ function positiveInteger(value: string): number {
   const n = positive(value);
   if (!Number.isInteger(n)) throw new UsageError(`expected a whole number, got "${value}"`);
   return n;
+}
+
+const GUARANTEES: readonly string[] = Object.values(ProcessingGuarantee);
+
+function guarantee(value: string, earlier: ProcessingGuarantee[] | undefined) {
+  if (!GUARANTEES.includes(value))
+    throw new UsageError(`unknown guarantee "${value}" (known: ${GUARANTEES.join(", ")})`);
+  return [...(earlier ?? []), value as ProcessingGuarantee];
 }
 
 const CLIENTS: readonly string[] = Object.values(PipeClient);
@@ -138,6 +149,11 @@ export function benchCommand(): Command {
       "topology: where @confluentinc/kafka-javascript is installed (not a dependency); adds the confluent pipe",
     )
     .option("--only-memory", "saga: run the memory phase alone")
+    .option(
+      "--guarantee <name>",
+      `saga: measure this processing guarantee only, repeatable (${GUARANTEES.join(", ")}; default both)`,
+      guarantee,
+    )
     .action(async (name: string | undefined, options: BenchOptions) => {
       const names = Object.keys(BENCHMARKS);
       const bench = name === undefined ? undefined : BENCHMARKS[name];

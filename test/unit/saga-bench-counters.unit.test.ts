@@ -23,11 +23,13 @@ describe("describeCounters", () => {
       processMs: 900,
       fetchWaitMs: 100,
       backPressureMs: 230,
+      fetches: 40,
+      records: 5000,
     };
     expect(describeCounters(before, after, 1000)).toBe(
       "worker: 50 commits (one every 20 ms, 20 ms each on average, 100 input records each); " +
         "its loop processing 90% of the time, waiting on fetches 10%, " +
-        "held back by a commit in flight 23%",
+        "held back by a commit in flight 23%; 40 fetches (40/s, 125.0 records each)",
     );
   });
 });
