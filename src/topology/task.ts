@@ -292,7 +292,10 @@ export class Task {
     if (source !== undefined) return source;
     for (const name of this.options.subtopology.nodes) {
       const node = this.options.topology.node(name);
-      if (node.kind === "source" && node.topics.includes(topic)) source = node;
+      if (node.kind === "source" && node.topics.includes(topic)) {
+        source = node;
+        break;
+      }
     }
     if (source === undefined) throw new Error(`task ${this.id} has no source for topic "${topic}"`);
     this.sources.set(topic, source);
