@@ -20,6 +20,7 @@ import { ProcessingGuarantee } from "../topology/index.js";
 import { formatTable, percentile, waitUntil } from "../util/index.js";
 import { profileReport, summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
 import { measureSteal, stealNote } from "./cpu-steal.js";
+import { hostNote, HostSpeedProbe } from "./host-speed.js";
 import { isTopicOf } from "./drain.js";
 import { describeHops, sagaHops } from "./saga-bench-hops.js";
 import {
@@ -152,7 +153,15 @@ interface Result {
   sagasPerSecond: number;
   /** The hypervisor's share of the CPU during the drain, % (undefined: not known). */
   steal: number | undefined;
-  latency: { rate: number; p50: number; p99: number; steal: number | undefined }[];
+  /** The host speed probe's CPU ms during the drain (host-speed.ts). */
+  host: number | undefined;
+  latency: {
+    rate: number;
+    p50: number;
+    p99: number;
+    steal: number | undefined;
+    host: number | undefined;
+  }[];
   records: RecordCounts;
   profile: ProfileSummary | undefined;
 }
@@ -161,6 +170,7 @@ async function runMode(
   connections: BenchConnections,
   guarantee: ProcessingGuarantee,
   options: SagaBenchOptions,
+  probe: HostSpeedProbe,
   report: (line: string) => void,
 ): Promise<Result> {
   const { brokers, codec } = connections;
@@ -181,6 +191,7 @@ async function runMode(
     const backlog = Array.from({ length: BACKLOG }, (_, i) => `b-${i}`);
     const first = Date.now();
     const drainSteal = measureSteal();
+    const drainHost = probe.span();
     const drainCounters = await worker.counters();
     await produceStarts(kafka, startTopic, backlog);
     await waitUntil(() => (watcher.completedAt.size >= BACKLOG ? true : undefined), {
@@ -191,8 +202,11 @@ async function runMode(
     const last = Math.max(...watcher.completedAt.values());
     const sagasPerSecond = BACKLOG / Math.max(0.001, (last - first) / 1000);
     const steal = drainSteal();
+    const host = drainHost();
 
-    report(`${guarantee}: ${sagasPerSecond.toFixed(0)} sagas/s${stealNote(steal)}`);
+    report(
+      `${guarantee}: ${sagasPerSecond.toFixed(0)} sagas/s${stealNote(steal)}${hostNote(host)}`,
+    );
     report(
       `${guarantee}: ${describeCounters(drainCounters, await worker.counters(), Date.now() - first)}`,
     );
@@ -204,6 +218,7 @@ async function runMode(
       // Numbered by run: a rate given twice must not start the same sagas again.
       const paced = Array.from({ length: count }, (_, i) => `p${run}-${rate}-${i}`);
       const pacedSteal = measureSteal();
+      const pacedHost = probe.span();
       const pacedCounters = await worker.counters();
       const pacedFrom = Date.now();
       const startedAt = await produceStarts(kafka, startTopic, paced, rate);
@@ -218,22 +233,24 @@ async function runMode(
         .sort((a, b) => a - b);
       const [p50, p99] = [percentile(latencies, 50), percentile(latencies, 99)];
       const steal = pacedSteal();
+      const host = pacedHost();
       report(
-        `${guarantee}: at ${rate}/s p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms${stealNote(steal)}`,
+        `${guarantee}: at ${rate}/s p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms` +
+          `${stealNote(steal)}${hostNote(host)}`,
       );
       const times = { sentAt: startedAt, ...watcher };
       report(`${guarantee}: at ${rate}/s ${describeHops(sagaHops(paced, times, DECISIONS))}`);
       report(
         `${guarantee}: ${describeCounters(pacedCounters, await worker.counters(), Date.now() - pacedFrom)}`,
       );
-      latency.push({ rate, p50, p99, steal });
+      latency.push({ rate, p50, p99, steal, host });
     }
     await echo.stop();
     const profile = await worker.stop();
     report(`${guarantee}: counting the records the worker wrote …`);
     const records = await recordsPerSaga(kafka, app, completed);
     report(`${guarantee}: records produced per saga ${perSaga(records)}`);
-    return { mode: guarantee, sagasPerSecond, steal, latency, records, profile };
+    return { mode: guarantee, sagasPerSecond, steal, host, latency, records, profile };
   } finally {
     await echo.stop();
     await worker.stop().catch(() => undefined); // already stopped unless the run failed
@@ -309,6 +326,7 @@ async function measureActive(connections: BenchConnections, report: (line: strin
 }
 
 const percent = (value: number | undefined) => (value === undefined ? "?" : `${value.toFixed(0)}%`);
+const ms = (value: number | undefined) => (value === undefined ? "?" : value.toFixed(1));
 /** Partitions in the whole cluster, internal topics included. */
 async function clusterPartitions(kafka: KafkaSettings): Promise<number> {
   return withAdmin(kafka, async (admin) => {
@@ -341,19 +359,26 @@ export async function sagaBenchmark(
     ProcessingGuarantee.AtLeastOnce,
   ];
   const results: Result[] = [];
-  if (options.onlyMemory !== true)
-    for (const guarantee of guarantees)
-      results.push(await runMode(bench, guarantee, options, report));
+  const probe = HostSpeedProbe.start();
+  try {
+    if (options.onlyMemory !== true)
+      for (const guarantee of guarantees)
+        results.push(await runMode(bench, guarantee, options, probe, report));
+  } finally {
+    await probe.stop();
+  }
   const memory = options.skipMemory === true ? undefined : await measureActive(bench, report);
   const rows = results.flatMap((r) =>
     r.latency.map((l, i) => [
       i === 0 ? r.mode : "",
       i === 0 ? r.sagasPerSecond.toFixed(0) : "",
       i === 0 ? percent(r.steal) : "",
+      i === 0 ? ms(r.host) : "",
       String(l.rate),
       l.p50.toFixed(0),
       l.p99.toFixed(0),
       percent(l.steal),
+      ms(l.host),
     ]),
   );
   const profiles = results.map((r) => (r.profile ? profileReport(r.mode, r.profile) : ""));
@@ -362,8 +387,10 @@ export async function sagaBenchmark(
       ? ""
       : `throughput draining ${BACKLOG} sagas, latency at steady rates` +
         `${options.commitIntervalMs === undefined ? "" : `, commit interval ${options.commitIntervalMs} ms`}\n` +
-        "(steal: the CPU the hypervisor gave other guests meanwhile; figures fall with it)\n" +
-        `${formatTable(["mode", "drained sagas/s", "steal", "at sagas/s", "p50 ms", "p99 ms", "steal"], rows)}\n\n` +
+        "(steal: the CPU the hypervisor gave other guests meanwhile; host: the CPU ms a fixed " +
+        "piece of work took meanwhile on a thread of its own, which rises when the host runs " +
+        "this VM slower without stealing from it; figures fall as either rises)\n" +
+        `${formatTable(["mode", "drained sagas/s", "steal", "host", "at sagas/s", "p50 ms", "p99 ms", "steal", "host"], rows)}\n\n` +
         results
           .map((r) => `records produced per saga, ${r.mode}: ${perSaga(r.records)}\n`)
           .join("");
