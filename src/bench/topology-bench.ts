@@ -31,6 +31,7 @@ import {
 } from "./drain.js";
 import { PipeClient, PipeMode, type PipeOptions } from "./raw-pipe.js";
 import { measureSteal, stealNote } from "./cpu-steal.js";
+import { hostNote, HostSpeedProbe } from "./host-speed.js";
 import { runningTotalTopology } from "./running-total.js";
 import { benchReport, type PipeRun, type TopologyRun } from "./topology-report.js";
 import { startBenchWorker } from "./worker-process.js";
@@ -225,6 +226,7 @@ export async function topologyBenchmark(
   const topology: TopologyRun[] = [];
   let restoration: { records: number; seconds: number } | undefined;
   const input = `bench-${uniqueSuffix("raw")}-in`;
+  const probe = HostSpeedProbe.start();
   try {
     // Every pipe drains the same input, each with a group of its own.
     progress(`filling the raw pipes' input with ${records} records …`);
@@ -237,11 +239,13 @@ export async function topologyBenchmark(
       for (const mode of [PipeMode.ExactlyOnce, PipeMode.AtLeastOnce]) {
         for (const client of order) {
           const steal = measureSteal();
+          const host = probe.span();
           const run = await measureRawPipe(kafka, admin, base, client, mode, records);
           progress(
             `round ${round + 1}/${repeat}: ${client} ${mode} raw pipe: ` +
               `${run.recordsPerSecond.toFixed(0)} records/s, ` +
               `${run.cpuMsPer1000.toFixed(1)} CPU ms per 1000 records${stealNote(steal())}` +
+              hostNote(host()) +
               (run.problems ? ` (${run.problems})` : ""),
           );
           pipes.push(run);
@@ -251,6 +255,7 @@ export async function topologyBenchmark(
       for (const guarantee of [ProcessingGuarantee.ExactlyOnce, ProcessingGuarantee.AtLeastOnce]) {
         const latency = round === 0;
         const steal = measureSteal();
+        const host = probe.span();
         const run = await measureTopology(
           kafka,
           admin,
@@ -263,6 +268,7 @@ export async function topologyBenchmark(
           `round ${round + 1}/${repeat}: ${guarantee} topology: ` +
             `${run.recordsPerSecond.toFixed(0)} records/s, ` +
             `${run.cpuMsPer1000.toFixed(1)} CPU ms per 1000 records${stealNote(steal())}` +
+            hostNote(host()) +
             (latency ? `, then ${PACED} at ${RATE}/s: p50 ${run.p50?.toFixed(0)} ms` : "") +
             (run.problems ? ` (${run.problems})` : ""),
         );
@@ -276,6 +282,7 @@ export async function topologyBenchmark(
       restoration = await measureRestoration(kafka, brokers, stateRoot, RESTORE_KEYS);
     }
   } finally {
+    await probe.stop();
     await admin.deleteTopics({ topics: [input] }).catch(() => undefined);
     await admin.disconnect();
     await rm(stateRoot, { recursive: true, force: true });
