@@ -8,6 +8,7 @@
  * sharing of the caches does a little (the probe reads some 20% more under a bench's load).
  */
 import { Worker } from "node:worker_threads";
+import { measureSteal, stealNote } from "./cpu-steal.js";
 
 /**
  * The probe's thread, inline so that it runs the same from the sources and from the build:
@@ -96,4 +97,22 @@ export function mean(samples: readonly number[]): number | undefined {
 /** ", host probe 2.4 ms", or nothing where it was not sampled. */
 export function hostNote(ms: number | undefined): string {
   return ms === undefined ? "" : `, host probe ${ms.toFixed(1)} ms`;
+}
+
+/** What the machine did during a span: the hypervisor's steal (%) and the host probe (CPU ms). */
+export interface MachineReading {
+  steal: number | undefined;
+  host: number | undefined;
+}
+
+/** Starts a span of both readings; the returned function ends it. */
+export function measureMachine(probe: HostSpeedProbe): () => MachineReading {
+  const steal = measureSteal();
+  const host = probe.span();
+  return () => ({ steal: steal(), host: host() });
+}
+
+/** ", CPU steal 0%, host probe 2.4 ms", each part only where it was read. */
+export function machineNote(reading: MachineReading): string {
+  return stealNote(reading.steal) + hostNote(reading.host);
 }

@@ -17,12 +17,12 @@ import { fileURLToPath } from "node:url";
 import { withAdmin, type KafkaSettings } from "../kafka/index.js";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
 import { ProcessingGuarantee } from "../topology/index.js";
-import { formatTable, percentile, waitUntil } from "../util/index.js";
-import { profileReport, summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
-import { measureSteal, stealNote } from "./cpu-steal.js";
-import { hostNote, HostSpeedProbe } from "./host-speed.js";
+import { percentile, waitUntil } from "../util/index.js";
+import { summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
+import { HostSpeedProbe, machineNote, measureMachine } from "./host-speed.js";
 import { isTopicOf } from "./drain.js";
 import { describeHops, sagaHops } from "./saga-bench-hops.js";
+import { sagaBenchReport, type ActiveMemory, type SagaBenchResult } from "./saga-bench-report.js";
 import {
   BENCH_PARTICIPANTS,
   benchStartTopic,
@@ -37,7 +37,6 @@ import {
   recordsPerSaga,
   startEchoParticipants,
   watchEvents,
-  type RecordCounts,
 } from "./saga-bench-traffic.js";
 
 const BACKLOG = 20_000;
@@ -148,31 +147,13 @@ async function startWorker(
 
 const DEFAULT_RATES = [20, 250];
 
-interface Result {
-  mode: string;
-  sagasPerSecond: number;
-  /** The hypervisor's share of the CPU during the drain, % (undefined: not known). */
-  steal: number | undefined;
-  /** The host speed probe's CPU ms during the drain (host-speed.ts). */
-  host: number | undefined;
-  latency: {
-    rate: number;
-    p50: number;
-    p99: number;
-    steal: number | undefined;
-    host: number | undefined;
-  }[];
-  records: RecordCounts;
-  profile: ProfileSummary | undefined;
-}
-
 async function runMode(
   connections: BenchConnections,
   guarantee: ProcessingGuarantee,
   options: SagaBenchOptions,
   probe: HostSpeedProbe,
   report: (line: string) => void,
-): Promise<Result> {
+): Promise<SagaBenchResult> {
   const { brokers, codec } = connections;
   const app = `bench-saga-${guarantee === ProcessingGuarantee.ExactlyOnce ? "eos" : "alos"}-${Date.now().toString(36)}`;
   const kafka: KafkaSettings = { brokers, clientId: app };
@@ -190,8 +171,7 @@ async function runMode(
     report(`${guarantee}: draining ${BACKLOG} sagas …`);
     const backlog = Array.from({ length: BACKLOG }, (_, i) => `b-${i}`);
     const first = Date.now();
-    const drainSteal = measureSteal();
-    const drainHost = probe.span();
+    const drainMachine = measureMachine(probe);
     const drainCounters = await worker.counters();
     await produceStarts(kafka, startTopic, backlog);
     await waitUntil(() => (watcher.completedAt.size >= BACKLOG ? true : undefined), {
@@ -201,24 +181,20 @@ async function runMode(
     });
     const last = Math.max(...watcher.completedAt.values());
     const sagasPerSecond = BACKLOG / Math.max(0.001, (last - first) / 1000);
-    const steal = drainSteal();
-    const host = drainHost();
+    const machine = drainMachine();
 
-    report(
-      `${guarantee}: ${sagasPerSecond.toFixed(0)} sagas/s${stealNote(steal)}${hostNote(host)}`,
-    );
+    report(`${guarantee}: ${sagasPerSecond.toFixed(0)} sagas/s${machineNote(machine)}`);
     report(
       `${guarantee}: ${describeCounters(drainCounters, await worker.counters(), Date.now() - first)}`,
     );
-    const latency: Result["latency"] = [];
+    const latency: SagaBenchResult["latency"] = [];
     let completed = BACKLOG;
     for (const [run, rate] of (options.rates ?? DEFAULT_RATES).entries()) {
       const count = Math.min(MAX_PACED, Math.round(rate * PACED_SECONDS));
       report(`${guarantee}: ${count} sagas at ${rate}/s for latency …`);
       // Numbered by run: a rate given twice must not start the same sagas again.
       const paced = Array.from({ length: count }, (_, i) => `p${run}-${rate}-${i}`);
-      const pacedSteal = measureSteal();
-      const pacedHost = probe.span();
+      const pacedMachine = measureMachine(probe);
       const pacedCounters = await worker.counters();
       const pacedFrom = Date.now();
       const startedAt = await produceStarts(kafka, startTopic, paced, rate);
@@ -232,25 +208,23 @@ async function runMode(
         .map((id) => (watcher.completedAt.get(id) ?? 0) - (startedAt.get(id) ?? 0))
         .sort((a, b) => a - b);
       const [p50, p99] = [percentile(latencies, 50), percentile(latencies, 99)];
-      const steal = pacedSteal();
-      const host = pacedHost();
+      const machine = pacedMachine();
       report(
-        `${guarantee}: at ${rate}/s p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms` +
-          `${stealNote(steal)}${hostNote(host)}`,
+        `${guarantee}: at ${rate}/s p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms${machineNote(machine)}`,
       );
       const times = { sentAt: startedAt, ...watcher };
       report(`${guarantee}: at ${rate}/s ${describeHops(sagaHops(paced, times, DECISIONS))}`);
       report(
         `${guarantee}: ${describeCounters(pacedCounters, await worker.counters(), Date.now() - pacedFrom)}`,
       );
-      latency.push({ rate, p50, p99, steal, host });
+      latency.push({ rate, p50, p99, machine });
     }
     await echo.stop();
     const profile = await worker.stop();
     report(`${guarantee}: counting the records the worker wrote …`);
     const records = await recordsPerSaga(kafka, app, completed);
     report(`${guarantee}: records produced per saga ${perSaga(records)}`);
-    return { mode: guarantee, sagasPerSecond, steal, host, latency, records, profile };
+    return { mode: guarantee, sagasPerSecond, machine, latency, records, profile };
   } finally {
     await echo.stop();
     await worker.stop().catch(() => undefined); // already stopped unless the run failed
@@ -273,7 +247,10 @@ async function deleteAppTopics(kafka: KafkaSettings, app: string): Promise<void>
 }
 
 /** Memory with ACTIVE sagas in flight: no participant answers, so they all wait on step one. */
-async function measureActive(connections: BenchConnections, report: (line: string) => void) {
+async function measureActive(
+  connections: BenchConnections,
+  report: (line: string) => void,
+): Promise<ActiveMemory> {
   const app = `bench-saga-active-${Date.now().toString(36)}`;
   const kafka: KafkaSettings = { brokers: connections.brokers, clientId: app };
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `${app}-`));
@@ -310,12 +287,9 @@ async function measureActive(connections: BenchConnections, report: (line: strin
     const mb = (when: "afterGc" | "released", key: keyof NodeJS.MemoryUsage) =>
       (after[when][key] - before[when][key]) / 2 ** 20;
     return {
-      /** What the worker holds: RSS once V8 returned the pages it pooled. */
       rssMb: mb("released", "rss"),
-      /** RSS after an ordinary GC: with the pages V8 pooled at the height of the burst. */
       rssPooledMb: mb("afterGc", "rss"),
       heapMb: mb("released", "heapUsed"),
-      /** Buffers and other memory V8 tracks outside its heap. */
       externalMb: mb("released", "external"),
     };
   } finally {
@@ -325,8 +299,6 @@ async function measureActive(connections: BenchConnections, report: (line: strin
   }
 }
 
-const percent = (value: number | undefined) => (value === undefined ? "?" : `${value.toFixed(0)}%`);
-const ms = (value: number | undefined) => (value === undefined ? "?" : value.toFixed(1));
 /** Partitions in the whole cluster, internal topics included. */
 async function clusterPartitions(kafka: KafkaSettings): Promise<number> {
   return withAdmin(kafka, async (admin) => {
@@ -358,7 +330,7 @@ export async function sagaBenchmark(
     ProcessingGuarantee.ExactlyOnce,
     ProcessingGuarantee.AtLeastOnce,
   ];
-  const results: Result[] = [];
+  const results: SagaBenchResult[] = [];
   const probe = HostSpeedProbe.start();
   try {
     if (options.onlyMemory !== true)
@@ -368,46 +340,13 @@ export async function sagaBenchmark(
     await probe.stop();
   }
   const memory = options.skipMemory === true ? undefined : await measureActive(bench, report);
-  const rows = results.flatMap((r) =>
-    r.latency.map((l, i) => [
-      i === 0 ? r.mode : "",
-      i === 0 ? r.sagasPerSecond.toFixed(0) : "",
-      i === 0 ? percent(r.steal) : "",
-      i === 0 ? ms(r.host) : "",
-      String(l.rate),
-      l.p50.toFixed(0),
-      l.p99.toFixed(0),
-      percent(l.steal),
-      ms(l.host),
-    ]),
-  );
-  const profiles = results.map((r) => (r.profile ? profileReport(r.mode, r.profile) : ""));
-  const throughput =
-    results.length === 0
-      ? ""
-      : `throughput draining ${BACKLOG} sagas, latency at steady rates` +
-        `${options.commitIntervalMs === undefined ? "" : `, commit interval ${options.commitIntervalMs} ms`}\n` +
-        "(steal: the CPU the hypervisor gave other guests meanwhile; host: the CPU ms a fixed " +
-        "piece of work took meanwhile on a thread of its own, which rises when the host runs " +
-        "this VM slower without stealing from it; figures fall as either rises)\n" +
-        `${formatTable(["mode", "drained sagas/s", "steal", "host", "at sagas/s", "p50 ms", "p99 ms", "steal", "host"], rows)}\n\n` +
-        results
-          .map((r) => `records produced per saga, ${r.mode}: ${perSaga(r.records)}\n`)
-          .join("");
   process.stdout.write(
-    `\nsaga benchmark: 3-step saga, one worker process, ${PARTITIONS} partitions, echo participants, ` +
-      `on a cluster of ${partitionsBefore} partitions (figures fall as the local stack gathers ` +
-      `topics: each run deletes its own, \`sagastream stack down --purge\` empties the stack); ` +
-      throughput +
-      (memory === undefined
-        ? ""
-        : `memory with ${ACTIVE} active sagas (waiting on step one): ` +
-          `RSS per active saga ${((memory.rssMb * 1024) / ACTIVE).toFixed(2)} KB ` +
-          `(worker RSS +${memory.rssMb.toFixed(0)} MB: JS heap +${memory.heapMb.toFixed(0)} MB, ` +
-          `buffers +${memory.externalMb.toFixed(0)} MB, the rest native; measured after a last-resort GC, ` +
-          `which returns the pages V8 pools for reuse, as it does when its heap nears its limit); ` +
-          `after an ordinary GC, with those pages: RSS +${memory.rssPooledMb.toFixed(0)} MB, ` +
-          `${((memory.rssPooledMb * 1024) / ACTIVE).toFixed(2)} KB per saga\n`) +
-      profiles.join(""),
+    sagaBenchReport(results, memory, {
+      backlog: BACKLOG,
+      active: ACTIVE,
+      partitions: PARTITIONS,
+      clusterPartitions: partitionsBefore,
+      commitIntervalMs: options.commitIntervalMs,
+    }),
   );
 }

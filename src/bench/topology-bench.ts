@@ -30,8 +30,7 @@ import {
   type Drained,
 } from "./drain.js";
 import { PipeClient, PipeMode, type PipeOptions } from "./raw-pipe.js";
-import { measureSteal, stealNote } from "./cpu-steal.js";
-import { hostNote, HostSpeedProbe } from "./host-speed.js";
+import { HostSpeedProbe, machineNote, measureMachine } from "./host-speed.js";
 import { runningTotalTopology } from "./running-total.js";
 import { benchReport, type PipeRun, type TopologyRun } from "./topology-report.js";
 import { startBenchWorker } from "./worker-process.js";
@@ -238,14 +237,12 @@ export async function topologyBenchmark(
       const order = clients.map((_, i) => clients[(i + round) % clients.length] as PipeClient);
       for (const mode of [PipeMode.ExactlyOnce, PipeMode.AtLeastOnce]) {
         for (const client of order) {
-          const steal = measureSteal();
-          const host = probe.span();
+          const machine = measureMachine(probe);
           const run = await measureRawPipe(kafka, admin, base, client, mode, records);
           progress(
             `round ${round + 1}/${repeat}: ${client} ${mode} raw pipe: ` +
               `${run.recordsPerSecond.toFixed(0)} records/s, ` +
-              `${run.cpuMsPer1000.toFixed(1)} CPU ms per 1000 records${stealNote(steal())}` +
-              hostNote(host()) +
+              `${run.cpuMsPer1000.toFixed(1)} CPU ms per 1000 records${machineNote(machine())}` +
               (run.problems ? ` (${run.problems})` : ""),
           );
           pipes.push(run);
@@ -254,8 +251,7 @@ export async function topologyBenchmark(
       if (options.pipesOnly === true) continue;
       for (const guarantee of [ProcessingGuarantee.ExactlyOnce, ProcessingGuarantee.AtLeastOnce]) {
         const latency = round === 0;
-        const steal = measureSteal();
-        const host = probe.span();
+        const machine = measureMachine(probe);
         const run = await measureTopology(
           kafka,
           admin,
@@ -267,8 +263,7 @@ export async function topologyBenchmark(
         progress(
           `round ${round + 1}/${repeat}: ${guarantee} topology: ` +
             `${run.recordsPerSecond.toFixed(0)} records/s, ` +
-            `${run.cpuMsPer1000.toFixed(1)} CPU ms per 1000 records${stealNote(steal())}` +
-            hostNote(host()) +
+            `${run.cpuMsPer1000.toFixed(1)} CPU ms per 1000 records${machineNote(machine())}` +
             (latency ? `, then ${PACED} at ${RATE}/s: p50 ${run.p50?.toFixed(0)} ms` : "") +
             (run.problems ? ` (${run.problems})` : ""),
         );
