@@ -1,6 +1,6 @@
 /**
  * How fast the host runs a fixed piece of work, measured as the CPU time it takes on a thread
- * of its own. On the 2-core VM these benches run on, a fixed second of CPU work took 0.85–1.6 s
+ * of its own. On the 2-core VM these benches run on, a fixed second of CPU work took 0.85–1.75 s
  * from one minute to the next with the stack idle and steal at 0%: a host whose cores are
  * shared (a busy sibling hyperthread, a lower clock) runs the guest slower without taking its
  * CPU away, so /proc/stat shows no steal, and every figure of a bench moved with it. CPU time,
