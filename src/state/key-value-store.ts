@@ -1,9 +1,10 @@
 /**
  * A typed key-value state store over a BytesStore engine. Writes are buffered (visible to
  * reads at once) and reach the engine only after the commit that carries them, in one batch,
- * together with the changelog records the task sends in the same Kafka transaction. Two
- * generations of writes are kept apart: the open commit interval, and the sealed interval
- * whose transaction is in flight (processing goes on meanwhile). The record being processed
+ * together with the changelog records the task sends in the same Kafka transaction. The
+ * generations of writes are kept apart: the open commit interval, and up to two sealed ones
+ * (the interval whose transaction is in flight while processing goes on, and the one before
+ * it, committed, whose batch is still being written to the engine). The record being processed
  * writes into the open interval, with an undo log, so that a record that fails is rolled back
  * whole (a generation of its own cost a map per record, merged into the interval's).
  */
@@ -27,9 +28,12 @@ export interface WritableStore<K, V> extends ReadableStore<K, V> {
 /** Writes by key, the key bytes read as latin1 (one char per byte: cheap, and distinct). */
 type Pending = Map<string, Write>;
 
+/** Sealed generations a store holds at most: one in a transaction, one being written. */
+const MAX_SEALED = 2;
+
 export class KeyValueStore<K, V> implements WritableStore<K, V> {
-  /** Writes of the sealed interval, whose commit is in flight. */
-  private sealed: Pending = new Map();
+  /** Writes of the sealed intervals not yet in the engine, oldest first. */
+  private sealed: Pending[] = [];
   /** Writes of the open commit interval, the record being processed's included. */
   private interval: Pending = new Map();
   /** What the record being processed replaced in `interval`, in order: key id, then write. */
@@ -44,7 +48,13 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
 
   private pendingWrite(keyBytes: Buffer): Write | undefined {
     const id = keyBytes.toString("latin1");
-    return this.interval.get(id) ?? this.sealed.get(id);
+    const write = this.interval.get(id);
+    if (write !== undefined) return write;
+    for (let i = this.sealed.length - 1; i >= 0; i--) {
+      const sealed = (this.sealed[i] as Pending).get(id);
+      if (sealed !== undefined) return sealed;
+    }
+    return undefined;
   }
 
   /** Not async: a pending write is read without a suspended frame. */
@@ -107,7 +117,7 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     // The pending writes in range, taken before the engine is read: a sealed interval may be
     // flushed to the engine (and dropped here) meanwhile. Later generations win.
     const pending = new Map<string, Write>();
-    for (const generation of [this.sealed, this.interval]) {
+    for (const generation of [...this.sealed, this.interval]) {
       for (const [id, write] of generation) if (inRange(write[0])) pending.set(id, write);
     }
     const overlay = [...pending.values()].sort((a, b) => Buffer.compare(a[0], b[0]));
@@ -153,6 +163,11 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     this.undo.length = 0;
   }
 
+  /** Whether the open commit interval holds writes. */
+  get hasChanges(): boolean {
+    return this.interval.size > 0;
+  }
+
   /** The writes of the open commit interval, without ending it. */
   changes(): Write[] {
     return [...this.interval.values()];
@@ -160,32 +175,34 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
 
   /**
    * Ends the open interval: its writes become the commit's (returned: the changelog records)
-   * and later writes start a new interval. The previous commit must have ended.
+   * and later writes start a new interval. At most two sealed intervals may wait for `flush`.
    */
   seal(): Write[] {
-    if (this.sealed.size > 0) {
-      throw new Error(`store "${this.name}": a commit is still in flight; wait for it to end`);
+    if (this.sealed.length >= MAX_SEALED) {
+      throw new Error(`store "${this.name}": two commits are still in flight; wait for one to end`);
     }
     // The record in hand writes into the open interval: sealed now, its writes would be
     // committed without it, and could no longer be undone.
     if (this.undo.length > 0) {
       throw new Error(`store "${this.name}": a record is being processed; seal between records`);
     }
-    this.sealed = this.interval;
+    const sealed = this.interval;
+    this.sealed.push(sealed);
     this.interval = new Map();
-    return [...this.sealed.values()];
+    return [...sealed.values()];
   }
 
-  /** The sealed interval's transaction committed: write it to the engine in one batch. */
+  /** The oldest sealed interval's transaction committed: write it to the engine in one batch. */
   async flush(): Promise<void> {
-    const batch = [...this.sealed.values()];
-    if (batch.length > 0) await this.engine.write(batch);
-    this.sealed = new Map(); // only now: reads meanwhile must still see it
+    const oldest = this.sealed[0];
+    if (oldest === undefined) return;
+    if (oldest.size > 0) await this.engine.write([...oldest.values()]);
+    this.sealed.shift(); // only now: reads meanwhile must still see it
   }
 
   /** A transaction failed: forget every write not in the engine. */
   discard(): void {
-    this.sealed = new Map();
+    this.sealed = [];
     this.interval = new Map();
     this.undo.length = 0;
   }

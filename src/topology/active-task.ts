@@ -103,6 +103,8 @@ export class ActiveTask implements CommittableTask {
 
   seal(): SealedInterval | undefined {
     if (!this.lifecycle.is(TaskState.Running)) return undefined;
+    // Sealed, an interval must be committed or aborted: an empty one is not sealed at all.
+    if (this.intervalOffsets.size === 0 && this.task.idle) return undefined;
     const { outputs, records } = this.task.seal();
     const offsets = [...this.intervalOffsets].map(([topic, offset]) => ({
       topic,
@@ -110,7 +112,6 @@ export class ActiveTask implements CommittableTask {
       offset,
     }));
     this.intervalOffsets = new Map();
-    if (outputs.length === 0 && offsets.length === 0) return undefined;
     return { outputs, offsets, records };
   }
 

@@ -324,10 +324,18 @@ export class Task {
     });
   }
 
+  /** Whether the open interval holds nothing to commit: no record, output or store write. */
+  get idle(): boolean {
+    if (this.processedSinceCommit > 0 || this.outputs.length > 0) return false;
+    for (const store of this.options.stores.values()) if (store.hasChanges) return false;
+    return true;
+  }
+
   /**
    * Ends the commit interval and returns everything its commit must write: sink records,
    * dead letters, changelog records, and how many records it covers. Processing may go on
-   * into the next interval while that commit is in flight; only one may be in flight.
+   * into the next interval while that commit is in flight. Each seal must be followed by
+   * `committed` or `aborted`, in order: the stores keep the sealed intervals until then.
    */
   seal(): { outputs: OutputRecord[]; records: number } {
     const changelog: OutputRecord[] = [];
@@ -353,7 +361,7 @@ export class Task {
     return sealed;
   }
 
-  /** The sealed interval's transaction committed: write its changes to the stores. */
+  /** The oldest sealed interval's transaction committed: write its changes to the stores. */
   async committed(): Promise<void> {
     for (const store of this.options.stores.values()) await store.flush();
   }

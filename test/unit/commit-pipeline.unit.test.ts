@@ -197,6 +197,81 @@ describe("CommitPipeline", () => {
     expect(await flushed).toBe(true);
   });
 
+  it("starts the next transaction while the stores take the last one's writes, and applies them in order", async () => {
+    const sink = new ManualSink();
+    const clock = { now: 1000 };
+    const commits = pipeline(sink, clock);
+    const writes: (() => void)[] = [];
+    const task = Object.assign(new FakeTask("0"), {
+      committed(this: FakeTask) {
+        this.log.push("writing");
+        return new Promise<void>((resolve) =>
+          writes.push(() => {
+            this.log.push("written");
+            resolve();
+          }),
+        );
+      },
+    });
+    task.process(1);
+    commits.maybeCommit([task]);
+    sink.end();
+    expect(await commits.ready()).toBe(true); // the transaction ended; its writes are pending
+    expect(task.log).toEqual(["seal 1", "writing"]);
+    task.process(1);
+    clock.now += 100;
+    commits.maybeCommit([task]);
+    expect(sink.calls).toHaveLength(2);
+    sink.end();
+    await new Promise((r) => setImmediate(r));
+    // The second transaction ended, but it is not over until the first one's writes are in.
+    expect(commits.busy).toBe(true);
+    expect(task.log).toEqual(["seal 1", "writing", "seal 1"]);
+    let settled = false;
+    void commits.settled().then(() => (settled = true));
+    writes.shift()?.();
+    expect(await commits.ready()).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(task.log).toEqual(["seal 1", "writing", "seal 1", "written", "writing"]);
+    expect(settled).toBe(false); // the stores still take the second one's writes
+    writes.shift()?.();
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(true);
+  });
+
+  it("aborts a failed transaction's tasks only once the stores took what committed before it", async () => {
+    const sink = new ManualSink();
+    const clock = { now: 1000 };
+    const failed: string[][] = [];
+    const commits = pipeline(sink, clock, failed);
+    let write = (): void => undefined;
+    const task = Object.assign(new FakeTask("0"), {
+      committed(this: FakeTask) {
+        return new Promise<void>((resolve) => {
+          write = () => {
+            this.log.push("written");
+            resolve();
+          };
+        });
+      },
+    });
+    task.process(1);
+    commits.maybeCommit([task]);
+    sink.end();
+    await commits.ready();
+    task.process(1);
+    clock.now += 100;
+    commits.maybeCommit([task]);
+    sink.end(new Error("PRODUCER_FENCED"));
+    await new Promise((r) => setImmediate(r));
+    expect(task.log).toEqual(["seal 1", "seal 1"]);
+    expect(failed).toEqual([]);
+    write();
+    expect(await commits.settled()).toBe(false);
+    expect(task.log).toEqual(["seal 1", "seal 1", "written", "aborted"]);
+    expect(failed).toEqual([["0"]]);
+  });
+
   it("a task whose store cannot take a committed interval is handed over", async () => {
     const sink = new ManualSink();
     const failed: string[][] = [];
