@@ -1,12 +1,16 @@
 /**
  * A typed key-value state store over a BytesStore engine. Writes are buffered (visible to
- * reads at once) and reach the engine only after the commit that carries them, in one batch,
- * together with the changelog records the task sends in the same Kafka transaction. The
- * generations of writes are kept apart: the open commit interval, and up to two sealed ones
- * (the interval whose transaction is in flight while processing goes on, and the one before
- * it, committed, whose batch is still being written to the engine). The record being processed
- * writes into the open interval, with an undo log, so that a record that fails is rolled back
- * whole (a generation of its own cost a map per record, merged into the interval's).
+ * reads at once) and reach the engine only after the commit that carries them, together with
+ * the changelog records the task sends in the same Kafka transaction. The generations of
+ * writes are kept apart: the open commit interval; up to two sealed ones (the interval whose
+ * transaction is in flight while processing goes on, and the one before it, committed, that
+ * the store is taking); and the committed writes not yet in the engine, written to it in one
+ * batch at most every `writeBehindMs` (a key a saga rewrites at each of its steps is written
+ * once; a batch costs the worker's thread some 100 µs, and there was one per task per commit).
+ * The engine is a cache of the changelog: a task that stops uncleanly wipes it and restores,
+ * so what was not yet written is not lost. The record being processed writes into the open
+ * interval, with an undo log, so that a record that fails is rolled back whole (a generation
+ * of its own cost a map per record, merged into the interval's).
  */
 import { prefixEnd, type BytesStore, type Write } from "./bytes-store.js";
 import type { Serde } from "./serde.js";
@@ -25,26 +29,50 @@ export interface WritableStore<K, V> extends ReadableStore<K, V> {
   delete(key: K): void;
 }
 
+export interface KeyValueStoreOptions {
+  /**
+   * The least time between two writes of committed data to the engine (ms); 0, the default,
+   * writes each committed interval as it comes.
+   */
+  writeBehindMs?: number;
+  /** Committed writes held back at most (keys): more are written at once. */
+  maxUnwritten?: number;
+  now?: () => number;
+}
+
 /** Writes by key, the key bytes read as latin1 (one char per byte: cheap, and distinct). */
 type Pending = Map<string, Write>;
 
-/** Sealed generations a store holds at most: one in a transaction, one being written. */
+/** Sealed generations a store holds at most: one in a transaction, one being taken. */
 const MAX_SEALED = 2;
 
 export class KeyValueStore<K, V> implements WritableStore<K, V> {
-  /** Writes of the sealed intervals not yet in the engine, oldest first. */
+  /** Committed writes being written to the engine now. */
+  private writing: Pending = new Map();
+  /** Committed writes not yet in the engine, nor being written. */
+  private unwritten: Pending = new Map();
+  /** Writes of the sealed intervals, oldest first. */
   private sealed: Pending[] = [];
   /** Writes of the open commit interval, the record being processed's included. */
   private interval: Pending = new Map();
   /** What the record being processed replaced in `interval`, in order: key id, then write. */
   private undo: (string | Write | undefined)[] = [];
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+  private readonly writeBehindMs: number;
+  private readonly maxUnwritten: number;
+  private readonly now: () => number;
 
   constructor(
     readonly name: string,
     readonly engine: BytesStore,
     private readonly keySerde: Serde<K>,
     private readonly valueSerde: Serde<V>,
-  ) {}
+    options: KeyValueStoreOptions = {},
+  ) {
+    this.writeBehindMs = options.writeBehindMs ?? 0;
+    this.maxUnwritten = options.maxUnwritten ?? 10_000;
+    this.now = options.now ?? Date.now;
+  }
 
   private pendingWrite(keyBytes: Buffer): Write | undefined {
     const id = keyBytes.toString("latin1");
@@ -54,7 +82,7 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
       const sealed = (this.sealed[i] as Pending).get(id);
       if (sealed !== undefined) return sealed;
     }
-    return undefined;
+    return this.unwritten.get(id) ?? this.writing.get(id);
   }
 
   /** Not async: a pending write is read without a suspended frame. */
@@ -117,7 +145,7 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     // The pending writes in range, taken before the engine is read: a sealed interval may be
     // flushed to the engine (and dropped here) meanwhile. Later generations win.
     const pending = new Map<string, Write>();
-    for (const generation of [...this.sealed, this.interval]) {
+    for (const generation of [this.writing, this.unwritten, ...this.sealed, this.interval]) {
       for (const [id, write] of generation) if (inRange(write[0])) pending.set(id, write);
     }
     const overlay = [...pending.values()].sort((a, b) => Buffer.compare(a[0], b[0]));
@@ -192,16 +220,39 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     return [...sealed.values()];
   }
 
-  /** The oldest sealed interval's transaction committed: write it to the engine in one batch. */
+  /**
+   * The oldest sealed interval's transaction committed: its writes join those to be written,
+   * and they go to the engine in one batch if `writeBehindMs` has passed since the last.
+   */
   async flush(): Promise<void> {
-    const oldest = this.sealed[0];
+    const oldest = this.sealed.shift();
     if (oldest === undefined) return;
-    if (oldest.size > 0) await this.engine.write([...oldest.values()]);
-    this.sealed.shift(); // only now: reads meanwhile must still see it
+    if (this.unwritten.size === 0) this.unwritten = oldest;
+    else for (const [id, write] of oldest) this.unwritten.set(id, write);
+    if (
+      this.now() - this.lastWriteAt >= this.writeBehindMs ||
+      this.unwritten.size >= this.maxUnwritten
+    ) {
+      await this.writeCommitted();
+    }
+  }
+
+  /** Writes every committed write to the engine (before a clean close). */
+  async writeCommitted(): Promise<void> {
+    if (this.unwritten.size === 0) return;
+    this.writing = this.unwritten;
+    this.unwritten = new Map();
+    this.lastWriteAt = this.now();
+    try {
+      await this.engine.write([...this.writing.values()]);
+    } finally {
+      this.writing = new Map(); // only now: reads meanwhile must still see them
+    }
   }
 
   /** A transaction failed: forget every write not in the engine. */
   discard(): void {
+    this.unwritten = new Map();
     this.sealed = [];
     this.interval = new Map();
     this.undo.length = 0;

@@ -138,7 +138,10 @@ export class ActiveTask implements CommittableTask {
     if (this.lifecycle.is(TaskState.Closed)) return;
     this.lifecycle.transition(TaskState.Closed);
     await this.task.close();
-    for (const store of this.parts.stores.values()) await store.engine.close();
+    for (const store of this.parts.stores.values()) {
+      if (clean) await store.writeCommitted();
+      await store.engine.close();
+    }
     if (clean) await this.parts.directory.writeCheckpoint(this.parts.changelogPositions);
   }
 }

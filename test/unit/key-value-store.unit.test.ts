@@ -222,6 +222,107 @@ describe("KeyValueStore", () => {
     expect(kv.seal().map(([k]) => k.toString())).toEqual(["c"]);
   });
 
+  it("writes committed intervals behind, one batch at most every writeBehindMs, a rewritten key once", async () => {
+    const engine = new MemoryBytesStore();
+    const batches: string[][] = [];
+    const write = engine.write.bind(engine);
+    engine.write = (batch) => {
+      batches.push(batch.map(([k, v]) => `${k.toString()}=${v?.toString() ?? "-"}`));
+      return write(batch);
+    };
+    const clock = { now: 1000 };
+    const kv = new KeyValueStore("s", engine, Serdes.string, Serdes.json<number>(), {
+      writeBehindMs: 100,
+      now: () => clock.now,
+    });
+    const commit = async (writes: [string, number | null][]) => {
+      for (const [k, v] of writes) {
+        if (v === null) kv.delete(k);
+        else kv.put(k, v);
+      }
+      kv.acceptRecord();
+      kv.seal();
+      await kv.flush();
+    };
+    await commit([["a", 1]]); // the first is written at once
+    clock.now += 10;
+    await commit([
+      ["a", 2],
+      ["b", 1],
+    ]);
+    clock.now += 10;
+    await commit([
+      ["a", 3],
+      ["b", null],
+    ]);
+    expect(batches).toEqual([["a=1"]]);
+    expect(await kv.get("a")).toBe(3); // read from the writes held back
+    expect(await kv.get("b")).toBeUndefined();
+    expect(await entries(kv.range())).toEqual([["a", 3]]);
+    clock.now += 100;
+    await commit([["c", 1]]);
+    expect(batches).toEqual([["a=1"], ["a=3", "b=-", "c=1"]]);
+    clock.now += 10;
+    await commit([["d", 1]]);
+    await kv.writeCommitted(); // a clean close writes the rest
+    expect(batches).toEqual([["a=1"], ["a=3", "b=-", "c=1"], ["d=1"]]);
+    expect(engine.size).toBe(3);
+  });
+
+  it("writes at once when the held-back writes reach maxUnwritten, and reads them while they are written", async () => {
+    const engine = new MemoryBytesStore();
+    let release = (): void => undefined;
+    const write = engine.write.bind(engine);
+    engine.write = async (batch) => {
+      await new Promise<void>((resolve) => (release = resolve));
+      await write(batch);
+    };
+    const kv = new KeyValueStore("s", engine, Serdes.string, Serdes.json<number>(), {
+      writeBehindMs: 60_000,
+      maxUnwritten: 2,
+      now: () => 0,
+    });
+    kv.put("a", 1);
+    kv.acceptRecord();
+    kv.seal();
+    const first = kv.flush(); // the first write is due at once; it hangs
+    await new Promise((r) => setImmediate(r));
+    expect(await kv.get("a")).toBe(1);
+    expect(await entries(kv.range())).toEqual([["a", 1]]);
+    release();
+    await first;
+    kv.put("b", 1);
+    kv.acceptRecord();
+    kv.seal();
+    await kv.flush();
+    expect(engine.size).toBe(1); // held back
+    kv.put("c", 1);
+    kv.acceptRecord();
+    kv.seal();
+    const second = kv.flush(); // two held back: written
+    await new Promise((r) => setImmediate(r));
+    release();
+    await second;
+    expect(engine.size).toBe(3);
+  });
+
+  it("forgets the writes held back when a commit fails", async () => {
+    const { kv } = store();
+    const held = new KeyValueStore("s", kv.engine, Serdes.string, Serdes.json<number>(), {
+      writeBehindMs: 100,
+      now: () => 0,
+    });
+    for (const v of [1, 2]) {
+      held.put("a", v);
+      held.acceptRecord();
+      held.seal();
+      await held.flush();
+    }
+    expect(await held.get("a")).toBe(2);
+    held.discard();
+    expect(await held.get("a")).toBe(1); // what the engine holds
+  });
+
   it("forgets the sealed and the open interval when a commit fails", async () => {
     const { kv } = store();
     kv.put("a", 1);
