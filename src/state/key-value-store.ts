@@ -2,9 +2,8 @@
  * A typed key-value state store over a BytesStore engine. Writes are buffered (visible to
  * reads at once) and reach the engine only after the commit that carries them, together with
  * the changelog records the task sends in the same Kafka transaction. The generations of
- * writes are kept apart: the open commit interval; up to two sealed ones (the interval whose
- * transaction is in flight while processing goes on, and the one before it, committed, that
- * the store is taking); and the committed writes not yet in the engine, written to it in one
+ * writes are kept apart: the open commit interval; the sealed interval whose transaction is in
+ * flight (processing goes on meanwhile); and the committed writes not yet in the engine, written to it in one
  * batch at most every `writeBehindMs` (a key a saga rewrites at each of its steps is written
  * once; a batch costs the worker's thread some 100 µs, and there was one per task per commit).
  * The engine is a cache of the changelog: a task that stops uncleanly wipes it and restores,
@@ -43,16 +42,13 @@ export interface KeyValueStoreOptions {
 /** Writes by key, the key bytes read as latin1 (one char per byte: cheap, and distinct). */
 type Pending = Map<string, Write>;
 
-/** Sealed generations a store holds at most: one in a transaction, one being taken. */
-const MAX_SEALED = 2;
-
 export class KeyValueStore<K, V> implements WritableStore<K, V> {
   /** Committed writes being written to the engine now. */
   private writing: Pending = new Map();
   /** Committed writes not yet in the engine, nor being written. */
   private unwritten: Pending = new Map();
-  /** Writes of the sealed intervals, oldest first. */
-  private sealed: Pending[] = [];
+  /** Writes of the sealed interval, whose commit is in flight. */
+  private sealed: Pending = new Map();
   /** Writes of the open commit interval, the record being processed's included. */
   private interval: Pending = new Map();
   /** What the record being processed replaced in `interval`, in order: key id, then write. */
@@ -77,12 +73,7 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
   private pendingWrite(keyBytes: Buffer): Write | undefined {
     const id = keyBytes.toString("latin1");
     const write = this.interval.get(id);
-    if (write !== undefined) return write;
-    for (let i = this.sealed.length - 1; i >= 0; i--) {
-      const sealed = (this.sealed[i] as Pending).get(id);
-      if (sealed !== undefined) return sealed;
-    }
-    return this.unwritten.get(id) ?? this.writing.get(id);
+    return write ?? this.sealed.get(id) ?? this.unwritten.get(id) ?? this.writing.get(id);
   }
 
   /** Not async: a pending write is read without a suspended frame. */
@@ -145,7 +136,7 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     // The pending writes in range, taken before the engine is read: a sealed interval may be
     // flushed to the engine (and dropped here) meanwhile. Later generations win.
     const pending = new Map<string, Write>();
-    for (const generation of [this.writing, this.unwritten, ...this.sealed, this.interval]) {
+    for (const generation of [this.writing, this.unwritten, this.sealed, this.interval]) {
       for (const [id, write] of generation) if (inRange(write[0])) pending.set(id, write);
     }
     const overlay = [...pending.values()].sort((a, b) => Buffer.compare(a[0], b[0]));
@@ -203,32 +194,31 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
 
   /**
    * Ends the open interval: its writes become the commit's (returned: the changelog records)
-   * and later writes start a new interval. At most two sealed intervals may wait for `flush`.
+   * and later writes start a new interval. The previous commit must have ended.
    */
   seal(): Write[] {
-    if (this.sealed.length >= MAX_SEALED) {
-      throw new Error(`store "${this.name}": two commits are still in flight; wait for one to end`);
+    if (this.sealed.size > 0) {
+      throw new Error(`store "${this.name}": a commit is still in flight; wait for it to end`);
     }
     // The record in hand writes into the open interval: sealed now, its writes would be
     // committed without it, and could no longer be undone.
     if (this.undo.length > 0) {
       throw new Error(`store "${this.name}": a record is being processed; seal between records`);
     }
-    const sealed = this.interval;
-    this.sealed.push(sealed);
+    this.sealed = this.interval;
     this.interval = new Map();
-    return [...sealed.values()];
+    return [...this.sealed.values()];
   }
 
   /**
-   * The oldest sealed interval's transaction committed: its writes join those to be written,
-   * and they go to the engine in one batch if `writeBehindMs` has passed since the last.
+   * The sealed interval's transaction committed: its writes join those to be written, and
+   * they go to the engine in one batch if `writeBehindMs` has passed since the last.
    */
   async flush(): Promise<void> {
-    const oldest = this.sealed.shift();
-    if (oldest === undefined) return;
-    if (this.unwritten.size === 0) this.unwritten = oldest;
-    else for (const [id, write] of oldest) this.unwritten.set(id, write);
+    const sealed = this.sealed;
+    this.sealed = new Map();
+    if (this.unwritten.size === 0) this.unwritten = sealed;
+    else for (const [id, write] of sealed) this.unwritten.set(id, write);
     if (
       this.now() - this.lastWriteAt >= this.writeBehindMs ||
       this.unwritten.size >= this.maxUnwritten
@@ -253,7 +243,7 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
   /** A transaction failed: forget every write not in the engine. */
   discard(): void {
     this.unwritten = new Map();
-    this.sealed = [];
+    this.sealed = new Map();
     this.interval = new Map();
     this.undo.length = 0;
   }

@@ -3,12 +3,8 @@
  * does: one transaction for every task's outputs (sink records, dead letters, changelog
  * records) and input offsets, through one producer per worker. Commits are pipelined: the
  * tasks seal their intervals, the commit goes on in the background while they process into
- * the next ones, and at most one transaction is in flight. Once it has committed, the stores
- * take its writes while the next transaction already runs (a saga's next decision waits for
- * the transaction, not for RocksDB); a transaction starts only once the stores have taken the
- * one before the last, so that a store holds at most two sealed intervals. `intervalMs` sets
- * the least time between two starts, so that a worker under moderate load does not spend
- * itself on tiny transactions.
+ * the next ones, and at most one commit is in flight. `intervalMs` sets the least time between
+ * two, so that a worker under moderate load does not spend itself on tiny transactions.
  *
  * A commit that fails leaves every task in it unusable (its stores lag what it processed, its
  * positions are past what was committed): they are handed to `onFailed`, which closes them
@@ -36,9 +32,9 @@ export interface CommittableTask {
   readonly id: string;
   /** Seals the open interval; undefined when it holds nothing to commit. */
   seal(): SealedInterval | undefined;
-  /** The oldest sealed interval's commit succeeded: apply its store writes; `ends` by `topic/partition`. */
+  /** The interval's commit succeeded: apply its store writes; `ends` by `topic/partition`. */
   committed(changelogEnds: ReadonlyMap<string, bigint>): Promise<void>;
-  /** The interval's commit failed: drop every store write not yet applied. */
+  /** The interval's commit failed: drop its store writes. */
   aborted(): void;
 }
 
@@ -65,15 +61,12 @@ export interface CommitPipelineOptions {
 }
 
 export class CommitPipeline {
-  /** The transaction in flight; resolves once it has ended and the stores took the one before. */
   private inFlight: Promise<boolean> | undefined;
-  /** The stores taking the last committed interval's writes; false if one could not. */
-  private applied: Promise<boolean> = Promise.resolve(true);
   private lastStartedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: CommitPipelineOptions) {}
 
-  /** Whether a transaction is in flight. */
+  /** Whether a commit is in flight. */
   get busy(): boolean {
     return this.inFlight !== undefined;
   }
@@ -93,25 +86,15 @@ export class CommitPipeline {
     void this.start(tasks); // settles to false on failure, never rejects
   }
 
-  /** Resolves when no transaction is in flight (a new commit may start); false if it failed. */
-  async ready(): Promise<boolean> {
-    return this.inFlight === undefined ? true : await this.inFlight;
-  }
-
-  /**
-   * Resolves when no transaction is in flight and the stores hold every committed write;
-   * false if the last commit failed or a store could not take its writes.
-   */
+  /** Resolves when no commit is in flight; false if the last one failed. */
   async settled(): Promise<boolean> {
-    const ended = await this.ready();
-    return (await this.applied) && ended;
+    return this.inFlight === undefined ? true : await this.inFlight;
   }
 
   /** Waits for the commit in flight, then commits the rest at once; false if either failed. */
   async flush(tasks: Iterable<CommittableTask>): Promise<boolean> {
     if (!(await this.settled())) return false;
-    if (this.start(tasks) === undefined) return true;
-    return await this.settled();
+    return (await this.start(tasks)) ?? true;
   }
 
   private start(tasks: Iterable<CommittableTask>): Promise<boolean> | undefined {
@@ -126,16 +109,27 @@ export class CommitPipeline {
     const outputs = sealed.flatMap((s) => s.interval.outputs);
     const offsets = sealed.flatMap((s) => s.interval.offsets);
     const records = sealed.reduce((sum, s) => sum + s.interval.records, 0);
-    const before = this.applied;
     const commit = this.options.sink.commit(outputs, offsets).then(
       async (ends) => {
+        // The transaction is durable; a store that fails to take its writes now lags its
+        // changelog, and its task must be restored from it. Each task has its own stores, so
+        // they take their writes side by side (one after another, they added a write's
+        // latency per task to every commit).
+        const lagging: CommittableTask[] = [];
+        let failure: unknown;
+        await Promise.all(
+          sealed.map(({ task }) =>
+            task.committed(ends).catch((error: unknown) => {
+              lagging.push(task);
+              failure = error;
+            }),
+          ),
+        );
         this.options.onCommitted?.(this.options.now() - started, records);
-        this.applied = before.then(() => this.apply(sealed, ends));
-        await before;
-        return true;
+        if (lagging.length > 0) this.options.onFailed(lagging, failure);
+        return lagging.length === 0;
       },
-      async (error: unknown) => {
-        await before; // the stores first take what did commit
+      (error: unknown) => {
         for (const { task } of sealed) task.aborted();
         this.options.onFailed(
           sealed.map((s) => s.task),
@@ -149,28 +143,5 @@ export class CommitPipeline {
     });
     this.inFlight = inFlight;
     return inFlight;
-  }
-
-  /**
-   * The transaction is durable; a store that fails to take its writes now lags its changelog,
-   * and its task must be restored from it. Each task has its own stores, so they take their
-   * writes side by side (one after another, they added a write's latency per task).
-   */
-  private async apply(
-    sealed: readonly { task: CommittableTask }[],
-    ends: ReadonlyMap<string, bigint>,
-  ): Promise<boolean> {
-    const lagging: CommittableTask[] = [];
-    let failure: unknown;
-    await Promise.all(
-      sealed.map(({ task }) =>
-        task.committed(ends).catch((error: unknown) => {
-          lagging.push(task);
-          failure = error;
-        }),
-      ),
-    );
-    if (lagging.length > 0) this.options.onFailed(lagging, failure);
-    return lagging.length === 0;
   }
 }

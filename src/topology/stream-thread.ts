@@ -141,7 +141,7 @@ export class StreamThread {
       commits.maybeCommit(tasks.runningTasks());
       return;
     }
-    const ready = commits.busy ? commits.ready() : sleep(dueIn);
+    const ready = commits.busy ? commits.settled() : sleep(dueIn);
     void ready.then(() => {
       this.commitWhileFetching();
     });
@@ -174,7 +174,7 @@ export class StreamThread {
           this.options.tasks.uncommittedRecords() >= this.options.maxIntervalRecords
         ) {
           const waited = this.options.now();
-          await commits.ready(); // back-pressure: the broker sets the pace
+          await commits.settled(); // back-pressure: the broker sets the pace
           this.options.loop.backPressureMs += this.options.now() - waited;
           if (tasks.taskFor(topology.subtopologyOf(topic).id, partition) !== task) return;
         } else if (commits.busy && this.dueToYield()) {

@@ -334,8 +334,8 @@ export class Task {
   /**
    * Ends the commit interval and returns everything its commit must write: sink records,
    * dead letters, changelog records, and how many records it covers. Processing may go on
-   * into the next interval while that commit is in flight. Each seal must be followed by
-   * `committed` or `aborted`, in order: the stores keep the sealed intervals until then.
+   * into the next interval while that commit is in flight; only one may be in flight. Each
+   * seal must be followed by `committed` or `aborted`: the stores keep the interval until then.
    */
   seal(): { outputs: OutputRecord[]; records: number } {
     const changelog: OutputRecord[] = [];
@@ -361,7 +361,7 @@ export class Task {
     return sealed;
   }
 
-  /** The oldest sealed interval's transaction committed: write its changes to the stores. */
+  /** The sealed interval's transaction committed: write its changes to the stores. */
   async committed(): Promise<void> {
     for (const store of this.options.stores.values()) await store.flush();
   }
