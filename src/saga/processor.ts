@@ -8,6 +8,7 @@
  * The status index and the timers are functions of the saga states: they live in memory
  * (SagaIndex), rebuilt from the state store when the task opens, and cost no record.
  */
+import { toError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import type { WritableStore } from "../state/index.js";
 import {
@@ -180,6 +181,38 @@ export class SagaProcessor implements Processor<
   }
 
   /**
+   * `decide`, except that a timer whose handling throws (the definition's own code, such as a
+   * compensation builder reading a result the step never produced) fails its saga with the
+   * reason, for an operator: it would throw at every tick, and the tick is rolled back whole,
+   * so no other timer of the partition would fire again. An input record that throws is
+   * dead-lettered by the task instead.
+   */
+  private decideTimerSafely(
+    definition: SagaDefinition<unknown>,
+    sagaId: string,
+    state: SagaState | undefined,
+    input: SagaInput,
+  ): ReturnType<typeof decide> {
+    try {
+      return decide(definition, sagaId, state, input);
+    } catch (error) {
+      if (state === undefined || (input.type !== "Timeout" && input.type !== "RetryDue")) {
+        throw error;
+      }
+      const reason = `handling the ${input.type === "Timeout" ? "timeout" : "retry"} of step "${input.step}" (${input.action}) failed: ${toError(error).message}`;
+      this.options.logger.error({ sagaId, err: error }, `${reason}: the saga fails`);
+      const failed: SagaEvent = {
+        type: "SagaFailed",
+        at: input.at,
+        step: input.step,
+        action: input.action,
+        reason,
+      };
+      return { events: [failed] };
+    }
+  }
+
+  /**
    * Decides and writes: the state, one saga-events record, the commands; then the index. The
    * index changes last, when nothing can throw any more: a record that throws is rolled back
    * whole by the task, and the index must not keep what the store forgets. Returns the new
@@ -193,7 +226,7 @@ export class SagaProcessor implements Processor<
     input: SagaInput,
     origin: Origin,
   ): Promise<SagaRecord | undefined> {
-    const decision = decide(definition, sagaId, existing?.state, input);
+    const decision = this.decideTimerSafely(definition, sagaId, existing?.state, input);
     if ("rejected" in decision) {
       this.options.logger.debug(
         { sagaId, input: input.type, reason: decision.rejected },

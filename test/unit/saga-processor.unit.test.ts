@@ -67,11 +67,11 @@ const app = "shop";
 const topics = sagaTopics(app);
 const json = <T>() => Serdes.json<T>();
 
-function driver(partitions = 1, serdes = jsonSagaSerdes) {
+function driver(partitions = 1, serdes = jsonSagaSerdes, definition = saga) {
   const indexes = new SagaIndexes();
   const topology = sagaTopology({
     applicationId: app,
-    registry: new SagaRegistry([saga]),
+    registry: new SagaRegistry([definition]),
     starts: [{ topic: "orders", saga: "order", valueSerde: json<Order>(), data: (o: Order) => o }],
     serdes,
     timerIntervalMs: 50,
@@ -404,6 +404,55 @@ describe("saga processor", () => {
 
     await t.open();
     expect(t.indexes.get(0)?.dueBy(Infinity, Infinity)).toEqual([{ sagaId: "o-1", dueAt: 11_000 }]);
+  });
+
+  it("fails the saga whose timer its definition cannot handle, alone, and fires the other timers of the tick (regression: the throw rolled the tick back, and no timer of the partition fired again)", async () => {
+    const fragile = defineSaga<Order>({
+      name: "order",
+      version: 1,
+      participants: ["inventory", "payment"],
+      stages: [
+        step({
+          name: "reserve",
+          participant: "inventory",
+          command: (o) => ({ type: "Reserve", payload: { orderId: o.orderId } }),
+          compensation: (o) => {
+            if (o.orderId === "o-bad") throw new Error("no reservation id to release");
+            return { type: "Release", payload: { orderId: o.orderId } };
+          },
+          timeoutMs: 1_000,
+          retry: { maxAttempts: 2, jitter: 0 },
+        }),
+        step({
+          name: "charge",
+          participant: "payment",
+          command: (o) => ({ type: "Charge", payload: { amountCents: o.amountCents } }),
+          pivot: true,
+        }),
+      ],
+    });
+    const t = driver(1, jsonSagaSerdes, fragile);
+    await t.start("o-bad");
+    await t.start("o-good");
+    await t.d.advanceWallClockTime(1_000); // both time out: retries 100 ms later
+    await t.d.advanceWallClockTime(100); // attempt 2 of each
+    await t.d.advanceWallClockTime(1_000); // both time out again: compensation
+    const undo = t.commands("inventory").filter((c) => c.value?.action === "undo");
+    expect(undo.map((c) => c.value?.sagaId)).toEqual(["o-good"]);
+    const bad = await t.saga("o-bad");
+    expect(bad?.state.status).toBe("FAILED");
+    expect(bad?.state.reason).toMatch(/no reservation id to release/);
+    expect(timersOf(defined(bad).state)).toEqual([]);
+    const failed = t.events().filter((e) => e.event.type === "SagaFailed");
+    expect(failed.map((e) => e.sagaId)).toEqual(["o-bad"]);
+    expect(indexed(t, "FAILED")).toEqual(["o-bad"]);
+    await t.d.advanceWallClockTime(5_000); // nothing of it fires again
+    expect(
+      t
+        .events()
+        .filter((e) => e.sagaId === "o-bad")
+        .at(-1)?.event.type,
+    ).toBe("SagaFailed");
   });
 
   it("keeps a timer whose punctuation failed, and fires it at the next one", async () => {
