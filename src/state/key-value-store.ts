@@ -3,9 +3,10 @@
  * reads at once) and reach the engine only after the commit that carries them, together with
  * the changelog records the task sends in the same Kafka transaction. The generations of
  * writes are kept apart: the open commit interval; the sealed interval whose transaction is in
- * flight (processing goes on meanwhile); and the committed writes not yet in the engine, written to it in one
- * batch at most every `writeBehindMs` (a key a saga rewrites at each of its steps is written
- * once; a batch costs the worker's thread some 100 µs, and there was one per task per commit).
+ * flight (processing goes on meanwhile); and the committed writes not yet in the engine,
+ * written to it in one batch at most every `writeBehindMs` (a key a saga rewrites at each of
+ * its steps is written once; a batch costs the worker's thread some 100 µs, and there was one
+ * per task per commit).
  * The engine is a cache of the changelog: a task that stops uncleanly wipes it and restores,
  * so what was not yet written is not lost. The record being processed writes into the open
  * interval, with an undo log, so that a record that fails is rolled back whole (a generation
@@ -72,8 +73,9 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
 
   private pendingWrite(keyBytes: Buffer): Write | undefined {
     const id = keyBytes.toString("latin1");
-    const write = this.interval.get(id);
-    return write ?? this.sealed.get(id) ?? this.unwritten.get(id) ?? this.writing.get(id);
+    return (
+      this.interval.get(id) ?? this.sealed.get(id) ?? this.unwritten.get(id) ?? this.writing.get(id)
+    );
   }
 
   /** Not async: a pending write is read without a suspended frame. */

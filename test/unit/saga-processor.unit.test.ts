@@ -41,27 +41,32 @@ interface Order {
   amountCents: number;
 }
 
-const saga = defineSaga<Order>({
-  name: "order",
-  version: 1,
-  participants: ["inventory", "payment"],
-  stages: [
-    step({
-      name: "reserve",
-      participant: "inventory",
-      command: (o) => ({ type: "Reserve", payload: { orderId: o.orderId } }),
-      compensation: (o) => ({ type: "Release", payload: { orderId: o.orderId } }),
-      timeoutMs: 1_000,
-      retry: { maxAttempts: 2, jitter: 0 },
-    }),
-    step({
-      name: "charge",
-      participant: "payment",
-      command: (o) => ({ type: "Charge", payload: { amountCents: o.amountCents } }),
-      pivot: true,
-    }),
-  ],
-});
+/** The order saga; `release` builds the reservation's compensation. */
+function orderSaga(release = (o: Order) => ({ type: "Release", payload: { orderId: o.orderId } })) {
+  return defineSaga<Order>({
+    name: "order",
+    version: 1,
+    participants: ["inventory", "payment"],
+    stages: [
+      step({
+        name: "reserve",
+        participant: "inventory",
+        command: (o) => ({ type: "Reserve", payload: { orderId: o.orderId } }),
+        compensation: release,
+        timeoutMs: 1_000,
+        retry: { maxAttempts: 2, jitter: 0 },
+      }),
+      step({
+        name: "charge",
+        participant: "payment",
+        command: (o) => ({ type: "Charge", payload: { amountCents: o.amountCents } }),
+        pivot: true,
+      }),
+    ],
+  });
+}
+
+const saga = orderSaga();
 
 const app = "shop";
 const topics = sagaTopics(app);
@@ -407,29 +412,9 @@ describe("saga processor", () => {
   });
 
   it("fails the saga whose timer its definition cannot handle, alone, and fires the other timers of the tick (regression: the throw rolled the tick back, and no timer of the partition fired again)", async () => {
-    const fragile = defineSaga<Order>({
-      name: "order",
-      version: 1,
-      participants: ["inventory", "payment"],
-      stages: [
-        step({
-          name: "reserve",
-          participant: "inventory",
-          command: (o) => ({ type: "Reserve", payload: { orderId: o.orderId } }),
-          compensation: (o) => {
-            if (o.orderId === "o-bad") throw new Error("no reservation id to release");
-            return { type: "Release", payload: { orderId: o.orderId } };
-          },
-          timeoutMs: 1_000,
-          retry: { maxAttempts: 2, jitter: 0 },
-        }),
-        step({
-          name: "charge",
-          participant: "payment",
-          command: (o) => ({ type: "Charge", payload: { amountCents: o.amountCents } }),
-          pivot: true,
-        }),
-      ],
+    const fragile = orderSaga((o) => {
+      if (o.orderId === "o-bad") throw new Error("no reservation id to release");
+      return { type: "Release", payload: { orderId: o.orderId } };
     });
     const t = driver(1, jsonSagaSerdes, fragile);
     await t.start("o-bad");
