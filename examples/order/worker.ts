@@ -2,7 +2,7 @@
  * An order-saga engine worker as its own process, for the kill tests and the demo:
  *   node dist/examples/order/worker.js '<json options>'
  * It prints "api <url>" and then "ready" once it has joined its group, and stops cleanly on
- * SIGTERM.
+ * SIGTERM or SIGINT (within the worker's shutdown timeout; a second signal stops it at once).
  */
 import { AvroCodec, createLogger, createSchemaRegistry, SagaWorker } from "sagastream";
 import { orderPlacedSchema, orderSagaStart, orderTopic } from "./order-service.js";
@@ -39,11 +39,13 @@ const worker = new SagaWorker({
 });
 
 let stopping = false;
-process.on("SIGTERM", () => {
-  if (stopping) return;
-  stopping = true;
-  void worker.stop().then(() => process.exit(0));
-});
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(130); // asked twice: stop now
+    stopping = true;
+    void worker.stop().then(() => process.exit(0));
+  });
+}
 
 await worker.start();
 process.stdout.write(`api ${worker.apiAddress}\nready\n`);

@@ -57,6 +57,19 @@ export function sagaMetrics(
     },
   });
   new Gauge({
+    name: "sagastream_stuck_seconds",
+    help: "How long an input partition (topic/partition) or a task (task <id>) has not been able to advance",
+    labelNames: ["where"],
+    registers: [registry],
+    collect() {
+      this.reset(); // one that advanced again is gone
+      const now = Date.now();
+      for (const stuck of app()?.metrics.stuck.list() ?? []) {
+        this.set({ where: stuck.where }, (now - stuck.since) / 1000);
+      }
+    },
+  });
+  new Gauge({
     name: "sagastream_commits",
     help: "Transactions (or offset commits) since the worker started",
     registers: [registry],

@@ -1,6 +1,7 @@
 /**
  * The HTTP API every worker serves (node:http: six routes need no framework):
- *   GET  /health                 this worker's partitions, 503 until it has joined
+ *   GET  /health                 this worker's partitions and the inputs that cannot advance;
+ *                                503 until it has joined, or while one has been stuck 30 s
  *   GET  /sagas/:id              state and history (read from the saga-events log;
  *                                ?history=false: state only); routed to the owner when elsewhere
  *   GET  /sagas?status=&type=&limit=   from every worker's status index; 503 while some
@@ -15,6 +16,7 @@ import type { Registry } from "prom-client";
 import { toError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import { SagaStatus, type SagaControl } from "../saga/index.js";
+import type { StuckPartition } from "../topology/index.js";
 import {
   ALL_STATUSES,
   type LocalListing,
@@ -28,6 +30,8 @@ import {
 export interface SagaApiBackend {
   queries: SagaQueries;
   members(): Promise<{ address: string; partitions: number[] }[]>;
+  /** Inputs of this worker that cannot advance, and since when. */
+  stuck(): StuckPartition[];
   request(sagaId: string, control: SagaControl): Promise<void>;
   registry: Registry;
 }
@@ -41,6 +45,11 @@ export interface ApiServerOptions {
 }
 
 const ROUTED = "x-sagastream-routed";
+/**
+ * An input that has not advanced this long makes /health answer 503 ("stuck"): shorter
+ * spells (a registry restarting, a task reopening) are retried in place and only listed.
+ */
+const STUCK_AFTER_MS = 30_000;
 
 class HttpError extends Error {
   constructor(
@@ -220,11 +229,19 @@ export async function startApiServer(options: ApiServerOptions) {
         api === undefined
           ? []
           : ((await api.members()).find((m) => m.address === ownAddress)?.partitions ?? []);
-      send(res, api === undefined ? 503 : 200, {
-        status: api === undefined ? "starting" : "ok",
-        address: ownAddress,
-        partitions,
-      });
+      const now = Date.now();
+      const stuck = (api?.stuck() ?? []).map((s) => ({
+        where: s.where,
+        seconds: Math.round((now - s.since) / 1000),
+        reason: s.reason,
+      }));
+      const status =
+        api === undefined
+          ? "starting"
+          : stuck.some((s) => s.seconds * 1000 >= STUCK_AFTER_MS)
+            ? "stuck"
+            : "ok";
+      send(res, status === "ok" ? 200 : 503, { status, address: ownAddress, partitions, stuck });
       return;
     }
     if (req.method === "GET" && url.pathname === "/metrics") {

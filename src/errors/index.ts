@@ -16,6 +16,10 @@ export const ErrorCode = {
   ProcessingFailed: "PROCESSING_FAILED",
   WireFormatInvalid: "WIRE_FORMAT_INVALID",
   SchemaUnknown: "SCHEMA_UNKNOWN",
+  RegistryUnavailable: "REGISTRY_UNAVAILABLE",
+  RecordMisplaced: "RECORD_MISPLACED",
+  RecordTooLarge: "RECORD_TOO_LARGE",
+  SagaLimitExceeded: "SAGA_LIMIT_EXCEEDED",
   SchemaIncompatible: "SCHEMA_INCOMPATIBLE",
   SagaDefinitionInvalid: "SAGA_DEFINITION_INVALID",
   CommandRefused: "COMMAND_REFUSED",
@@ -162,6 +166,56 @@ export class ProcessingError extends SagastreamError {
   }
 }
 
+/**
+ * A record on a partition its key does not hash to (a producer with another partitioner, or
+ * partitions added by hand): processed there it would start a second owner of its key's state.
+ */
+export class RecordMisplacedError extends SagastreamError {
+  readonly code = ErrorCode.RecordMisplaced;
+  readonly retriable = false;
+  constructor(
+    readonly origin: RecordOrigin,
+    expected: number,
+    partitions: number,
+  ) {
+    super(
+      `the record at ${at(origin)} belongs on partition ${expected} of ${partitions} (murmur2 of its key, ` +
+        "as the Java client places it); processed here it would start a second instance of its key's state: " +
+        "produce with the Java client's default partitioner, and change partition counts only with sagastream's own tools",
+    );
+  }
+}
+
+/** A record made from an input is larger than the broker accepts: the input goes to the DLQ. */
+export class RecordTooLargeError extends SagastreamError {
+  readonly code = ErrorCode.RecordTooLarge;
+  readonly retriable = false;
+  constructor(
+    readonly origin: RecordOrigin,
+    topic: string,
+    bytes: number,
+    limit: number,
+  ) {
+    super(
+      `the record at ${at(origin)} would make a record of ${bytes} bytes for ${topic}, ` +
+        `more than the ${limit} a record may have (maxRecordBytes, under the broker's message.max.bytes): ` +
+        "make what it carries smaller",
+    );
+  }
+}
+
+/** An input would make a saga carry more than its limits allow (see SagaLimits). */
+export class SagaLimitError extends SagastreamError {
+  readonly code = ErrorCode.SagaLimitExceeded;
+  readonly retriable = false;
+  constructor(sagaId: string, what: string, bytes: number, limit: number, option: string) {
+    super(
+      `saga ${sagaId}: ${what} is ${bytes} bytes, more than the limit of ${limit} (${option}): ` +
+        "keep large payloads elsewhere (a database, an object store) and carry a reference",
+    );
+  }
+}
+
 /** Where a decoding error happened, when known: a record's coordinates. */
 function where(origin: RecordOrigin | undefined): string {
   return origin === undefined ? "" : ` (record ${at(origin)})`;
@@ -179,10 +233,14 @@ export class WireFormatError extends SagastreamError {
   }
 }
 
-/** The schema id in a value is unknown to the registry (wrong registry, or a lost schema). */
+/**
+ * The schema id in a value is unknown to the registry (wrong registry, or a lost schema): the
+ * registry answered 404. Not retriable: the record goes to the dead-letter topic, to be
+ * re-driven once the schema is restored.
+ */
 export class SchemaUnknownError extends SagastreamError {
   readonly code = ErrorCode.SchemaUnknown;
-  readonly retriable = true; // a registry that is still catching up may know it later
+  readonly retriable = false;
   constructor(
     readonly schemaId: number,
     readonly origin?: RecordOrigin,
@@ -190,6 +248,22 @@ export class SchemaUnknownError extends SagastreamError {
     super(
       `schema id ${schemaId} is unknown to the schema registry${where(origin)}: ` +
         "check SCHEMA_REGISTRY_URL points at the registry the producer used",
+    );
+  }
+}
+
+/** The registry could not be asked (down, unreachable, 5xx): what needs it waits and retries. */
+export class RegistryUnavailableError extends SagastreamError {
+  readonly code = ErrorCode.RegistryUnavailable;
+  readonly retriable = true;
+  constructor(
+    readonly schemaId: number,
+    cause: Error,
+  ) {
+    super(
+      `the schema registry could not be asked for schema id ${schemaId} (${cause.message}): ` +
+        "waiting for it; check SCHEMA_REGISTRY_URL and that the registry is up",
+      { cause },
     );
   }
 }

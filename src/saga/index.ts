@@ -45,6 +45,7 @@ export {
 export { SagaRegistry } from "./registry.js";
 export { SAGA_STORES, type SagaRecord, type SagaObserver } from "./processor.js";
 export { sagaRecordSerde } from "./record-serde.js";
+export { DEFAULT_SAGA_LIMITS, cutReason, type SagaLimits } from "./limits.js";
 export { avroSagaSerdes, jsonSagaSerdes, sagaDecisionReader, type SagaSerdes } from "./serdes.js";
 export { SAGA_NAMESPACE } from "./avro-schemas.js";
 export { sagaTopology, type SagaStart, type SagaTopologyOptions } from "./topology.js";

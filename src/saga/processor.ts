@@ -20,6 +20,7 @@ import {
 } from "../topology/index.js";
 import { decide } from "./decide.js";
 import type { SagaDefinition } from "./definition.js";
+import { DEFAULT_SAGA_LIMITS, withinLimits, type SagaLimits } from "./limits.js";
 import type { SagaEvent, SagaInput } from "./events.js";
 import {
   decisionId,
@@ -68,6 +69,8 @@ export interface SagaProcessorOptions {
   observer?: SagaObserver | undefined;
   /** Where the task's index is published for queries while the task is open. */
   indexes?: SagaIndexes | undefined;
+  /** What a saga may carry (default DEFAULT_SAGA_LIMITS). */
+  limits?: Partial<SagaLimits> | undefined;
 }
 
 export type SagaObserver = (
@@ -119,8 +122,11 @@ export class SagaProcessor implements Processor<
   private sagas!: WritableStore<string, SagaRecord>;
   private readonly index = new SagaIndex();
   private partition: number | undefined;
+  private readonly limits: SagaLimits;
 
-  constructor(private readonly options: SagaProcessorOptions) {}
+  constructor(private readonly options: SagaProcessorOptions) {
+    this.limits = { ...DEFAULT_SAGA_LIMITS, ...options.limits };
+  }
 
   /** Runs after the stores are restored: rebuilds the index and the timers from the states. */
   async init(context: Context): Promise<void> {
@@ -144,7 +150,7 @@ export class SagaProcessor implements Processor<
     if (typeof sagaId !== "string" || sagaId === "") {
       throw new Error("a saga message needs its saga id as the record key");
     }
-    const message = record.value;
+    const message = withinLimits(sagaId, record.value, this.limits);
     const existing = await this.sagas.get(sagaId);
     const definition =
       message.kind === "start"

@@ -18,6 +18,7 @@ import {
 import { sagaRecordSerde } from "./record-serde.js";
 import type { SagaRegistry } from "./registry.js";
 import type { SagaIndexes } from "./saga-index.js";
+import type { SagaLimits } from "./limits.js";
 import type { SagaSerdes } from "./serdes.js";
 
 /** Per task, the saga states kept in memory: some 4,000 sagas of 500 bytes. */
@@ -43,6 +44,8 @@ export interface SagaTopologyOptions {
   observer?: SagaObserver | undefined;
   /** Where each open task publishes its status index, for the status API. */
   indexes?: SagaIndexes | undefined;
+  /** What a saga may carry (default DEFAULT_SAGA_LIMITS). */
+  limits?: Partial<SagaLimits> | undefined;
   logger: Logger;
 }
 
@@ -69,6 +72,7 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
     .source("replies", {
       topics: [topics.replies],
       keySerde: Serdes.string,
+      keyPartitioned: true,
       valueSerde: inputSerde(
         (b) => ({ kind: "reply", reply: serdes.reply.deserialize(b) }),
         serdes.reply,
@@ -77,6 +81,7 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
     .source("control", {
       topics: [topics.control],
       keySerde: Serdes.string,
+      keyPartitioned: true,
       valueSerde: inputSerde(
         (b) => ({ kind: "control", control: serdes.control.deserialize(b) }),
         serdes.control,
@@ -93,6 +98,7 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
     builder.source(name, {
       topics: [start.topic],
       keySerde: Serdes.string,
+      keyPartitioned: true,
       valueSerde: inputSerde(
         (b) => ({
           kind: "start",
@@ -124,6 +130,7 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
           logger: options.logger,
           observer: options.observer,
           indexes: options.indexes,
+          limits: options.limits,
         }),
     })
     .sink(SAGA_EVENTS_SINK, {

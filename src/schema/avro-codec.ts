@@ -7,6 +7,7 @@ import { COMPATIBILITY, SchemaType, type SchemaRegistry } from "@kafkajs/conflue
 import avro from "avsc";
 import {
   DeserializationError,
+  RegistryUnavailableError,
   SchemaIncompatibleError,
   SchemaUnknownError,
   SagastreamError,
@@ -53,13 +54,22 @@ export class AvroCodec {
     }
   }
 
+  /**
+   * The writer schema of `schemaId`, from the registry the first time. The registry's 404 means
+   * the id is unknown (the record can never be decoded here); any other failure (no answer, a
+   * 5xx: the client reports a network error as a 400) means the registry is unavailable, and
+   * the caller waits and asks again.
+   */
   private async writer(schemaId: number, origin?: RecordOrigin): Promise<avro.Type> {
     let type = this.writers.get(schemaId);
     if (type === undefined) {
       try {
         type = (await this.registry.getSchema(schemaId)) as unknown as avro.Type;
-      } catch {
-        throw new SchemaUnknownError(schemaId, origin);
+      } catch (thrown) {
+        if ((thrown as { status?: number }).status === 404) {
+          throw new SchemaUnknownError(schemaId, origin);
+        }
+        throw new RegistryUnavailableError(schemaId, toError(thrown));
       }
       this.writers.set(schemaId, type);
     }

@@ -168,6 +168,17 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     }
   }
 
+  /** The size of the largest write (key and value bytes) of the record being processed. */
+  largestRecordWrite(): number {
+    let largest = 0;
+    for (let i = 0; i < this.undo.length; i += 2) {
+      const write = this.interval.get(this.undo[i] as string);
+      if (write !== undefined)
+        largest = Math.max(largest, write[0].length + (write[1]?.length ?? 0));
+    }
+    return largest;
+  }
+
   /** The current record succeeded: keep its writes for this commit interval. */
   acceptRecord(): void {
     this.undo.length = 0;

@@ -71,6 +71,8 @@ export interface StreamsAppOptions {
   sessionTimeoutMs?: number | undefined;
   /** A string this member advertises to its group (a worker's query address). */
   advertisedAddress?: string | undefined;
+  /** The longest `stop` waits for a clean stop before it stops without (ms, default 20 s). */
+  shutdownTimeoutMs?: number | undefined;
 }
 
 /**
@@ -87,6 +89,12 @@ const DEFAULT_MAX_UNCOMMITTED_RECORDS = 5_000;
  * transaction timeout.)
  */
 const TRANSACTION_TIMEOUT_MS = 10_000;
+/**
+ * A clean stop's last commit and leaving the group take well under a second on a healthy
+ * cluster; a stop must not hang on an unhealthy one. Under Kubernetes' default grace period
+ * (30 s), after which it kills.
+ */
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
 /** An assigned task whose opening failed is tried again after this long. */
 const REOPEN_AFTER_MS = 1_000;
 
@@ -100,7 +108,7 @@ export class StreamsApp {
   private admin: Admin | undefined;
   private consumer: Consumer | undefined;
   private restoreConsumer: Consumer | undefined;
-  private closeSink: (() => Promise<void>) | undefined;
+  private closeSink: ((force?: boolean) => Promise<void>) | undefined;
   private coordinator: GroupCoordinator | undefined;
   private tasks: TaskManager | undefined;
   private commits: CommitPipeline | undefined;
@@ -194,7 +202,7 @@ export class StreamsApp {
         },
       });
       sink = transactional;
-      this.closeSink = () => transactional.close();
+      this.closeSink = (force) => transactional.close(force);
     } else {
       const producer = new FlatBatchProducer({
         ...this.client("producer"),
@@ -202,7 +210,7 @@ export class StreamsApp {
         acks: -1,
       });
       sink = new AtLeastOnceCommitSink({ producer, consumer, partitionCount });
-      this.closeSink = () => producer.close();
+      this.closeSink = (force) => producer.close(force);
     }
 
     const opener = new TaskOpener({
@@ -218,6 +226,7 @@ export class StreamsApp {
         this.metrics.deadLetters += 1;
         this.log.warn({ code: error.code }, error.message);
       },
+      partitionCount,
       onRestored: (task, records, seconds) => {
         this.metrics.restoredRecords += records;
         this.metrics.restorations.push({ task, records, seconds });
@@ -225,11 +234,12 @@ export class StreamsApp {
     });
     const tasks = new TaskManager({
       topology,
-      open: (subtopologyId, partition) => opener.open(subtopologyId, partition),
+      open: (subtopologyId, partition, signal) => opener.open(subtopologyId, partition, signal),
       commitsSettled: () => commits.settled(),
       logger: this.log,
       now: () => Date.now(),
       reopenAfterMs: REOPEN_AFTER_MS,
+      stuck: this.metrics.stuck,
     });
     this.tasks = tasks;
     const commits = new CommitPipeline({
@@ -287,6 +297,7 @@ export class StreamsApp {
       maxIntervalRecords: this.options.maxUncommittedRecords ?? DEFAULT_MAX_UNCOMMITTED_RECORDS,
       onLag: (topic, partition, lag) => this.metrics.lag.set(`${topic}/${partition}`, lag),
       loop: this.metrics.loop,
+      stuck: this.metrics.stuck,
     });
     this.thread.start();
   }
@@ -344,8 +355,38 @@ export class StreamsApp {
     });
   }
 
-  /** Stops processing, commits what was processed, closes every task cleanly, leaves the group. */
+  /**
+   * Stops processing, commits what was processed, closes every task cleanly, leaves the group;
+   * within `shutdownTimeoutMs`. Past it (a commit retrying against a broker that is gone, a
+   * member stuck leaving) the tasks are closed dirty and the clients forced shut: nothing
+   * committed is lost, and the next owner of each task restores it.
+   */
   async stop(): Promise<void> {
+    const timeoutMs = this.options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => {
+        resolve("late");
+      }, timeoutMs);
+    });
+    const outcome = await Promise.race([this.stopGracefully(), late]);
+    clearTimeout(timer);
+    if (outcome !== "late") return;
+    this.log.warn(
+      { timeoutMs },
+      "the worker did not stop cleanly in time: its tasks close without a last commit and are restored by their next owner",
+    );
+    await this.tasks?.abandon();
+    await Promise.allSettled([
+      this.consumer?.close(true),
+      this.restoreConsumer?.close(true),
+      this.closeSink?.(true),
+      this.coordinator?.close(),
+      this.admin?.close(),
+    ]);
+  }
+
+  private async stopGracefully(): Promise<"stopped"> {
     await this.thread?.stop();
     const tasks = this.tasks;
     let committed = true;
@@ -358,6 +399,7 @@ export class StreamsApp {
     await this.closeSink?.();
     await this.coordinator?.close();
     await this.admin?.close();
+    return "stopped";
   }
 
   /** Task ids this worker runs now. */

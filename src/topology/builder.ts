@@ -13,6 +13,12 @@ export interface SourceNode {
   topics: string[];
   keySerde: Serde<unknown>;
   valueSerde: Serde<unknown>;
+  /**
+   * Its records are placed by key (murmur2, the Java client's default) and its key owns state:
+   * a record found on another partition is dead-lettered, since processed there it would start
+   * a second owner of that key's state.
+   */
+  keyPartitioned?: boolean | undefined;
 }
 
 export interface ProcessorNode {
@@ -81,7 +87,12 @@ export class TopologyBuilder {
 
   source<K, V>(
     name: string,
-    options: { topics: string[]; keySerde: Serde<K>; valueSerde: Serde<V> },
+    options: {
+      topics: string[];
+      keySerde: Serde<K>;
+      valueSerde: Serde<V>;
+      keyPartitioned?: boolean;
+    },
   ): this {
     if (options.topics.length === 0) throw new TopologyError(`source "${name}" names no topic`);
     return this.add({ kind: "source", name, ...(options as Omit<SourceNode, "kind" | "name">) });

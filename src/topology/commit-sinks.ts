@@ -82,8 +82,8 @@ export class TransactionalCommitSink implements CommitSink {
     await old.close(true).catch(() => undefined);
   }
 
-  async close(): Promise<void> {
-    await this.producer.close();
+  async close(force = false): Promise<void> {
+    await this.producer.close(force);
   }
 }
 

@@ -26,7 +26,7 @@ export {
   ProcessingGuarantee,
   type StreamsAppOptions,
 } from "./app.js";
-export { AppMetrics } from "./metrics.js";
+export { AppMetrics, StuckPartitions, type StuckPartition } from "./metrics.js";
 export {
   KafkaPartitionFetcher,
   type FetchPosition,

@@ -5,12 +5,13 @@
  * between two records and a task never processes two at once.
  */
 import { setImmediate as yieldToIo } from "node:timers/promises";
+import { SagastreamError, toError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import type { ActiveTask } from "./active-task.js";
 import type { Topology } from "./builder.js";
 import type { CommittedRecord } from "./committed-records.js";
 import type { CommitPipeline } from "./commit-pipeline.js";
-import type { AppMetrics } from "./metrics.js";
+import type { AppMetrics, StuckPartitions } from "./metrics.js";
 import type { FetchedPartition, FetchPosition, PartitionFetcher } from "./partition-fetcher.js";
 import type { TaskManager } from "./task-manager.js";
 
@@ -33,7 +34,16 @@ export interface StreamThreadOptions {
   onLag: (topic: string, partition: number, lag: number) => void;
   /** Where the loop's time goes. */
   loop: AppMetrics["loop"];
+  /** Told of inputs that cannot advance, and of when they do again. */
+  stuck: StuckPartitions;
+  /**
+   * A record that failed with a retriable error (the registry out of reach) is retried in
+   * place after this long, doubling up to `max` (ms); its partition is not fetched meanwhile.
+   */
+  retryBackoffMs?: { first: number; max: number };
 }
+
+const RETRY_BACKOFF_MS = { first: 500, max: 10_000 } as const;
 
 /** The longest a fetch waits for data (ms): the loop also punctuates. */
 const MAX_FETCH_WAIT_MS = 100;
@@ -58,6 +68,8 @@ export class StreamThread {
   private lastYieldAt = 0;
   /** While the loop waits on a fetch it holds no record, so a commit may start from outside it. */
   private awaitingFetch = false;
+  /** Source partitions retrying a record in place, by `topic/partition`: when, and the delay. */
+  private readonly retrying = new Map<string, { at: number; delayMs: number }>();
 
   constructor(private readonly options: StreamThreadOptions) {}
 
@@ -149,12 +161,34 @@ export class StreamThread {
 
   private positionsOf(running: readonly ActiveTask[]): FetchPosition[] {
     const positions: FetchPosition[] = [];
+    const now = this.options.now();
     for (const task of running) {
       for (const [topic, offset] of task.positions()) {
+        const retry = this.retrying.size > 0 && this.retrying.get(`${topic}/${task.partition}`);
+        if (retry && retry.at > now) continue; // waiting to retry a record in place
         positions.push({ topic, partition: task.partition, offset });
       }
     }
     return positions;
+  }
+
+  /**
+   * A record failed with an error that time may cure (the registry out of reach): it was rolled
+   * back whole, its position stays on it, and its partition rests before it is read again. No
+   * restore, no rebalance: the other partitions go on.
+   */
+  private retryInPlace(topic: string, partition: number, error: SagastreamError): void {
+    const where = `${topic}/${partition}`;
+    const backoff = this.options.retryBackoffMs ?? RETRY_BACKOFF_MS;
+    const previous = this.retrying.get(where);
+    const delayMs =
+      previous === undefined ? backoff.first : Math.min(backoff.max, previous.delayMs * 2);
+    this.retrying.set(where, { at: this.options.now() + delayMs, delayMs });
+    this.options.stuck.mark(where, error.message, this.options.now());
+    this.options.logger.warn(
+      { topic, partition, retryInMs: delayMs, err: error },
+      "a record cannot be processed yet: its partition retries it in place",
+    );
   }
 
   private async processPartition(fetched: FetchedPartition): Promise<void> {
@@ -188,11 +222,18 @@ export class StreamThread {
         if (this.stopping()) return;
       }
       task.moveTo(topic, fetched.next);
+      if (this.retrying.size > 0) this.retrying.delete(`${topic}/${partition}`);
+      this.options.stuck.clear(`${topic}/${partition}`);
     } catch (error) {
+      if (error instanceof SagastreamError && error.retriable) {
+        this.retryInPlace(topic, partition, error);
+        return;
+      }
       this.options.logger.warn(
         { task: task.id, err: error },
         "processing failed: the task reopens from its committed offsets and changelog",
       );
+      this.options.stuck.mark(`${topic}/${partition}`, toError(error).message, this.options.now());
       tasks.revive([task]);
     }
   }

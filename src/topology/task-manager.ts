@@ -6,17 +6,22 @@
  */
 import type { Logger } from "../log/index.js";
 import type { ActiveTask } from "./active-task.js";
+import { toError } from "../errors/index.js";
 import type { Topology } from "./builder.js";
+import type { StuckPartitions } from "./metrics.js";
 
 export interface TaskManagerOptions {
   topology: Topology;
-  open: (subtopologyId: number, partition: number) => Promise<ActiveTask>;
+  /** Opens a task; `signal` abandons its restoration (the worker stops). */
+  open: (subtopologyId: number, partition: number, signal: AbortSignal) => Promise<ActiveTask>;
   /** Resolves when no commit is in flight (a closing task's stores must outlive its commit). */
   commitsSettled: () => Promise<unknown>;
   logger: Logger;
   now: () => number;
   /** An assigned task whose opening failed is tried again after this long (ms). */
   reopenAfterMs: number;
+  /** Told of a task that cannot open, and of when it does. */
+  stuck: StuckPartitions;
 }
 
 interface Assigned {
@@ -30,6 +35,8 @@ export class TaskManager {
   private readonly opening = new Map<string, Promise<void>>();
   private readonly closing = new Map<string, Promise<void>>();
   private readonly openFailedAt = new Map<string, number>();
+  /** Aborted when the worker stops: a task still restoring then stops restoring. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: TaskManagerOptions) {}
 
@@ -77,7 +84,8 @@ export class TaskManager {
   private async openTask(id: string, subtopologyId: number, partition: number): Promise<void> {
     await this.closing.get(id); // the previous instance must let go of its files first
     try {
-      const task = await this.options.open(subtopologyId, partition);
+      const task = await this.options.open(subtopologyId, partition, this.stopping.signal);
+      this.options.stuck.clear(`task ${id}`);
       if (this.assigned.has(id)) {
         this.running.set(id, task);
         this.openFailedAt.delete(id);
@@ -85,7 +93,9 @@ export class TaskManager {
         await task.close(true); // moved away while it opened
       }
     } catch (error) {
+      if (this.stopping.signal.aborted) return; // abandoned: the worker stops
       this.openFailedAt.set(id, this.options.now());
+      this.options.stuck.mark(`task ${id}`, toError(error).message, this.options.now());
       this.log.error({ task: id, err: error }, "task could not be opened; trying again shortly");
     }
   }
@@ -139,11 +149,27 @@ export class TaskManager {
     });
   }
 
-  /** Closes every task; clean ones write a checkpoint (call after their last commit). */
+  /**
+   * Closes every task; clean ones write a checkpoint (call after their last commit). Tasks
+   * still restoring stop where they are and keep what they restored.
+   */
   async closeAll(clean: boolean): Promise<void> {
     this.assigned = new Map(); // nothing reopens from here on
+    this.stopping.abort();
     await Promise.all(this.opening.values());
     for (const task of [...this.running.values()]) this.close(task, clean);
     await Promise.all(this.closing.values());
+  }
+
+  /**
+   * A shutdown past its time: every task is closed dirty at once, without waiting for a commit
+   * in flight (its transaction is aborted by the broker, and the next owner restores).
+   */
+  async abandon(): Promise<void> {
+    this.assigned = new Map();
+    this.stopping.abort();
+    const tasks = [...this.running.values()];
+    this.running.clear();
+    await Promise.all(tasks.map((task) => task.close(false).catch(() => undefined)));
   }
 }

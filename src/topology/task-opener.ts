@@ -34,6 +34,8 @@ export interface TaskOpenerOptions {
   logger: Logger;
   now: () => number;
   onDeadLetter: (error: SagastreamError) => void;
+  /** Partitions of a topic, as the topics were prepared. */
+  partitionCount: (topic: string) => number;
   onRestored: (task: string, records: number, seconds: number) => void;
 }
 
@@ -50,7 +52,11 @@ const WRITE_BEHIND_MS = 100;
 export class TaskOpener {
   constructor(private readonly options: TaskOpenerOptions) {}
 
-  async open(subtopologyId: number, partition: number): Promise<ActiveTask> {
+  /**
+   * Opens the task; `signal` abandons its restoration (a shutdown): the stores keep what they
+   * restored, recorded in a checkpoint, so that the next opening goes on from there.
+   */
+  async open(subtopologyId: number, partition: number, signal?: AbortSignal): Promise<ActiveTask> {
     const { topology, applicationId, stateDir, offsets } = this.options;
     const sub = topology.subtopologies[subtopologyId];
     if (sub === undefined) throw new Error(`no sub-topology ${subtopologyId}`);
@@ -58,8 +64,6 @@ export class TaskOpener {
     const log = this.options.logger.child({ task: id });
     const started = this.options.now();
     const directory = new TaskDirectory(path.join(stateDir, applicationId, id));
-    const checkpoint = await directory.takeCheckpoint();
-
     const sources = sub.sourceTopics.map((topic) => ({ topic, partition }));
     const [committed, earliest, ends] = await Promise.all([
       offsets.committed(sources),
@@ -76,62 +80,83 @@ export class TaskOpener {
       if (end > position) unread.set(topic, end);
     }
 
+    const checkpoint = await directory.takeCheckpoint();
     const stores = new Map<string, KeyValueStore<unknown, unknown>>();
     const readByRecordKey: KeyValueStore<unknown, unknown>[] = [];
     const changelogPositions = new Map<string, bigint>();
+    /** Per persistent store: the changelog offset its engine is complete up to (a checkpoint). */
+    const reached = new Map(checkpoint ?? []);
+    const engines: BytesStore[] = [];
     let restored = 0;
-    for (const name of sub.stores) {
-      const spec = topology.stores.get(name);
-      if (spec === undefined) continue;
-      const persistent = spec.kind === StoreKind.Persistent;
-      let engine: BytesStore = persistent
-        ? await RocksDbBytesStore.open(directory.storeDir(name))
-        : new MemoryBytesStore();
-      if (persistent && spec.cacheBytes > 0) engine = new CachedBytesStore(engine, spec.cacheBytes);
-      let from = persistent ? checkpoint?.get(name) : undefined;
-      if (from === undefined) {
-        await engine.clear(); // no clean checkpoint covers it: the local copy cannot be trusted
-        from = 0n;
-      }
-      if (spec.changelog) {
-        const topic = changelogTopic(applicationId, name);
-        const [end] = (await offsets.end([{ topic, partition }])).values();
-        const count = await this.restore(topic, partition, from, end ?? 0n, engine, (n) => {
-          if (n % PROGRESS_EVERY < 500) log.info({ store: name, restored: n }, "restoring");
+    let active: ActiveTask;
+    try {
+      for (const name of sub.stores) {
+        const spec = topology.stores.get(name);
+        if (spec === undefined) continue;
+        const persistent = spec.kind === StoreKind.Persistent;
+        let engine: BytesStore = persistent
+          ? await RocksDbBytesStore.open(directory.storeDir(name))
+          : new MemoryBytesStore();
+        engines.push(engine);
+        if (persistent && spec.cacheBytes > 0)
+          engine = new CachedBytesStore(engine, spec.cacheBytes);
+        let from = persistent ? checkpoint?.get(name) : undefined;
+        if (from === undefined) {
+          reached.delete(name);
+          await engine.clear(); // no clean checkpoint covers it: the local copy cannot be trusted
+          from = 0n;
+        }
+        if (spec.changelog) {
+          const topic = changelogTopic(applicationId, name);
+          if (persistent) reached.set(name, from);
+          const [end] = (await offsets.end([{ topic, partition }])).values();
+          const count = await this.restore(topic, partition, from, end ?? 0n, engine, {
+            signal,
+            onProgress: (n, position) => {
+              if (persistent) reached.set(name, position);
+              if (n % PROGRESS_EVERY < 500) log.info({ store: name, restored: n }, "restoring");
+            },
+          });
+          restored += count;
+          changelogPositions.set(name, end ?? 0n);
+        }
+        const store = new KeyValueStore(name, engine, spec.keySerde, spec.valueSerde, {
+          writeBehindMs: WRITE_BEHIND_MS,
+          now: this.options.now,
         });
-        restored += count;
-        changelogPositions.set(name, end ?? 0n);
+        stores.set(name, store);
+        if (spec.readByRecordKey) readByRecordKey.push(store);
       }
-      const store = new KeyValueStore(name, engine, spec.keySerde, spec.valueSerde, {
-        writeBehindMs: WRITE_BEHIND_MS,
+      const task = new Task({
+        applicationId,
+        topology,
+        subtopology: sub,
+        partition,
+        stores,
+        onError: this.options.onError,
         now: this.options.now,
+        onDeadLetter: this.options.onDeadLetter,
+        partitionCount: this.options.partitionCount(sources[0]?.topic ?? ""),
       });
-      stores.set(name, store);
-      if (spec.readByRecordKey) readByRecordKey.push(store);
+      active = new ActiveTask({
+        applicationId,
+        task,
+        stores,
+        readByRecordKey,
+        directory,
+        changelogPositions,
+        positions,
+        unread,
+      });
+      active.lifecycle.transition(TaskState.Restoring);
+      await task.init();
+      active.lifecycle.transition(TaskState.Running);
+    } catch (error) {
+      // What was restored stays: the next opening goes on from it, not from the start.
+      await directory.writeCheckpoint(reached).catch(() => undefined);
+      for (const engine of engines) await engine.close().catch(() => undefined);
+      throw error;
     }
-    const task = new Task({
-      applicationId,
-      topology,
-      subtopology: sub,
-      partition,
-      stores,
-      onError: this.options.onError,
-      now: this.options.now,
-      onDeadLetter: this.options.onDeadLetter,
-    });
-    const active = new ActiveTask({
-      applicationId,
-      task,
-      stores,
-      readByRecordKey,
-      directory,
-      changelogPositions,
-      positions,
-      unread,
-    });
-    active.lifecycle.transition(TaskState.Restoring);
-    await task.init();
-    active.lifecycle.transition(TaskState.Running);
     const seconds = (this.options.now() - started) / 1000;
     log.info(
       { restored, seconds, from: checkpoint === undefined ? "changelog start" : "checkpoint" },
@@ -141,19 +166,26 @@ export class TaskOpener {
     return active;
   }
 
-  /** Reads a changelog partition from `from` to `end` into `engine`; the records it wrote. */
+  /**
+   * Reads a changelog partition from `from` to `end` into `engine`; the records it wrote.
+   * Progress reports the records written and the offset the engine is complete up to.
+   */
   private async restore(
     topic: string,
     partition: number,
     from: bigint,
     end: bigint,
     engine: BytesStore,
-    onProgress: (restored: number) => void,
+    options: {
+      signal: AbortSignal | undefined;
+      onProgress: (restored: number, position: bigint) => void;
+    },
   ): Promise<number> {
     const fetcher = this.options.restoreFetcher;
     let position = from;
     let restored = 0;
     while (position < end) {
+      options.signal?.throwIfAborted();
       const [fetched] = await fetcher.fetch([{ topic, partition, offset: position }], 100);
       if (fetched === undefined || fetched.next <= position) continue;
       const writes: Write[] = [];
@@ -162,8 +194,8 @@ export class TaskOpener {
       }
       await engine.write(writes);
       restored += writes.length;
-      onProgress(restored);
       position = fetched.next;
+      options.onProgress(restored, position);
     }
     return restored;
   }

@@ -8,11 +8,13 @@
 import {
   DeserializationError,
   ProcessingError,
+  RecordMisplacedError,
+  RecordTooLargeError,
   SagastreamError,
   toError,
   type RecordOrigin,
 } from "../errors/index.js";
-import { deadLetterHeaders, deadLetterTopic } from "../kafka/index.js";
+import { deadLetterHeaders, deadLetterTopic, partitionForKey } from "../kafka/index.js";
 import type { KeyValueStore } from "../state/index.js";
 import {
   changelogTopic,
@@ -63,6 +65,24 @@ export interface TaskOptions {
   now: () => number;
   /** Called for errors that are routed to the dead-letter topic (for logs and metrics). */
   onDeadLetter?: (error: SagastreamError) => void;
+  /** Partitions of its source topics (co-partitioned): checks keyPartitioned sources. */
+  partitionCount?: number | undefined;
+  /** The largest record an input may make, key, value and headers (default MAX_RECORD_BYTES). */
+  maxRecordBytes?: number | undefined;
+}
+
+/**
+ * Under the broker's default message.max.bytes (1,048,588 for a batch: 61 bytes of batch
+ * header and some 20 of record framing around one record), with room for a dead letter's
+ * headers. A larger record fails its commit at the broker, every time the input is redone.
+ */
+export const MAX_RECORD_BYTES = 1_000_000;
+
+/** A record's size as the broker counts it, near enough: key, value, header names and values. */
+function recordBytes(key: Buffer | null, value: Buffer | null, headers: Headers): number {
+  let bytes = (key?.length ?? 0) + (value?.length ?? 0);
+  for (const name in headers) bytes += name.length + (headers[name]?.length ?? 0);
+  return bytes;
 }
 
 /** What a forward that reached sinks only returns: there is nothing to wait for. */
@@ -215,7 +235,8 @@ export class Task {
         try {
           await processor?.process(record, this.contextFor(child));
         } catch (thrown) {
-          if (thrown instanceof ProcessingError || this.metadata === undefined) throw thrown;
+          // The engine's own errors say what happened, and whether it may be retried.
+          if (thrown instanceof SagastreamError || this.metadata === undefined) throw thrown;
           throw new ProcessingError(this.metadata, child, toError(thrown));
         }
       }
@@ -228,6 +249,7 @@ export class Task {
     this.metadata = { topic: input.topic, partition: input.partition, offset: input.offset };
     this.processedSinceCommit += 1;
     try {
+      this.checkPlacement(source, input);
       let record: StreamRecord<unknown, unknown>;
       // Only serdes that read a registry prepare (an await costs a turn of the microtask queue).
       const { keySerde, valueSerde } = source;
@@ -247,13 +269,18 @@ export class Task {
       this.streamTime = Math.max(this.streamTime, input.timestamp);
       const forwarding = this.forward(source.name, record);
       if (forwarding !== undefined) await forwarding;
+      this.checkSizes(input);
       this.acceptUnit();
     } catch (thrown) {
       this.rejectUnit();
-      // A retriable error (a registry out of reach) fails the batch, to be redone; only
-      // records that can never succeed go to the dead-letter topic.
+      // A retriable error (a registry out of reach) is the owner's to retry: the record was
+      // rolled back whole and is processed again; only records that can never succeed go to
+      // the dead-letter topic.
       const fatal = !(thrown instanceof SagastreamError) || thrown.retriable;
-      if (fatal || this.options.onError === ErrorHandling.Fail) throw thrown;
+      if (fatal || this.options.onError === ErrorHandling.Fail) {
+        this.processedSinceCommit -= 1;
+        throw thrown;
+      }
       this.deadLetter(input, thrown);
     } finally {
       this.metadata = undefined;
@@ -300,6 +327,30 @@ export class Task {
     if (source === undefined) throw new Error(`task ${this.id} has no source for topic "${topic}"`);
     this.sources.set(topic, source);
     return source;
+  }
+
+  private checkPlacement(source: SourceNode, input: InputRecord): void {
+    const count = this.options.partitionCount;
+    if (source.keyPartitioned !== true || count === undefined || input.key === null) return;
+    const expected = partitionForKey(input.key, count);
+    if (expected !== this.options.partition) throw new RecordMisplacedError(input, expected, count);
+  }
+
+  /** Every record the input made fits in a broker's record (outputs and changelog writes). */
+  private checkSizes(input: InputRecord): void {
+    const limit = this.options.maxRecordBytes ?? MAX_RECORD_BYTES;
+    for (const output of this.recordOutputs) {
+      const bytes = recordBytes(output.key, output.value, output.headers);
+      if (bytes > limit) throw new RecordTooLargeError(input, output.topic, bytes, limit);
+    }
+    for (const [name, store] of this.options.stores) {
+      if (this.options.topology.stores.get(name)?.changelog !== true) continue;
+      const bytes = store.largestRecordWrite();
+      if (bytes > limit) {
+        const topic = changelogTopic(this.options.applicationId, name);
+        throw new RecordTooLargeError(input, topic, bytes, limit);
+      }
+    }
   }
 
   private acceptUnit(): void {

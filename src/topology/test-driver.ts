@@ -18,6 +18,8 @@ export interface TestDriverOptions {
   onError?: ErrorHandling;
   /** The wall clock's start, in ms (default 0). */
   startTime?: number;
+  /** The largest record an input may make (default: the runtime's). */
+  maxRecordBytes?: number;
 }
 
 export interface TestRecord<K, V> {
@@ -68,6 +70,8 @@ export class TopologyTestDriver {
           stores,
           onError: options.onError ?? ErrorHandling.DeadLetter,
           now: () => this.wallClock,
+          partitionCount: this.partitions,
+          maxRecordBytes: options.maxRecordBytes,
         });
         this.tasks.set(task.id, task);
       }
@@ -86,11 +90,13 @@ export class TopologyTestDriver {
       pipe: async (
         key: K | null,
         value: V | null,
-        options: { timestamp?: number; headers?: Headers } = {},
+        /** `partition`: where a producer with another partitioner would put it. */
+        options: { timestamp?: number; headers?: Headers; partition?: number } = {},
       ) => {
         await this.start();
         const keyBytes = key === null ? null : keySerde.serialize(key);
-        const partition = keyBytes === null ? 0 : partitionForKey(keyBytes, this.partitions);
+        const partition =
+          options.partition ?? (keyBytes === null ? 0 : partitionForKey(keyBytes, this.partitions));
         const offsetKey = `${topic}/${partition}`;
         const offset = this.offsets.get(offsetKey) ?? 0;
         this.offsets.set(offsetKey, offset + 1);

@@ -26,6 +26,7 @@ import {
   sagaTopology,
   type AnySagaDefinition,
   type SagaControl,
+  type SagaLimits,
   type SagaSerdes,
   type SagaStart,
 } from "../saga/index.js";
@@ -49,7 +50,11 @@ export interface SagaWorkerOptions {
   /** How often each task commits its work (ms; see StreamsAppOptions.commitIntervalMs). */
   commitIntervalMs?: number | undefined;
   sessionTimeoutMs?: number;
+  /** The longest `stop` waits for a clean stop (ms, default 20 s; see StreamsAppOptions). */
+  shutdownTimeoutMs?: number;
   concurrency?: number;
+  /** What a saga may carry (default DEFAULT_SAGA_LIMITS: data 256 KiB, a result 64 KiB). */
+  limits?: Partial<SagaLimits>;
   /** The HTTP API (default: 127.0.0.1, a free port); false serves none. */
   api?: { host?: string; port?: number } | false;
   logger: Logger;
@@ -129,12 +134,14 @@ export class SagaWorker {
         timerIntervalMs: options.timerIntervalMs,
         observer: this.metrics.observer,
         indexes: this.indexes,
+        limits: options.limits,
         logger: options.logger,
       }),
       stateDir: options.stateDir,
       guarantee: options.guarantee ?? ProcessingGuarantee.ExactlyOnce,
       logger: options.logger,
       sessionTimeoutMs: options.sessionTimeoutMs,
+      shutdownTimeoutMs: options.shutdownTimeoutMs,
       commitIntervalMs: options.commitIntervalMs,
       // Sagas are a closed loop: small commits get commands to participants sooner.
       maxUncommittedRecords: SAGA_MAX_UNCOMMITTED_RECORDS,
@@ -176,6 +183,7 @@ export class SagaWorker {
     return {
       queries,
       members: () => app.members(),
+      stuck: () => app.metrics.stuck.list(),
       request: (sagaId, control) => this.request(sagaId, control),
       registry: this.metrics.registry,
     };

@@ -6,6 +6,7 @@
 import avro from "avsc";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import {
+  RegistryUnavailableError,
   SchemaIncompatibleError,
   SchemaUnknownError,
   WireFormatError,
@@ -83,10 +84,22 @@ describe("AvroCodec with the registry", () => {
       .decode(toWireFormat(987_654_321, Buffer.from([2])), undefined, origin)
       .catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(SchemaUnknownError);
+    expect((unknown as SchemaUnknownError).retriable).toBe(false); // dead-lettered, not retried
     expect((unknown as Error).message).toMatch(/schema id 987654321 is unknown.*orders\/2@9/);
     await expect(codec.decode(Buffer.from("{json}"), undefined, origin)).rejects.toBeInstanceOf(
       WireFormatError,
     );
+  });
+
+  it("tells a registry it cannot reach (to wait for) from an id the registry does not know", async () => {
+    // A port nothing listens on: the registry is down, the id may well exist.
+    const down = new AvroCodec(createSchemaRegistry("http://127.0.0.1:9/apis/ccompat/v7"));
+    const error: unknown = await down
+      .decode(toWireFormat(1, Buffer.from([2])))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RegistryUnavailableError);
+    expect((error as RegistryUnavailableError).retriable).toBe(true);
+    expect((error as Error).message).toMatch(/could not be asked for schema id 1 .*ECONNREFUSED/);
   });
 
   it("registers the project's schemas/ files idempotently and round-trips a record with them", async () => {

@@ -18,6 +18,10 @@ import {
   SagaDefinitionError,
   CommandRefusedError,
   CircuitOpenError,
+  RegistryUnavailableError,
+  RecordMisplacedError,
+  RecordTooLargeError,
+  SagaLimitError,
   toError,
 } from "../../src/errors/index.js";
 
@@ -118,8 +122,33 @@ describe("error classes", () => {
     {
       make: () => new SchemaUnknownError(77),
       code: "SCHEMA_UNKNOWN",
-      retriable: true,
+      retriable: false,
       says: /schema id 77 is unknown.*SCHEMA_REGISTRY_URL/,
+    },
+    {
+      make: () => new RegistryUnavailableError(77, new Error("connect ECONNREFUSED")),
+      code: "REGISTRY_UNAVAILABLE",
+      retriable: true,
+      says: /could not be asked for schema id 77 \(connect ECONNREFUSED\): waiting/,
+    },
+    {
+      make: () => new RecordMisplacedError({ topic: "t", partition: 1, offset: "2" }, 3, 4),
+      code: "RECORD_MISPLACED",
+      retriable: false,
+      says: /t\/1@2 belongs on partition 3 of 4 .* second instance/,
+    },
+    {
+      make: () =>
+        new RecordTooLargeError({ topic: "t", partition: 1, offset: "2" }, "x", 2_000_000, 10),
+      code: "RECORD_TOO_LARGE",
+      retriable: false,
+      says: /t\/1@2 would make a record of 2000000 bytes for x, more than the 10/,
+    },
+    {
+      make: () => new SagaLimitError("o-1", "its data", 300_000, 262_144, "maxDataBytes"),
+      code: "SAGA_LIMIT_EXCEEDED",
+      retriable: false,
+      says: /saga o-1: its data is 300000 bytes, more than the limit of 262144 \(maxDataBytes\)/,
     },
     {
       make: () => new SchemaIncompatibleError("orders-value", "BACKWARD", "409"),

@@ -22,14 +22,18 @@ import {
   type SagaCommand,
   type SagaControl,
   type SagaDecision,
+  type SagaLimits,
   type SagaRecord,
   type SagaReply,
   type SagaStatus,
 } from "../../src/saga/index.js";
+import { ErrorCode } from "../../src/errors/index.js";
+import { DLQ_HEADERS } from "../../src/kafka/index.js";
 import { KeyValueStore, MemoryBytesStore, Serdes } from "../../src/state/index.js";
 import {
   changelogTopic,
   ErrorHandling,
+  partitionForKey,
   Task,
   TopologyTestDriver,
   type OutputRecord,
@@ -39,6 +43,7 @@ import {
 interface Order {
   orderId: string;
   amountCents: number;
+  note?: string;
 }
 
 /** The order saga; `release` builds the reservation's compensation. */
@@ -72,7 +77,12 @@ const app = "shop";
 const topics = sagaTopics(app);
 const json = <T>() => Serdes.json<T>();
 
-function driver(partitions = 1, serdes = jsonSagaSerdes, definition = saga) {
+function driver(
+  partitions = 1,
+  serdes = jsonSagaSerdes,
+  definition = saga,
+  limits: Partial<SagaLimits> = {},
+) {
   const indexes = new SagaIndexes();
   const topology = sagaTopology({
     applicationId: app,
@@ -81,6 +91,7 @@ function driver(partitions = 1, serdes = jsonSagaSerdes, definition = saga) {
     serdes,
     timerIntervalMs: 50,
     indexes,
+    limits,
     logger: createLogger("silent", "test"),
   });
   const d = new TopologyTestDriver(topology, { applicationId: app, partitions, startTime: 10_000 });
@@ -90,11 +101,15 @@ function driver(partitions = 1, serdes = jsonSagaSerdes, definition = saga) {
   return {
     d,
     indexes,
-    start: (id: string, at = 10_000) =>
+    start: (id: string, at = 10_000, order: Partial<Order> = {}, partition?: number) =>
       orders.pipe(
         id,
-        { orderId: id, amountCents: 500 },
-        { timestamp: at, headers: { id: Buffer.from(`evt-${id}`) } },
+        { orderId: id, amountCents: 500, ...order },
+        {
+          timestamp: at,
+          headers: { id: Buffer.from(`evt-${id}`) },
+          ...(partition === undefined ? {} : { partition }),
+        },
       ),
     reply: (command: SagaCommand, outcome: "success" | "failure" = "success", at = 10_000) =>
       replies.pipe(
@@ -558,3 +573,53 @@ function reopenable() {
     },
   };
 }
+
+describe("saga processor and inputs that would stop a partition", () => {
+  it("runs a saga once when its start also arrives on a partition its id does not hash to (regression: a second instance refunded a shipped order)", async () => {
+    const t = driver(2);
+    const home = partitionForKey(Buffer.from("o-dup"), 2);
+    await t.start("o-dup");
+    await t.start("o-dup", 10_000, {}, 1 - home); // a producer with another partitioner
+    expect(t.events().filter((e) => e.event.type === "SagaStarted")).toHaveLength(1);
+    expect(await t.saga("o-dup", 1 - home)).toBeUndefined();
+    expect(t.commands("inventory")).toHaveLength(1);
+    const [dead] = t.d.deadLetters();
+    expect(dead?.headers[DLQ_HEADERS.code]?.toString()).toBe(ErrorCode.RecordMisplaced);
+    expect(dead?.headers[DLQ_HEADERS.error]?.toString()).toMatch(
+      new RegExp(`orders/${1 - home}@0 belongs on partition ${home} of 2`),
+    );
+  });
+
+  it("refuses data and results over its limits where they enter, and cuts long reasons (regression: they made records the broker refused at every retry)", async () => {
+    const limits = { maxDataBytes: 200, maxResultBytes: 100, maxReasonLength: 40 };
+    const t = driver(1, jsonSagaSerdes, saga, limits);
+    await t.start("o-big", 10_000, { note: "x".repeat(300) });
+    expect(await t.saga("o-big")).toBeUndefined();
+    await t.start("o-ok");
+    const reserve = t.commands("inventory")[0]?.value as SagaCommand;
+    const reply = {
+      sagaId: "o-ok",
+      step: reserve.step,
+      action: reserve.action,
+      attempt: reserve.attempt,
+      outcome: "success" as const,
+      retriable: false,
+      reason: "",
+    };
+    const replies = t.d.inputTopic(topics.replies, Serdes.string, json<SagaReply>());
+    await replies.pipe("o-ok", { ...reply, result: { receipt: "r".repeat(200) } });
+    expect((await t.saga("o-ok"))?.state.steps.reserve?.phase).toBe("doing"); // not taken
+    await t.control("o-ok", { type: "Cancel", reason: "because ".repeat(20) });
+    const state = (await t.saga("o-ok"))?.state;
+    expect(state?.reason?.length).toBeLessThanOrEqual(40);
+    expect(state?.reason).toMatch(/^because because … \(\d+ more characters\)$/);
+    const dead = t.d.deadLetters().map((d) => d.headers[DLQ_HEADERS.error]?.toString());
+    expect(dead).toHaveLength(2);
+    expect(dead[0]).toMatch(
+      /saga o-big: its data is \d+ bytes, more than the limit of 200 \(maxDataBytes\)/,
+    );
+    expect(dead[1]).toMatch(
+      /saga o-ok: the result of step "reserve" \(attempt 1\) is 2\d\d bytes, more than the limit of 100/,
+    );
+  });
+});

@@ -5,7 +5,8 @@ import { TopologyBuilder } from "../../src/topology/index.js";
 import type { ActiveTask } from "../../src/topology/active-task.js";
 import { CommitPipeline } from "../../src/topology/commit-pipeline.js";
 import type { CommittedRecord } from "../../src/topology/committed-records.js";
-import { AppMetrics } from "../../src/topology/metrics.js";
+import { RegistryUnavailableError } from "../../src/errors/index.js";
+import { AppMetrics, StuckPartitions } from "../../src/topology/metrics.js";
 import type { FetchedPartition, PartitionFetcher } from "../../src/topology/partition-fetcher.js";
 import { StreamThread } from "../../src/topology/stream-thread.js";
 import type { TaskManager } from "../../src/topology/task-manager.js";
@@ -73,6 +74,7 @@ function startThread(
   fetcher: PartitionFetcher,
   tasks: TaskManager,
   commits: CommitPipeline,
+  stuck = new StuckPartitions(),
 ): StreamThread {
   const thread = new StreamThread({
     topology,
@@ -85,6 +87,8 @@ function startThread(
     maxIntervalRecords: 1000,
     onLag: () => undefined,
     loop: new AppMetrics().loop,
+    stuck,
+    retryBackoffMs: { first: 40, max: 80 },
   });
   thread.start();
   return thread;
@@ -195,5 +199,65 @@ describe("StreamThread", () => {
     expect(starts).toHaveLength(2);
     expect(starts[1]?.fetchPending).toBe(true);
     expect((starts[1]?.at ?? 0) - firstSettledAt).toBeLessThan(20);
+  });
+
+  it("retries a record whose registry is out of reach in place: no reopening, the partition rests meanwhile", async () => {
+    const log: string[] = [];
+    const task = fakeTask(log, () => undefined);
+    const failures = ["registry down", "registry down"];
+    const process = task.process.bind(task);
+    (task as unknown as { process: typeof process }).process = (topic, r) => {
+      if (r.offset === 1n && failures.length > 0) {
+        log.push(`fail k1`);
+        return Promise.reject(new RegistryUnavailableError(7, new Error(failures.shift())));
+      }
+      return process(topic, r);
+    };
+    let revived = 0;
+    const tasks = fakeTasks(task, () => 0);
+    (tasks as unknown as { revive: () => void }).revive = () => (revived += 1);
+    const fetchesAt: number[] = [];
+    const fetcher: PartitionFetcher = {
+      // Serves the records from where the task stands, like a broker.
+      fetch: async (positions): Promise<FetchedPartition[]> => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        const at = positions[0]?.offset;
+        if (at === undefined || at >= 3n) return [];
+        fetchesAt.push(Date.now());
+        const records = [0, 1, 2].filter((i) => BigInt(i) >= at).map(record);
+        return [{ topic: TOPIC, partition: 0, from: at, records, next: 3n, lastStable: 3n }];
+      },
+    };
+    const commits = new CommitPipeline({
+      sink: { commit: () => Promise.resolve(new Map()) },
+      intervalMs: 20,
+      now: Date.now,
+      onFailed: () => undefined,
+    });
+    const stuck = new StuckPartitions();
+    const thread = startThread(fetcher, tasks, commits, stuck);
+    const reasons: string[] = [];
+    await waitUntil(
+      () => {
+        for (const s of stuck.list()) reasons.push(`${s.where}: ${s.reason}`);
+        return log.includes("process k2") ? true : undefined;
+      },
+      { timeoutMs: 3_000, intervalMs: 2, description: "every record to be processed" },
+    );
+    await thread.stop();
+    expect(log.filter((line) => !line.startsWith("warm"))).toEqual([
+      "process k0",
+      "fail k1",
+      "fail k1",
+      "process k1",
+      "process k2",
+    ]);
+    expect(revived).toBe(0);
+    expect(fetchesAt).toHaveLength(3);
+    // Each retry waited its backoff (40 ms, then 80), with no fetch of the partition between.
+    expect((fetchesAt[1] ?? 0) - (fetchesAt[0] ?? 0)).toBeGreaterThanOrEqual(38);
+    expect((fetchesAt[2] ?? 0) - (fetchesAt[1] ?? 0)).toBeGreaterThanOrEqual(78);
+    expect(reasons[0]).toMatch(/^in\/0: the schema registry could not be asked .*registry down/);
+    expect(stuck.list()).toEqual([]); // it advanced
   });
 });

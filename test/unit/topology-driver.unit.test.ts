@@ -137,6 +137,78 @@ describe("bad input", () => {
   });
 });
 
+describe("records that would stop a partition", () => {
+  /** Remembers each value under its key (stored as `store`), forwards it as `forward`. */
+  function remembering(options: { keyPartitioned?: boolean; store?: (v: string) => string } = {}) {
+    return new TopologyBuilder()
+      .source("in", { topics: ["in"], keySerde: s, valueSerde: s, ...options })
+      .store("seen", { keySerde: s, valueSerde: s })
+      .processor<string, string, string, string>("remember", {
+        parents: ["in"],
+        stores: ["seen"],
+        create: () => ({
+          process: async (record, ctx) => {
+            ctx
+              .store<string, string>("seen")
+              .put(record.key, (options.store ?? String)(record.value));
+            await ctx.forward(record);
+          },
+        }),
+      })
+      .sink("out", { parents: ["remember"], topic: "out", keySerde: s, valueSerde: s })
+      .build();
+  }
+
+  it("dead-letters a record on a partition its key does not hash to: its key keeps one owner", async () => {
+    const driver = new TopologyTestDriver(remembering({ keyPartitioned: true }), {
+      applicationId: "app",
+      partitions: 2,
+    });
+    const input = driver.inputTopic("in", s, s);
+    const home = partitionForKey(Buffer.from("order-1"), 2);
+    await input.pipe("order-1", "first");
+    await input.pipe("order-1", "again", { partition: 1 - home }); // another partitioner's choice
+    expect(await driver.store<string, string>("seen", home).get("order-1")).toBe("first");
+    expect(await driver.store<string, string>("seen", 1 - home).get("order-1")).toBeUndefined();
+    expect(driver.outputTopic("out", s, s).map((r) => r.value)).toEqual(["first"]);
+    const [dead] = driver.deadLetters();
+    expect(dead?.headers[DLQ_HEADERS.code]?.toString()).toBe(ErrorCode.RecordMisplaced);
+    expect(dead?.headers[DLQ_HEADERS.error]?.toString()).toMatch(
+      new RegExp(`in/${1 - home}@0 belongs on partition ${home} of 2`),
+    );
+  });
+
+  it("dead-letters an input whose output would be larger than a record may be, and goes on", async () => {
+    const driver = new TopologyTestDriver(remembering(), {
+      applicationId: "app",
+      maxRecordBytes: 100,
+    });
+    const input = driver.inputTopic("in", s, s);
+    await input.pipe("k", "x".repeat(200));
+    await input.pipe("k", "small");
+    expect(driver.outputTopic("out", s, s).map((r) => r.value)).toEqual(["small"]);
+    expect(await driver.store<string, string>("seen").get("k")).toBe("small");
+    const [dead, ...more] = driver.deadLetters();
+    expect(more).toEqual([]);
+    expect(dead?.headers[DLQ_HEADERS.code]?.toString()).toBe(ErrorCode.RecordTooLarge);
+    expect(dead?.headers[DLQ_HEADERS.error]?.toString()).toMatch(
+      /in\/0@0 would make a record of 201 bytes for out, more than the 100/,
+    );
+  });
+
+  it("dead-letters an input whose store write would make too large a changelog record", async () => {
+    const topology = remembering({ store: (v) => v.repeat(50) });
+    const driver = new TopologyTestDriver(topology, { applicationId: "app", maxRecordBytes: 100 });
+    const input = driver.inputTopic("in", s, s);
+    await input.pipe("k", "abc"); // 150 bytes stored
+    await input.pipe("k", "a");
+    expect(await driver.store<string, string>("seen").get("k")).toBe("a".repeat(50));
+    expect(driver.deadLetters()[0]?.headers[DLQ_HEADERS.error]?.toString()).toMatch(
+      /would make a record of 151 bytes for app-seen-changelog/,
+    );
+  });
+});
+
 describe("punctuators", () => {
   function ticking(type: PunctuationType, intervalMs: number, fired: number[]) {
     return new TopologyBuilder()

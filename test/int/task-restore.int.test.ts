@@ -1,0 +1,121 @@
+/**
+ * A task's restoration on real RocksDB stores, its changelog served by a fake of the narrow
+ * fetcher interface: a worker that stops while a task restores does not wait for the restore
+ * (it held Ctrl-C for as long as the changelog took to read), and what was restored is kept for
+ * the next opening, which goes on from there.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/log/index.js";
+import { Serdes } from "../../src/state/index.js";
+import { changelogTopic, ErrorHandling, TopologyBuilder } from "../../src/topology/index.js";
+import type { FetchPosition, PartitionFetcher } from "../../src/topology/partition-fetcher.js";
+import type { PartitionOffsets } from "../../src/topology/partition-offsets.js";
+import { TaskOpener } from "../../src/topology/task-opener.js";
+
+const APP = "restore-test";
+const CHANGELOG_END = 1_000_000n;
+const topology = new TopologyBuilder()
+  .source("in", { topics: ["in"], keySerde: Serdes.string, valueSerde: Serdes.string })
+  .store("seen", { keySerde: Serdes.string, valueSerde: Serdes.string })
+  .processor("remember", {
+    parents: ["in"],
+    stores: ["seen"],
+    create: () => ({ process: () => undefined }),
+  })
+  .build();
+const changelog = changelogTopic(APP, "seen");
+
+/** A changelog of a million records, served 500 a fetch, slowly; remembers where each began. */
+function slowChangelog(asked: bigint[]): PartitionFetcher {
+  return {
+    fetch: async ([position]: readonly FetchPosition[]) => {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      const from = position?.offset ?? 0n;
+      asked.push(from);
+      const records = Array.from({ length: 500 }, (_, i) => ({
+        offset: from + BigInt(i),
+        key: Buffer.from(`k${from + BigInt(i)}`),
+        value: Buffer.from("v"),
+        timestamp: 0,
+        headers: {},
+      }));
+      return [
+        {
+          topic: changelog,
+          partition: 0,
+          from,
+          records,
+          next: from + 500n,
+          lastStable: CHANGELOG_END,
+        },
+      ];
+    },
+  };
+}
+
+const offsets: PartitionOffsets = {
+  committed: () => Promise.resolve(new Map()),
+  earliest: () => Promise.resolve(new Map()),
+  end: (partitions) =>
+    Promise.resolve(
+      new Map(
+        partitions.map((p) => [
+          `${p.topic}/${p.partition}`,
+          p.topic === changelog ? CHANGELOG_END : 0n,
+        ]),
+      ),
+    ),
+};
+
+function opener(stateDir: string, asked: bigint[]): TaskOpener {
+  return new TaskOpener({
+    applicationId: APP,
+    topology,
+    stateDir,
+    onError: ErrorHandling.DeadLetter,
+    offsets,
+    restoreFetcher: slowChangelog(asked),
+    logger: createLogger("silent", "test"),
+    now: Date.now,
+    onDeadLetter: () => undefined,
+    partitionCount: () => 1,
+    onRestored: () => undefined,
+  });
+}
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe("a task's restoration", () => {
+  it("stops when the worker stops, and the next opening goes on from what it restored", async () => {
+    const stateDir = await mkdtemp(path.join(os.tmpdir(), "task-restore-"));
+    dirs.push(stateDir);
+    const asked: bigint[] = [];
+    const stopping = new AbortController();
+    const opening = opener(stateDir, asked).open(0, 0, stopping.signal);
+    while (asked.length < 20) await new Promise((resolve) => setTimeout(resolve, 5));
+    const stoppedAt = Date.now();
+    stopping.abort();
+    await expect(opening).rejects.toThrow(/aborted/);
+    expect(Date.now() - stoppedAt).toBeLessThan(1_000); // not the minutes the rest would take
+    const checkpoint = JSON.parse(
+      await readFile(path.join(stateDir, APP, "0_0", ".checkpoint"), "utf8"),
+    ) as Record<string, string>;
+    const reached = BigInt(checkpoint.seen ?? "0");
+    expect(reached).toBeGreaterThanOrEqual(20n * 500n);
+    expect(reached % 500n).toBe(0n); // a batch boundary: all before it is in the store
+
+    const again: bigint[] = [];
+    const next = new AbortController();
+    const reopening = opener(stateDir, again).open(0, 0, next.signal);
+    while (again.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    next.abort();
+    await expect(reopening).rejects.toThrow(/aborted/);
+    expect(again[0]).toBe(reached);
+  });
+});
