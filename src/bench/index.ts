@@ -4,3 +4,4 @@ export { PipeClient } from "./raw-pipe.js";
 export { outboxBenchmark } from "./outbox-bench.js";
 export { runningTotalTopology, TOTALS_STORE } from "./running-total.js";
 export { sagaBenchmark } from "./saga-bench.js";
+export { failoverBenchmark } from "./failover-bench.js";

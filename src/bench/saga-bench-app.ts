@@ -50,6 +50,9 @@ export interface BenchWorkerOptions {
   partitions: number;
   /** Milliseconds between commits (the runtime's default when absent). */
   commitIntervalMs?: number | undefined;
+  /** Warm copies of each task's stores on other workers (the runtime's default when absent). */
+  numStandbyReplicas?: number | undefined;
+  sessionTimeoutMs?: number | undefined;
 }
 
 export function benchStartTopic(applicationId: string): string {
@@ -104,6 +107,12 @@ export function benchWorker(options: BenchWorkerOptions, codec: AvroCodec): Saga
     partitions: options.partitions,
     guarantee: options.guarantee,
     commitIntervalMs: options.commitIntervalMs,
+    ...(options.numStandbyReplicas === undefined
+      ? {}
+      : { numStandbyReplicas: options.numStandbyReplicas }),
+    ...(options.sessionTimeoutMs === undefined
+      ? {}
+      : { sessionTimeoutMs: options.sessionTimeoutMs }),
     api: false,
     codec,
     logger: createLogger("error", options.applicationId),

@@ -7,7 +7,8 @@
  * last-resort GC (`released`), which also returns the pages V8 keeps pooled for reuse (V8
  * runs one when its heap nears its limit; until then those pages stay resident, as high as
  * the last burst of garbage took the heap). A "metrics" line is answered with the runtime's
- * counters (commits and their latency, where the processing loop's time went) as JSON.
+ * counters (commits and their latency, where the processing loop's time went) as JSON;
+ * "partitions" with the partitions it owns, "restorations" with the task openings it made.
  * SIGTERM stops it cleanly.
  */
 import { createInterface } from "node:readline";
@@ -29,6 +30,14 @@ process.on("SIGTERM", () => {
 type Gc = (options?: { type: "major"; execution: "sync"; flavor: "last-resort" }) => void;
 
 createInterface({ input: process.stdin }).on("line", (line) => {
+  if (line === "partitions") {
+    process.stdout.write(`${JSON.stringify(worker.app.ownedPartitions())}\n`);
+    return;
+  }
+  if (line === "restorations") {
+    process.stdout.write(`${JSON.stringify(worker.app.metrics.restorations)}\n`);
+    return;
+  }
   if (line === "metrics") {
     const { commits, commitLatencyMsTotal, recordsProcessed, loop } = worker.app.metrics;
     const counters: WorkerCounters = { commits, commitLatencyMsTotal, recordsProcessed, ...loop };

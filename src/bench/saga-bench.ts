@@ -8,19 +8,14 @@
  * read, at a steady rate. Records: what the worker wrote (saga-events, commands, changelogs)
  * per saga. Memory: the worker's growth with 100,000 sagas waiting on their first step.
  */
-import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { withAdmin, type KafkaSettings } from "../kafka/index.js";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
 import { ProcessingGuarantee } from "../topology/index.js";
 import { percentile, waitUntil } from "../util/index.js";
-import { summarizeProfile, type ProfileSummary } from "./cpu-profile.js";
 import { HostSpeedProbe, machineNote, measureMachine } from "./host-speed.js";
-import { isTopicOf } from "./drain.js";
 import { describeHops, sagaHops } from "./saga-bench-hops.js";
 import { sagaBenchReport, type ActiveMemory, type SagaBenchResult } from "./saga-bench-report.js";
 import {
@@ -28,10 +23,9 @@ import {
   benchStartTopic,
   describeCounters,
   type BenchWorkerOptions,
-  type WorkerCounters,
 } from "./saga-bench-app.js";
+import { deleteAppTopics, startWorkerProcess, type WorkerProcess } from "./saga-bench-process.js";
 import {
-  once,
   perSaga,
   produceStarts,
   recordsPerSaga,
@@ -72,77 +66,21 @@ interface BenchConnections {
   codec: AvroCodec;
 }
 
-interface WorkerProcess {
-  /** The runtime's counters now. */
-  counters(): Promise<WorkerCounters>;
-  /** The worker's memory use now: after a GC, and once V8 returned its pooled pages. */
-  memory(): Promise<{ afterGc: NodeJS.MemoryUsage; released: NodeJS.MemoryUsage }>;
-  /** Stops it cleanly; with profiling, returns where its time went. */
-  stop(): Promise<ProfileSummary | undefined>;
-}
-
-const WORKER_SCRIPT = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  "saga-bench-worker.js",
-);
-
-/** Starts the bench worker in its own process and waits until it has joined its group. */
-async function startWorker(
+/** Starts a bench worker process on this run's connections and partitions. */
+function startWorker(
   connections: BenchConnections,
   options: Omit<BenchWorkerOptions, "brokers" | "partitions">,
   profileDir: string | undefined,
 ): Promise<WorkerProcess> {
-  const flags = ["--expose-gc"];
-  if (profileDir !== undefined) flags.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
-  const child = spawn(
-    process.execPath,
-    [
-      ...flags,
-      WORKER_SCRIPT,
-      JSON.stringify({
-        ...options,
-        brokers: connections.brokers,
-        partitions: PARTITIONS,
-        schemaRegistryUrl: connections.schemaRegistryUrl,
-      }),
-    ],
-    { stdio: ["pipe", "pipe", "inherit"] },
+  return startWorkerProcess(
+    {
+      ...options,
+      brokers: connections.brokers,
+      partitions: PARTITIONS,
+      schemaRegistryUrl: connections.schemaRegistryUrl,
+    },
+    profileDir,
   );
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  const lines: ((line: string) => void)[] = [];
-  createInterface({ input: child.stdout }).on("line", (line) => lines.shift()?.(line));
-  const nextLine = () =>
-    Promise.race([
-      new Promise<string>((resolve) => lines.push(resolve)),
-      exited.then((code) => {
-        throw new Error(`the bench worker exited (code ${code}) before it answered`);
-      }),
-    ]);
-  const ready = await nextLine();
-  if (ready !== "ready") throw new Error(`the bench worker said "${ready}" instead of ready`);
-  return {
-    counters: async () => {
-      const answer = nextLine();
-      child.stdin.write("metrics\n");
-      return JSON.parse(await answer) as WorkerCounters;
-    },
-    memory: async () => {
-      const answer = nextLine();
-      child.stdin.write("memory\n");
-      return JSON.parse(await answer) as {
-        afterGc: NodeJS.MemoryUsage;
-        released: NodeJS.MemoryUsage;
-      };
-    },
-    stop: once(async () => {
-      child.kill("SIGTERM");
-      const code = await exited;
-      if (code !== 0) throw new Error(`the bench worker stopped with code ${code}`);
-      if (profileDir === undefined) return undefined;
-      const [file] = (await readdir(profileDir)).filter((f) => f.endsWith(".cpuprofile"));
-      return file === undefined ? undefined : summarizeProfile(path.join(profileDir, file));
-    }),
-  };
 }
 
 const DEFAULT_RATES = [20, 250];
@@ -232,18 +170,6 @@ async function runMode(
     await rm(stateDir, { recursive: true, force: true });
     await deleteAppTopics(kafka, app);
   }
-}
-
-/**
- * Deletes a run's topics: the broker's work grows with its partition count (measured: a stack
- * of 5,073 partitions drained 1,070–1,296 sagas/s, the same stack purged 1,853–1,926), so a
- * run that left its own would slow the next.
- */
-async function deleteAppTopics(kafka: KafkaSettings, app: string): Promise<void> {
-  await withAdmin(kafka, async (admin) => {
-    const topics = (await admin.listTopics()).filter((t) => isTopicOf(app, t));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-  }).catch(() => undefined); // a leftover is harmless: `stack down --purge` clears it
 }
 
 /** Memory with ACTIVE sagas in flight: no participant answers, so they all wait on step one. */

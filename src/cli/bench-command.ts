@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import {
   DEFAULT_PIPE_CLIENTS,
+  failoverBenchmark,
   outboxBenchmark,
   PipeClient,
   sagaBenchmark,
@@ -35,6 +36,8 @@ interface BenchOptions {
   confluentModule?: string;
   onlyMemory?: boolean;
   guarantee?: ProcessingGuarantee[];
+  sagas?: number;
+  standbys?: number[];
 }
 
 /** Benchmarks by name; each prints a table of figures. */
@@ -73,6 +76,12 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
         onlyMemory: options.onlyMemory,
         guarantees: options.guarantee,
       },
+      report,
+    ),
+  failover: async (options) =>
+    failoverBenchmark(
+      (await localStack()).connections,
+      { sagas: options.sagas, standbys: options.standbys },
       report,
     ),
   outbox: async () => {
@@ -153,6 +162,22 @@ export function benchCommand(): Command {
       "--guarantee <name>",
       `saga: measure this processing guarantee only, repeatable (${GUARANTEES.join(", ")}; default both)`,
       guarantee,
+    )
+    .option(
+      "--sagas <n>",
+      "failover: sagas in flight when a worker is killed (default 100000)",
+      positiveInteger,
+    )
+    .option(
+      "--standbys <list>",
+      "failover: standby replica counts to measure, comma-separated (default 0,1)",
+      (value: string) =>
+        value.split(",").map((n) => {
+          const count = Number(n);
+          if (!Number.isInteger(count) || count < 0)
+            throw new UsageError(`--standbys takes whole numbers, e.g. 0,1 (got "${value}")`);
+          return count;
+        }),
     )
     .action(async (name: string | undefined, options: BenchOptions) => {
       const names = Object.keys(BENCHMARKS);

@@ -17,14 +17,22 @@ export class TaskDirectory {
 
   /** Reads and deletes the checkpoint: from now on the stores will change. */
   async takeCheckpoint(): Promise<Map<string, bigint> | undefined> {
-    const file = path.join(this.root, CHECKPOINT);
+    const checkpoint = await this.readCheckpoint();
+    await rm(path.join(this.root, CHECKPOINT), { force: true });
+    return checkpoint;
+  }
+
+  /**
+   * Reads the checkpoint and leaves it (a standby copy's: its stores only ever move forward
+   * along their changelogs, so a copy ahead of its checkpoint replays what it has, alike).
+   */
+  async readCheckpoint(): Promise<Map<string, bigint> | undefined> {
     let text: string;
     try {
-      text = await readFile(file, "utf8");
+      text = await readFile(path.join(this.root, CHECKPOINT), "utf8");
     } catch {
       return undefined;
     }
-    await rm(file, { force: true });
     try {
       const parsed = JSON.parse(text) as Record<string, string>;
       return new Map(Object.entries(parsed).map(([store, offset]) => [store, BigInt(offset)]));

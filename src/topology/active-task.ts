@@ -43,6 +43,13 @@ export class ActiveTask implements CommittableTask {
     return this.parts.stores;
   }
 
+  /** How far its changelogged stores reach: the sum of their changelog offsets. */
+  get changelogReach(): bigint {
+    let sum = 0n;
+    for (const position of this.parts.changelogPositions.values()) sum += position;
+    return sum;
+  }
+
   /** Records processed in the open interval. */
   get uncommitted(): number {
     return this.task.uncommitted;

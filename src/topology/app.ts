@@ -20,7 +20,14 @@ import {
 import { TopologyError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import type { ReadableStore } from "../state/index.js";
-import { ASSIGNER_VERSION, COPARTITIONED_ASSIGNER, copartitionedAssigner } from "./assigner.js";
+import {
+  ASSIGNER_VERSION,
+  COPARTITIONED_ASSIGNER,
+  copartitionedAssigner,
+  decodeMemberState,
+  encodeMemberState,
+  STANDBY_TOPIC,
+} from "./assigner.js";
 import { changelogTopic, type Topology } from "./builder.js";
 import { CommitPipeline, type CommitSink } from "./commit-pipeline.js";
 import { AtLeastOnceCommitSink, TransactionalCommitSink } from "./commit-sinks.js";
@@ -29,6 +36,7 @@ import { prepareTopics } from "./internal-topics.js";
 import { AppMetrics } from "./metrics.js";
 import { KafkaPartitionFetcher } from "./partition-fetcher.js";
 import { KafkaPartitionOffsets } from "./partition-offsets.js";
+import { StandbyTasks } from "./standby-tasks.js";
 import { StreamThread } from "./stream-thread.js";
 import { ErrorHandling } from "./task.js";
 import { TaskManager } from "./task-manager.js";
@@ -71,6 +79,12 @@ export interface StreamsAppOptions {
   sessionTimeoutMs?: number | undefined;
   /** A string this member advertises to its group (a worker's query address). */
   advertisedAddress?: string | undefined;
+  /**
+   * Warm copies of each task's stores that other members keep by following its changelogs
+   * (Kafka Streams' num.standby.replicas, default 0): when a member dies, its tasks go to the
+   * members holding their copies, which restore only the tail.
+   */
+  numStandbyReplicas?: number | undefined;
   /** The longest `stop` waits for a clean stop before it stops without (ms, default 20 s). */
   shutdownTimeoutMs?: number | undefined;
 }
@@ -108,9 +122,11 @@ export class StreamsApp {
   private admin: Admin | undefined;
   private consumer: Consumer | undefined;
   private restoreConsumer: Consumer | undefined;
+  private standbyConsumer: Consumer | undefined;
   private closeSink: ((force?: boolean) => Promise<void>) | undefined;
   private coordinator: GroupCoordinator | undefined;
   private tasks: TaskManager | undefined;
+  private standbys: StandbyTasks | undefined;
   private commits: CommitPipeline | undefined;
   private thread: StreamThread | undefined;
   private generation: GroupGeneration | undefined;
@@ -166,6 +182,12 @@ export class StreamsApp {
     this.restoreConsumer = new ReadCommittedConsumer({
       ...this.client("restore"),
       groupId: `${applicationId}-restore`,
+    });
+    // Its own connections: a broker answers a connection's requests in order, and a standby's
+    // fetch waits for data.
+    this.standbyConsumer = new ReadCommittedConsumer({
+      ...this.client("standby"),
+      groupId: `${applicationId}-standby`,
     });
     const coordinator = new GroupCoordinator(consumer, `${applicationId}-coordinator`);
     this.coordinator = coordinator;
@@ -232,9 +254,22 @@ export class StreamsApp {
         this.metrics.restorations.push({ task, records, seconds });
       },
     });
+    const standbys = new StandbyTasks({
+      applicationId,
+      topology,
+      stateDir: this.options.stateDir,
+      fetcher: new KafkaPartitionFetcher(this.standbyConsumer),
+      logger: this.log,
+      now: () => Date.now(),
+      activeReleased: (partition) => tasks.released(partition),
+    });
+    this.standbys = standbys;
     const tasks = new TaskManager({
       topology,
-      open: (subtopologyId, partition, signal) => opener.open(subtopologyId, partition, signal),
+      open: async (subtopologyId, partition, signal) => {
+        await standbys.release(partition); // a copy kept here becomes the task: its files
+        return opener.open(subtopologyId, partition, signal);
+      },
       commitsSettled: () => commits.settled(),
       logger: this.log,
       now: () => Date.now(),
@@ -266,24 +301,23 @@ export class StreamsApp {
         generationId: payload.generationId ?? -1,
       };
       const assignment = new Map<string, number[]>();
+      let copies: number[] = [];
       for (const { topic, partitions } of payload.assignments ?? []) {
-        assignment.set(topic, [...partitions]);
+        if (topic === STANDBY_TOPIC) copies = [...partitions];
+        else assignment.set(topic, [...partitions]);
       }
-      tasks.assign(assignment);
+      tasks.assign(assignment); // first: the tasks that leave let go of their files
+      standbys.assign(copies);
     });
     consumer.topics.trackAll(...topology.sourceTopics());
     await consumer.joinGroup({
       sessionTimeout,
       rebalanceTimeout: Math.max(sessionTimeout, 20_000),
       heartbeatInterval: 1000,
-      protocols: [
-        {
-          name: COPARTITIONED_ASSIGNER,
-          version: ASSIGNER_VERSION,
-          metadata: Buffer.from(this.options.advertisedAddress ?? ""),
-        },
-      ],
-      partitionAssigner: copartitionedAssigner,
+      protocols: [{ name: COPARTITIONED_ASSIGNER, version: ASSIGNER_VERSION }],
+      // Asked at every join: what this member runs and keeps, for a sticky, lag-aware plan.
+      protocolsMetadata: () => encodeMemberState(this.memberState()),
+      partitionAssigner: copartitionedAssigner(this.options.numStandbyReplicas ?? 0),
     });
 
     this.thread = new StreamThread({
@@ -300,6 +334,22 @@ export class StreamsApp {
       stuck: this.metrics.stuck,
     });
     this.thread.start();
+  }
+
+  /** What this member runs and keeps copies of, and how far each local copy reaches. */
+  private memberState() {
+    const offsets: Record<string, string> = {};
+    const reach = new Map(this.standbys?.reach());
+    for (const task of this.tasks?.runningTasks() ?? []) {
+      reach.set(task.partition, (reach.get(task.partition) ?? 0n) + task.changelogReach);
+    }
+    for (const [partition, sum] of reach) offsets[String(partition)] = sum.toString();
+    return {
+      address: this.options.advertisedAddress ?? "",
+      active: this.ownedPartitions(),
+      standby: this.standbys?.partitions() ?? [],
+      offsets,
+    };
   }
 
   /**
@@ -349,7 +399,8 @@ export class StreamsApp {
       const userData = member.metadata?.metadata;
       return {
         memberId: member.id,
-        address: userData === undefined ? "" : Buffer.from(userData).toString(),
+        address: decodeMemberState(userData === undefined ? undefined : Buffer.from(userData))
+          .address,
         partitions: [...partitions].sort((a, b) => a - b),
       };
     });
@@ -378,8 +429,10 @@ export class StreamsApp {
     );
     await this.tasks?.abandon();
     await Promise.allSettled([
+      this.standbys?.close(),
       this.consumer?.close(true),
       this.restoreConsumer?.close(true),
+      this.standbyConsumer?.close(true),
       this.closeSink?.(true),
       this.coordinator?.close(),
       this.admin?.close(),
@@ -394,8 +447,10 @@ export class StreamsApp {
       committed = await this.commits.flush(tasks.runningTasks());
       await tasks.closeAll(committed);
     }
+    await this.standbys?.close();
     await this.consumer?.close();
     await this.restoreConsumer?.close();
+    await this.standbyConsumer?.close();
     await this.closeSink?.();
     await this.coordinator?.close();
     await this.admin?.close();

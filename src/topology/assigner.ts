@@ -1,55 +1,189 @@
 /**
- * The consumer-group assigner for topologies: partition p of every source topic goes to the
- * same member, since one task owns partition p of all its co-partitioned topics (a round robin
- * deals topic-partitions out in one sequence, which splits a task between members whenever the
- * member count does not divide the partition count). Members also advertise a string (a
- * worker's query address) in their subscription's user data, readable by any member.
+ * The consumer-group assigner for topologies. The unit of assignment is a partition number:
+ * partition p of every source topic goes to one member, since one task owns partition p of all
+ * its co-partitioned topics (a round robin deals topic-partitions out in one sequence, which
+ * splits a task between members whenever the member count does not divide the partition count).
+ *
+ * Sticky and lag-aware, as Kafka Streams' assignor: each member says in its subscription which
+ * partitions it runs, which it keeps standby copies of, and how far its local copy of each
+ * partition's stores reaches (the sum of their changelog offsets). A partition stays with the
+ * member that runs it while that keeps the group balanced; one without an owner (its owner
+ * left or died) goes to the member whose copy reaches furthest (a standby's), else to the
+ * least loaded. So a join or a leave moves only the partitions it must, and a dead member's
+ * partitions go where they restore least. Standby copies go to other members, again preferring
+ * those that hold one already. Standbys travel in the assignment as the partitions of a
+ * topic that does not exist, STANDBY_TOPIC.
  */
 import type { GroupPartitionsAssigner } from "@platformatic/kafka";
 
 export const COPARTITIONED_ASSIGNER = "sagastream-copartitioned";
-export const ASSIGNER_VERSION = 1;
+/** 2: members describe their state in JSON (1 sent the advertised address alone). */
+export const ASSIGNER_VERSION = 2;
+/** The assignment's pseudo-topic whose partitions the member keeps standby copies of. */
+export const STANDBY_TOPIC = "__sagastream.standby";
 
-/** Member ids in order, and for each the partitions (by topic) it gets. */
-export function assignCopartitioned(
-  memberIds: readonly string[],
-  partitionsByTopic: ReadonlyMap<string, readonly number[]>,
-): Map<string, Record<string, number[]>> {
-  const sorted = [...memberIds].sort();
-  const assignment = new Map<string, Record<string, number[]>>(sorted.map((m) => [m, {}]));
-  for (const [topic, partitions] of partitionsByTopic) {
-    for (const partition of partitions) {
-      const member = sorted[partition % sorted.length];
-      const byTopic = member === undefined ? undefined : assignment.get(member);
-      if (byTopic === undefined) continue;
-      (byTopic[topic] ??= []).push(partition);
-    }
-  }
-  return assignment;
+/** What a member says of itself when it joins. */
+export interface MemberState {
+  /** A string it advertises to its group (a worker's query address). */
+  address: string;
+  /** Partitions it runs. */
+  active: number[];
+  /** Partitions it keeps standby copies of. */
+  standby: number[];
+  /** Per partition with local state: how far its stores reach (sum of changelog offsets). */
+  offsets: Record<string, string>;
 }
 
-export const copartitionedAssigner: GroupPartitionsAssigner = (
-  _leader,
-  members,
-  topics,
-  metadata,
-) => {
-  const subscribed = new Set(topics);
-  for (const member of members.values())
-    for (const topic of member.topics ?? []) subscribed.add(topic);
-  const partitions = new Map<string, number[]>();
-  for (const topic of subscribed) {
-    const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
-    partitions.set(
-      topic,
-      Array.from({ length: count }, (_, i) => i),
-    );
+export function encodeMemberState(state: MemberState): Buffer {
+  return Buffer.from(JSON.stringify(state));
+}
+
+/** Tolerates a member of version 1, whose user data was its address alone. */
+export function decodeMemberState(userData: Buffer | string | null | undefined): MemberState {
+  const text = userData === null || userData === undefined ? "" : userData.toString();
+  try {
+    const parsed = JSON.parse(text) as Partial<MemberState> | null;
+    if (typeof parsed?.address === "string") {
+      return {
+        address: parsed.address,
+        active: parsed.active ?? [],
+        standby: parsed.standby ?? [],
+        offsets: parsed.offsets ?? {},
+      };
+    }
+  } catch {
+    // version 1: the address as text
   }
-  const assignment = assignCopartitioned([...members.keys()], partitions);
-  return [...assignment].map(([memberId, byTopic]) => ({
-    memberId,
-    assignments: new Map(
-      Object.entries(byTopic).map(([topic, assigned]) => [topic, { topic, partitions: assigned }]),
-    ),
-  }));
-};
+  return { address: text, active: [], standby: [], offsets: {} };
+}
+
+export interface PartitionPlan {
+  /** Member id → partitions it runs. */
+  active: Map<string, number[]>;
+  /** Member id → partitions it keeps standby copies of. */
+  standby: Map<string, number[]>;
+}
+
+/** How far `member`'s copy of `partition` reaches (-1: it has none). */
+function reach(member: MemberState, partition: number): bigint {
+  const offset = member.offsets[String(partition)];
+  return offset === undefined ? -1n : BigInt(offset);
+}
+
+/** The best of `candidates` for `partition`: furthest copy, then fewest assigned, then id. */
+function best(
+  candidates: readonly string[],
+  partition: number,
+  members: ReadonlyMap<string, MemberState>,
+  load: (member: string) => number,
+): string | undefined {
+  let chosen: string | undefined;
+  for (const id of candidates) {
+    if (chosen === undefined) {
+      chosen = id;
+      continue;
+    }
+    const [a, b] = [members.get(id) as MemberState, members.get(chosen) as MemberState];
+    const [ra, rb] = [reach(a, partition), reach(b, partition)];
+    if (ra > rb || (ra === rb && load(id) < load(chosen))) chosen = id;
+  }
+  return chosen;
+}
+
+/**
+ * Which member runs each of `partitions` partitions, and which keep its standby copies
+ * (up to `standbys` each, never the member running it).
+ */
+export function planAssignment(
+  members: ReadonlyMap<string, MemberState>,
+  partitions: number,
+  standbys: number,
+): PartitionPlan {
+  const ids = [...members.keys()].sort();
+  const active = new Map<string, number[]>(ids.map((id) => [id, []]));
+  const count = (id: string) => active.get(id)?.length ?? 0;
+  const most = Math.ceil(partitions / Math.max(1, ids.length));
+  const owner = new Map<number, string>();
+  const give = (partition: number, id: string) => {
+    owner.set(partition, id);
+    active.get(id)?.push(partition);
+  };
+  // Sticky: a partition stays where it runs (a member claiming more than its share keeps the
+  // lowest ones); two members claiming it (one was replaced), the furthest copy wins.
+  for (let p = 0; p < partitions; p++) {
+    const claimants = ids.filter((id) => members.get(id)?.active.includes(p) === true);
+    const id = best(
+      claimants.filter((c) => count(c) < most),
+      p,
+      members,
+      count,
+    );
+    if (id !== undefined) give(p, id);
+  }
+  // The rest: to the member whose copy reaches furthest, among those under their share.
+  for (let p = 0; p < partitions; p++) {
+    if (owner.has(p)) continue;
+    const id = best(
+      ids.filter((c) => count(c) < most),
+      p,
+      members,
+      count,
+    );
+    if (id !== undefined) give(p, id);
+  }
+  // Balanced: no member has two more than another (a member that joined takes its share).
+  for (;;) {
+    const byLoad = [...ids].sort((a, b) => count(a) - count(b) || a.localeCompare(b));
+    const [least, fullest] = [byLoad[0] as string, byLoad[byLoad.length - 1] as string];
+    if (count(fullest) - count(least) <= 1) break;
+    const from = active.get(fullest) as number[];
+    // The one the least loaded holds the furthest copy of; else the highest.
+    const taker = members.get(least) as MemberState;
+    const moved = [...from].sort(
+      (a, b) => Number(reach(taker, b) - reach(taker, a)) || b - a,
+    )[0] as number;
+    from.splice(from.indexOf(moved), 1);
+    give(moved, least);
+  }
+  for (const list of active.values()) list.sort((a, b) => a - b);
+
+  const standby = new Map<string, number[]>(ids.map((id) => [id, []]));
+  const standbyCount = (id: string) => standby.get(id)?.length ?? 0;
+  for (let p = 0; p < partitions; p++) {
+    const others = ids.filter((id) => id !== owner.get(p));
+    for (let copy = 0; copy < standbys; copy++) {
+      const free = others.filter((id) => standby.get(id)?.includes(p) !== true);
+      const id = best(free, p, members, standbyCount);
+      if (id === undefined) break;
+      standby.get(id)?.push(p);
+    }
+  }
+  return { active, standby };
+}
+
+/** The assigner for a group whose members keep `standbys` standby copies of each partition. */
+export function copartitionedAssigner(standbys: number): GroupPartitionsAssigner {
+  return (_leader, members, topics, metadata) => {
+    const subscribed = new Set(topics);
+    for (const member of members.values())
+      for (const topic of member.topics ?? []) subscribed.add(topic);
+    const counts = new Map(
+      [...subscribed].map((topic) => [topic, metadata.topics.get(topic)?.partitionsCount ?? 0]),
+    );
+    const partitions = Math.max(0, ...counts.values());
+    const states = new Map(
+      [...members].map(([id, member]) => [id, decodeMemberState(member.metadata)]),
+    );
+    const plan = planAssignment(states, partitions, standbys);
+    return [...plan.active].map(([memberId, owned]) => {
+      const assignments = new Map<string, { topic: string; partitions: number[] }>();
+      for (const [topic, count] of counts) {
+        assignments.set(topic, { topic, partitions: owned.filter((p) => p < count) });
+      }
+      const copies = plan.standby.get(memberId) ?? [];
+      if (copies.length > 0)
+        assignments.set(STANDBY_TOPIC, { topic: STANDBY_TOPIC, partitions: copies });
+      return { memberId, assignments };
+    });
+  };
+}

@@ -33,4 +33,12 @@ export {
   type FetchedPartition,
   type PartitionFetcher,
 } from "./partition-fetcher.js";
-export { copartitionedAssigner, assignCopartitioned, COPARTITIONED_ASSIGNER } from "./assigner.js";
+export {
+  copartitionedAssigner,
+  planAssignment,
+  decodeMemberState,
+  encodeMemberState,
+  COPARTITIONED_ASSIGNER,
+  STANDBY_TOPIC,
+  type MemberState,
+} from "./assigner.js";

@@ -121,6 +121,18 @@ export class TaskManager {
     return [...this.assigned].map(([id, { partition }]) => ({ id, partition }));
   }
 
+  /**
+   * Resolves once no instance of a task of `partition` holds its files here: those closing
+   * have closed, and one that was opening has opened and closed again (no longer assigned).
+   */
+  async released(partition: number): Promise<void> {
+    const suffix = `_${partition}`;
+    const pending = [...this.closing, ...this.opening]
+      .filter(([id]) => id.endsWith(suffix))
+      .map(([, promise]) => promise);
+    await Promise.all(pending);
+  }
+
   /** Whether an assigned task is still opening (restoring). */
   isOpening(id: string): boolean {
     return this.opening.has(id) || (this.assigned.has(id) && !this.running.has(id));

@@ -50,6 +50,8 @@ export interface SagaWorkerOptions {
   /** How often each task commits its work (ms; see StreamsAppOptions.commitIntervalMs). */
   commitIntervalMs?: number | undefined;
   sessionTimeoutMs?: number;
+  /** Warm copies of each task's stores kept by other workers (default 0; see StreamsAppOptions). */
+  numStandbyReplicas?: number;
   /** The longest `stop` waits for a clean stop (ms, default 20 s; see StreamsAppOptions). */
   shutdownTimeoutMs?: number;
   concurrency?: number;
@@ -142,6 +144,7 @@ export class SagaWorker {
       logger: options.logger,
       sessionTimeoutMs: options.sessionTimeoutMs,
       shutdownTimeoutMs: options.shutdownTimeoutMs,
+      numStandbyReplicas: options.numStandbyReplicas,
       commitIntervalMs: options.commitIntervalMs,
       // Sagas are a closed loop: small commits get commands to participants sooner.
       maxUncommittedRecords: SAGA_MAX_UNCOMMITTED_RECORDS,

@@ -1,33 +1,119 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { assignCopartitioned } from "../../src/topology/index.js";
+import {
+  decodeMemberState,
+  encodeMemberState,
+  planAssignment,
+  type MemberState,
+} from "../../src/topology/index.js";
 
-const topics = new Map([
-  ["replies", [0, 1, 2, 3, 4, 5]],
-  ["control", [0, 1, 2, 3, 4, 5]],
-  ["orders", [0, 1, 2, 3, 4, 5]],
-]);
+function member(state: Partial<MemberState> = {}): MemberState {
+  return { address: "", active: [], standby: [], offsets: {}, ...state };
+}
 
-describe("assignCopartitioned", () => {
-  it("gives partition p of every topic to one member, for any member count (regression: round robin split tasks)", () => {
+const members = (entries: Record<string, Partial<MemberState>>) =>
+  new Map(Object.entries(entries).map(([id, state]) => [id, member(state)]));
+
+/** Every partition runs on exactly one member, and loads differ by at most one. */
+function expectBalanced(active: Map<string, number[]>, partitions: number): void {
+  const all = [...active.values()].flat().sort((a, b) => a - b);
+  expect(all).toEqual(Array.from({ length: partitions }, (_, i) => i));
+  const loads = [...active.values()].map((list) => list.length);
+  expect(Math.max(...loads) - Math.min(...loads)).toBeLessThanOrEqual(1);
+}
+
+describe("planAssignment", () => {
+  it("deals partitions out evenly to members that hold nothing yet, each to one member", () => {
     for (const count of [1, 2, 3, 4, 5, 7]) {
-      const members = Array.from({ length: count }, (_, i) => `m${i}`);
-      const assignment = assignCopartitioned(members, topics);
-      const owner = new Map<string, string>(); // `${partition}` → member
-      let assigned = 0;
-      for (const [member, byTopic] of assignment) {
-        for (const [topic, partitions] of Object.entries(byTopic)) {
-          for (const p of partitions) {
-            assigned += 1;
-            expect(owner.get(String(p)) ?? member, `${topic}/${p} with ${count} members`).toBe(
-              member,
-            );
-            owner.set(String(p), member);
-          }
-        }
-      }
-      expect(assigned).toBe(18);
-      const perMember = [...assignment.values()].map((t) => (t.replies ?? []).length);
-      expect(Math.max(...perMember) - Math.min(...perMember)).toBeLessThanOrEqual(1);
+      const ids = Object.fromEntries(Array.from({ length: count }, (_, i) => [`m${i}`, {}]));
+      expectBalanced(planAssignment(members(ids), 6, 0).active, 6);
     }
+  });
+
+  it("moves only what a joining member takes over (regression: partition modulo members moved most)", () => {
+    const before = members({ a: { active: [0, 1, 2] }, b: { active: [3, 4, 5] } });
+    const { active } = planAssignment(new Map([...before, ["c", member()]]), 6, 0);
+    expectBalanced(active, 6);
+    const moved = [0, 1, 2, 3, 4, 5].filter(
+      (p) => !(active.get(p < 3 ? "a" : "b") ?? []).includes(p),
+    );
+    expect(moved).toHaveLength(2); // c's share, and nothing else
+    expect(active.get("c")?.sort()).toEqual(moved.sort());
+  });
+
+  it("gives a dead member's partitions to the members whose copies reach furthest", () => {
+    // b died; c kept standby copies of 3 and 4, a of 5 (more advanced than c's).
+    const { active } = planAssignment(
+      members({
+        a: { active: [0, 1], offsets: { 0: "90", 1: "90", 5: "80" } },
+        c: { active: [2], standby: [3, 4], offsets: { 2: "90", 3: "75", 4: "70", 5: "10" } },
+      }),
+      6,
+      0,
+    );
+    expect(active.get("a")).toEqual([0, 1, 5]);
+    expect(active.get("c")).toEqual([2, 3, 4]);
+  });
+
+  it("keeps standby copies on other members than the one running the partition, sticky", () => {
+    const { active, standby } = planAssignment(
+      members({
+        a: { active: [0, 1, 2], standby: [3, 4, 5], offsets: { 3: "5", 4: "5", 5: "5" } },
+        b: { active: [3, 4, 5], standby: [0, 1, 2], offsets: { 0: "5", 1: "5", 2: "5" } },
+      }),
+      6,
+      1,
+    );
+    expect(active).toEqual(
+      new Map([
+        ["a", [0, 1, 2]],
+        ["b", [3, 4, 5]],
+      ]),
+    );
+    expect(standby).toEqual(
+      new Map([
+        ["a", [3, 4, 5]],
+        ["b", [0, 1, 2]],
+      ]),
+    );
+  });
+
+  it("never runs and keeps a standby of one partition on one member, and stays balanced, whatever the members say", () => {
+    const state = fc.record({
+      active: fc.uniqueArray(fc.integer({ min: 0, max: 11 }), { maxLength: 12 }),
+      standby: fc.uniqueArray(fc.integer({ min: 0, max: 11 }), { maxLength: 12 }),
+      offsets: fc.dictionary(
+        fc.integer({ min: 0, max: 11 }).map(String),
+        fc.bigInt({ min: 0n, max: 1000n }).map(String),
+      ),
+    });
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.constantFrom("a", "b", "c", "d", "e"), state, { minKeys: 1 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 0, max: 2 }),
+        (entries, partitions, standbys) => {
+          const plan = planAssignment(members(entries), partitions, standbys);
+          expectBalanced(plan.active, partitions);
+          for (const [id, copies] of plan.standby) {
+            for (const p of copies) expect(plan.active.get(id)).not.toContain(p);
+            expect(new Set(copies).size).toBe(copies.length);
+          }
+          const copies = [...plan.standby.values()].flat();
+          const wanted = Math.min(standbys, Object.keys(entries).length - 1);
+          for (let p = 0; p < partitions; p++)
+            expect(copies.filter((c) => c === p)).toHaveLength(wanted);
+        },
+      ),
+    );
+  });
+});
+
+describe("member state in the subscription", () => {
+  it("round-trips, and reads a version 1 member's address-only user data", () => {
+    const state = member({ address: "http://w1", active: [1], standby: [2], offsets: { 2: "7" } });
+    expect(decodeMemberState(encodeMemberState(state))).toEqual(state);
+    expect(decodeMemberState(Buffer.from("http://old"))).toEqual(member({ address: "http://old" }));
+    expect(decodeMemberState(undefined)).toEqual(member());
   });
 });
