@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { Admin, type Consumer } from "@platformatic/kafka";
+import { Admin, findErrorBy, type Consumer } from "@platformatic/kafka";
 import {
   FlatBatchProducer,
   ReadCommittedConsumer,
@@ -111,6 +111,14 @@ const TRANSACTION_TIMEOUT_MS = 10_000;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
 /** An assigned task whose opening failed is tried again after this long. */
 const REOPEN_AFTER_MS = 1_000;
+
+/** A group coordinator's answer that the member's generation is over: evicted, or replaced. */
+function outOfGroup(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return ["ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID"].some(
+    (apiId) => findErrorBy(error, "apiId", apiId) !== null,
+  );
+}
 
 /** Retries of the clients' requests (delays: transactionalRetryDelay, at most 1 s each). */
 const RETRIES = 60;
@@ -249,9 +257,9 @@ export class StreamsApp {
         this.log.warn({ code: error.code }, error.message);
       },
       partitionCount,
-      onRestored: (task, records, seconds) => {
-        this.metrics.restoredRecords += records;
-        this.metrics.restorations.push({ task, records, seconds });
+      onRestored: (opening) => {
+        this.metrics.restoredRecords += opening.records;
+        this.metrics.restorations.push(opening);
       },
     });
     const standbys = new StandbyTasks({
@@ -277,14 +285,29 @@ export class StreamsApp {
       stuck: this.metrics.stuck,
     });
     this.tasks = tasks;
+    /** The group generation the commit in flight runs under (one commit at a time). */
+    let committingUnder: number | undefined;
     const commits = new CommitPipeline({
-      sink,
+      sink: {
+        commit: (outputs, offsets) => {
+          committingUnder = this.generation?.generationId;
+          return sink.commit(outputs, offsets);
+        },
+      },
       intervalMs: this.commitIntervalMs,
       now: () => Date.now(),
       onCommitted: (latencyMs, records) => {
         this.metrics.recordCommit(latencyMs, records);
       },
       onFailed: (failed, error) => {
+        if (outOfGroup(error) && committingUnder === this.generation?.generationId) {
+          // Evicted or replaced: the tasks are someone else's now. They stop at once, and
+          // this member runs nothing until the group gives it its new assignment. (Refused
+          // under a generation that has passed since, they reopen under the new one.)
+          this.log.warn({ err: error }, "commit refused: this member is no longer in the group");
+          tasks.suspend();
+          return;
+        }
         this.log.warn(
           { tasks: failed.map((t) => t.id), err: error },
           "commit failed: its tasks reopen from their committed offsets and changelogs",
@@ -455,6 +478,11 @@ export class StreamsApp {
     await this.coordinator?.close();
     await this.admin?.close();
     return "stopped";
+  }
+
+  /** The partitions this worker keeps standby copies of now. */
+  standbyPartitions(): number[] {
+    return this.standbys?.partitions() ?? [];
   }
 
   /** Task ids this worker runs now. */

@@ -100,65 +100,96 @@ export function planAssignment(
   standbys: number,
 ): PartitionPlan {
   const ids = [...members.keys()].sort();
+  const state = (id: string) => members.get(id) as MemberState;
   const active = new Map<string, number[]>(ids.map((id) => [id, []]));
   const count = (id: string) => active.get(id)?.length ?? 0;
-  const most = Math.ceil(partitions / Math.max(1, ids.length));
+  const share = Math.ceil(partitions / Math.max(1, ids.length));
+  const underShare = () => ids.filter((id) => count(id) < share);
   const owner = new Map<number, string>();
   const give = (partition: number, id: string) => {
     owner.set(partition, id);
     active.get(id)?.push(partition);
   };
+  const claimants = (p: number) => ids.filter((id) => state(id).active.includes(p));
   // Sticky: a partition stays where it runs (a member claiming more than its share keeps the
   // lowest ones); two members claiming it (one was replaced), the furthest copy wins.
   for (let p = 0; p < partitions; p++) {
-    const claimants = ids.filter((id) => members.get(id)?.active.includes(p) === true);
     const id = best(
-      claimants.filter((c) => count(c) < most),
+      claimants(p).filter((c) => count(c) < share),
       p,
       members,
       count,
     );
     if (id !== undefined) give(p, id);
   }
-  // The rest: to the member whose copy reaches furthest, among those under their share.
+  // A partition whose owner is gone goes to the member whose copy reaches furthest, past its
+  // share if need be (as Kafka Streams' high-availability assignor): it resumes at once where
+  // another would restore from zero; it is pinned there. The others go to members under their
+  // share (one claimed past its owner's share: to a member that joined, which restores it).
+  const pinned = new Set<number>();
   for (let p = 0; p < partitions; p++) {
     if (owner.has(p)) continue;
-    const id = best(
-      ids.filter((c) => count(c) < most),
+    const holders = ids.filter((id) => reach(state(id), p) >= 0n);
+    let id = best(
+      holders.filter((c) => count(c) < share),
       p,
       members,
       count,
     );
+    if (id === undefined && claimants(p).length === 0) {
+      id = best(holders, p, members, count);
+      if (id !== undefined) pinned.add(p);
+    }
+    id ??= best(underShare(), p, members, count) ?? best(ids, p, members, count);
     if (id !== undefined) give(p, id);
   }
-  // Balanced: no member has two more than another (a member that joined takes its share).
+  // Evened out: the least loaded takes from the fullest, first a partition it holds a copy of;
+  // a pinned partition moves only to a member holding a copy.
   for (;;) {
     const byLoad = [...ids].sort((a, b) => count(a) - count(b) || a.localeCompare(b));
     const [least, fullest] = [byLoad[0] as string, byLoad[byLoad.length - 1] as string];
     if (count(fullest) - count(least) <= 1) break;
+    const taker = state(least);
     const from = active.get(fullest) as number[];
-    // The one the least loaded holds the furthest copy of; else the highest.
-    const taker = members.get(least) as MemberState;
-    const moved = [...from].sort(
-      (a, b) => Number(reach(taker, b) - reach(taker, a)) || b - a,
-    )[0] as number;
+    const movable = from.filter((p) => !pinned.has(p) || reach(taker, p) >= 0n);
+    const moved = movable.sort((a, b) => Number(reach(taker, b) - reach(taker, a)) || b - a)[0];
+    if (moved === undefined) break; // uneven until copies exist (Kafka Streams warms them up)
     from.splice(from.indexOf(moved), 1);
     give(moved, least);
   }
   for (const list of active.values()) list.sort((a, b) => a - b);
+  return { active, standby: placeStandbys(ids, members, owner, partitions, standbys) };
+}
 
+/**
+ * Up to `standbys` copies of each partition, on members other than its owner: those that hold
+ * one already first, spread so that no member keeps more than its share of copies.
+ */
+function placeStandbys(
+  ids: readonly string[],
+  members: ReadonlyMap<string, MemberState>,
+  owner: ReadonlyMap<number, string>,
+  partitions: number,
+  standbys: number,
+): Map<string, number[]> {
   const standby = new Map<string, number[]>(ids.map((id) => [id, []]));
-  const standbyCount = (id: string) => standby.get(id)?.length ?? 0;
+  const copies = (id: string) => standby.get(id)?.length ?? 0;
+  const share = Math.ceil((partitions * standbys) / Math.max(1, ids.length));
   for (let p = 0; p < partitions; p++) {
-    const others = ids.filter((id) => id !== owner.get(p));
     for (let copy = 0; copy < standbys; copy++) {
-      const free = others.filter((id) => standby.get(id)?.includes(p) !== true);
-      const id = best(free, p, members, standbyCount);
+      const free = ids.filter((id) => id !== owner.get(p) && standby.get(id)?.includes(p) !== true);
+      const id =
+        best(
+          free.filter((c) => copies(c) < share),
+          p,
+          members,
+          copies,
+        ) ?? best(free, p, members, copies);
       if (id === undefined) break;
       standby.get(id)?.push(p);
     }
   }
-  return { active, standby };
+  return standby;
 }
 
 /** The assigner for a group whose members keep `standbys` standby copies of each partition. */

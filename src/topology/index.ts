@@ -26,7 +26,12 @@ export {
   ProcessingGuarantee,
   type StreamsAppOptions,
 } from "./app.js";
-export { AppMetrics, StuckPartitions, type StuckPartition } from "./metrics.js";
+export {
+  AppMetrics,
+  StuckPartitions,
+  type StuckPartition,
+  type TaskOpening,
+} from "./metrics.js";
 export {
   KafkaPartitionFetcher,
   type FetchPosition,

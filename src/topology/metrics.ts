@@ -1,3 +1,11 @@
+export interface TaskOpening {
+  task: string;
+  records: number;
+  seconds: number;
+  /** Its stores' local copy was used from a checkpoint, or restored from the changelogs' start. */
+  from: "checkpoint" | "changelog start";
+}
+
 /** Where an input cannot advance, and since when: for /health and the metrics. */
 export interface StuckPartition {
   /** `topic/partition`, or `task <id>` for a task that cannot open. */
@@ -33,7 +41,8 @@ export class AppMetrics {
   commitLatencyMsMax = 0;
   deadLetters = 0;
   restoredRecords = 0;
-  readonly restorations: { task: string; records: number; seconds: number }[] = [];
+  /** Each task opening: the records it restored, how long it took, and from where. */
+  readonly restorations: TaskOpening[] = [];
   /** Where the processing loop's time goes (ms), and how much it fetched. */
   readonly loop = { fetchWaitMs: 0, processMs: 0, backPressureMs: 0, fetches: 0, records: 0 };
   /** Consumer lag by `topic/partition`, as of the last batch. */

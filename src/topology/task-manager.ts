@@ -138,6 +138,15 @@ export class TaskManager {
     return this.opening.has(id) || (this.assigned.has(id) && !this.running.has(id));
   }
 
+  /**
+   * The member is out of its group (evicted, or its generation passed): every task closes
+   * dirty at once, and none opens until the next assignment.
+   */
+  suspend(): void {
+    this.assigned = new Map();
+    for (const task of [...this.running.values()]) this.close(task, false);
+  }
+
   /** Closes these instances dirty and opens them anew where they are still assigned. */
   revive(tasks: readonly ActiveTask[]): void {
     for (const task of tasks) {

@@ -19,6 +19,7 @@ import type { SagastreamError } from "../errors/index.js";
 import { ActiveTask } from "./active-task.js";
 import { changelogTopic, StoreKind, type Topology } from "./builder.js";
 import type { PartitionFetcher } from "./partition-fetcher.js";
+import type { TaskOpening } from "./metrics.js";
 import type { PartitionOffsets } from "./partition-offsets.js";
 import { Task, type ErrorHandling } from "./task.js";
 import { TaskState } from "./task-lifecycle.js";
@@ -36,7 +37,7 @@ export interface TaskOpenerOptions {
   onDeadLetter: (error: SagastreamError) => void;
   /** Partitions of a topic, as the topics were prepared. */
   partitionCount: (topic: string) => number;
-  onRestored: (task: string, records: number, seconds: number) => void;
+  onRestored: (opening: TaskOpening) => void;
 }
 
 /** A restore's progress is logged every so many records. */
@@ -158,11 +159,9 @@ export class TaskOpener {
       throw error;
     }
     const seconds = (this.options.now() - started) / 1000;
-    log.info(
-      { restored, seconds, from: checkpoint === undefined ? "changelog start" : "checkpoint" },
-      "task ready",
-    );
-    this.options.onRestored(id, restored, seconds);
+    const from = checkpoint === undefined ? "changelog start" : "checkpoint";
+    log.info({ restored, seconds, from }, "task ready");
+    this.options.onRestored({ task: id, records: restored, seconds, from });
     return active;
   }
 

@@ -41,6 +41,30 @@ describe("planAssignment", () => {
     expect(active.get("c")?.sort()).toEqual(moved.sort());
   });
 
+  it("hands a dead member's partitions to their copies, spread as the copies were (the review's 'no task restores from zero')", () => {
+    // a, b, c ran 0-1, 3-4, 2-5 with one copy each, placed as the planner spreads them; b dies.
+    const three = members({
+      a: { active: [0, 1] },
+      b: { active: [3, 4] },
+      c: { active: [2, 5] },
+    });
+    const { standby } = planAssignment(three, 6, 1);
+    const reachOf = (id: string) =>
+      Object.fromEntries(
+        [...(standby.get(id) ?? []), ...(three.get(id)?.active ?? [])].map((p) => [p, "9"]),
+      );
+    const survivors = members({
+      a: { active: [0, 1], standby: standby.get("a") ?? [], offsets: reachOf("a") },
+      c: { active: [2, 5], standby: standby.get("c") ?? [], offsets: reachOf("c") },
+    });
+    const { active } = planAssignment(survivors, 6, 1);
+    for (const p of [3, 4]) {
+      const to = [...active].find(([, list]) => list.includes(p))?.[0] ?? "";
+      expect(survivors.get(to)?.standby, `partition ${p} went to ${to}`).toContain(p);
+    }
+    expectBalanced(active, 6);
+  });
+
   it("gives a dead member's partitions to the members whose copies reach furthest", () => {
     // b died; c kept standby copies of 3 and 4, a of 5 (more advanced than c's).
     const { active } = planAssignment(
@@ -78,7 +102,7 @@ describe("planAssignment", () => {
     );
   });
 
-  it("never runs and keeps a standby of one partition on one member, and stays balanced, whatever the members say", () => {
+  it("never runs and keeps a standby of one partition on one member, and stays balanced unless a dead member's partitions resume from copies, whatever the members say", () => {
     const state = fc.record({
       active: fc.uniqueArray(fc.integer({ min: 0, max: 11 }), { maxLength: 12 }),
       standby: fc.uniqueArray(fc.integer({ min: 0, max: 11 }), { maxLength: 12 }),
@@ -94,7 +118,13 @@ describe("planAssignment", () => {
         fc.integer({ min: 0, max: 2 }),
         (entries, partitions, standbys) => {
           const plan = planAssignment(members(entries), partitions, standbys);
-          expectBalanced(plan.active, partitions);
+          const all = [...plan.active.values()].flat().sort((a, b) => a - b);
+          expect(all).toEqual(Array.from({ length: partitions }, (_, i) => i));
+          // Uneven only where a partition nobody ran resumed from a copy past a member's share.
+          const claimed = new Set(Object.values(entries).flatMap((e) => e.active));
+          const copied = Object.values(entries).some((e) => Object.keys(e.offsets).length > 0);
+          if (!copied || [...Array(partitions).keys()].every((p) => claimed.has(p)))
+            expectBalanced(plan.active, partitions);
           for (const [id, copies] of plan.standby) {
             for (const p of copies) expect(plan.active.get(id)).not.toContain(p);
             expect(new Set(copies).size).toBe(copies.length);
