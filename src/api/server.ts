@@ -109,7 +109,13 @@ export async function startApiServer(options: ApiServerOptions) {
     const local = await api.queries.get(sagaId, { history });
     const partition = api.queries.partitionOf(sagaId);
     if (local.placement === "here") {
-      if (local.saga === undefined) throw new HttpError(404, `no saga ${sagaId}`);
+      if (local.saga === undefined) {
+        throw new HttpError(
+          404,
+          `no saga ${sagaId}: it never started, or it ended longer ago than the workers keep ended sagas ` +
+            "(retentionMs, 7 days by default); its history stays in the saga-events log",
+        );
+      }
       return local.saga;
     }
     if (local.placement === "opening") {

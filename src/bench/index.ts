@@ -5,3 +5,4 @@ export { outboxBenchmark } from "./outbox-bench.js";
 export { runningTotalTopology, TOTALS_STORE } from "./running-total.js";
 export { sagaBenchmark } from "./saga-bench.js";
 export { failoverBenchmark } from "./failover-bench.js";
+export { soakBenchmark } from "./soak-bench.js";

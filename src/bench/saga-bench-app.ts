@@ -53,6 +53,8 @@ export interface BenchWorkerOptions {
   /** Warm copies of each task's stores on other workers (the runtime's default when absent). */
   numStandbyReplicas?: number | undefined;
   sessionTimeoutMs?: number | undefined;
+  /** How long ended sagas stay in the store (the worker's default when absent). */
+  retentionMs?: number | undefined;
 }
 
 export function benchStartTopic(applicationId: string): string {
@@ -113,6 +115,7 @@ export function benchWorker(options: BenchWorkerOptions, codec: AvroCodec): Saga
     ...(options.sessionTimeoutMs === undefined
       ? {}
       : { sessionTimeoutMs: options.sessionTimeoutMs }),
+    ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
     api: false,
     codec,
     logger: createLogger("error", options.applicationId),

@@ -21,6 +21,8 @@ export interface WorkerProcess {
   memory(): Promise<{ afterGc: NodeJS.MemoryUsage; released: NodeJS.MemoryUsage }>;
   /** The partitions it owns now (running or opening). */
   partitions(): Promise<number[]>;
+  /** The sagas in its stores, by status. */
+  sagas(): Promise<Record<string, number>>;
   /** The task openings it made: records restored and how long each took. */
   restorations(): Promise<{ task: string; records: number; seconds: number }[]>;
   /** Stops it cleanly; with profiling, returns where its time went. */
@@ -65,6 +67,7 @@ export async function startWorkerProcess(
     counters: () => ask("metrics"),
     memory: () => ask("memory"),
     partitions: () => ask("partitions"),
+    sagas: () => ask("sagas"),
     restorations: () => ask("restorations"),
     stop: once(async () => {
       if (child.exitCode !== null || child.signalCode !== null) return undefined;

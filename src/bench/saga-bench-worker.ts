@@ -8,7 +8,8 @@
  * runs one when its heap nears its limit; until then those pages stay resident, as high as
  * the last burst of garbage took the heap). A "metrics" line is answered with the runtime's
  * counters (commits and their latency, where the processing loop's time went) as JSON;
- * "partitions" with the partitions it owns, "restorations" with the task openings it made.
+ * "partitions" with the partitions it owns, "restorations" with the task openings it made,
+ * "sagas" with the sagas in its stores by status.
  * SIGTERM stops it cleanly.
  */
 import { createInterface } from "node:readline";
@@ -32,6 +33,12 @@ type Gc = (options?: { type: "major"; execution: "sync"; flavor: "last-resort" }
 createInterface({ input: process.stdin }).on("line", (line) => {
   if (line === "partitions") {
     process.stdout.write(`${JSON.stringify(worker.app.ownedPartitions())}\n`);
+    return;
+  }
+  if (line === "sagas") {
+    void worker.sagaCounts().then((counts) => {
+      process.stdout.write(`${JSON.stringify(Object.fromEntries(counts))}\n`);
+    });
     return;
   }
   if (line === "restorations") {

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import {
   DEFAULT_PIPE_CLIENTS,
   failoverBenchmark,
+  soakBenchmark,
   outboxBenchmark,
   PipeClient,
   sagaBenchmark,
@@ -38,6 +39,8 @@ interface BenchOptions {
   guarantee?: ProcessingGuarantee[];
   sagas?: number;
   standbys?: number[];
+  minutes?: number;
+  retention?: number;
 }
 
 /** Benchmarks by name; each prints a table of figures. */
@@ -84,6 +87,16 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
       { sagas: options.sagas, standbys: options.standbys },
       report,
     ),
+  soak: async (options) =>
+    soakBenchmark(
+      (await localStack()).connections,
+      {
+        minutes: options.minutes,
+        rate: options.rate?.[0],
+        retentionSeconds: options.retention,
+      },
+      report,
+    ),
   outbox: async () => {
     const { connections, stack } = await localStack();
     const connectPid = async () => (await stack.status()).find((c) => c.name === "connect")?.pid;
@@ -127,7 +140,7 @@ export function benchCommand(): Command {
     .argument("[name]", `which benchmark: ${Object.keys(BENCHMARKS).join(", ")}`)
     .option(
       "--rate <sagas/s>",
-      "saga: a steady rate to measure latency at, repeatable (default 20 and 250)",
+      "saga: a steady rate to measure latency at, repeatable (default 20 and 250); soak: the rate (default 100)",
       (value: string, earlier: number[] | undefined) => [...(earlier ?? []), positive(value)],
     )
     .option(
@@ -162,6 +175,12 @@ export function benchCommand(): Command {
       "--guarantee <name>",
       `saga: measure this processing guarantee only, repeatable (${GUARANTEES.join(", ")}; default both)`,
       guarantee,
+    )
+    .option("--minutes <n>", "soak: how long sagas run (default 10)", positive)
+    .option(
+      "--retention <seconds>",
+      "soak: how long ended sagas stay in the store (default 60)",
+      positive,
     )
     .option(
       "--sagas <n>",

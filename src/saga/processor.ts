@@ -71,7 +71,15 @@ export interface SagaProcessorOptions {
   indexes?: SagaIndexes | undefined;
   /** What a saga may carry (default DEFAULT_SAGA_LIMITS). */
   limits?: Partial<SagaLimits> | undefined;
+  /**
+   * How long a saga that ended (COMPLETED, ABORTED, CANCELLED) stays in the store (ms,
+   * default 7 days); then its state is deleted, with a tombstone in the changelog. Its history
+   * stays in the saga-events log.
+   */
+  retentionMs?: number | undefined;
 }
+
+export const DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
 export type SagaObserver = (
   before: SagaState | undefined,
@@ -346,9 +354,28 @@ export class SagaProcessor implements Processor<
           undo.push(this.index.dropTimer(sagaId, dueAt));
         }
       }
+      await this.archiveEnded(now, undo);
     } catch (error) {
       for (const step of undo.reverse()) step();
       throw error;
+    }
+  }
+
+  /**
+   * Deletes the sagas that ended longer than the retention ago, a tick's worth at a time: a
+   * tombstone goes to the changelog, which compaction then empties of them, so a worker's
+   * stores and restores are bounded by the sagas in flight and those ended within the
+   * retention, not by the application's age. The saga-events log keeps their history.
+   */
+  private async archiveEnded(now: number, undo: (() => void)[]): Promise<void> {
+    const retention = this.options.retentionMs ?? DEFAULT_RETENTION_MS;
+    for (const sagaId of this.index.endedBy(now - retention, this.options.maxTimersPerTick)) {
+      const entry = indexEntry((await this.sagas.get(sagaId))?.state);
+      this.sagas.delete(sagaId);
+      this.index.update(sagaId, entry, undefined);
+      undo.push(() => {
+        this.index.update(sagaId, undefined, entry);
+      });
     }
   }
 }

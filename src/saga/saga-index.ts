@@ -7,7 +7,7 @@
  * instance whose commit fails is discarded, and its successor rebuilds from committed state.
  */
 import { BTree } from "../state/index.js";
-import type { SagaStatus } from "./events.js";
+import { TERMINAL_STATUSES, type SagaStatus } from "./events.js";
 import type { SagaState } from "./state.js";
 import { indexKey, indexPrefix, parseIndexKey, timerKey } from "./store-keys.js";
 import { nextDueAt } from "./timers.js";
@@ -18,11 +18,19 @@ export interface IndexEntry {
   sagaType: string;
   /** Its first timer's due time (undefined: none). */
   dueAt: number | undefined;
+  /** When it ended (COMPLETED, ABORTED, CANCELLED; undefined: it has not). */
+  endedAt: number | undefined;
 }
 
 export function indexEntry(state: SagaState | undefined): IndexEntry | undefined {
   if (state === undefined) return undefined;
-  return { status: state.status, sagaType: state.sagaType, dueAt: nextDueAt(state) };
+  const ended = TERMINAL_STATUSES.includes(state.status);
+  return {
+    status: state.status,
+    sagaType: state.sagaType,
+    dueAt: nextDueAt(state),
+    endedAt: ended ? state.updatedAt : undefined,
+  };
 }
 
 export interface IndexedSaga {
@@ -36,6 +44,8 @@ export class SagaIndex {
   private readonly byStatus = new BTree<string, undefined>();
   /** Keys `dueAt \0 sagaId`, due time zero-padded: the first key is the next timer. */
   private readonly timers = new BTree<string, undefined>();
+  /** Keys `endedAt \0 sagaId` of the sagas that ended: the first key ended longest ago. */
+  private readonly ended = new BTree<string, undefined>();
   private readonly counts = new Map<SagaStatus, number>();
 
   /** Moves a saga from its place for `before` to its place for `after` (undefined: none). */
@@ -56,6 +66,22 @@ export class SagaIndex {
       if (before?.dueAt !== undefined) this.timers.delete(timerKey(before.dueAt, sagaId));
       if (after?.dueAt !== undefined) this.timers.set(timerKey(after.dueAt, sagaId), undefined);
     }
+    if (before?.endedAt !== after?.endedAt) {
+      if (before?.endedAt !== undefined) this.ended.delete(timerKey(before.endedAt, sagaId));
+      if (after?.endedAt !== undefined) this.ended.set(timerKey(after.endedAt, sagaId), undefined);
+    }
+  }
+
+  /** The sagas that ended by `time`, longest ago first, at most `limit`. */
+  endedBy(time: number, limit: number): string[] {
+    const ended: string[] = [];
+    for (const key of this.ended.keys()) {
+      if (ended.length >= limit) break;
+      const entry = parseTimerKey(key);
+      if (entry.dueAt > time) break;
+      ended.push(entry.sagaId);
+    }
+    return ended;
   }
 
   /** The sagas with a timer due by `now`, earliest first, at most `limit`. */

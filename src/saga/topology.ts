@@ -46,6 +46,8 @@ export interface SagaTopologyOptions {
   indexes?: SagaIndexes | undefined;
   /** What a saga may carry (default DEFAULT_SAGA_LIMITS). */
   limits?: Partial<SagaLimits> | undefined;
+  /** How long an ended saga stays in the store (ms, default 7 days; see SagaProcessorOptions). */
+  retentionMs?: number | undefined;
   logger: Logger;
 }
 
@@ -131,6 +133,7 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
           observer: options.observer,
           indexes: options.indexes,
           limits: options.limits,
+          retentionMs: options.retentionMs,
         }),
     })
     .sink(SAGA_EVENTS_SINK, {

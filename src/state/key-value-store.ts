@@ -195,6 +195,11 @@ export class KeyValueStore<K, V> implements WritableStore<K, V> {
     this.undo.length = 0;
   }
 
+  /** Whether committed writes wait to reach the engine (or are being written). */
+  get hasUnwritten(): boolean {
+    return this.unwritten.size > 0 || this.writing.size > 0;
+  }
+
   /** Whether the open commit interval holds writes. */
   get hasChanges(): boolean {
     return this.interval.size > 0;

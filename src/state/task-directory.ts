@@ -1,12 +1,20 @@
 /**
- * A task's local directory: its RocksDB stores and its checkpoint. A checkpoint (the changelog
- * offset each store is complete up to) is written only at a clean close and deleted when the
- * task opens, so after an unclean stop there is none and the stores are wiped and restored.
+ * A task's local directory: its RocksDB stores and its checkpoint, the changelog offset each
+ * store is complete up to (its engine holds only committed writes, so one ahead of its
+ * checkpoint is restored from it alike). Written at a clean close, every few seconds while the
+ * task runs, by a standby copy, and when a restore is interrupted; deleted when the task opens.
+ * With none, the stores are wiped and restored from the changelogs' start.
  */
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 const CHECKPOINT = ".checkpoint";
+/**
+ * An older checkpoint is not trusted: a compacted changelog drops a tombstone after
+ * delete.retention.ms (24 h by default), and a copy restored from further back would keep the
+ * keys deleted meanwhile.
+ */
+export const MAX_CHECKPOINT_AGE_MS = 12 * 60 * 60 * 1000;
 
 export class TaskDirectory {
   constructor(readonly root: string) {}
@@ -27,9 +35,11 @@ export class TaskDirectory {
    * along their changelogs, so a copy ahead of its checkpoint replays what it has, alike).
    */
   async readCheckpoint(): Promise<Map<string, bigint> | undefined> {
+    const file = path.join(this.root, CHECKPOINT);
     let text: string;
     try {
-      text = await readFile(path.join(this.root, CHECKPOINT), "utf8");
+      if (Date.now() - (await stat(file)).mtimeMs > MAX_CHECKPOINT_AGE_MS) return undefined;
+      text = await readFile(file, "utf8");
     } catch {
       return undefined;
     }

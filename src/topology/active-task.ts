@@ -23,6 +23,12 @@ export interface ActiveTaskParts {
   positions: Map<string, bigint>;
   /** Per source topic: its end when the task opened, where the task had not read that far. */
   unread: Map<string, bigint>;
+  /**
+   * A checkpoint is written after a commit at most this often (ms), when the stores' engines
+   * hold everything committed: a restart after a crash restores only the tail.
+   */
+  checkpointEveryMs: number;
+  now: () => number;
 }
 
 export class ActiveTask implements CommittableTask {
@@ -31,12 +37,14 @@ export class ActiveTask implements CommittableTask {
   readonly lifecycle: TaskLifecycle;
   private readonly task: Task;
   private intervalOffsets = new Map<string, bigint>();
+  private checkpointedAt: number;
 
   constructor(private readonly parts: ActiveTaskParts) {
     this.task = parts.task;
     this.id = parts.task.id;
     this.partition = parts.task.partition;
     this.lifecycle = new TaskLifecycle(this.id);
+    this.checkpointedAt = parts.now();
   }
 
   get stores(): ReadonlyMap<string, KeyValueStore<unknown, unknown>> {
@@ -130,6 +138,21 @@ export class ActiveTask implements CommittableTask {
       if (end !== undefined) this.parts.changelogPositions.set(store, end);
     }
     await this.task.committed();
+    await this.checkpointIfDue();
+  }
+
+  /**
+   * Writes a checkpoint once it is due and every store's engine holds all that was committed
+   * (written behind, it does right after each batch): the engines then reach the changelog
+   * positions. An engine ahead of its checkpoint holds only committed writes, which a restore
+   * from the checkpoint writes again, alike.
+   */
+  private async checkpointIfDue(): Promise<void> {
+    const now = this.parts.now();
+    if (now - this.checkpointedAt < this.parts.checkpointEveryMs) return;
+    for (const store of this.parts.stores.values()) if (store.hasUnwritten) return;
+    this.checkpointedAt = now;
+    await this.parts.directory.writeCheckpoint(this.parts.changelogPositions);
   }
 
   aborted(): void {

@@ -49,6 +49,11 @@ const PROGRESS_EVERY = 10_000;
  * the worker's thread spent 4% of its time in RocksDB write batches at every commit, 1% so.
  */
 const WRITE_BEHIND_MS = 100;
+/**
+ * A running task's checkpoint is written after a commit at most this often: a worker killed
+ * restores no more than the changelog written since (as Kafka Streams under at-least-once).
+ */
+const CHECKPOINT_EVERY_MS = 10_000;
 
 export class TaskOpener {
   constructor(private readonly options: TaskOpenerOptions) {}
@@ -148,6 +153,8 @@ export class TaskOpener {
         changelogPositions,
         positions,
         unread,
+        checkpointEveryMs: CHECKPOINT_EVERY_MS,
+        now: this.options.now,
       });
       active.lifecycle.transition(TaskState.Restoring);
       await task.init();

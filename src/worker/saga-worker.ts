@@ -55,6 +55,11 @@ export interface SagaWorkerOptions {
   /** The longest `stop` waits for a clean stop (ms, default 20 s; see StreamsAppOptions). */
   shutdownTimeoutMs?: number;
   concurrency?: number;
+  /**
+   * How long a saga that ended stays in the worker's store, queryable by id (ms, default 7
+   * days); its history stays in the saga-events log.
+   */
+  retentionMs?: number;
   /** What a saga may carry (default DEFAULT_SAGA_LIMITS: data 256 KiB, a result 64 KiB). */
   limits?: Partial<SagaLimits>;
   /** The HTTP API (default: 127.0.0.1, a free port); false serves none. */
@@ -137,6 +142,7 @@ export class SagaWorker {
         observer: this.metrics.observer,
         indexes: this.indexes,
         limits: options.limits,
+        retentionMs: options.retentionMs,
         logger: options.logger,
       }),
       stateDir: options.stateDir,
@@ -160,6 +166,11 @@ export class SagaWorker {
       codec: options.codec,
     });
     this.queries.current = new SagaQueries(app, this.partitions, this.indexes, this.history);
+  }
+
+  /** The sagas in this worker's stores, by status (its partitions' indexes: no scan). */
+  sagaCounts(): Promise<Map<string, number>> {
+    return this.queries.current?.countByStatus() ?? Promise.resolve(new Map());
   }
 
   /** Asks the saga's owner to cancel or retry it (applied in order with its other inputs). */

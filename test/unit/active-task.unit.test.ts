@@ -1,3 +1,4 @@
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -15,7 +16,13 @@ import { TaskState } from "../../src/topology/task-lifecycle.js";
 const s = Serdes.string;
 
 /** A task whose wall-clock punctuator writes to a store without a changelog, and sends nothing. */
-async function sweepingTask(clock: { now: number }) {
+async function sweepingTask(
+  clock: { now: number },
+  checkpoints: { everyMs: number; root: string } = {
+    everyMs: Number.POSITIVE_INFINITY,
+    root: path.join(os.tmpdir(), "sagastream-active-task-unit"),
+  },
+) {
   const topology = new TopologyBuilder()
     .source("in", { topics: ["in"], keySerde: s, valueSerde: s })
     .store("marks", { kind: StoreKind.Memory, keySerde: s, valueSerde: s, changelog: false })
@@ -35,7 +42,10 @@ async function sweepingTask(clock: { now: number }) {
   const subtopology = topology.subtopologies[0];
   if (subtopology === undefined) throw new Error("no sub-topology");
   const engine = new MemoryBytesStore();
-  const store = new KeyValueStore("marks", engine, s, s);
+  const store = new KeyValueStore("marks", engine, s, s, {
+    writeBehindMs: 100,
+    now: () => clock.now,
+  });
   const stores = new Map([["marks", store]]);
   const task = new Task({
     applicationId: "app",
@@ -52,10 +62,12 @@ async function sweepingTask(clock: { now: number }) {
     task,
     stores,
     readByRecordKey: [],
-    directory: new TaskDirectory(path.join(os.tmpdir(), "sagastream-active-task-unit")),
-    changelogPositions: new Map(),
+    directory: new TaskDirectory(checkpoints.root),
+    changelogPositions: new Map([["marks", 0n]]),
     positions: new Map([["in", 0n]]),
     unread: new Map(),
+    checkpointEveryMs: checkpoints.everyMs,
+    now: () => clock.now,
   });
   active.lifecycle.transition(TaskState.Restoring);
   active.lifecycle.transition(TaskState.Running);
@@ -81,5 +93,31 @@ describe("ActiveTask", () => {
       headers: {},
     });
     expect(active.seal()?.offsets).toEqual([{ topic: "in", partition: 0, offset: 1n }]);
+  });
+
+  it("writes a checkpoint after a commit once due, when its stores' engines hold all that was committed (a restart after a crash restores the tail only)", async () => {
+    const clock = { now: 0 };
+    const root = await mkdtemp(path.join(os.tmpdir(), "active-task-checkpoint-"));
+    try {
+      const { active } = await sweepingTask(clock, { everyMs: 5_000, root });
+      const directory = new TaskDirectory(root);
+      const commitAt = async (now: number, changelogEnd: bigint) => {
+        clock.now = now;
+        await active.punctuate();
+        active.seal();
+        await active.committed(new Map([["app-marks-changelog/0", changelogEnd]]));
+      };
+      await commitAt(1_000, 1n); // not due yet
+      expect(await directory.readCheckpoint()).toBeUndefined();
+      await commitAt(5_000, 2n); // due, and written behind at once (100 ms passed)
+      expect(await directory.readCheckpoint()).toEqual(new Map([["marks", 2n]]));
+      await commitAt(9_950, 3n); // written, but not due
+      await commitAt(10_000, 4n); // due, but its writes wait behind (50 ms since the last)
+      expect(await directory.readCheckpoint()).toEqual(new Map([["marks", 2n]]));
+      await commitAt(10_100, 5n);
+      expect(await directory.readCheckpoint()).toEqual(new Map([["marks", 5n]]));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -82,6 +82,7 @@ function driver(
   serdes = jsonSagaSerdes,
   definition = saga,
   limits: Partial<SagaLimits> = {},
+  retentionMs?: number,
 ) {
   const indexes = new SagaIndexes();
   const topology = sagaTopology({
@@ -92,6 +93,7 @@ function driver(
     timerIntervalMs: 50,
     indexes,
     limits,
+    retentionMs,
     logger: createLogger("silent", "test"),
   });
   const d = new TopologyTestDriver(topology, { applicationId: app, partitions, startTime: 10_000 });
@@ -621,5 +623,28 @@ describe("saga processor and inputs that would stop a partition", () => {
     expect(dead[1]).toMatch(
       /saga o-ok: the result of step "reserve" \(attempt 1\) is 2\d\d bytes, more than the limit of 100/,
     );
+  });
+});
+
+describe("saga processor retention", () => {
+  it("deletes a saga that ended longer than the retention ago, with a tombstone, and keeps the others", async () => {
+    const t = driver(1, jsonSagaSerdes, saga, {}, 60_000);
+    await t.start("o-done");
+    await t.reply(t.commands("inventory")[0]?.value as SagaCommand);
+    await t.reply(t.commands("payment")[0]?.value as SagaCommand); // COMPLETED at 10,000
+    await t.start("o-running");
+    await t.d.advanceWallClockTime(59_000);
+    expect((await t.saga("o-done"))?.state.status).toBe("COMPLETED"); // within the retention
+    await t.d.advanceWallClockTime(2_000);
+    expect(await t.saga("o-done")).toBeUndefined();
+    expect(indexed(t, "COMPLETED")).toEqual([]);
+    expect(t.indexes.get(0)?.count("COMPLETED")).toBe(0);
+    const changelog = t.d.rawTopic(changelogTopic(app, SAGA_STORES.sagas));
+    const last = changelog.filter((r) => r.key?.toString() === "o-done").at(-1);
+    expect(last?.value).toBeNull(); // a tombstone: compaction forgets it
+    // Its step timed out and it compensated meanwhile: it ended within the retention.
+    const other = (await t.saga("o-running"))?.state;
+    expect(other?.updatedAt).toBeGreaterThan(71_000 - 60_000);
+    expect(t.events().filter((e) => e.sagaId === "o-done")).toHaveLength(6); // the log keeps all
   });
 });
