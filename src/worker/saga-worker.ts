@@ -170,7 +170,7 @@ export class SagaWorker {
 
   /** The sagas in this worker's stores, by status (its partitions' indexes: no scan). */
   sagaCounts(): Promise<Map<string, number>> {
-    return this.queries.current?.countByStatus() ?? Promise.resolve(new Map());
+    return this.queries.current?.countByStatus() ?? Promise.resolve(new Map<string, number>());
   }
 
   /** Asks the saga's owner to cancel or retry it (applied in order with its other inputs). */
