@@ -195,7 +195,7 @@ export async function failoverBenchmark(
           "failover s",
           "per partition s",
           "records restored",
-          "longest restore s",
+          "longest opening s",
         ],
         rows,
       )}\n`,
