@@ -57,6 +57,16 @@ export function sagaMetrics(
     },
   });
   new Gauge({
+    name: "sagastream_restore_remaining_records",
+    help: "Changelog records a task being restored has left to read",
+    labelNames: ["task"],
+    registers: [registry],
+    collect() {
+      this.reset(); // a task that finished is gone
+      for (const [task, remaining] of app()?.metrics.restoring ?? []) this.set({ task }, remaining);
+    },
+  });
+  new Gauge({
     name: "sagastream_stuck_seconds",
     help: "How long an input partition (topic/partition) or a task (task <id>) has not been able to advance",
     labelNames: ["where"],

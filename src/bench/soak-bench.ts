@@ -2,14 +2,15 @@
  * `sagastream bench soak`: state stays bounded. One bench worker (its own process) runs sagas
  * to completion at a steady rate for some minutes, with a short retention of ended sagas;
  * every half minute the table shows the sagas started, those in the worker's stores (by the
- * status index: every stored state is indexed), its RSS after a GC and the changelog's size.
+ * status index: every stored state is indexed), its RSS after a GC and the changelog's size on
+ * disk (what compaction leaves; its offsets only grow).
  * With the retention, the stores hold about rate × retention sagas and stop growing.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { topicOffsets, withAdmin, type KafkaSettings } from "../kafka/index.js";
+import { withAdmin, type KafkaSettings } from "../kafka/index.js";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
 import { ProcessingGuarantee, changelogTopic } from "../topology/index.js";
 import { SAGA_STORES } from "../saga/index.js";
@@ -36,14 +37,25 @@ interface Sample {
   stored: number;
   rssMb: number;
   heapMb: number;
-  changelogRecords: number;
+  changelogMb: number;
 }
 
-/** Records in the changelog now (what a restore would read, compaction permitting). */
-async function changelogSize(kafka: KafkaSettings, topic: string): Promise<number> {
-  return withAdmin(kafka, async (admin) =>
-    (await topicOffsets(admin, topic)).reduce((sum, p) => sum + Number(p.high - p.low), 0),
-  );
+/** The changelog's size on the brokers' disks (MB): what compaction has left to restore. */
+async function changelogMb(
+  kafka: KafkaSettings,
+  topic: string,
+  partitions: number,
+): Promise<number> {
+  return withAdmin(kafka, async (admin) => {
+    const brokers = await admin.describeLogDirs({
+      topics: [{ name: topic, partitions: Array.from({ length: partitions }, (_, i) => i) }],
+    });
+    let bytes = 0n;
+    for (const broker of brokers)
+      for (const dir of broker.results)
+        for (const t of dir.topics) for (const p of t.partitions) bytes += p.partitionSize;
+    return Number(bytes) / 2 ** 20;
+  });
 }
 
 export async function soakBenchmark(
@@ -98,7 +110,7 @@ export async function soakBenchmark(
         stored: Object.values(counts).reduce((sum, n) => sum + n, 0),
         rssMb: memory.afterGc.rss / 2 ** 20,
         heapMb: memory.afterGc.heapUsed / 2 ** 20,
-        changelogRecords: await changelogSize(kafka, changelog),
+        changelogMb: await changelogMb(kafka, changelog, PARTITIONS),
       };
       samples.push(sample);
       report(
@@ -116,12 +128,12 @@ export async function soakBenchmark(
     String(s.seconds),
     s.started.toLocaleString("en-US"),
     s.stored.toLocaleString("en-US"),
-    s.changelogRecords.toLocaleString("en-US"),
+    s.changelogMb.toFixed(1),
     s.rssMb.toFixed(0),
     s.heapMb.toFixed(0),
   ]);
   process.stdout.write(
     `Soak: one worker, ${PARTITIONS} partitions, exactly-once, ${rate} sagas/s (3 steps each) for ${minutes} min; ended sagas kept ${retentionSeconds} s (about ${(rate * retentionSeconds).toLocaleString("en-US")} sagas)\n` +
-      `${formatTable(["s", "sagas started", "sagas in the stores", "changelog records", "RSS MB (after GC)", "heap MB"], rows)}\n`,
+      `${formatTable(["s", "sagas started", "sagas in the stores", "changelog MB on disk", "RSS MB (after GC)", "heap MB"], rows)}\n`,
   );
 }

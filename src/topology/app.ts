@@ -112,6 +112,21 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
 /** An assigned task whose opening failed is tried again after this long. */
 const REOPEN_AFTER_MS = 1_000;
 
+/** Resolves when `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else
+      signal.addEventListener(
+        "abort",
+        () => {
+          resolve();
+        },
+        { once: true },
+      );
+  });
+}
+
 /** A group coordinator's answer that the member's generation is over: evicted, or replaced. */
 function outOfGroup(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -257,6 +272,10 @@ export class StreamsApp {
         this.log.warn({ code: error.code }, error.message);
       },
       partitionCount,
+      onRestoreProgress: (task, remaining) => {
+        if (remaining > 0) this.metrics.restoring.set(task, remaining);
+        else this.metrics.restoring.delete(task);
+      },
       onRestored: (opening) => {
         this.metrics.restoredRecords += opening.records;
         this.metrics.restorations.push(opening);
@@ -275,7 +294,10 @@ export class StreamsApp {
     const tasks = new TaskManager({
       topology,
       open: async (subtopologyId, partition, signal) => {
-        await standbys.release(partition); // a copy kept here becomes the task: its files
+        // A copy kept here becomes the task: its files. (Abandoned meanwhile, it stops
+        // waiting: the copies may be waiting for this very opening to end.)
+        await Promise.race([standbys.release(partition), aborted(signal)]);
+        signal.throwIfAborted();
         return opener.open(subtopologyId, partition, signal);
       },
       commitsSettled: () => commits.settled(),

@@ -26,12 +26,7 @@ export {
   ProcessingGuarantee,
   type StreamsAppOptions,
 } from "./app.js";
-export {
-  AppMetrics,
-  StuckPartitions,
-  type StuckPartition,
-  type TaskOpening,
-} from "./metrics.js";
+export { AppMetrics, StuckPartitions, type StuckPartition, type TaskOpening } from "./metrics.js";
 export {
   KafkaPartitionFetcher,
   type FetchPosition,

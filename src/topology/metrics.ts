@@ -45,6 +45,8 @@ export class AppMetrics {
   readonly restorations: TaskOpening[] = [];
   /** Where the processing loop's time goes (ms), and how much it fetched. */
   readonly loop = { fetchWaitMs: 0, processMs: 0, backPressureMs: 0, fetches: 0, records: 0 };
+  /** Changelog records each task still restoring has left to read, by task id. */
+  readonly restoring = new Map<string, number>();
   /** Consumer lag by `topic/partition`, as of the last batch. */
   readonly lag = new Map<string, number>();
   readonly stuck = new StuckPartitions();

@@ -48,6 +48,8 @@ const CHECKPOINT_EVERY_MS = 5_000;
 export class StandbyTasks {
   private readonly tasks = new Map<string, StandbyTask>();
   private wanted = new Set<number>();
+  /** Partitions whose copies are open, or opening, here. */
+  private readonly holds = new Set<number>();
   /** Opening, closing and applying run one at a time, in this chain. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private loop: Promise<void> | undefined;
@@ -76,9 +78,13 @@ export class StandbyTasks {
     this.loop ??= this.follow();
   }
 
-  /** Closes the copies of `partition` (it runs here now); resolves once their files are free. */
+  /**
+   * Resolves once no copy of `partition` holds its files here (it is to run here now): at once
+   * when there is none; else once the copies were brought in line with the latest assignment,
+   * which does not keep a copy of a partition it runs here.
+   */
   async release(partition: number): Promise<void> {
-    this.wanted.delete(partition);
+    if (!this.holds.has(partition)) return;
     await this.serially(() => this.reconcile());
   }
 
@@ -111,10 +117,13 @@ export class StandbyTasks {
       this.tasks.delete(task.id);
       await this.closeTask(task);
     }
+    for (const partition of this.holds)
+      if (!this.wanted.has(partition)) this.holds.delete(partition);
     for (const partition of this.wanted) {
       for (const sub of this.options.topology.subtopologies) {
         const id = `${sub.id}_${partition}`;
-        if (this.tasks.has(id)) continue;
+        if (this.tasks.has(id) || !this.wanted.has(partition)) continue;
+        this.holds.add(partition);
         const task = await this.openTask(id, partition, sub.stores);
         if (task !== undefined) this.tasks.set(id, task);
       }

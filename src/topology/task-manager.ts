@@ -12,7 +12,7 @@ import type { StuckPartitions } from "./metrics.js";
 
 export interface TaskManagerOptions {
   topology: Topology;
-  /** Opens a task; `signal` abandons its restoration (the worker stops). */
+  /** Opens a task; `signal` abandons its restoration (the worker stops, or it moved away). */
   open: (subtopologyId: number, partition: number, signal: AbortSignal) => Promise<ActiveTask>;
   /** Resolves when no commit is in flight (a closing task's stores must outlive its commit). */
   commitsSettled: () => Promise<unknown>;
@@ -20,9 +20,16 @@ export interface TaskManagerOptions {
   now: () => number;
   /** An assigned task whose opening failed is tried again after this long (ms). */
   reopenAfterMs: number;
+  /**
+   * Tasks opened (restored) at once, at most: each reads its changelogs a fetch of up to
+   * 16 MB at a time, and the others wait their turn in the processing loop's next pass.
+   */
+  maxOpening?: number;
   /** Told of a task that cannot open, and of when it does. */
   stuck: StuckPartitions;
 }
+
+const DEFAULT_MAX_OPENING = 4;
 
 interface Assigned {
   subtopologyId: number;
@@ -37,6 +44,8 @@ export class TaskManager {
   private readonly openFailedAt = new Map<string, number>();
   /** Aborted when the worker stops: a task still restoring then stops restoring. */
   private readonly stopping = new AbortController();
+  /** Per task opening: aborted when it is no longer assigned here (it stops restoring). */
+  private readonly abandonOpening = new Map<string, AbortController>();
 
   constructor(private readonly options: TaskManagerOptions) {}
 
@@ -61,30 +70,50 @@ export class TaskManager {
     for (const task of [...this.running.values()]) {
       if (!assigned.has(task.id)) this.close(task, false);
     }
+    this.abandonUnassignedOpenings();
     this.openMissing();
   }
 
-  /** Opens every assigned task that has no instance and is not waiting to be tried again. */
+  /** Openings of tasks no longer assigned stop (keeping what they restored). */
+  private abandonUnassignedOpenings(): void {
+    for (const [id, controller] of this.abandonOpening) {
+      if (!this.assigned.has(id)) controller.abort();
+    }
+  }
+
+  /** Opens the assigned tasks that have no instance and do not wait to be tried again. */
   openMissing(): void {
     const now = this.options.now();
+    const limit = this.options.maxOpening ?? DEFAULT_MAX_OPENING;
     for (const [id, { subtopologyId, partition }] of this.assigned) {
+      if (this.opening.size >= limit) return;
       if (this.running.has(id) || this.opening.has(id)) continue;
       if (
         now - (this.openFailedAt.get(id) ?? Number.NEGATIVE_INFINITY) <
         this.options.reopenAfterMs
       )
         continue;
-      const opening = this.openTask(id, subtopologyId, partition).finally(() => {
+      const abandon = new AbortController();
+      this.abandonOpening.set(id, abandon);
+      const signal = AbortSignal.any([this.stopping.signal, abandon.signal]);
+      const opening = this.openTask(id, subtopologyId, partition, signal).finally(() => {
         this.opening.delete(id);
+        this.abandonOpening.delete(id);
+        this.openMissing(); // the next one waiting its turn
       });
       this.opening.set(id, opening);
     }
   }
 
-  private async openTask(id: string, subtopologyId: number, partition: number): Promise<void> {
+  private async openTask(
+    id: string,
+    subtopologyId: number,
+    partition: number,
+    signal: AbortSignal,
+  ): Promise<void> {
     await this.closing.get(id); // the previous instance must let go of its files first
     try {
-      const task = await this.options.open(subtopologyId, partition, this.stopping.signal);
+      const task = await this.options.open(subtopologyId, partition, signal);
       this.options.stuck.clear(`task ${id}`);
       if (this.assigned.has(id)) {
         this.running.set(id, task);
@@ -93,7 +122,7 @@ export class TaskManager {
         await task.close(true); // moved away while it opened
       }
     } catch (error) {
-      if (this.stopping.signal.aborted) return; // abandoned: the worker stops
+      if (signal.aborted) return; // abandoned: the worker stops, or the task moved away
       this.openFailedAt.set(id, this.options.now());
       this.options.stuck.mark(`task ${id}`, toError(error).message, this.options.now());
       this.log.error({ task: id, err: error }, "task could not be opened; trying again shortly");
@@ -144,6 +173,7 @@ export class TaskManager {
    */
   suspend(): void {
     this.assigned = new Map();
+    this.abandonUnassignedOpenings();
     for (const task of [...this.running.values()]) this.close(task, false);
   }
 

@@ -38,6 +38,8 @@ export interface TaskOpenerOptions {
   /** Partitions of a topic, as the topics were prepared. */
   partitionCount: (topic: string) => number;
   onRestored: (opening: TaskOpening) => void;
+  /** Told, while a task restores, how many changelog records it has left to read. */
+  onRestoreProgress: (task: string, remaining: number) => void;
 }
 
 /** A restore's progress is logged every so many records. */
@@ -93,6 +95,7 @@ export class TaskOpener {
     /** Per persistent store: the changelog offset its engine is complete up to (a checkpoint). */
     const reached = new Map(checkpoint ?? []);
     const engines: BytesStore[] = [];
+    const restorations: Restoration[] = [];
     let restored = 0;
     let active: ActiveTask;
     try {
@@ -114,17 +117,8 @@ export class TaskOpener {
         }
         if (spec.changelog) {
           const topic = changelogTopic(applicationId, name);
+          restorations.push({ store: name, topic, engine, position: from, end: 0n, persistent });
           if (persistent) reached.set(name, from);
-          const [end] = (await offsets.end([{ topic, partition }])).values();
-          const count = await this.restore(topic, partition, from, end ?? 0n, engine, {
-            signal,
-            onProgress: (n, position) => {
-              if (persistent) reached.set(name, position);
-              if (n % PROGRESS_EVERY < 500) log.info({ store: name, restored: n }, "restoring");
-            },
-          });
-          restored += count;
-          changelogPositions.set(name, end ?? 0n);
         }
         const store = new KeyValueStore(name, engine, spec.keySerde, spec.valueSerde, {
           writeBehindMs: WRITE_BEHIND_MS,
@@ -133,6 +127,16 @@ export class TaskOpener {
         stores.set(name, store);
         if (spec.readByRecordKey) readByRecordKey.push(store);
       }
+      const changelogEnds = await offsets.end(
+        restorations.map((r) => ({ topic: r.topic, partition })),
+      );
+      for (const r of restorations) {
+        r.end = changelogEnds.get(`${r.topic}/${partition}`) ?? 0n;
+        changelogPositions.set(r.store, r.end);
+      }
+      restored = await this.restore(id, partition, restorations, signal, (r) => {
+        if (r.persistent) reached.set(r.store, r.position);
+      });
       const task = new Task({
         applicationId,
         topology,
@@ -160,6 +164,7 @@ export class TaskOpener {
       await task.init();
       active.lifecycle.transition(TaskState.Running);
     } catch (error) {
+      this.options.onRestoreProgress(id, 0); // no longer restoring
       // What was restored stays: the next opening goes on from it, not from the start.
       await directory.writeCheckpoint(reached).catch(() => undefined);
       for (const engine of engines) await engine.close().catch(() => undefined);
@@ -173,36 +178,60 @@ export class TaskOpener {
   }
 
   /**
-   * Reads a changelog partition from `from` to `end` into `engine`; the records it wrote.
-   * Progress reports the records written and the offset the engine is complete up to.
+   * Brings every store of a task up to its changelog's end, all at once: one fetch asks for
+   * every changelog partition still behind. Returns the records written; `onApplied` is told
+   * of each store's new position once its engine holds what came before it.
    */
   private async restore(
-    topic: string,
+    task: string,
     partition: number,
-    from: bigint,
-    end: bigint,
-    engine: BytesStore,
-    options: {
-      signal: AbortSignal | undefined;
-      onProgress: (restored: number, position: bigint) => void;
-    },
+    restorations: readonly Restoration[],
+    signal: AbortSignal | undefined,
+    onApplied: (restoration: Restoration) => void,
   ): Promise<number> {
-    const fetcher = this.options.restoreFetcher;
-    let position = from;
+    const remaining = () =>
+      restorations.reduce(
+        (sum, r) => sum + Number(r.end > r.position ? r.end - r.position : 0n),
+        0,
+      );
     let restored = 0;
-    while (position < end) {
-      options.signal?.throwIfAborted();
-      const [fetched] = await fetcher.fetch([{ topic, partition, offset: position }], 100);
-      if (fetched === undefined || fetched.next <= position) continue;
-      const writes: Write[] = [];
-      for (const record of fetched.records) {
-        if (record.offset < end && record.key !== null) writes.push([record.key, record.value]);
+    let logged = 0;
+    for (;;) {
+      const behind = restorations.filter((r) => r.position < r.end);
+      this.options.onRestoreProgress(task, remaining());
+      if (behind.length === 0) return restored;
+      signal?.throwIfAborted();
+      const fetched = await this.options.restoreFetcher.fetch(
+        behind.map((r) => ({ topic: r.topic, partition, offset: r.position })),
+        100,
+      );
+      for (const batch of fetched) {
+        const r = behind.find((b) => b.topic === batch.topic);
+        if (r === undefined || batch.next <= r.position) continue;
+        const writes: Write[] = [];
+        for (const record of batch.records) {
+          if (record.offset < r.end && record.key !== null) writes.push([record.key, record.value]);
+        }
+        await r.engine.write(writes);
+        restored += writes.length;
+        r.position = batch.next;
+        onApplied(r);
       }
-      await engine.write(writes);
-      restored += writes.length;
-      position = fetched.next;
-      options.onProgress(restored, position);
+      if (restored - logged >= PROGRESS_EVERY) {
+        logged = restored;
+        this.options.logger.info({ task, restored, remaining: remaining() }, "restoring");
+      }
     }
-    return restored;
   }
+}
+
+/** A store being brought up to its changelog's end. */
+interface Restoration {
+  store: string;
+  topic: string;
+  engine: BytesStore;
+  /** The changelog offset the engine is complete up to. */
+  position: bigint;
+  end: bigint;
+  persistent: boolean;
 }

@@ -83,6 +83,7 @@ function opener(stateDir: string, asked: bigint[]): TaskOpener {
     onDeadLetter: () => undefined,
     partitionCount: () => 1,
     onRestored: () => undefined,
+    onRestoreProgress: () => undefined,
   });
 }
 

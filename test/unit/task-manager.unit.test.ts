@@ -10,13 +10,19 @@ const topology = new TopologyBuilder()
   .source("in", { topics: ["in"], keySerde: Serdes.string, valueSerde: Serdes.string })
   .build();
 
-/** A manager whose tasks log their openings and closings. */
-function manager(log: string[]) {
+/** A manager whose tasks log their openings and closings; `opened` gates each opening. */
+function manager(
+  log: string[],
+  opened: () => Promise<void> = () => Promise.resolve(),
+  maxOpening = 4,
+) {
   return new TaskManager({
     topology,
-    open: (sub, partition) => {
+    maxOpening,
+    open: async (sub, partition) => {
       const id = `${sub}_${partition}`;
       log.push(`open ${id}`);
+      await opened();
       const task = {
         id,
         partition,
@@ -25,7 +31,7 @@ function manager(log: string[]) {
           return Promise.resolve();
         },
       };
-      return Promise.resolve(task as unknown as ActiveTask);
+      return task as unknown as ActiveTask;
     },
     commitsSettled: () => Promise.resolve(),
     logger: createLogger("silent", "test"),
@@ -42,12 +48,14 @@ describe("TaskManager", () => {
     tasks.assign(new Map([["in", [0, 1]]]));
     await waitUntil(() => (tasks.runningTasks().length === 2 ? true : undefined), {
       timeoutMs: 1_000,
+      intervalMs: 5,
       description: "two tasks to open",
     });
     tasks.suspend();
     tasks.openMissing(); // what the processing loop does on every turn
     await waitUntil(() => (log.length === 4 ? true : undefined), {
       timeoutMs: 1_000,
+      intervalMs: 5,
       description: "both tasks to close",
     });
     expect(tasks.runningTasks()).toEqual([]);
@@ -56,8 +64,42 @@ describe("TaskManager", () => {
     tasks.assign(new Map([["in", [1]]]));
     await waitUntil(() => (tasks.runningTasks().length === 1 ? true : undefined), {
       timeoutMs: 1_000,
+      intervalMs: 5,
       description: "the newly assigned task to open",
     });
     expect(log.slice(4)).toEqual(["open 0_1"]);
+  });
+
+  it("opens (restores) at most maxOpening tasks at once, the others as those finish", async () => {
+    const log: string[] = [];
+    const gates: (() => void)[] = [];
+    const tasks = manager(log, () => new Promise<void>((resolve) => gates.push(resolve)), 2);
+    tasks.assign(new Map([["in", [0, 1, 2, 3, 4]]]));
+    await waitUntil(() => (gates.length === 2 ? true : undefined), {
+      timeoutMs: 1_000,
+      intervalMs: 5,
+      description: "two openings to start",
+    });
+    expect(log).toEqual(["open 0_0", "open 0_1"]);
+    gates.shift()?.();
+    await waitUntil(() => (gates.length === 2 && log.length === 3 ? true : undefined), {
+      timeoutMs: 1_000,
+      intervalMs: 5,
+      description: "the third opening to start as the first ends",
+    });
+    expect(log[2]).toBe("open 0_2");
+    for (let released = 1; released < 5; released++) {
+      await waitUntil(() => (gates.length > 0 ? true : undefined), {
+        timeoutMs: 1_000,
+        intervalMs: 5,
+        description: "an opening to wait on",
+      });
+      gates.shift()?.();
+    }
+    await waitUntil(() => (tasks.runningTasks().length === 5 ? true : undefined), {
+      timeoutMs: 1_000,
+      intervalMs: 5,
+      description: "every task to open",
+    });
   });
 });
