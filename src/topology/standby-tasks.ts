@@ -55,6 +55,8 @@ export class StandbyTasks {
   private loop: Promise<void> | undefined;
   private stopped = false;
   private checkpointedAt = 0;
+  /** The last reconciliation failed: the follow loop tries again. */
+  private unreconciled = false;
 
   constructor(private readonly options: StandbyTasksOptions) {}
 
@@ -72,10 +74,17 @@ export class StandbyTasks {
   /** The partitions to keep copies of, from this assignment on. */
   assign(partitions: readonly number[]): void {
     this.wanted = new Set(partitions);
+    this.reconcileLater();
+    this.loop ??= this.follow();
+  }
+
+  /** Brings the copies in line with the assignment; one that fails is tried again shortly. */
+  private reconcileLater(): void {
+    this.unreconciled = false;
     void this.serially(() => this.reconcile()).catch((error: unknown) => {
+      this.unreconciled = true;
       this.log.error({ err: error }, "standby copies could not be opened; trying again");
     });
-    this.loop ??= this.follow();
   }
 
   /**
@@ -174,6 +183,7 @@ export class StandbyTasks {
   /** Follows every copy's changelogs until closed. */
   private async follow(): Promise<void> {
     while (!this.stopped) {
+      if (this.unreconciled) this.reconcileLater();
       try {
         const applied = await this.serially(() => this.applyOnce());
         if (!applied) await sleep(IDLE_MS);
