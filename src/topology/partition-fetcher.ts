@@ -25,6 +25,8 @@ export interface FetchedPartition {
   next: bigint;
   /** The last stable offset: what a read_committed reader can read up to, for lag. */
   lastStable: bigint;
+  /** The broker's error code for this partition (0 or absent: none; else no records came). */
+  errorCode?: number;
 }
 
 export interface PartitionFetcher {
@@ -102,5 +104,6 @@ function committedPartition(
     records,
     next,
     lastStable: response.lastStableOffset,
+    errorCode: response.errorCode,
   };
 }

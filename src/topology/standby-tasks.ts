@@ -197,7 +197,7 @@ export class StandbyTasks {
     }
   }
 
-  /** One fetch of every copy's changelogs, applied; false when there was nothing to follow. */
+  /** One fetch of every copy's changelogs, applied; whether any copy moved forward. */
   private async applyOnce(): Promise<boolean> {
     const byPartition = new Map<string, StandbyStore>();
     for (const task of this.tasks.values()) {
@@ -209,9 +209,11 @@ export class StandbyTasks {
       partition: Number(key.slice(key.lastIndexOf("/") + 1)),
       offset: store.position,
     }));
+    let advanced = false;
     for (const fetched of await this.options.fetcher.fetch(positions, FETCH_WAIT_MS)) {
       const store = byPartition.get(`${fetched.topic}/${fetched.partition}`);
-      if (store === undefined || fetched.from !== store.position) continue;
+      if (store === undefined || fetched.from !== store.position || fetched.errorCode) continue;
+      advanced ||= fetched.next > store.position;
       const writes: Write[] = [];
       for (const record of fetched.records) {
         if (record.key !== null) writes.push([record.key, record.value]);
@@ -223,6 +225,6 @@ export class StandbyTasks {
       this.checkpointedAt = this.options.now();
       for (const task of this.tasks.values()) await this.checkpoint(task);
     }
-    return true;
+    return advanced; // else the loop rests: a partition in error answers at once
   }
 }

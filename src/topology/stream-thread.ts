@@ -107,6 +107,7 @@ export class StreamThread {
           logger.warn({ err: error }, "fetch failed; trying again");
           await sleep(RETRY_FETCH_MS);
         }
+        if (fetched.length > 0 && fetched.every((f) => f.errorCode)) await sleep(RETRY_FETCH_MS);
         const processStarted = now();
         loop.fetchWaitMs += processStarted - fetchStarted;
         loop.fetches += 1;
@@ -197,6 +198,13 @@ export class StreamThread {
     const task = tasks.taskFor(topology.subtopologyOf(topic).id, partition);
     // A task that was revived or moved since the fetch went out reads for itself again.
     if (task === undefined || task.position(topic) !== fetched.from) return;
+    if (fetched.errorCode) {
+      // Say so: such a partition answers at once with nothing, and would seem merely idle
+      // (OFFSET_OUT_OF_RANGE: its position was deleted by retention).
+      const reason = `fetching at offset ${fetched.from}: the broker answered error code ${fetched.errorCode}`;
+      this.options.stuck.mark(`${topic}/${partition}`, reason, this.options.now());
+      return;
+    }
     this.options.onLag(topic, partition, Number(fetched.lastStable - fetched.next));
     try {
       const { records } = fetched;

@@ -206,6 +206,11 @@ export class TaskOpener {
         100,
       );
       for (const batch of fetched) {
+        if (batch.errorCode) {
+          throw new Error(
+            `restoring ${batch.topic}/${partition}: the broker answered error code ${batch.errorCode}`,
+          );
+        }
         const r = behind.find((b) => b.topic === batch.topic);
         if (r === undefined || batch.next <= r.position) continue;
         const writes: Write[] = [];
