@@ -260,4 +260,47 @@ describe("StreamThread", () => {
     expect(reasons[0]).toMatch(/^in\/0: the schema registry could not be asked .*registry down/);
     expect(stuck.list()).toEqual([]); // it advanced
   });
+
+  it("marks a partition the broker answers with an error as stuck, and rests instead of asking again at once (regression: it looked idle)", async () => {
+    const log: string[] = [];
+    const task = fakeTask(log, () => undefined);
+    let fetches = 0;
+    const fetcher: PartitionFetcher = {
+      fetch: (): Promise<FetchedPartition[]> => {
+        fetches += 1;
+        // OFFSET_OUT_OF_RANGE (1): the position was deleted by retention; answered at once.
+        return Promise.resolve([
+          {
+            topic: TOPIC,
+            partition: 0,
+            from: 0n,
+            records: [],
+            next: 0n,
+            lastStable: 9n,
+            errorCode: 1,
+          },
+        ]);
+      },
+    };
+    const commits = new CommitPipeline({
+      sink: { commit: () => Promise.resolve(new Map()) },
+      intervalMs: 20,
+      now: Date.now,
+      onFailed: () => undefined,
+    });
+    const stuck = new StuckPartitions();
+    const thread = startThread(
+      fetcher,
+      fakeTasks(task, () => 0),
+      commits,
+      stuck,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await thread.stop();
+    expect(stuck.list().map((s) => [s.where, s.reason])).toEqual([
+      ["in/0", "fetching at offset 0: the broker answered error code 1"],
+    ]);
+    expect(fetches).toBeLessThanOrEqual(4); // one per 200 ms rest, not thousands
+    expect(log).toEqual([]);
+  });
 });
