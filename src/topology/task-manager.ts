@@ -42,7 +42,10 @@ export class TaskManager {
   private readonly opening = new Map<string, Promise<void>>();
   private readonly closing = new Map<string, Promise<void>>();
   private readonly openFailedAt = new Map<string, number>();
-  /** Aborted when the worker stops: a task still restoring then stops restoring. */
+  /**
+   * Aborted when the worker stops: a task still restoring then stops restoring, and no
+   * assignment that arrives while the member is still in its group (leaving) opens anything.
+   */
   private readonly stopping = new AbortController();
   /** Per task opening: aborted when it is no longer assigned here (it stops restoring). */
   private readonly abandonOpening = new Map<string, AbortController>();
@@ -55,6 +58,7 @@ export class TaskManager {
 
   /** The member's new assignment: source topic → partitions. */
   assign(assignment: ReadonlyMap<string, readonly number[]>): void {
+    if (this.stopping.signal.aborted) return;
     const assigned = new Map<string, Assigned>();
     for (const [topic, partitions] of assignment) {
       const subtopologyId = this.options.topology.subtopologyOf(topic).id;
@@ -83,6 +87,7 @@ export class TaskManager {
 
   /** Opens the assigned tasks that have no instance and do not wait to be tried again. */
   openMissing(): void {
+    if (this.stopping.signal.aborted) return;
     const now = this.options.now();
     const limit = this.options.maxOpening ?? DEFAULT_MAX_OPENING;
     for (const [id, { subtopologyId, partition }] of this.assigned) {

@@ -102,4 +102,15 @@ describe("TaskManager", () => {
       description: "every task to open",
     });
   });
+
+  it("opens nothing from an assignment that arrives while it stops (regression: each opening was abandoned and started again, until the heap ran out)", async () => {
+    const log: string[] = [];
+    const tasks = manager(log);
+    await tasks.closeAll(true);
+    tasks.assign(new Map([["in", [0, 1]]])); // the group rebalanced while the member was leaving
+    tasks.openMissing();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(log).toEqual([]);
+    expect(tasks.assignedTasks()).toEqual([]);
+  });
 });
