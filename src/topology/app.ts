@@ -11,15 +11,12 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { Admin, findErrorBy, type Consumer } from "@platformatic/kafka";
-import {
-  FlatBatchProducer,
-  ReadCommittedConsumer,
-  transactionalRetryDelay,
-} from "../kafka/index.js";
+import { Admin, type Consumer } from "@platformatic/kafka";
+import { ReadCommittedConsumer, transactionalRetryDelay } from "../kafka/index.js";
 import { TopologyError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import type { ReadableStore } from "../state/index.js";
+import { aborted } from "../util/index.js";
 import {
   ASSIGNER_VERSION,
   COPARTITIONED_ASSIGNER,
@@ -29,9 +26,9 @@ import {
   STANDBY_TOPIC,
 } from "./assigner.js";
 import { changelogTopic, type Topology } from "./builder.js";
-import { CommitPipeline, type CommitSink } from "./commit-pipeline.js";
-import { AtLeastOnceCommitSink, TransactionalCommitSink } from "./commit-sinks.js";
-import { GroupCoordinator, type GroupGeneration } from "./group-coordinator.js";
+import { CommitPipeline } from "./commit-pipeline.js";
+import { createCommitSink } from "./commit-sinks.js";
+import { GroupCoordinator, outOfGroup, type GroupGeneration } from "./group-coordinator.js";
 import { prepareTopics } from "./internal-topics.js";
 import { AppMetrics } from "./metrics.js";
 import { KafkaPartitionFetcher } from "./partition-fetcher.js";
@@ -97,13 +94,6 @@ export interface StreamsAppOptions {
 export const DEFAULT_COMMIT_INTERVAL_MS = 10;
 const DEFAULT_MAX_UNCOMMITTED_RECORDS = 5_000;
 /**
- * A transaction left open (its owner died) holds back every read-committed consumer of its
- * partitions, such as the participants, until the broker aborts it. Kafka Streams bounds that
- * to 10 s under exactly-once. (@platformatic/kafka sends its request timeout as the
- * transaction timeout.)
- */
-const TRANSACTION_TIMEOUT_MS = 10_000;
-/**
  * A clean stop's last commit and leaving the group take well under a second on a healthy
  * cluster; a stop must not hang on an unhealthy one. Under Kubernetes' default grace period
  * (30 s), after which it kills.
@@ -111,29 +101,6 @@ const TRANSACTION_TIMEOUT_MS = 10_000;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
 /** An assigned task whose opening failed is tried again after this long. */
 const REOPEN_AFTER_MS = 1_000;
-
-/** Resolves when `signal` aborts. */
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else
-      signal.addEventListener(
-        "abort",
-        () => {
-          resolve();
-        },
-        { once: true },
-      );
-  });
-}
-
-/** A group coordinator's answer that the member's generation is over: evicted, or replaced. */
-function outOfGroup(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return ["ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID"].some(
-    (apiId) => findErrorBy(error, "apiId", apiId) !== null,
-  );
-}
 
 /** Retries of the clients' requests (delays: transactionalRetryDelay, at most 1 s each). */
 const RETRIES = 60;
@@ -221,42 +188,22 @@ export class StreamsApp {
       return count;
     };
 
-    let sink: CommitSink;
-    if (this.guarantee === ProcessingGuarantee.ExactlyOnce) {
-      const transactionalId = `${applicationId}-${await this.processId()}`;
-      const transactional = new TransactionalCommitSink({
-        createProducer: () =>
-          new FlatBatchProducer({
-            ...this.client("producer"),
-            transactionalId,
-            idempotent: true,
-            acks: -1,
-            timeout: TRANSACTION_TIMEOUT_MS,
-            // No producer id yet (-1): with @platformatic/kafka's default (0) the broker takes
-            // InitProducerId for a bump of producer 0 and answers PRODUCER_FENCED.
-            producerId: -1n,
-            producerEpoch: -1,
-          }),
-        consumer,
-        coordinator,
-        partitionCount,
-        transactionalId,
-        generation: () => {
-          if (this.generation === undefined) throw new Error("no group generation yet");
-          return this.generation;
-        },
-      });
-      sink = transactional;
-      this.closeSink = (force) => transactional.close(force);
-    } else {
-      const producer = new FlatBatchProducer({
-        ...this.client("producer"),
-        idempotent: true,
-        acks: -1,
-      });
-      sink = new AtLeastOnceCommitSink({ producer, consumer, partitionCount });
-      this.closeSink = (force) => producer.close(force);
-    }
+    const transactionalId =
+      this.guarantee === ProcessingGuarantee.ExactlyOnce
+        ? `${applicationId}-${await this.processId()}`
+        : undefined;
+    const { sink, close } = createCommitSink({
+      producer: this.client("producer"),
+      transactionalId,
+      consumer,
+      coordinator,
+      partitionCount,
+      generation: () => {
+        if (this.generation === undefined) throw new Error("no group generation yet");
+        return this.generation;
+      },
+    });
+    this.closeSink = close;
 
     const opener = new TaskOpener({
       applicationId,

@@ -5,7 +5,8 @@
  * refuses a member that has been replaced. At-least-once: the outputs through an idempotent
  * producer, then the offsets through the consumer.
  */
-import type { Consumer, Producer } from "@platformatic/kafka";
+import type { Consumer, Producer, ProducerOptions } from "@platformatic/kafka";
+import { FlatBatchProducer } from "../kafka/index.js";
 import type { CommitSink, TopicPartitionOffset } from "./commit-pipeline.js";
 import type { GroupCoordinator, GroupGeneration } from "./group-coordinator.js";
 import { sendOutputs } from "./output-sender.js";
@@ -103,4 +104,55 @@ export class AtLeastOnceCommitSink implements CommitSink {
     }
     return ends;
   }
+}
+
+/**
+ * A transaction left open (its owner died) holds back every read-committed consumer of its
+ * partitions, such as the participants, until the broker aborts it. Kafka Streams bounds that
+ * to 10 s under exactly-once. (@platformatic/kafka sends its request timeout as the
+ * transaction timeout.)
+ */
+const TRANSACTION_TIMEOUT_MS = 10_000;
+
+type ClientOptions = Pick<
+  ProducerOptions<Buffer, Buffer, Buffer, Buffer>,
+  "clientId" | "bootstrapBrokers" | "retries" | "retryDelay"
+>;
+
+/**
+ * The sink of a worker's commits and its producer: transactional when given a transactional
+ * id (exactly-once), else idempotent (at-least-once); `close` closes the producer in use.
+ */
+export function createCommitSink(
+  options: Omit<TransactionalSinkOptions, "createProducer" | "transactionalId"> & {
+    producer: ClientOptions;
+    transactionalId: string | undefined;
+  },
+): { sink: CommitSink; close: (force?: boolean) => Promise<void> } {
+  const { producer: client, transactionalId, ...clients } = options;
+  const { consumer, partitionCount } = clients;
+  if (transactionalId === undefined) {
+    const producer = new FlatBatchProducer({ ...client, idempotent: true, acks: -1 });
+    return {
+      sink: new AtLeastOnceCommitSink({ producer, consumer, partitionCount }),
+      close: (force) => producer.close(force),
+    };
+  }
+  const sink = new TransactionalCommitSink({
+    ...clients,
+    transactionalId,
+    createProducer: () =>
+      new FlatBatchProducer({
+        ...client,
+        transactionalId,
+        idempotent: true,
+        acks: -1,
+        timeout: TRANSACTION_TIMEOUT_MS,
+        // No producer id yet (-1): with @platformatic/kafka's default (0) the broker takes
+        // InitProducerId for a bump of producer 0 and answers PRODUCER_FENCED.
+        producerId: -1n,
+        producerEpoch: -1,
+      }),
+  });
+  return { sink, close: (force) => sink.close(force) };
 }

@@ -122,3 +122,11 @@ export class GroupCoordinator {
     await this.pool.close();
   }
 }
+
+/** A group coordinator's answer that the member's generation is over: evicted, or replaced. */
+export function outOfGroup(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return ["ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID"].some(
+    (apiId) => findErrorBy(error, "apiId", apiId) !== null,
+  );
+}

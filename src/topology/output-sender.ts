@@ -7,15 +7,15 @@
  */
 import type { MessageToProduce, ProduceResult } from "@platformatic/kafka";
 import { partitionForKey } from "../kafka/index.js";
+import { recordBytes } from "./record-checks.js";
 import type { OutputRecord } from "./task.js";
 
 export const MAX_CHUNK_BYTES = 512 * 1024;
 export const MAX_CHUNK_RECORDS = 5_000;
 
+/** A record's bytes and what the broker frames it with, near enough. */
 function sizeOf(o: OutputRecord): number {
-  let size = (o.key?.length ?? 0) + (o.value?.length ?? 0) + 64;
-  for (const [name, value] of Object.entries(o.headers)) size += name.length + value.length;
-  return size;
+  return recordBytes(o) + 64;
 }
 
 /** Splits outputs, in order, into chunks under both limits. */

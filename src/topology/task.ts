@@ -8,13 +8,11 @@
 import {
   DeserializationError,
   ProcessingError,
-  RecordMisplacedError,
-  RecordTooLargeError,
   SagastreamError,
   toError,
   type RecordOrigin,
 } from "../errors/index.js";
-import { deadLetterHeaders, deadLetterTopic, partitionForKey } from "../kafka/index.js";
+import { deadLetterHeaders, deadLetterTopic } from "../kafka/index.js";
 import type { KeyValueStore } from "../state/index.js";
 import {
   changelogTopic,
@@ -23,6 +21,7 @@ import {
   type Subtopology,
   type Topology,
 } from "./builder.js";
+import { checkPlacement, checkSize, MAX_RECORD_BYTES, recordBytes } from "./record-checks.js";
 import {
   PunctuationType,
   type Cancellable,
@@ -69,20 +68,6 @@ export interface TaskOptions {
   partitionCount?: number | undefined;
   /** The largest record an input may make, key, value and headers (default MAX_RECORD_BYTES). */
   maxRecordBytes?: number | undefined;
-}
-
-/**
- * Under the broker's default message.max.bytes (1,048,588 for a batch: 61 bytes of batch
- * header and some 20 of record framing around one record), with room for a dead letter's
- * headers. A larger record fails its commit at the broker, every time the input is redone.
- */
-export const MAX_RECORD_BYTES = 1_000_000;
-
-/** A record's size as the broker counts it, near enough: key, value, header names and values. */
-function recordBytes(key: Buffer | null, value: Buffer | null, headers: Headers): number {
-  let bytes = (key?.length ?? 0) + (value?.length ?? 0);
-  for (const name in headers) bytes += name.length + (headers[name]?.length ?? 0);
-  return bytes;
 }
 
 /** What a forward that reached sinks only returns: there is nothing to wait for. */
@@ -332,24 +317,19 @@ export class Task {
   private checkPlacement(source: SourceNode, input: InputRecord): void {
     const count = this.options.partitionCount;
     if (source.keyPartitioned !== true || count === undefined || input.key === null) return;
-    const expected = partitionForKey(input.key, count);
-    if (expected !== this.options.partition) throw new RecordMisplacedError(input, expected, count);
+    checkPlacement(input, input.key, this.options.partition, count);
   }
 
   /** Every record the input made fits in a broker's record (outputs and changelog writes). */
   private checkSizes(input: InputRecord): void {
     const limit = this.options.maxRecordBytes ?? MAX_RECORD_BYTES;
     for (const output of this.recordOutputs) {
-      const bytes = recordBytes(output.key, output.value, output.headers);
-      if (bytes > limit) throw new RecordTooLargeError(input, output.topic, bytes, limit);
+      checkSize(input, output.topic, recordBytes(output), limit);
     }
     for (const [name, store] of this.options.stores) {
       if (this.options.topology.stores.get(name)?.changelog !== true) continue;
-      const bytes = store.largestRecordWrite();
-      if (bytes > limit) {
-        const topic = changelogTopic(this.options.applicationId, name);
-        throw new RecordTooLargeError(input, topic, bytes, limit);
-      }
+      const topic = changelogTopic(this.options.applicationId, name);
+      checkSize(input, topic, store.largestRecordWrite(), limit);
     }
   }
 

@@ -61,3 +61,18 @@ export async function countOf(items: AsyncIterable<unknown>): Promise<number> {
   return count;
 }
 export { formatTable, percentile } from "./table.js";
+
+/** Resolves when `signal` aborts. */
+export function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else
+      signal.addEventListener(
+        "abort",
+        () => {
+          resolve();
+        },
+        { once: true },
+      );
+  });
+}
