@@ -8,8 +8,9 @@ interface CommonFlags {
   stateDir?: string;
 }
 
-function stackFor(flags: CommonFlags & { timeout?: string }): Stack {
+function stackFor(flags: CommonFlags & { timeout?: string; brokers?: string }): Stack {
   const overrides: Partial<Record<ConfigKey, string>> = {};
+  if (flags.brokers !== undefined) overrides.SAGASTREAM_BROKERS = flags.brokers;
   if (flags.stateDir !== undefined) overrides.SAGASTREAM_STATE_DIR = flags.stateDir;
   if (flags.timeout !== undefined) overrides.SAGASTREAM_STACK_TIMEOUT = flags.timeout;
   return new Stack(loadConfig(process.env, overrides), (line) => {
@@ -43,11 +44,16 @@ export function stackCommand(): Command {
     )
     .option("--dr", "also start the DR Kafka cluster and MirrorMaker 2 (primary → DR)", false)
     .option(
+      "--brokers <count>",
+      "nodes of the primary Kafka cluster, 1 to 5, fixed when the stack is created; with 3 or " +
+        "more, topics get 3 replicas and min.insync.replicas 2 (env SAGASTREAM_BROKERS, default 1)",
+    )
+    .option(
       "--timeout <seconds>",
       "how long to wait for each component to be ready (env SAGASTREAM_STACK_TIMEOUT)",
     )
     .addOption(stateDirOption())
-    .action(async (flags: CommonFlags & { dr: boolean; timeout?: string }) => {
+    .action(async (flags: CommonFlags & { dr: boolean; timeout?: string; brokers?: string }) => {
       const s = stackFor(flags);
       const started = Date.now();
       const result = await s.up({ dr: flags.dr });
@@ -105,7 +111,10 @@ export function stackCommand(): Command {
   stack
     .command("logs")
     .description("print the last lines of a component's log (or of all), optionally following it")
-    .argument("[component]", "postgres, kafka, registry, connect, kafka-dr or mirror-maker")
+    .argument(
+      "[component]",
+      "postgres, kafka (kafka-2 ... with --brokers), registry, connect, kafka-dr or mirror-maker",
+    )
     .option("-n, --lines <count>", "how many lines", "50")
     .option("-f, --follow", "keep printing new lines", false)
     .addOption(stateDirOption())

@@ -41,6 +41,9 @@ export const LogLevel = {
 } as const;
 export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
 
+/** The most brokers `stack up --brokers` runs in the local primary cluster. */
+export const MAX_BROKERS = 5;
+
 /** Every key sagastream reads, with its default where it has one. */
 const schema = z.object({
   SAGASTREAM_STATE_DIR: z.string().min(1, "must be a directory path").default(".stack"),
@@ -56,6 +59,12 @@ const schema = z.object({
     .default(240),
   SAGASTREAM_JAVA_HOME: z.string().min(1).optional(),
   SAGASTREAM_PG_BIN: z.string().min(1).optional(),
+  SAGASTREAM_BROKERS: z.coerce
+    .number({ error: "must be a number of brokers" })
+    .int("must be a whole number of brokers")
+    .min(1, `must be from 1 to ${MAX_BROKERS}`)
+    .max(MAX_BROKERS, `must be from 1 to ${MAX_BROKERS}`)
+    .optional(),
   SAGASTREAM_KAFKA_PORT: port.default(19092),
   SAGASTREAM_KAFKA_CONTROLLER_PORT: port.default(19093),
   SAGASTREAM_DR_KAFKA_PORT: port.default(29092),
@@ -96,6 +105,11 @@ export interface Connections {
 }
 
 export interface Config {
+  /**
+   * Brokers of the local primary cluster, when set (`stack up --brokers`); otherwise the stack
+   * uses the count it was created with, 1 for a new one.
+   */
+  brokers: number | undefined;
   /** Absolute path of the local stack's state (resolved JARs, data, logs, pid files). */
   stateDir: string;
   logLevel: LogLevel;
@@ -147,9 +161,10 @@ export function loadConfig(
     connect: c.SAGASTREAM_CONNECT_PORT,
     postgres: c.SAGASTREAM_POSTGRES_PORT,
   };
-  assertDistinctPorts(ports);
-  const local = localConnections(ports);
+  assertDistinctPorts(ports, c.SAGASTREAM_BROKERS ?? 1);
+  const local = localConnections(ports, c.SAGASTREAM_BROKERS ?? 1);
   return {
+    brokers: c.SAGASTREAM_BROKERS,
     stateDir: path.resolve(cwd, c.SAGASTREAM_STATE_DIR),
     logLevel: c.SAGASTREAM_LOG_LEVEL,
     stackTimeoutSeconds: c.SAGASTREAM_STACK_TIMEOUT,
@@ -169,11 +184,22 @@ export function loadConfig(
   };
 }
 
+/**
+ * The ports of node `node` (1-based) of the local primary cluster: node 1 on the configured
+ * ports, each further node two above the one before (19094/19095, 19096/19097, ...).
+ */
+export function brokerPorts(ports: StackPorts, node: number): { port: number; controller: number } {
+  return { port: ports.kafka + 2 * (node - 1), controller: ports.kafkaController + 2 * (node - 1) };
+}
+
 /** The addresses of the local stack started by `sagastream stack up`. */
-export function localConnections(ports: StackPorts): Connections {
+export function localConnections(ports: StackPorts, brokers = 1): Connections {
   const databaseUrl = `postgres://postgres@${LOCAL_HOST}:${ports.postgres}/${STACK_DATABASE}`;
   return {
-    kafkaBrokers: [`${LOCAL_HOST}:${ports.kafka}`],
+    kafkaBrokers: Array.from(
+      { length: brokers },
+      (_, i) => `${LOCAL_HOST}:${brokerPorts(ports, i + 1).port}`,
+    ),
     drKafkaBrokers: [`${LOCAL_HOST}:${ports.drKafka}`],
     schemaRegistryUrl: `http://${LOCAL_HOST}:${ports.registry}/apis/ccompat/v7`,
     connectUrl: `http://${LOCAL_HOST}:${ports.connect}`,
@@ -219,16 +245,29 @@ export function portKey(name: keyof StackPorts): ConfigKey {
   return portKeys[name];
 }
 
-function assertDistinctPorts(ports: StackPorts): void {
-  const seen = new Map<number, keyof StackPorts>();
-  for (const [name, value] of Object.entries(ports) as [keyof StackPorts, number][]) {
-    const other = seen.get(value);
+/** Every port the stack binds, with the variable that moves it. */
+function stackPortUses(ports: StackPorts, brokers: number): { port: number; key: ConfigKey }[] {
+  const uses = (Object.entries(ports) as [keyof StackPorts, number][]).map(([name, port]) => ({
+    port,
+    key: portKeys[name],
+  }));
+  for (let node = 2; node <= brokers; node++) {
+    const p = brokerPorts(ports, node);
+    uses.push(
+      { port: p.port, key: portKeys.kafka },
+      { port: p.controller, key: portKeys.kafkaController },
+    );
+  }
+  return uses;
+}
+
+function assertDistinctPorts(ports: StackPorts, brokers: number): void {
+  const seen = new Map<number, ConfigKey>();
+  for (const { port, key } of stackPortUses(ports, brokers)) {
+    const other = seen.get(port);
     if (other !== undefined) {
-      throw new ConfigError(
-        portKeys[name],
-        `must differ from ${portKeys[other]} (both are ${value})`,
-      );
+      throw new ConfigError(key, `must differ from ${other} (both use ${port})`);
     }
-    seen.set(value, name);
+    seen.set(port, key);
   }
 }

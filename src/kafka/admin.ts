@@ -33,10 +33,24 @@ export interface TopicSpec {
   topic: string;
   /** Default: the broker's num.partitions. */
   partitions?: number;
-  /** Default: the broker's default.replication.factor. */
+  /** Default: `durableReplication`'s (3, or every broker of a smaller cluster). */
   replicas?: number;
   /** Topic configs, e.g. { "retention.ms": "-1" }. */
   configs?: Record<string, string>;
+}
+
+/**
+ * The seed's durability where the cluster allows: 3 replicas (every broker of a smaller
+ * cluster) and `min.insync.replicas` 2 once there are 3, so that acks=all survives a broker
+ * loss without losing an acknowledged record. Counts the brokers alive now: a topic created
+ * with one of three down gets 2 replicas rather than failing.
+ */
+export async function durableReplication(
+  admin: KafkaAdmin,
+): Promise<{ replicas: number; configs: Record<string, string> }> {
+  const brokers = (await admin.metadata({ topics: [] })).brokers.size;
+  const replicas = Math.max(1, Math.min(3, brokers));
+  return { replicas, configs: { "min.insync.replicas": replicas >= 3 ? "2" : "1" } };
 }
 
 /**
@@ -51,17 +65,19 @@ export async function ensureTopics(
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((spec) => !existing.has(spec.topic));
+  const durable = missing.length > 0 ? await durableReplication(admin) : undefined;
   for (const spec of missing) {
+    const configs = { ...(spec.replicas === undefined ? durable?.configs : {}), ...spec.configs };
     try {
       await admin.createTopics({
         topics: [
           {
             topic: spec.topic,
             partitions: spec.partitions ?? -1,
-            replicas: spec.replicas ?? -1,
+            replicas: spec.replicas ?? durable?.replicas ?? -1,
           },
         ],
-        configs: Object.entries(spec.configs ?? {}).map(([name, value]) => ({ name, value })),
+        configs: Object.entries(configs).map(([name, value]) => ({ name, value })),
       });
     } catch (error) {
       if (kafkaErrorId(error) !== "TOPIC_ALREADY_EXISTS") throw error;

@@ -1,5 +1,5 @@
 /** What the stack knows about each component it runs. */
-import type { Config, StackPorts } from "../config/index.js";
+import { localConnections, type Config, type ConfigKey } from "../config/index.js";
 import type { StackPaths } from "./paths.js";
 import type { Prerequisites } from "./prerequisites.js";
 import type { LaunchSpec } from "./processes.js";
@@ -13,10 +13,13 @@ export const ComponentName = {
   DrKafka: "kafka-dr",
   MirrorMaker: "mirror-maker",
 } as const;
-export type ComponentName = (typeof ComponentName)[keyof typeof ComponentName];
+/** The fixed components, and `kafka-2` ... for the further nodes of the primary cluster. */
+export type ComponentName = (typeof ComponentName)[keyof typeof ComponentName] | `kafka-${number}`;
 
 export interface StackContext {
   config: Config;
+  /** Nodes of the primary Kafka cluster. */
+  brokers: number;
   paths: StackPaths;
   prereqs: Prerequisites;
   report: Reporter;
@@ -24,8 +27,8 @@ export interface StackContext {
 
 export interface Component {
   readonly name: ComponentName;
-  /** Ports it listens on, checked to be free before it starts. */
-  readonly ports: (keyof StackPorts)[];
+  /** Ports it listens on, checked to be free before it starts, with the variable moving each. */
+  ports(config: Config): { port: number; key: ConfigKey }[];
   /** Components that must be ready before this one starts. */
   readonly dependsOn: ComponentName[];
   /** Only started with `stack up --dr`. */
@@ -70,4 +73,9 @@ export function javaLaunch(
     args.push("-cp", `${ctx.paths.jvm}/lib/*`, options.mainClass ?? "");
   }
   return { command: ctx.prereqs.java, args: [...args, ...options.args] };
+}
+
+/** Where the stack's own clients (Connect, the registry, MirrorMaker 2) find the primary. */
+export function primaryBootstrap(ctx: StackContext): string {
+  return localConnections(ctx.config.ports, ctx.brokers).kafkaBrokers.join(",");
 }

@@ -4,11 +4,11 @@
  * what it started.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { readdir, rm, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import { connectionEnv, portKey, type Config } from "../config/index.js";
+import { connectionEnv, localConnections, MAX_BROKERS, type Config } from "../config/index.js";
 import {
   ComponentFailedError,
   ComponentNotReadyError,
@@ -18,7 +18,7 @@ import {
 import { secondsSince, waitUntil, WaitTimeoutError } from "../util/index.js";
 import { ComponentName, type Component, type StackContext } from "./component.js";
 import { connect } from "./components/connect.js";
-import { kafkaBroker } from "./components/kafka.js";
+import { kafkaBroker, primaryBrokerName } from "./components/kafka.js";
 import { mirrorMaker } from "./components/mirror-maker.js";
 import { postgres } from "./components/postgres.js";
 import { registry } from "./components/registry.js";
@@ -28,29 +28,34 @@ import { findPrerequisites } from "./prerequisites.js";
 import { launch, removePidFile, runningPid, stopProcess, tailOf, watchExit } from "./processes.js";
 import { silentReporter, type Reporter } from "./reporter.js";
 
-/** Every component, in a valid start order. */
-export const COMPONENTS: readonly Component[] = [
-  postgres(),
-  kafkaBroker({
-    name: "kafka",
-    port: "kafka",
-    controllerPort: "kafkaController",
-    disasterRecovery: false,
-  }),
-  kafkaBroker({
+/** Every component of a stack whose primary cluster has `brokers` nodes, in a start order. */
+export function stackComponents(brokers: number): Component[] {
+  const primary = Array.from({ length: brokers }, (_, i) =>
+    kafkaBroker({
+      name: primaryBrokerName(i + 1),
+      port: "kafka",
+      controllerPort: "kafkaController",
+      disasterRecovery: false,
+      node: i + 1,
+      nodes: brokers,
+    }),
+  );
+  const dr = kafkaBroker({
     name: "kafka-dr",
     port: "drKafka",
     controllerPort: "drKafkaController",
     disasterRecovery: true,
-  }),
-  registry(),
-  connect(),
-  mirrorMaker(),
-];
+    node: 1,
+    nodes: 1,
+  });
+  return [postgres(), ...primary, dr, registry(), connect(), mirrorMaker()];
+}
 
 export interface UpOptions {
   /** Also start the DR Kafka cluster and MirrorMaker 2. */
   dr: boolean;
+  /** Only these components (e.g. one broker brought back after a fault drill). */
+  only?: ComponentName[];
 }
 
 export interface UpResult {
@@ -89,7 +94,38 @@ export class Stack {
   }
 
   components(options: UpOptions): Component[] {
-    return COMPONENTS.filter((c) => options.dr || !c.disasterRecovery);
+    return stackComponents(this.brokers()).filter(
+      (c) => (options.dr || !c.disasterRecovery) && (options.only?.includes(c.name) ?? true),
+    );
+  }
+
+  /** Where the stack remembers how many brokers its primary cluster was created with. */
+  private get brokersFile(): string {
+    return path.join(this.paths.componentDir(primaryBrokerName(1)), "brokers");
+  }
+
+  /**
+   * The primary cluster's size: as created, for a stack that has data; else as configured
+   * (`--brokers`, SAGASTREAM_BROKERS), else 1. A different size asked of an existing stack is
+   * refused: its nodes' quorum is fixed when their storage is formatted.
+   */
+  brokers(): number {
+    const formatted = existsSync(
+      path.join(this.paths.componentDir(primaryBrokerName(1)), "data", "meta.properties"),
+    );
+    const created = existsSync(this.brokersFile)
+      ? Number(readFileSync(this.brokersFile, "utf8"))
+      : formatted
+        ? 1
+        : undefined;
+    const asked = this.config.brokers;
+    if (created !== undefined && asked !== undefined && asked !== created) {
+      throw new UsageError(
+        `the stack under ${this.paths.root} was created with ${created} broker(s); ` +
+          `to run ${asked}, remove it first with \`sagastream stack down --purge\``,
+      );
+    }
+    return created ?? asked ?? 1;
   }
 
   /**
@@ -109,11 +145,15 @@ export class Stack {
     this.report(
       `using Java ${prereqs.javaMajor} at ${prereqs.javaHome}, PostgreSQL at ${prereqs.pgBin}`,
     );
+    const brokers = this.brokers();
     await this.assertPortsFree(this.components(options));
     await resolveJvmComponents(this.paths.jvm, prereqs, this.report);
     await writeFile(this.paths.log4j, LOG4J);
+    await mkdir(path.dirname(this.brokersFile), { recursive: true });
+    await writeFile(this.brokersFile, `${brokers}\n`);
     const ctx: StackContext = {
       config: this.config,
+      brokers,
       paths: this.paths,
       prereqs,
       report: this.report,
@@ -145,9 +185,8 @@ export class Stack {
   private async assertPortsFree(components: Component[]): Promise<void> {
     for (const c of components) {
       if ((await runningPid(this.paths.pidFile(c.name), this.paths.root)) !== undefined) continue;
-      for (const port of c.ports) {
-        const number = this.config.ports[port];
-        if (await isPortBusy(number)) throw new PortBusyError(c.name, number, portKey(port));
+      for (const { port, key } of c.ports(this.config)) {
+        if (await isPortBusy(port)) throw new PortBusyError(c.name, port, key);
       }
     }
   }
@@ -207,7 +246,10 @@ export class Stack {
   /** Stops the running components (all, or `only` these), newest first. */
   async down(options: { only?: ComponentName[]; purge?: boolean } = {}): Promise<ComponentName[]> {
     const stopped: ComponentName[] = [];
-    const targets = COMPONENTS.filter((c) => options.only?.includes(c.name) ?? true);
+    // Every node a stack may have: one started with more brokers than now configured stops too.
+    const targets = stackComponents(MAX_BROKERS).filter(
+      (c) => options.only?.includes(c.name) ?? true,
+    );
     for (const wave of startWaves(targets).reverse()) {
       await Promise.all(
         wave.map(async (c) => {
@@ -242,15 +284,20 @@ export class Stack {
    * ports, whoever started it (this state dir, another checkout, or docker compose).
    */
   async isServing(options: UpOptions): Promise<boolean> {
-    const ctx = { config: this.config, paths: this.paths } as StackContext; // probes need only these
+    const ctx = this.probeContext();
     const results = await Promise.allSettled(this.components(options).map((c) => c.probe(ctx)));
     return results.every((r) => r.status === "fulfilled");
   }
 
+  private probeContext(): StackContext {
+    const { config, paths } = this;
+    return { config, paths, brokers: this.brokers() } as StackContext; // probes need only these
+  }
+
   async status(): Promise<ComponentStatus[]> {
-    const ctx = { config: this.config, paths: this.paths } as StackContext; // probes need only these
+    const ctx = this.probeContext();
     return Promise.all(
-      COMPONENTS.map(async (c) => {
+      stackComponents(ctx.brokers).map(async (c) => {
         const pid = await runningPid(this.paths.pidFile(c.name), this.paths.root);
         let problem: string | undefined;
         if (pid !== undefined) {
@@ -272,7 +319,7 @@ export class Stack {
 
   /** Prints the tail of one component's log (or of all), following it with `follow`. */
   async logs(component: string | undefined, lines: number, follow: boolean): Promise<void> {
-    const names = COMPONENTS.map((c) => c.name as string);
+    const names = stackComponents(this.brokers()).map((c) => c.name as string);
     if (component !== undefined && !names.includes(component)) {
       throw new UsageError(`unknown component "${component}": choose one of ${names.join(", ")}`);
     }
@@ -290,8 +337,13 @@ export class Stack {
     await new Promise((resolve) => tail.once("close", resolve));
   }
 
+  /** The connection settings; the local cluster's every broker unless KAFKA_BROKERS is set. */
   connectionEnv(): Record<string, string> {
-    return connectionEnv(this.config.connections);
+    const { connections, externalCluster, ports } = this.config;
+    const kafkaBrokers = externalCluster
+      ? connections.kafkaBrokers
+      : localConnections(ports, this.brokers()).kafkaBrokers;
+    return connectionEnv({ ...connections, kafkaBrokers });
   }
 }
 

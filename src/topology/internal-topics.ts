@@ -1,9 +1,15 @@
 /** The topics a topology's application needs besides its sources and sinks. */
 import type { Admin } from "@platformatic/kafka";
 import { TopologyError } from "../errors/index.js";
-import { deadLetterTopic } from "../kafka/index.js";
+import { deadLetterTopic, ensureTopics } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import { changelogTopic, type Topology } from "./builder.js";
+
+/**
+ * Changelogs are compacted; the active segment never is, so it rolls every 10 minutes (the
+ * default is 7 days) and a restore reads at most that much beyond each key's latest value.
+ */
+const CHANGELOG_CONFIGS = { "cleanup.policy": "compact", "segment.ms": String(10 * 60_000) };
 
 /**
  * Checks that the sources and sinks exist, creates the changelog topics (compacted, one
@@ -38,17 +44,16 @@ export async function prepareTopics(
       if (!existing.has(topic)) changelogs.push({ topic, partitions });
     }
   }
-  if (changelogs.length > 0) {
-    await admin.createTopics({
-      topics: changelogs.map(({ topic, partitions }) => ({ topic, partitions, replicas: -1 })),
-      configs: [{ name: "cleanup.policy", value: "compact" }],
-    });
-    log.info({ topics: changelogs.map((t) => t.topic) }, "created internal topics");
-  }
   const dlq = deadLetterTopic(applicationId);
-  if (!existing.has(dlq)) {
-    await admin.createTopics({ topics: [dlq], partitions: 1, replicas: -1 });
-  }
+  const created = await ensureTopics(admin, [
+    ...changelogs.map(({ topic, partitions }) => ({
+      topic,
+      partitions,
+      configs: CHANGELOG_CONFIGS,
+    })),
+    ...(existing.has(dlq) ? [] : [{ topic: dlq, partitions: 1 }]),
+  ]);
+  if (created.length > 0) log.info({ topics: created }, "created internal topics");
   partitionCounts.set(
     dlq,
     (await admin.metadata({ topics: [dlq] })).topics.get(dlq)?.partitionsCount ?? 1,

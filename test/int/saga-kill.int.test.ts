@@ -9,14 +9,14 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultPlan, type OrderService } from "../../examples/order/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import {
-  TERMINAL_EVENTS,
   expectOrderOutcomes,
+  notEnded,
   orders,
+  placeSteadily,
   watchSagaEvents,
 } from "../support/order-outcomes.js";
 import { orderWorld } from "../support/order-world.js";
@@ -83,23 +83,6 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** Which sagas had not ended, and where the unended ones stood: to explain a timeout. */
-function notEnded(
-  placed: readonly { orderId: string }[],
-  events: Awaited<ReturnType<typeof watchSagaEvents>>,
-): string {
-  const open = placed.filter((o) => !TERMINAL_EVENTS.has(events.last.get(o.orderId) ?? ""));
-  const silent = open.filter((o) => !events.last.has(o.orderId));
-  const sample = open
-    .filter((o) => events.last.has(o.orderId))
-    .slice(0, 5)
-    .map((o) => `  ${o.orderId}: ${events.trail(o.orderId)}`);
-  return (
-    `${events.ended()} of ${placed.length} ended; ${open.length} not, ` +
-    `${silent.length} of them without any event in the log; some of the others:\n${sample.join("\n")}`
-  );
-}
-
 describe("saga engine under SIGKILL", () => {
   it(`ends ${ORDERS} sagas exactly once while a worker is killed and restarted`, async () => {
     const w1 = await startWorker("w1", path.join(root, "w1"));
@@ -107,14 +90,7 @@ describe("saga engine under SIGKILL", () => {
     services = await world.startParticipants(faults, STEP_TIMEOUT_MS + 500);
     const events = await watchSagaEvents(kafka, world.codec, name);
     const placed = orders(ORDERS);
-    const placing = (async () => {
-      const started = Date.now();
-      for (let i = 0; i < placed.length; i += 10) {
-        await Promise.all(placed.slice(i, i + 10).map((o) => orderService.place(o)));
-        const due = started + ((i + 10) / ORDERS_PER_SECOND) * 1000; // a steady stream of orders
-        if (due > Date.now()) await sleep(due - Date.now());
-      }
-    })();
+    const placing = placeSteadily(orderService, placed, ORDERS_PER_SECOND);
     try {
       await waitUntil(() => (events.ended() >= ORDERS / 4 ? true : undefined), {
         timeoutMs: 120_000,

@@ -2,9 +2,15 @@
  * What the order-saga tests check: the saga-events log (read committed) and the participant
  * services' own tables against the fault plan, order by order.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import { expect } from "vitest";
-import type { FaultPlan, OrderData, serviceSchemas } from "../../examples/order/index.js";
+import type {
+  FaultPlan,
+  OrderData,
+  OrderService,
+  serviceSchemas,
+} from "../../examples/order/index.js";
 import type { KafkaSettings } from "../../src/kafka/index.js";
 import { followSagaEvents } from "../../src/saga/index.js";
 import type { AvroCodec } from "../../src/schema/index.js";
@@ -137,4 +143,35 @@ export function orders(count: number): OrderData[] {
     amountCents: 1_000 + i,
     items: [{ sku: `sku-${i % 5}`, quantity: 1 + (i % 3) }],
   }));
+}
+
+/** Places `placed` as a steady stream of `perSecond` orders, ten at a time. */
+export async function placeSteadily(
+  orderService: OrderService,
+  placed: readonly OrderData[],
+  perSecond: number,
+): Promise<void> {
+  const started = Date.now();
+  for (let i = 0; i < placed.length; i += 10) {
+    await Promise.all(placed.slice(i, i + 10).map((o) => orderService.place(o)));
+    const due = started + ((i + 10) / perSecond) * 1000;
+    if (due > Date.now()) await sleep(due - Date.now());
+  }
+}
+
+/** Which sagas had not ended, and where the unended ones stood: to explain a timeout. */
+export function notEnded(
+  placed: readonly { orderId: string }[],
+  events: Awaited<ReturnType<typeof watchSagaEvents>>,
+): string {
+  const open = placed.filter((o) => !TERMINAL_EVENTS.has(events.last.get(o.orderId) ?? ""));
+  const silent = open.filter((o) => !events.last.has(o.orderId));
+  const sample = open
+    .filter((o) => events.last.has(o.orderId))
+    .slice(0, 5)
+    .map((o) => `  ${o.orderId}: ${events.trail(o.orderId)}`);
+  return (
+    `${events.ended()} of ${placed.length} ended; ${open.length} not, ` +
+    `${silent.length} of them without any event in the log; some of the others:\n${sample.join("\n")}`
+  );
 }

@@ -10,14 +10,16 @@ import {
   type FaultPlan,
   type OrderService,
 } from "../../examples/order/index.js";
+import type { Connections } from "../../src/config/index.js";
 import type { KafkaSettings } from "../../src/kafka/index.js";
 import { createLogger } from "../../src/log/index.js";
 import { ConnectClient, removeOutboxPipeline } from "../../src/outbox/index.js";
 import { AvroCodec, createSchemaRegistry } from "../../src/schema/index.js";
 import { uniqueName } from "./names.js";
 
-export function orderWorld(label: string) {
-  const connections = inject("connections");
+/** `connections` moves parts of the world elsewhere (e.g. onto a cluster of the test's own). */
+export function orderWorld(label: string, moved: Partial<Connections> = {}) {
+  const connections = { ...inject("connections"), ...moved };
   const name = uniqueName(label);
   const pool = new pg.Pool({ connectionString: connections.databaseUrl, max: 16 });
   // Warnings of the test's own clients and services (a participant's failed command, a

@@ -72,6 +72,13 @@ describe("loadConfig", () => {
       "SAGASTREAM_CONNECT_PORT",
       /must differ from SAGASTREAM_KAFKA_PORT/,
     ],
+    [{ SAGASTREAM_BROKERS: "7" }, "SAGASTREAM_BROKERS", /from 1 to 5/],
+    [
+      // the third broker would listen on 19096
+      { SAGASTREAM_BROKERS: "3", SAGASTREAM_CONNECT_PORT: "19096" },
+      "SAGASTREAM_KAFKA_PORT",
+      /must differ from SAGASTREAM_CONNECT_PORT \(both use 19096\)/,
+    ],
   ])("rejects %j naming %s", (env, key, problem) => {
     let caught: unknown;
     try {

@@ -8,12 +8,14 @@ import { mirrorMakerProperties } from "../../src/stack/components/mirror-maker.j
 import { downloadedBytes } from "../../src/stack/jvm-resolve.js";
 import { stackPaths } from "../../src/stack/paths.js";
 import { renderProperties } from "../../src/stack/properties.js";
-import { COMPONENTS, startWaves } from "../../src/stack/stack.js";
+import { stackComponents, startWaves } from "../../src/stack/stack.js";
 
 const ctx = {
   config: loadConfig({}, {}, "/srv"),
   paths: stackPaths("/srv/.stack"),
+  brokers: 1,
 } as StackContext;
+const COMPONENTS = stackComponents(1);
 
 describe("renderProperties", () => {
   it("escapes what Java's Properties.load would misread", () => {
@@ -30,6 +32,13 @@ describe("startWaves", () => {
       ["kafka", "kafka-dr", "postgres"],
       ["connect", "mirror-maker", "registry"],
     ]);
+  });
+
+  it("starts every node of a three-broker primary cluster in the first wave", () => {
+    const first = startWaves(stackComponents(3))[0]
+      ?.map((c) => c.name)
+      .sort();
+    expect(first).toEqual(["kafka", "kafka-2", "kafka-3", "kafka-dr", "postgres"]);
   });
 
   it("ignores dependencies outside the selection (e.g. without --dr)", () => {
@@ -50,11 +59,37 @@ describe("startWaves", () => {
 
 describe("generated component configs", () => {
   it("gives the single-node broker what transactions need", () => {
-    const props = brokerProperties("/data", 19092, 19093);
+    const props = brokerProperties("/data", 1, 19092, [19093]);
     expect(props["transaction.state.log.replication.factor"]).toBe(1);
     expect(props["transaction.state.log.min.isr"]).toBe(1);
     expect(props["controller.quorum.voters"]).toBe("1@127.0.0.1:19093");
     expect(props.listeners).toBe("PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093");
+  });
+
+  it("makes three nodes one quorum with three replicas and two in sync", () => {
+    const props = brokerProperties("/data", 2, 19094, [19093, 19095, 19097]);
+    expect(props["node.id"]).toBe(2);
+    expect(props["controller.quorum.voters"]).toBe(
+      "1@127.0.0.1:19093,2@127.0.0.1:19095,3@127.0.0.1:19097",
+    );
+    expect(props.listeners).toBe("PLAINTEXT://127.0.0.1:19094,CONTROLLER://127.0.0.1:19095");
+    for (const key of [
+      "default.replication.factor",
+      "offsets.topic.replication.factor",
+      "transaction.state.log.replication.factor",
+    ]) {
+      expect(props[key], key).toBe(3);
+    }
+    expect(props["min.insync.replicas"]).toBe(2);
+    expect(props["transaction.state.log.min.isr"]).toBe(2);
+  });
+
+  it("lists every node of a three-broker stack to the stack's own clients", () => {
+    const props = connectWorkerProperties({ ...ctx, brokers: 3 });
+    expect(props["bootstrap.servers"]).toBe("127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096");
+    expect(
+      mirrorMakerProperties({ ...ctx, brokers: 3 })["offset-syncs.topic.replication.factor"],
+    ).toBe(3);
   });
 
   it("makes KRaft cluster ids of 22 base64url characters never starting with '-'", () => {

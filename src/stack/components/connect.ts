@@ -1,7 +1,7 @@
 /** A Kafka Connect worker (distributed mode) with the Debezium PostgreSQL connector plugin. */
 import path from "node:path";
-import { LOCAL_HOST } from "../../config/index.js";
-import { javaLaunch, type Component, type StackContext } from "../component.js";
+import { LOCAL_HOST, portKey } from "../../config/index.js";
+import { javaLaunch, primaryBootstrap, type Component, type StackContext } from "../component.js";
 import { writeProperties, type Properties } from "../properties.js";
 
 export const POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector";
@@ -13,7 +13,7 @@ function propsFile(ctx: StackContext): string {
 export function connectWorkerProperties(ctx: StackContext): Properties {
   const port = ctx.config.ports.connect;
   return {
-    "bootstrap.servers": `${LOCAL_HOST}:${ctx.config.ports.kafka}`,
+    "bootstrap.servers": primaryBootstrap(ctx),
     "group.id": "sagastream-connect",
     // Debezium outbox connectors set their own converters; these are the worker defaults.
     "key.converter": "org.apache.kafka.connect.storage.StringConverter",
@@ -22,9 +22,10 @@ export function connectWorkerProperties(ctx: StackContext): Properties {
     "config.storage.topic": "sagastream-connect-configs.internal",
     "offset.storage.topic": "sagastream-connect-offsets.internal",
     "status.storage.topic": "sagastream-connect-status.internal",
-    "config.storage.replication.factor": 1,
-    "offset.storage.replication.factor": 1,
-    "status.storage.replication.factor": 1,
+    // The broker's default.replication.factor: 1 on one broker, 3 on three.
+    "config.storage.replication.factor": -1,
+    "offset.storage.replication.factor": -1,
+    "status.storage.replication.factor": -1,
     "offset.flush.interval.ms": 1000,
     listeners: `http://${LOCAL_HOST}:${port}`,
     "rest.advertised.host.name": LOCAL_HOST,
@@ -38,7 +39,7 @@ export function connectWorkerProperties(ctx: StackContext): Properties {
 export function connect(): Component {
   return {
     name: "connect",
-    ports: ["connect"],
+    ports: (config) => [{ port: config.ports.connect, key: portKey("connect") }],
     dependsOn: ["kafka", "postgres"],
     disasterRecovery: false,
     readiness: "Connect's REST API to list the Debezium PostgreSQL connector plugin",

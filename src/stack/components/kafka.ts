@@ -1,23 +1,48 @@
-/** A single-node KRaft Kafka cluster (broker and controller in one process). */
+/**
+ * A KRaft Kafka cluster of one to five nodes, each broker and controller in one process: the
+ * primary cluster runs `stack up --brokers` nodes (default 1), the DR cluster one.
+ */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { LOCAL_HOST } from "../../config/index.js";
+import {
+  brokerPorts,
+  LOCAL_HOST,
+  portKey,
+  type Config,
+  type StackPorts,
+} from "../../config/index.js";
 import { ComponentFailedError } from "../../errors/index.js";
 import { withAdmin } from "../../kafka/index.js";
-import { javaLaunch, type Component, type StackContext } from "../component.js";
+import { javaLaunch, type Component, type ComponentName, type StackContext } from "../component.js";
 import { writeProperties, type Properties } from "../properties.js";
 
 const run = promisify(execFile);
 
 export interface BrokerSpec {
-  name: "kafka" | "kafka-dr";
+  /** `kafka`, `kafka-2` ... for the primary cluster's nodes, `kafka-dr` for the DR one. */
+  name: ComponentName;
+  /** The cluster's first node's ports; node n listens two above node n-1. */
   port: "kafka" | "drKafka";
   controllerPort: "kafkaController" | "drKafkaController";
   disasterRecovery: boolean;
+  /** This node's id (1-based) and the cluster's size. */
+  node: number;
+  nodes: number;
+}
+
+/** The component name of the primary cluster's node `node`: `kafka`, `kafka-2`, ... */
+export function primaryBrokerName(node: number): ComponentName {
+  return node === 1 ? "kafka" : `kafka-${node}`;
+}
+
+/** The ports of a cluster's nodes, as `brokerPorts` lays them out from its first node's. */
+function clusterPorts(ports: StackPorts, spec: BrokerSpec, node: number) {
+  const first = { ...ports, kafka: ports[spec.port], kafkaController: ports[spec.controllerPort] };
+  return brokerPorts(first, node);
 }
 
 /** A KRaft cluster id: 16 random bytes, base64url, never starting with "-". */
@@ -28,33 +53,45 @@ export function newClusterId(): string {
   }
 }
 
+/**
+ * One node's configuration. `controllerPorts` lists every node's controller port (node 1
+ * first): each node is a voter of the quorum.
+ */
 export function brokerProperties(
   dataDir: string,
+  node: number,
   port: number,
-  controllerPort: number,
+  controllerPorts: readonly number[],
 ): Properties {
+  const controllerPort = controllerPorts[node - 1] ?? 0;
+  const nodes = controllerPorts.length;
+  // The seed's durability (replication factor 3, min in-sync replicas 2) where there are
+  // enough brokers; one replica on a single node.
+  const replicas = Math.min(3, nodes);
+  const minInSync = Math.min(2, nodes);
   return {
     "process.roles": "broker,controller",
-    "node.id": 1,
-    "controller.quorum.voters": `1@${LOCAL_HOST}:${controllerPort}`,
+    "node.id": node,
+    "controller.quorum.voters": controllerPorts
+      .map((p, i) => `${i + 1}@${LOCAL_HOST}:${p}`)
+      .join(","),
     listeners: `PLAINTEXT://${LOCAL_HOST}:${port},CONTROLLER://${LOCAL_HOST}:${controllerPort}`,
     "advertised.listeners": `PLAINTEXT://${LOCAL_HOST}:${port}`,
     "controller.listener.names": "CONTROLLER",
     "inter.broker.listener.name": "PLAINTEXT",
     "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
     "log.dirs": dataDir,
-    // One broker: every internal topic has one replica (production uses 3 and min ISR 2).
-    "offsets.topic.replication.factor": 1,
+    "offsets.topic.replication.factor": replicas,
     "offsets.topic.num.partitions": 10,
-    "transaction.state.log.replication.factor": 1,
-    "transaction.state.log.min.isr": 1,
+    "transaction.state.log.replication.factor": replicas,
+    "transaction.state.log.min.isr": minInSync,
     "transaction.state.log.num.partitions": 10,
     // A dead worker's open transaction holds back read_committed readers (the participants)
     // until the broker aborts it: at its 10 s timeout, found by a sweep that runs every 10 s
     // by default, so up to 20 s. A 1 s sweep keeps it near the timeout.
     "transaction.abort.timed.out.transaction.cleanup.interval.ms": 1000,
-    "default.replication.factor": 1,
-    "min.insync.replicas": 1,
+    "default.replication.factor": replicas,
+    "min.insync.replicas": minInSync,
     "num.partitions": 1,
     "group.initial.rebalance.delay.ms": 0,
     "auto.create.topics.enable": true,
@@ -66,39 +103,52 @@ export function brokerProperties(
 /** A probe asks once and briefly: the stack retries it until the component is ready. */
 export const PROBE = { connectTimeoutMs: 1000, requestTimeoutMs: 2000, retries: 0 } as const;
 
+/**
+ * The cluster id its nodes are formatted with, kept beside its first node: made once, read by
+ * every node (synchronously, so nodes prepared at once never make two).
+ */
+function clusterIdOf(ctx: StackContext, spec: BrokerSpec): string {
+  const firstNode = spec.disasterRecovery ? spec.name : primaryBrokerName(1);
+  const file = path.join(ctx.paths.componentDir(firstNode), "cluster-id");
+  if (!existsSync(file)) writeFileSync(file, `${newClusterId()}\n`, { flag: "wx" });
+  return readFileSync(file, "utf8").trim();
+}
+
 export function kafkaBroker(spec: BrokerSpec): Component {
   const dirs = (ctx: StackContext) => {
     const root = ctx.paths.componentDir(spec.name);
     return { root, data: path.join(root, "data"), props: path.join(root, "server.properties") };
   };
+  const ports = (config: Config) => clusterPorts(config.ports, spec, spec.node);
   return {
     name: spec.name,
-    ports: [spec.port, spec.controllerPort],
+    ports: (config) => [
+      { port: ports(config).port, key: portKey(spec.port) },
+      { port: ports(config).controller, key: portKey(spec.controllerPort) },
+    ],
     dependsOn: [],
     disasterRecovery: spec.disasterRecovery,
-    readiness: "the broker to answer a metadata request",
+    readiness:
+      spec.nodes === 1
+        ? "the broker to answer a metadata request"
+        : `broker ${spec.node} to join the cluster of ${spec.nodes}`,
     stopSignal: "SIGTERM",
 
     async prepare(ctx) {
       const d = dirs(ctx);
       await mkdir(d.data, { recursive: true });
-      const props = brokerProperties(
-        d.data,
-        ctx.config.ports[spec.port],
-        ctx.config.ports[spec.controllerPort],
+      const controllerPorts = Array.from(
+        { length: spec.nodes },
+        (_, i) => clusterPorts(ctx.config.ports, spec, i + 1).controller,
       );
+      const props = brokerProperties(d.data, spec.node, ports(ctx.config).port, controllerPorts);
       await writeProperties(d.props, props, `${spec.name}: written by sagastream stack up`);
       if (existsSync(path.join(d.data, "meta.properties"))) return;
-      const idFile = path.join(d.root, "cluster-id");
-      const clusterId = existsSync(idFile)
-        ? (await readFile(idFile, "utf8")).trim()
-        : newClusterId();
-      await writeFile(idFile, `${clusterId}\n`);
       try {
         const { command, args } = javaLaunch(ctx, {
           heap: "256m",
           mainClass: "kafka.tools.StorageTool",
-          args: ["format", "-t", clusterId, "-c", d.props, "--ignore-formatted"],
+          args: ["format", "-t", clusterIdOf(ctx, spec), "-c", d.props, "--ignore-formatted"],
         });
         await run(command, args);
       } catch (error) {
@@ -115,14 +165,16 @@ export function kafkaBroker(spec: BrokerSpec): Component {
 
     async probe(ctx) {
       const settings = {
-        brokers: [`${LOCAL_HOST}:${ctx.config.ports[spec.port]}`],
+        brokers: [`${LOCAL_HOST}:${ports(ctx.config).port}`],
         clientId: "sagastream-stack-probe",
       };
       await withAdmin(
         settings,
         async (admin) => {
           const cluster = await admin.metadata({ topics: [] });
-          if (cluster.brokers.size === 0) throw new Error("no broker registered yet");
+          if (!cluster.brokers.has(spec.node)) {
+            throw new Error(`broker ${spec.node} is not registered yet`);
+          }
         },
         PROBE,
       );

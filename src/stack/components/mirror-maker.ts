@@ -6,7 +6,7 @@
 import path from "node:path";
 import { LOCAL_HOST } from "../../config/index.js";
 import { topicOffsets, withAdmin } from "../../kafka/index.js";
-import { javaLaunch, type Component, type StackContext } from "../component.js";
+import { javaLaunch, primaryBootstrap, type Component, type StackContext } from "../component.js";
 import { PROBE } from "./kafka.js";
 import { writeProperties, type Properties } from "../properties.js";
 
@@ -22,7 +22,7 @@ export function mirrorMakerProperties(ctx: StackContext): Properties {
   const flow = `${PRIMARY_ALIAS}->${DR_ALIAS}`;
   return {
     clusters: `${PRIMARY_ALIAS}, ${DR_ALIAS}`,
-    [`${PRIMARY_ALIAS}.bootstrap.servers`]: `${LOCAL_HOST}:${ctx.config.ports.kafka}`,
+    [`${PRIMARY_ALIAS}.bootstrap.servers`]: primaryBootstrap(ctx),
     [`${DR_ALIAS}.bootstrap.servers`]: `${LOCAL_HOST}:${ctx.config.ports.drKafka}`,
     [`${flow}.enabled`]: true,
     [`${DR_ALIAS}->${PRIMARY_ALIAS}.enabled`]: false,
@@ -50,11 +50,12 @@ export function mirrorMakerProperties(ctx: StackContext): Properties {
     // partition gone quiet at each offset flush, so a caught-up group translates exactly
     // within seconds. (A sync per record, offset.lag.max=0, cost half a core at 20 sagas/s.)
     "offset.flush.interval.ms": 2000,
-    // One broker per cluster locally (production: 3).
+    // The DR cluster has one broker locally (production: 3); the offset syncs live on the
+    // primary, which has `stack up --brokers`.
     "replication.factor": 1,
     "checkpoints.topic.replication.factor": 1,
     "heartbeats.topic.replication.factor": 1,
-    "offset-syncs.topic.replication.factor": 1,
+    "offset-syncs.topic.replication.factor": Math.min(3, ctx.brokers),
     "offset.storage.replication.factor": 1,
     "status.storage.replication.factor": 1,
     "config.storage.replication.factor": 1,
@@ -64,7 +65,7 @@ export function mirrorMakerProperties(ctx: StackContext): Properties {
 export function mirrorMaker(): Component {
   return {
     name: "mirror-maker",
-    ports: [],
+    ports: () => [],
     dependsOn: ["kafka", "kafka-dr"],
     disasterRecovery: true,
     readiness: "MirrorMaker 2's heartbeats to arrive on the DR cluster",

@@ -9,7 +9,7 @@ import { chown, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
-import { LOCAL_HOST, STACK_DATABASE } from "../../config/index.js";
+import { LOCAL_HOST, portKey, STACK_DATABASE } from "../../config/index.js";
 import { ComponentFailedError } from "../../errors/index.js";
 import type { Component, StackContext } from "../component.js";
 import type { LaunchSpec } from "../processes.js";
@@ -50,7 +50,7 @@ async function query(ctx: StackContext, database: string, sql: string): Promise<
 export function postgres(): Component {
   return {
     name: "postgres",
-    ports: ["postgres"],
+    ports: (config) => [{ port: config.ports.postgres, key: portKey("postgres") }],
     dependsOn: [],
     disasterRecovery: false,
     readiness: "PostgreSQL to accept connections",

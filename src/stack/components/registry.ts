@@ -4,9 +4,9 @@
  * schema ids to the DR cluster.
  */
 import path from "node:path";
-import { LOCAL_HOST } from "../../config/index.js";
+import { LOCAL_HOST, portKey } from "../../config/index.js";
 import { ensureTopics, withAdmin } from "../../kafka/index.js";
-import { javaLaunch, type Component, type StackContext } from "../component.js";
+import { javaLaunch, primaryBootstrap, type Component, type StackContext } from "../component.js";
 
 export const REGISTRY_VERSION = "3.0.9";
 export const REGISTRY_JOURNAL_TOPIC = "sagastream.registry-journal";
@@ -19,7 +19,7 @@ function baseUrl(ctx: StackContext): string {
 export function registry(): Component {
   return {
     name: "registry",
-    ports: ["registry"],
+    ports: (config) => [{ port: config.ports.registry, key: portKey("registry") }],
     dependsOn: ["kafka"],
     disasterRecovery: false,
     readiness: "the registry to answer GET /apis/ccompat/v7/subjects",
@@ -28,7 +28,7 @@ export function registry(): Component {
     async prepare(ctx) {
       // Created here, not by the broker's auto-create, so the journal is never expired.
       const settings = {
-        brokers: [`${LOCAL_HOST}:${ctx.config.ports.kafka}`],
+        brokers: primaryBootstrap(ctx).split(","),
         clientId: "sagastream-stack",
       };
       await withAdmin(settings, (admin) =>
@@ -37,7 +37,6 @@ export function registry(): Component {
           [REGISTRY_JOURNAL_TOPIC, SNAPSHOTS_TOPIC].map((topic) => ({
             topic,
             partitions: 1, // the journal is one ordered log
-            replicas: 1,
             configs: { "retention.ms": "-1" },
           })),
         ),
@@ -57,7 +56,7 @@ export function registry(): Component {
           "quarkus.http.host": LOCAL_HOST,
           "quarkus.http.port": ctx.config.ports.registry,
           "apicurio.storage.kind": "kafkasql",
-          "apicurio.kafkasql.bootstrap.servers": `${LOCAL_HOST}:${ctx.config.ports.kafka}`,
+          "apicurio.kafkasql.bootstrap.servers": primaryBootstrap(ctx),
           "apicurio.kafkasql.topic": REGISTRY_JOURNAL_TOPIC,
           "apicurio.kafkasql.snapshots.topic": SNAPSHOTS_TOPIC,
           // Lets tests and operators delete subjects through the Confluent API.
