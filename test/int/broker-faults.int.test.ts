@@ -24,6 +24,7 @@ import { sagaTopics } from "../../src/saga/index.js";
 import { Stack, type ComponentName } from "../../src/stack/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import {
+  clock,
   expectOrderOutcomes,
   notEnded,
   orders,
@@ -34,7 +35,7 @@ import { orderWorld } from "../support/order-world.js";
 import { spawnWorker, type WorkerProcess } from "../support/worker-process.js";
 
 const ORDERS = 2_000;
-const ORDERS_PER_SECOND = 50;
+const ORDERS_PER_SECOND = 20;
 const STEP_TIMEOUT_MS = 10_000;
 const DOWN_MS = 60_000;
 const BROKERS: ComponentName[] = ["kafka", "kafka-2", "kafka-3"];
@@ -108,15 +109,18 @@ async function killBroker(broker: ComponentName): Promise<void> {
   );
 }
 
-/** Every partition of the cluster's topics has all its replicas in sync again. */
+/**
+ * Every partition of the cluster's topics has all its replicas in sync again (the client
+ * hides the internal topics' metadata; they are replicated like the others).
+ */
 async function waitFullyReplicated(kafka: KafkaSettings): Promise<void> {
   await waitUntil(
     () =>
       withAdmin(kafka, async (admin) => {
-        const topics = await admin.listTopics({ includeInternals: true });
+        const topics = await admin.listTopics();
         const metadata = await admin.metadata({ topics, forceUpdate: true });
         const behind = [...metadata.topics.values()].flatMap((t) =>
-          t.partitions.filter((p) => p.isr.length < p.replicas.length),
+          (t?.partitions ?? []).filter((p) => p.isr.length < p.replicas.length),
         );
         return behind.length === 0 ? true : undefined;
       }),
@@ -133,6 +137,15 @@ async function busiestLeader(kafka: KafkaSettings, topic: string): Promise<Compo
     const [node] = [...led.entries()].sort((a, b) => b[1] - a[1])[0] ?? [1];
     return BROKERS[node - 1] ?? "kafka";
   });
+}
+
+/** A worker's warnings and errors, one short line each: what a fault did to it. */
+function reportWarning(label: string, line: string): void {
+  if (!line.startsWith("{")) return;
+  const entry = JSON.parse(line) as { level: number; msg: string; err?: { message?: string } };
+  if (entry.level < 40) return;
+  const reason = entry.err?.message === undefined ? "" : `: ${entry.err.message}`;
+  process.stderr.write(`${label} at ${clock()}: ${entry.msg}${reason}\n`);
 }
 
 describe("saga engine on three brokers", () => {
@@ -154,6 +167,9 @@ describe("saga engine on three brokers", () => {
           label,
           path.join(root, label),
           workerOptions,
+          (line) => {
+            reportWarning(label, line);
+          },
         ),
       );
     }
@@ -191,20 +207,22 @@ describe("saga engine on three brokers", () => {
     try {
       await whenEnded(ORDERS / 5, "a fifth of the sagas to end before the first kill");
       const first = await busiestLeader(kafka, topics.events);
+      process.stderr.write(`broker faults: ${first} killed at ${clock()}\n`);
       const endedAtFirst = events.ended();
       await killBroker(first);
       await stack.up({ dr: false, only: [first] });
-      process.stderr.write(`broker faults: ${first} killed and restarted\n`);
+      process.stderr.write(`broker faults: ${first} killed and restarted at ${clock()}\n`);
 
       await waitFullyReplicated(kafka);
       await whenEnded(endedAtFirst + ORDERS / 10, "sagas to go on ending after the restart");
       const second = BROKERS.find((b) => b !== first) ?? "kafka-2";
       const endedAtSecond = events.ended();
+      process.stderr.write(`broker faults: ${second} killed at ${clock()}\n`);
       await killBroker(second);
       await sleep(DOWN_MS);
       const endedWhileDown = events.ended() - endedAtSecond;
       await stack.up({ dr: false, only: [second] });
-      process.stderr.write(`broker faults: ${second} down for ${DOWN_MS / 1000} s\n`);
+      process.stderr.write(`broker faults: ${second} back at ${clock()}\n`);
 
       await placing;
       await whenEnded(ORDERS, `all ${ORDERS} sagas to end`, 300_000);

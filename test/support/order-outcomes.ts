@@ -23,6 +23,11 @@ export const TERMINAL_EVENTS = new Set([
   "SagaFailed",
 ]);
 
+/** Seconds since the test process started: the clock of saga trails and test phases. */
+export function clock(at = Date.now()): string {
+  return `${((at - performance.timeOrigin) / 1000).toFixed(1)}s`;
+}
+
 /** Follows `<app>.saga-events`: each saga's last event type, and how often each type occurred. */
 export async function watchSagaEvents(
   kafka: KafkaSettings,
@@ -35,12 +40,12 @@ export async function watchSagaEvents(
   const follower = await followSagaEvents(
     kafka,
     { applicationId, groupId: `${applicationId}-watcher-${Date.now()}`, codec },
-    ({ record: { sagaId, event } }) => {
+    ({ record: { sagaId, event }, timestamp }) => {
       last.set(sagaId, event.type);
       const key = `${sagaId}/${event.type}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
       const trail = trails.get(sagaId) ?? [];
-      trail.push(describeEvent(event));
+      trail.push(`${describeEvent(event)}@${clock(Number(timestamp))}`);
       trails.set(sagaId, trail);
     },
   );
