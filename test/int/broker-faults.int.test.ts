@@ -120,7 +120,7 @@ async function waitFullyReplicated(kafka: KafkaSettings): Promise<void> {
         const topics = await admin.listTopics();
         const metadata = await admin.metadata({ topics, forceUpdate: true });
         const behind = [...metadata.topics.values()].flatMap((t) =>
-          (t?.partitions ?? []).filter((p) => p.isr.length < p.replicas.length),
+          t.partitions.filter((p) => p.isr.length < p.replicas.length),
         );
         return behind.length === 0 ? true : undefined;
       }),

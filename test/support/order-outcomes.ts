@@ -45,7 +45,7 @@ export async function watchSagaEvents(
       const key = `${sagaId}/${event.type}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
       const trail = trails.get(sagaId) ?? [];
-      trail.push(`${describeEvent(event)}@${clock(Number(timestamp))}`);
+      trail.push(`${describeEvent(event)}@${clock(timestamp)}`);
       trails.set(sagaId, trail);
     },
   );
