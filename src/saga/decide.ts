@@ -203,6 +203,14 @@ function react<D>(
       if (pivot !== undefined && (pivotState?.phase === StepPhase.Done || pivotState?.maybeDone)) {
         return reject(`it is past its pivot "${pivot.name}" and can only go forward`);
       }
+      // Refused rather than deferred: compensating while the pivot's command is out would undo
+      // the payment of an order that then ships. The pivot's own outcome turns the saga back
+      // if it fails; if it succeeds, there is nothing left to cancel.
+      if (pivot !== undefined && pivotState !== undefined) {
+        return reject(
+          `its pivot "${pivot.name}" has been sent and decides whether it goes forward or back`,
+        );
+      }
       return {
         events: [
           { type: "CompensationStarted", at: input.at, reason: input.reason, cancelled: true },

@@ -242,9 +242,11 @@ export class SagaProcessor implements Processor<
   ): Promise<SagaRecord | undefined> {
     const decision = this.decideTimerSafely(definition, sagaId, existing?.state, input);
     if ("rejected" in decision) {
-      this.options.logger.debug(
+      // An operator's refused request is worth seeing; late replies and stale timers are not.
+      const operator = input.type === "Cancel" || input.type === "Retry";
+      this.options.logger[operator ? "warn" : "debug"](
         { sagaId, input: input.type, reason: decision.rejected },
-        "input rejected",
+        operator ? "operator request refused" : "input rejected",
       );
       return undefined;
     }

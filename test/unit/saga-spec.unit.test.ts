@@ -301,6 +301,18 @@ describe("order saga: cancel", () => {
     expect(s.state?.reason).toBe("customer changed their mind");
   });
 
+  it("refuses while the pivot's command is in flight: its outcome decides the saga", () => {
+    // Review (issue 13): accepted, the earlier steps were compensated while the shipment went
+    // ahead, and the saga stayed COMPENSATING.
+    const s = upTo("ship").cancel();
+    expect(s.last).toMatchObject({
+      rejected: 'its pivot "ship" has been sent and decides whether it goes forward or back',
+    });
+    s.succeed("ship").succeed("notify");
+    expect(s.state?.status).toBe(SagaStatus.Completed);
+    expect(s.commands().some((c) => c.includes(":undo:"))).toBe(false);
+  });
+
   it("refuses after the pivot, and for a saga that has ended", () => {
     const afterPivot = upTo("notify").cancel();
     expect(afterPivot.last).toMatchObject({
