@@ -156,7 +156,15 @@ function react<D>(
         return reject(`no command was issued for step "${input.step}"`);
       }
       const phase = input.action === StepAction.Do ? StepPhase.Doing : StepPhase.Undoing;
-      if (!isActive(state.status) || current.phase !== phase) {
+      // While FAILED the saga waits for an operator, but a sibling's success still counts: the
+      // operator's retry then re-issues only what is left (siblings' failures and timeouts
+      // are not acted on now; the retry re-issues those steps).
+      const siblingSucceeded =
+        state.status === SagaStatus.Failed &&
+        input.type === "Reply" &&
+        input.outcome === "success" &&
+        state.failed?.step !== input.step;
+      if ((!isActive(state.status) && !siblingSucceeded) || current.phase !== phase) {
         return reject(`step "${input.step}" is ${current.phase} in a ${state.status} saga`);
       }
       if (input.type === "Reply") return replied(sagaId, step, state, current, input);
@@ -226,8 +234,18 @@ function react<D>(
       }
       const requested: SagaEvent = { type: "RetryRequested", at: input.at };
       const resumed = evolve(state, requested);
+      // The failed step, and every sibling still unfinished in the same direction: their
+      // replies or timers may have come while FAILED and been set aside.
+      const unfinished = definition.stages
+        .flat()
+        .filter((s) => s.name !== step.name && resumed.steps[s.name]?.phase === current.phase);
       return {
-        events: [requested, issue(step, failed.action, current.attempt + 1, resumed, input.at)],
+        events: [
+          requested,
+          ...[step, ...unfinished].map((s) =>
+            issue(s, failed.action, (resumed.steps[s.name]?.attempt ?? 0) + 1, resumed, input.at),
+          ),
+        ],
       };
     }
     default: {

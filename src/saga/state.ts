@@ -162,18 +162,21 @@ export function evolve(state: SagaState | undefined, event: SagaEvent): SagaStat
     case "RetryRequested": {
       const failed = s.failed;
       if (failed === undefined) return s;
-      return withStep(
-        {
-          ...s,
-          status: failed.action === StepAction.Do ? SagaStatus.Running : SagaStatus.Compensating,
-          failed: undefined,
-        },
-        failed.step,
-        (step) => ({
-          ...started(step, failed.step),
-          budgetFrom: started(step, failed.step).attempt,
-        }),
+      // A fresh retry budget for the failed step and for each sibling still unfinished in the
+      // same direction (the operator's retry re-issues them all).
+      const phase = s.steps[failed.step]?.phase;
+      const steps = Object.fromEntries(
+        Object.entries(s.steps).map(([name, step]) => [
+          name,
+          step.phase === phase ? { ...step, budgetFrom: step.attempt } : step,
+        ]),
       );
+      return {
+        ...s,
+        steps,
+        status: failed.action === StepAction.Do ? SagaStatus.Running : SagaStatus.Compensating,
+        failed: undefined,
+      };
     }
     default: {
       const unknown: never = event;

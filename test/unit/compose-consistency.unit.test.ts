@@ -37,7 +37,7 @@ describe("docker-compose.yml", () => {
   });
 
   it("configures MirrorMaker 2 as the stack does, but for the compose network", () => {
-    const ctx = { config: loadConfig({}), paths: stackPaths("/x") } as StackContext;
+    const ctx = { config: loadConfig({}), paths: stackPaths("/x"), brokers: 1 } as StackContext;
     const expected = Object.entries(mirrorMakerProperties(ctx)).filter(
       ([k]) => !k.endsWith("bootstrap.servers"),
     );

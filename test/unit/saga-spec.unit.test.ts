@@ -364,3 +364,51 @@ describe("order saga: parallel group, pivot, forward recovery", () => {
     expect(s.commands().some((c) => c.includes(":undo:"))).toBe(false);
   });
 });
+
+describe("a FAILED saga's other steps in flight", () => {
+  // Review (issue 13): while FAILED, the replies and timeouts of the other steps were dropped,
+  // and an operator's retry re-issued only the failed step: the saga then waited forever.
+  const fulfil = defineSaga<Order>({
+    name: "fulfil",
+    version: 1,
+    participants: ["shipping", "email", "loyalty"],
+    stages: [
+      step({ name: "ship", participant: "shipping", command: cmd("Ship"), pivot: true }),
+      parallel("after", [
+        step({
+          name: "notify",
+          participant: "email",
+          command: cmd("Notify"),
+          retry: { maxAttempts: 2, jitter: 0 },
+        }),
+        step({ name: "points", participant: "loyalty", command: cmd("AddPoints") }),
+      ]),
+    ],
+  });
+  const failedWhilePointsRun = () => {
+    const s = new SagaScenario(fulfil, "o-1").start(order).succeed("ship");
+    s.fail("notify", "smtp down", { retriable: true }).retryDue("notify");
+    s.fail("notify", "smtp down", { retriable: true });
+    expect(s.state?.status).toBe(SagaStatus.Failed);
+    return s;
+  };
+
+  it("records a sibling's success that arrives while FAILED, and completes after the retry", () => {
+    const s = failedWhilePointsRun().succeed("points");
+    expect(s.types("last")).toEqual(["StepSucceeded"]);
+    expect(s.state?.status).toBe(SagaStatus.Failed);
+    s.retry();
+    expect(s.commands().slice(-1)).toEqual(["email:do:Notify"]);
+    s.succeed("notify");
+    expect(s.state?.status).toBe(SagaStatus.Completed);
+  });
+
+  it("re-issues, on the operator's retry, a sibling whose answer or timer was lost meanwhile", () => {
+    const s = failedWhilePointsRun().timeout("points"); // dropped: an operator decides now
+    expect(s.last).toMatchObject({ rejected: expect.stringContaining("FAILED") as unknown });
+    s.retry();
+    expect(s.commands().slice(-2).sort()).toEqual(["email:do:Notify", "loyalty:do:AddPoints"]);
+    s.succeed("points").succeed("notify");
+    expect(s.state?.status).toBe(SagaStatus.Completed);
+  });
+});
