@@ -24,6 +24,7 @@ export const ErrorCode = {
   SagaDefinitionInvalid: "SAGA_DEFINITION_INVALID",
   CommandRefused: "COMMAND_REFUSED",
   CircuitOpen: "CIRCUIT_OPEN",
+  CircuitCallTimeout: "CIRCUIT_CALL_TIMEOUT",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -310,11 +311,24 @@ export class CircuitOpenError extends SagastreamError {
   readonly compensates = false;
   constructor(
     readonly downstream: string,
-    retryInMs: number,
+    /** When the breaker lets a trial through: the saga's retry waits at least this long. */
+    readonly retryInMs: number,
   ) {
     super(
       `calls to ${downstream} are suspended after repeated failures; the next trial is in ${Math.ceil(retryInMs / 1000)} s`,
     );
+  }
+}
+
+/** A call through a circuit breaker did not settle in time; it counts as a failure. */
+export class CircuitCallTimeoutError extends SagastreamError {
+  readonly code = ErrorCode.CircuitCallTimeout;
+  readonly retriable = true;
+  constructor(
+    readonly downstream: string,
+    timeoutMs: number,
+  ) {
+    super(`${downstream} did not answer within ${Math.round(timeoutMs / 1000)} s`);
   }
 }
 

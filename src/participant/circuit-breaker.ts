@@ -3,15 +3,18 @@
  * opens and fails calls at once for `openMs`; then it lets `halfOpenTrials` calls through, and
  * closes when all of them succeed or opens again at the first failure. (cockatiel and opossum
  * count failures as a ratio and try a single call when half-open; these are the counts the
- * engine documents.) The clock is injected so tests need no waiting.
+ * engine documents.) A refusal (CommandRefusedError) is an answer, not a failure; a call that
+ * has not settled after `callTimeoutMs` is one. The clock is injected so tests need no waiting.
  */
-import { CircuitOpenError } from "../errors/index.js";
+import { CircuitCallTimeoutError, CircuitOpenError, CommandRefusedError } from "../errors/index.js";
 
 export interface CircuitBreakerOptions {
   failureThreshold: number;
   windowMs: number;
   openMs: number;
   halfOpenTrials: number;
+  /** A call still pending after this long fails (and frees its half-open trial). */
+  callTimeoutMs: number;
 }
 
 export const DEFAULT_CIRCUIT_BREAKER: Readonly<CircuitBreakerOptions> = {
@@ -19,6 +22,7 @@ export const DEFAULT_CIRCUIT_BREAKER: Readonly<CircuitBreakerOptions> = {
   windowMs: 60_000,
   openMs: 30_000,
   halfOpenTrials: 3,
+  callTimeoutMs: 5_000,
 };
 
 export const CircuitState = { Closed: "closed", Open: "open", HalfOpen: "half-open" } as const;
@@ -58,12 +62,28 @@ export class CircuitBreaker {
     }
     if (state === CircuitState.HalfOpen) this.trialsStarted += 1;
     try {
-      const result = await call();
+      const result = await this.withinTimeout(call);
       this.succeeded(state);
       return result;
     } catch (error) {
-      this.failed(state);
+      if (error instanceof CommandRefusedError) this.succeeded(state);
+      else this.failed(state);
       throw error;
+    }
+  }
+
+  private async withinTimeout<T>(call: () => Promise<T>): Promise<T> {
+    const { callTimeoutMs } = this.options;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new CircuitCallTimeoutError(this.downstream, callTimeoutMs));
+      }, callTimeoutMs);
+    });
+    try {
+      return await Promise.race([call(), timedOut]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

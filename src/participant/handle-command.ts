@@ -64,6 +64,8 @@ type Tally = "succeeded" | "refused" | "failed" | "duplicates" | "nothingToUndo"
 export interface HandledOnce extends HandledCommand {
   /** A failure the saga should retry (nothing was recorded). */
   transient?: true;
+  /** For a transient failure: how long the saga should wait before retrying. */
+  retryAfterMs?: number;
   /** `decided` wrote the reply in the transaction. */
   replied?: boolean;
   /** How much later the handler asked the reply to go (0: at once). */
@@ -121,7 +123,9 @@ export async function handleCommand(
       { sagaId: command.sagaId, step: command.step, err: thrown },
       "command failed; the saga will retry",
     );
-    return { ...transient(toError(thrown).message), delayMs: 0 };
+    // An open breaker says when it tries again: a retry before then would fail the same way.
+    const retryAfterMs = thrown instanceof CircuitOpenError ? thrown.retryInMs : 0;
+    return { ...transient(toError(thrown).message), retryAfterMs, delayMs: 0 };
   }
 }
 

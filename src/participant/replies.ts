@@ -32,7 +32,7 @@ export function replyTo(
   serde: Serde<SagaReply>,
   command: SagaCommand,
   record: ConsumedRecord,
-  handled: HandledCommand & { transient?: true },
+  handled: HandledCommand & { transient?: true; retryAfterMs?: number },
 ): OutgoingReply {
   const reply: SagaReply = {
     sagaId: command.sagaId,
@@ -43,6 +43,7 @@ export function replyTo(
     retriable: handled.transient === true,
     reason: handled.reason,
     result: handled.result,
+    retryAfterMs: handled.retryAfterMs ?? 0,
   };
   const commandId = headerText(record, SAGA_HEADERS.messageId) ?? String(record.offset);
   const headers: Record<string, string> = {

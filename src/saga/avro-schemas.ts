@@ -159,6 +159,12 @@ export const sagaReplySchema = {
     field("retriable", "boolean", "a transient failure: another attempt may cure it"),
     field("reason", "string"),
     field("result", result),
+    {
+      name: "retryAfterMs",
+      type: "int",
+      default: 0,
+      doc: "a transient failure: retry no sooner than this (an open circuit breaker); 0: any time",
+    },
   ],
 } as unknown as avro.Schema;
 

@@ -81,7 +81,7 @@ function afterFailure<D>(
   step: Step<D>,
   action: StepAction,
   state: SagaState,
-  failure: { reason: string; retriable: boolean; at: number },
+  failure: { reason: string; retriable: boolean; at: number; retryAfterMs?: number },
 ): SagaEvent[] {
   const { reason, at } = failure;
   const current = state.steps[step.name];
@@ -89,7 +89,10 @@ function afterFailure<D>(
   const used = current.attempt - current.budgetFrom;
   const mayRetry = state.status === SagaStatus.Running || action === StepAction.Undo;
   if (failure.retriable && mayRetry && used < step.retry.maxAttempts) {
-    const delay = retryDelayMs(step.retry, used, `${sagaId}/${step.name}/${action}`);
+    const delay = Math.max(
+      retryDelayMs(step.retry, used, `${sagaId}/${step.name}/${action}`),
+      failure.retryAfterMs ?? 0,
+    );
     return [
       {
         type: "RetryScheduled",
@@ -284,6 +287,7 @@ function replied<D>(
       reason: input.reason,
       retriable: input.retriable,
       at,
+      retryAfterMs: input.retryAfterMs ?? 0,
     }),
   };
 }

@@ -39,6 +39,11 @@ export interface StepReply {
   retriable: boolean;
   reason: string;
   result: StepResult;
+  /**
+   * The earliest the participant can take another attempt (an open circuit breaker says when
+   * it lets a trial through); the retry waits at least this long. 0: no wish.
+   */
+  retryAfterMs?: number;
 }
 
 export type SagaInput =

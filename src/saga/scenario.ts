@@ -43,12 +43,17 @@ export class SagaScenario<D> {
     return this.reply(step, { outcome: "success", retriable: false, reason: "", result });
   }
 
-  fail(step: string, reason = "refused", options: { retriable?: boolean } = {}): this {
+  fail(
+    step: string,
+    reason = "refused",
+    options: { retriable?: boolean; retryAfterMs?: number } = {},
+  ): this {
     return this.reply(step, {
       outcome: "failure",
       retriable: options.retriable ?? false,
       reason,
       result: {},
+      retryAfterMs: options.retryAfterMs ?? 0,
     });
   }
 
@@ -97,7 +102,7 @@ export class SagaScenario<D> {
     step: string,
     outcome: Pick<
       Extract<SagaInput, { type: "Reply" }>,
-      "outcome" | "retriable" | "reason" | "result"
+      "outcome" | "retriable" | "reason" | "result" | "retryAfterMs"
     >,
   ): this {
     const { action, attempt } = this.awaiting(step);

@@ -1,6 +1,14 @@
-import { describe, expect, it } from "vitest";
-import { CircuitOpenError } from "../../src/errors/index.js";
-import { CircuitBreaker, CircuitState } from "../../src/participant/index.js";
+import { describe, expect, it, vi } from "vitest";
+import {
+  CircuitCallTimeoutError,
+  CircuitOpenError,
+  CommandRefusedError,
+} from "../../src/errors/index.js";
+import {
+  CircuitBreaker,
+  CircuitState,
+  DEFAULT_CIRCUIT_BREAKER,
+} from "../../src/participant/index.js";
 
 function breaker() {
   let clock = 0;
@@ -59,5 +67,42 @@ describe("CircuitBreaker (defaults: 5 failures in 60 s, open 30 s, 3 half-open t
     expect(await pass()).toBeInstanceOf(CircuitOpenError);
     await Promise.all(slow);
     expect(b.state).toBe(CircuitState.Closed);
+  });
+});
+
+describe("CircuitBreaker: what counts as the downstream failing (review, issue 13)", () => {
+  it("does not count refusals: the downstream answered", async () => {
+    const { b, tick } = breaker();
+    for (let i = 0; i < 10; i += 1) {
+      const refused = await b
+        .run(() => Promise.reject(new CommandRefusedError("card declined")))
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(CommandRefusedError);
+      tick(1_000);
+    }
+    expect(b.state).toBe(CircuitState.Closed);
+  });
+
+  it("fails a call that outlives its timeout, so a hung half-open trial cannot stall it", async () => {
+    vi.useFakeTimers();
+    try {
+      const b = new CircuitBreaker("gateway", { ...DEFAULT_CIRCUIT_BREAKER, callTimeoutMs: 5_000 });
+      const hung = b.run(() => new Promise<never>(() => undefined)).catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(5_000);
+      const error = await hung;
+      expect(error).toBeInstanceOf(CircuitCallTimeoutError);
+      expect((error as Error).message).toMatch(/gateway did not answer within 5 s/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("says when the next trial is, for the saga's retry to wait that long", async () => {
+    const { fail, pass, tick } = breaker();
+    for (let i = 0; i < 5; i += 1) await fail();
+    tick(12_000);
+    const refused = await pass();
+    expect(refused).toBeInstanceOf(CircuitOpenError);
+    expect((refused as CircuitOpenError).retryInMs).toBe(18_000);
   });
 });

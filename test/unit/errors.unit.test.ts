@@ -17,6 +17,7 @@ import {
   SchemaIncompatibleError,
   SagaDefinitionError,
   CommandRefusedError,
+  CircuitCallTimeoutError,
   CircuitOpenError,
   RegistryUnavailableError,
   RecordMisplacedError,
@@ -43,6 +44,12 @@ describe("error classes", () => {
       code: "CIRCUIT_OPEN",
       retriable: true,
       says: /calls to payment-gateway are suspended .* next trial is in 30 s/,
+    },
+    {
+      make: () => new CircuitCallTimeoutError("payment-gateway", 5_000),
+      code: "CIRCUIT_CALL_TIMEOUT",
+      retriable: true,
+      says: /payment-gateway did not answer within 5 s/,
     },
     {
       make: () => new SagaDefinitionError("order", 'step "pay" names no participant'),

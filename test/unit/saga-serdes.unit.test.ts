@@ -153,8 +153,16 @@ describe("the engine's Avro serdes", () => {
       retriable: true,
       reason: "downstream unavailable",
       result: { code: "503" },
+      retryAfterMs: 12_000,
     };
     expect(serdes.reply.deserialize(serdes.reply.serialize(reply))).toEqual(reply);
+    // A participant that says nothing of when to retry (written before the field existed).
+    const older: SagaReply = { ...reply };
+    delete older.retryAfterMs;
+    expect(serdes.reply.deserialize(serdes.reply.serialize(older))).toEqual({
+      ...older,
+      retryAfterMs: 0,
+    });
     for (const control of [
       { type: "Cancel", reason: "customer asked" },
       { type: "Retry" },

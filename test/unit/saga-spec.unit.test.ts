@@ -200,6 +200,15 @@ describe("order saga: retries and timeouts", () => {
     expect(s.commands().filter((c) => c === "payment:do:Charge")).toHaveLength(3);
   });
 
+  it("waits as long as the participant asks before retrying (an open circuit breaker)", () => {
+    // Review (issue 13): a breaker open for 30 s met retries ~1.5 s apart, and every saga
+    // that met it compensated.
+    const s = upTo("charge").at(1_000);
+    s.fail("charge", "circuit open", { retriable: true, retryAfterMs: 30_000 });
+    const retry = s.events.findLast((e) => e.type === "RetryScheduled");
+    expect(retry).toMatchObject({ retryAt: 31_000 });
+  });
+
   it("compensates once the retries are exhausted", () => {
     const s = upTo("charge");
     for (let i = 0; i < 2; i += 1) s.fail("charge", "busy", { retriable: true }).retryDue("charge");
