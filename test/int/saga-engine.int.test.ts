@@ -89,7 +89,10 @@ describe("saga engine on the real stack", () => {
     expect(types.at(-1)).toBe("SagaCompleted");
     expect(types.filter((t) => t === "StepSucceeded")).toHaveLength(3);
     expect(saga.history.map((h) => h.seq)).toEqual(types.map((_, i) => i + 1));
-    const cancel = await fetch(`${api}/sagas/${completedId ?? ""}/cancel`, { method: "POST" });
+    const cancel = await fetch(`${api}/sagas/${completedId ?? ""}/cancel`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+    });
     expect(cancel.status).toBe(409);
     expect(((await cancel.json()) as { error: string }).error).toBe(
       `${completedId ?? ""} is COMPLETED: only a RUNNING (or FAILED) saga can be cancelled`,
