@@ -3,12 +3,14 @@
  * The engine's writes (inbox, idempotency records, outbox rows) and a service's own changes
  * commit together through it.
  */
-import type pg from "pg";
+import pg from "pg";
+import { CommitOutcomeUnknownError } from "../errors/index.js";
 
 /**
  * Runs `fn` in a transaction on a client of `pool` and returns what it returns. If `fn` (or
  * the COMMIT) throws, the transaction is rolled back and the error rethrown; a client whose
- * ROLLBACK failed too (a broken connection) is discarded, not returned to the pool.
+ * ROLLBACK failed too (a broken connection) is discarded, not returned to the pool. A COMMIT
+ * whose connection was lost throws CommitOutcomeUnknownError: it may have committed.
  *
  * `begin` opens the transaction: `BEGIN`, to which a caller may append its first statements
  * (without parameters), sent in the same round trip; `fn` gets their results, in order. And
@@ -37,7 +39,10 @@ export async function withTransaction<T>(
       deferred.push(statement);
     });
     // A statement that fails stops the rest, COMMIT included: the ROLLBACK below ends it.
-    await client.query([...deferred, "COMMIT"].join("; "));
+    await client.query([...deferred, "COMMIT"].join("; ")).catch((error: unknown) => {
+      // The server's own error means it did not commit; a lost connection leaves it unknown.
+      throw error instanceof pg.DatabaseError ? error : new CommitOutcomeUnknownError(error);
+    });
     return result;
   } catch (error) {
     await client.query("ROLLBACK").catch((rollbackError: unknown) => {

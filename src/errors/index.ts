@@ -25,6 +25,7 @@ export const ErrorCode = {
   CommandRefused: "COMMAND_REFUSED",
   CircuitOpen: "CIRCUIT_OPEN",
   CircuitCallTimeout: "CIRCUIT_CALL_TIMEOUT",
+  CommitOutcomeUnknown: "COMMIT_OUTCOME_UNKNOWN",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -336,4 +337,19 @@ export class CircuitCallTimeoutError extends SagastreamError {
 export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
   return new Error(typeof thrown === "string" ? thrown : JSON.stringify(thrown));
+}
+
+/**
+ * The connection to PostgreSQL was lost while its COMMIT was on the way: the transaction may or
+ * may not have committed. Only reading what it wrote can tell; handle the input again.
+ */
+export class CommitOutcomeUnknownError extends SagastreamError {
+  readonly code = ErrorCode.CommitOutcomeUnknown;
+  readonly retriable = true;
+  constructor(cause: unknown) {
+    super(
+      `the database connection was lost during COMMIT, so the transaction may or may not have committed: ${toError(cause).message}`,
+      { cause },
+    );
+  }
 }

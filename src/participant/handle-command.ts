@@ -11,7 +11,12 @@
  */
 import type pg from "pg";
 import { undoOnThrow, withTransaction } from "../db/index.js";
-import { CircuitOpenError, CommandRefusedError, toError } from "../errors/index.js";
+import {
+  CircuitOpenError,
+  CommandRefusedError,
+  CommitOutcomeUnknownError,
+  toError,
+} from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import { idempotencyKey, StepAction, type SagaCommand, type StepResult } from "../saga/index.js";
 import type { CircuitBreakers } from "./circuit-breaker.js";
@@ -83,8 +88,9 @@ export type Decided = (
 ) => Promise<boolean>;
 
 /**
- * Runs the handler (or answers from the record) in one transaction; never throws. Each outcome
- * is counted in `stats` once its transaction has committed.
+ * Runs the handler (or answers from the record) in one transaction. Throws only when it cannot
+ * know whether that transaction committed (CommitOutcomeUnknownError): the caller handles the
+ * command again. Each outcome is counted in `stats` once its transaction has committed.
  */
 export async function handleCommand(
   h: CommandHandling,
@@ -118,6 +124,9 @@ export async function handleCommand(
     h.stats[tally] += 1;
     return { ...handled, delayMs: delay.ms };
   } catch (thrown) {
+    // Its effect may have committed: answering "transient" (not done) could leave it
+    // uncompensated. Handled again, the command finds its record, or runs.
+    if (thrown instanceof CommitOutcomeUnknownError) throw thrown;
     h.stats.failed += 1;
     h.logger?.warn(
       { sagaId: command.sagaId, step: command.step, err: thrown },

@@ -19,6 +19,7 @@ import {
   CommandRefusedError,
   CircuitCallTimeoutError,
   CircuitOpenError,
+  CommitOutcomeUnknownError,
   RegistryUnavailableError,
   RecordMisplacedError,
   RecordTooLargeError,
@@ -50,6 +51,12 @@ describe("error classes", () => {
       code: "CIRCUIT_CALL_TIMEOUT",
       retriable: true,
       says: /payment-gateway did not answer within 5 s/,
+    },
+    {
+      make: () => new CommitOutcomeUnknownError(new Error("Connection terminated")),
+      code: "COMMIT_OUTCOME_UNKNOWN",
+      retriable: true,
+      says: /may or may not have committed: Connection terminated/,
     },
     {
       make: () => new SagaDefinitionError("order", 'step "pay" names no participant'),

@@ -1,16 +1,28 @@
-import type pg from "pg";
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { undoOnThrow, withTransaction } from "../../src/db/index.js";
+import { CommitOutcomeUnknownError } from "../../src/errors/index.js";
 
-/** A pool whose one client records its statements and fails those named in `failing`. */
-function fakePool(failing: string[] = []) {
+/** An error the server answered with (it has a SQLSTATE), as pg reports one. */
+function serverError(message: string): Error {
+  const error = new pg.DatabaseError(message, message.length, "error");
+  error.code = "XX000";
+  return error;
+}
+
+/**
+ * A pool whose one client records its statements and fails those named in `failing`, with a
+ * server's error, or as a lost connection does for those in `cut`.
+ */
+function fakePool(failing: string[] = [], cut: string[] = []) {
   const statements: string[] = [];
   let released: unknown = "not released";
   const client = {
     // Like pg: a query of several statements resolves to an array of their results.
     query: (sql: string) => {
       statements.push(sql);
-      if (failing.includes(sql)) return Promise.reject(new Error(`${sql} failed`));
+      if (failing.includes(sql)) return Promise.reject(serverError(`${sql} failed`));
+      if (cut.includes(sql)) return Promise.reject(new Error("Connection terminated unexpectedly"));
       const results = sql.split("; ").map((statement) => ({ rows: [{ statement }] }));
       return Promise.resolve(results.length === 1 ? results[0] : results);
     },
@@ -101,6 +113,18 @@ describe("withTransaction", () => {
     const { pool, statements } = fakePool(["COMMIT"]);
     await expect(withTransaction(pool, () => Promise.resolve(1))).rejects.toThrow("COMMIT failed");
     expect(statements).toEqual(["BEGIN", "COMMIT", "ROLLBACK"]);
+  });
+
+  it("says so when the connection is lost with the COMMIT: it may have committed", async () => {
+    // Review (issue 13): a participant answered such a loss "transient" (not done) while its
+    // effect had in fact committed, and the saga's compensation then skipped the step.
+    const { pool } = fakePool([], ["INSERT record; COMMIT", "ROLLBACK"]);
+    const thrown = await withTransaction(pool, (_client, _opened, defer) => {
+      defer("INSERT record");
+      return Promise.resolve();
+    }).catch((error: unknown) => error);
+    expect(thrown).toBeInstanceOf(CommitOutcomeUnknownError);
+    expect((thrown as Error).message).toMatch(/may or may not have committed/);
   });
 
   it("discards a client whose ROLLBACK failed too (a broken connection)", async () => {
