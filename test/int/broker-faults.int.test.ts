@@ -32,7 +32,7 @@ import {
   watchSagaEvents,
 } from "../support/order-outcomes.js";
 import { orderWorld } from "../support/order-world.js";
-import { spawnWorker, type WorkerProcess } from "../support/worker-process.js";
+import { reportWorkerWarning, spawnWorker, type WorkerProcess } from "../support/worker-process.js";
 
 const ORDERS = 2_000;
 const ORDERS_PER_SECOND = 10;
@@ -142,15 +142,6 @@ async function busiestLeader(kafka: KafkaSettings, topic: string): Promise<Compo
   });
 }
 
-/** A worker's warnings and errors, one short line each: what a fault did to it. */
-function reportWarning(label: string, line: string): void {
-  if (!line.startsWith("{")) return;
-  const entry = JSON.parse(line) as { level: number; msg: string; err?: { message?: string } };
-  if (entry.level < 40) return;
-  const reason = entry.err?.message === undefined ? "" : `: ${entry.err.message}`;
-  process.stderr.write(`${label} at ${clock()}: ${entry.msg}${reason}\n`);
-}
-
 describe("saga engine on three brokers", () => {
   it(`ends ${ORDERS} sagas exactly once while brokers are killed`, async () => {
     const { name, kafka } = world;
@@ -171,7 +162,7 @@ describe("saga engine on three brokers", () => {
           path.join(root, label),
           workerOptions,
           (line) => {
-            reportWarning(label, line);
+            reportWorkerWarning(label, line);
           },
         ),
       );

@@ -20,7 +20,7 @@ import {
   watchSagaEvents,
 } from "../support/order-outcomes.js";
 import { orderWorld } from "../support/order-world.js";
-import { spawnWorker, type WorkerProcess } from "../support/worker-process.js";
+import { reportWorkerWarning, spawnWorker, type WorkerProcess } from "../support/worker-process.js";
 
 const world = orderWorld("sagakill");
 const { name, pool, kafka } = world;
@@ -52,6 +52,7 @@ async function startWorker(label: string, stateDir: string): Promise<WorkerProce
     workerOptions,
     (line) => {
       if (line.startsWith("api ")) apis.set(label, line.slice(4));
+      else reportWorkerWarning(label, line);
     },
   );
   workers.push(worker);

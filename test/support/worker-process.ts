@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { clock } from "./order-outcomes.js";
 
 export interface WorkerProcess {
   name: string;
@@ -41,4 +42,16 @@ export async function spawnWorker(
     });
   });
   return { name, process: child, stateDir, exited };
+}
+
+/**
+ * Prints a worker's warnings and errors (its pino lines on stdout), one short line each with
+ * the test's clock: what a fault did to it, for a test that fails to explain itself.
+ */
+export function reportWorkerWarning(label: string, line: string): void {
+  if (!line.startsWith("{")) return;
+  const entry = JSON.parse(line) as { level: number; msg: string; err?: { message?: string } };
+  if (entry.level < 40) return;
+  const reason = entry.err?.message === undefined ? "" : `: ${entry.err.message}`;
+  process.stderr.write(`${label} at ${clock()}: ${entry.msg}${reason}\n`);
 }
