@@ -146,14 +146,7 @@ describe("saga engine on three brokers", () => {
   it(`ends ${ORDERS} sagas exactly once while brokers are killed`, async () => {
     const { name, kafka } = world;
     const topics = sagaTopics(name);
-    const workerOptions = {
-      applicationId: name,
-      brokers: world.connections.kafkaBrokers,
-      schemaRegistryUrl: world.connections.schemaRegistryUrl,
-      orderService: `${name}_orders`,
-      partitions: 6,
-      stepTimeoutMs: STEP_TIMEOUT_MS,
-    };
+    const workerOptions = world.workerOptions(STEP_TIMEOUT_MS);
     for (const label of ["w1", "w2"]) {
       workers.push(
         await spawnWorker(

@@ -33,14 +33,7 @@ let root = "";
 let orderService: OrderService;
 let services: Awaited<ReturnType<typeof world.startParticipants>>;
 
-const workerOptions = {
-  applicationId: name,
-  brokers: world.connections.kafkaBrokers,
-  schemaRegistryUrl: world.connections.schemaRegistryUrl,
-  orderService: `${name}_orders`,
-  partitions: 6,
-  stepTimeoutMs: STEP_TIMEOUT_MS,
-};
+const workerOptions = world.workerOptions(STEP_TIMEOUT_MS);
 
 const apis = new Map<string, string>(); // worker label → its API URL
 

@@ -38,6 +38,17 @@ export function orderWorld(label: string, moved: Partial<Connections> = {}) {
     name,
     connections,
     pool,
+    /** The options of the example worker (`dist/examples/order/worker.js`) for this world. */
+    workerOptions(stepTimeoutMs: number) {
+      return {
+        applicationId: name,
+        brokers: connections.kafkaBrokers,
+        schemaRegistryUrl: connections.schemaRegistryUrl,
+        orderService: `${name}_orders`,
+        partitions: 6,
+        stepTimeoutMs,
+      };
+    },
     /** The test's Kafka settings (its clients log warnings through the test's logger). */
     kafka: settings,
     codec,
