@@ -47,15 +47,19 @@ let world: ReturnType<typeof orderWorld>;
 let orderService: OrderService;
 const workers: WorkerProcess[] = [];
 
-/** The test's own cluster: three brokers on 39092/39094/39096, Connect on 38083. */
+/**
+ * The test's own cluster: three brokers on 24092/24094/24096, Connect on 24083. Below the
+ * kernel's ephemeral range (32768–60999): a port there may be the local end of one of the
+ * suite's own client connections when the test starts, and then it cannot be listened on.
+ */
 function ownStackConfig(stateDir: string): Config {
   const suite = loadConfig();
   return loadConfig({
     SAGASTREAM_STATE_DIR: stateDir,
     SAGASTREAM_BROKERS: "3",
-    SAGASTREAM_KAFKA_PORT: "39092",
-    SAGASTREAM_KAFKA_CONTROLLER_PORT: "39093",
-    SAGASTREAM_CONNECT_PORT: "38083",
+    SAGASTREAM_KAFKA_PORT: "24092",
+    SAGASTREAM_KAFKA_CONTROLLER_PORT: "24093",
+    SAGASTREAM_CONNECT_PORT: "24083",
     SAGASTREAM_JAVA_HOME: suite.javaHome,
     SAGASTREAM_PG_BIN: suite.pgBin,
     SAGASTREAM_STACK_TIMEOUT: String(suite.stackTimeoutSeconds),
