@@ -20,7 +20,7 @@ export interface WorkerOptions {
   /** Where the status API listens (default 127.0.0.1, any free port). */
   api?: { host: string; port: number };
   /** Default "warn". */
-  logLevel?: "warn" | "error";
+  logLevel?: "info" | "warn" | "error";
 }
 
 const options = JSON.parse(process.argv[2] ?? "{}") as WorkerOptions;

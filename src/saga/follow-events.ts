@@ -10,6 +10,9 @@ import { sagaDecisionReader } from "./serdes.js";
 
 export interface FollowedEvent {
   record: SagaEventRecord;
+  /** Where it is in the log. */
+  partition: number;
+  offset: bigint;
   /** The log record's timestamp (when the worker committed it). */
   timestamp: number;
   /** When this reader received it. */
@@ -53,7 +56,7 @@ export async function followSagaEvents(
       const receivedAt = Date.now();
       if (value !== undefined) {
         for (const record of eventsOf(await read(value))) {
-          onEvent({ record, timestamp, receivedAt });
+          onEvent({ record, partition, offset, timestamp, receivedAt });
         }
       }
       next.set(partition, offset + 1n);

@@ -16,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigResourceTypes } from "@platformatic/kafka";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { FaultPlan, type OrderService } from "../../examples/order/index.js";
 import { loadConfig, type Config } from "../../src/config/index.js";
 import { withAdmin, type KafkaSettings } from "../../src/kafka/index.js";
@@ -32,7 +32,7 @@ import {
   watchSagaEvents,
 } from "../support/order-outcomes.js";
 import { orderWorld } from "../support/order-world.js";
-import { reportWorkerWarning, spawnWorker, type WorkerProcess } from "../support/worker-process.js";
+import { spawnWorker, WorkerTimeline, type WorkerProcess } from "../support/worker-process.js";
 
 const ORDERS = 2_000;
 const ORDERS_PER_SECOND = 10;
@@ -46,6 +46,7 @@ let stack: Stack;
 let world: ReturnType<typeof orderWorld>;
 let orderService: OrderService;
 const workers: WorkerProcess[] = [];
+const timeline = new WorkerTimeline();
 
 /**
  * The test's own cluster: three brokers on 24092/24094/24096, Connect on 24083. Below the
@@ -148,6 +149,9 @@ async function busiestLeader(kafka: KafkaSettings, topic: string): Promise<Compo
 
 describe("saga engine on three brokers", () => {
   it(`ends ${ORDERS} sagas exactly once while brokers are killed`, async () => {
+    onTestFailed(() => {
+      timeline.print();
+    });
     const { name, kafka } = world;
     const topics = sagaTopics(name);
     const workerOptions = world.workerOptions(STEP_TIMEOUT_MS);
@@ -159,7 +163,7 @@ describe("saga engine on three brokers", () => {
           path.join(root, label),
           workerOptions,
           (line) => {
-            reportWorkerWarning(label, line);
+            timeline.add(label, line);
           },
         ),
       );

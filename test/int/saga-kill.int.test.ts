@@ -9,7 +9,7 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { FaultPlan, type OrderService } from "../../examples/order/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import {
@@ -17,10 +17,11 @@ import {
   notEnded,
   orders,
   placeSteadily,
+  TERMINAL_EVENTS,
   watchSagaEvents,
 } from "../support/order-outcomes.js";
 import { orderWorld } from "../support/order-world.js";
-import { reportWorkerWarning, spawnWorker, type WorkerProcess } from "../support/worker-process.js";
+import { spawnWorker, WorkerTimeline, type WorkerProcess } from "../support/worker-process.js";
 
 const world = orderWorld("sagakill");
 const { name, pool, kafka } = world;
@@ -29,6 +30,7 @@ const STEP_TIMEOUT_MS = 10_000;
 const ORDERS_PER_SECOND = 50;
 const faults = new FaultPlan({ failureRate: 0.1, timeoutRate: 0.05 });
 const workers: WorkerProcess[] = [];
+const timeline = new WorkerTimeline();
 let root = "";
 let orderService: OrderService;
 let services: Awaited<ReturnType<typeof world.startParticipants>>;
@@ -45,7 +47,7 @@ async function startWorker(label: string, stateDir: string): Promise<WorkerProce
     workerOptions,
     (line) => {
       if (line.startsWith("api ")) apis.set(label, line.slice(4));
-      else reportWorkerWarning(label, line);
+      else timeline.add(label, line);
     },
   );
   workers.push(worker);
@@ -65,6 +67,28 @@ async function getJson<T>(url: string): Promise<T> {
   );
 }
 
+/**
+ * What the workers themselves say of the first saga the test's reader saw no end of: it tells
+ * a saga that stopped from a reading of the log that stopped.
+ */
+async function engineView(
+  placed: readonly { orderId: string }[],
+  events: Awaited<ReturnType<typeof watchSagaEvents>>,
+): Promise<string> {
+  const open = placed.find((o) => !TERMINAL_EVENTS.has(events.last.get(o.orderId) ?? ""));
+  if (open === undefined) return "";
+  const lines = [];
+  for (const [label, api] of apis) {
+    const answer = await fetch(`${api}/sagas/${open.orderId}`, {
+      signal: AbortSignal.timeout(5_000),
+    })
+      .then(async (r) => `${r.status} ${(await r.text()).slice(0, 400)}`)
+      .catch((error: unknown) => String(error));
+    lines.push(`  ${label}: ${answer}`);
+  }
+  return `the workers on ${open.orderId}:\n${lines.join("\n")}`;
+}
+
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), "saga-kill-"));
   await chmod(root, 0o755);
@@ -79,6 +103,9 @@ afterAll(async () => {
 
 describe("saga engine under SIGKILL", () => {
   it(`ends ${ORDERS} sagas exactly once while a worker is killed and restarted`, async () => {
+    onTestFailed(() => {
+      timeline.print();
+    });
     const w1 = await startWorker("w1", path.join(root, "w1"));
     await startWorker("w2", path.join(root, "w2"));
     services = await world.startParticipants(faults, STEP_TIMEOUT_MS + 500);
@@ -100,8 +127,10 @@ describe("saga engine under SIGKILL", () => {
         timeoutMs: 300_000,
         intervalMs: 500,
         description: `all ${ORDERS} sagas to end`,
-      }).catch((error: unknown) => {
-        throw new Error(`${String(error)}\n${notEnded(placed, events)}`);
+      }).catch(async (error: unknown) => {
+        throw new Error(
+          `${String(error)}\n${notEnded(placed, events)}\n${await engineView(placed, events)}`,
+        );
       });
       expect(endedAtKill).toBeLessThan(ORDERS); // the kill came mid-run
       const outcome = await expectOrderOutcomes(pool, services.schemas, faults, placed, events);

@@ -37,10 +37,15 @@ export async function watchSagaEvents(
   const last = new Map<string, string>();
   const counts = new Map<string, number>(); // `${sagaId}/${type}`
   const trails = new Map<string, string[]>(); // each saga's events, to explain a failed check
+  const partitionOf = new Map<string, number>();
+  /** Per partition, the last offset read and when (test clock): where a stalled read stands. */
+  const readUpTo = new Map<number, string>();
   const follower = await followSagaEvents(
     kafka,
     { applicationId, groupId: `${applicationId}-watcher-${Date.now()}`, codec },
-    ({ record: { sagaId, event }, timestamp }) => {
+    ({ record: { sagaId, event }, partition, offset, timestamp }) => {
+      partitionOf.set(sagaId, partition);
+      readUpTo.set(partition, `offset ${offset} at ${clock()}`);
       last.set(sagaId, event.type);
       const key = `${sagaId}/${event.type}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -53,6 +58,9 @@ export async function watchSagaEvents(
     last,
     counts,
     trail: (sagaId: string) => (trails.get(sagaId) ?? []).join(" → "),
+    partitionOf: (sagaId: string) => partitionOf.get(sagaId),
+    /** Where the reading of `partition` stands: its last offset read, and when. */
+    readUpTo: (partition: number) => readUpTo.get(partition) ?? "nothing read",
     ended: () => [...last.values()].filter((t) => TERMINAL_EVENTS.has(t)).length,
     stop: () => follower.stop(),
   };
@@ -174,9 +182,22 @@ export function notEnded(
   const sample = open
     .filter((o) => events.last.has(o.orderId))
     .slice(0, 5)
-    .map((o) => `  ${o.orderId}: ${events.trail(o.orderId)}`);
+    .map(
+      (o) =>
+        `  ${o.orderId} (partition ${events.partitionOf(o.orderId)}): ${events.trail(o.orderId)}`,
+    );
+  // A partition whose sagas all stopped at once: its task stopped, or this reading of it did.
+  const byPartition = new Map<number, number>();
+  for (const { orderId } of open) {
+    const partition = events.partitionOf(orderId);
+    if (partition !== undefined) byPartition.set(partition, (byPartition.get(partition) ?? 0) + 1);
+  }
+  const partitions = [...byPartition]
+    .sort(([a], [b]) => a - b)
+    .map(([p, n]) => `  partition ${p}: ${n} open; read up to ${events.readUpTo(p)}`);
   return (
     `${events.ended()} of ${placed.length} ended; ${open.length} not, ` +
-    `${silent.length} of them without any event in the log; some of the others:\n${sample.join("\n")}`
+    `${silent.length} of them without any event in the log; some of the others:\n${sample.join("\n")}\n` +
+    `by partition:\n${partitions.join("\n")}`
   );
 }

@@ -47,6 +47,7 @@ export function orderWorld(label: string, moved: Partial<Connections> = {}) {
         orderService: `${name}_orders`,
         partitions: 6,
         stepTimeoutMs,
+        logLevel: "info", // for the kill tests' timeline (WorkerTimeline)
       };
     },
     /** The test's Kafka settings (its clients log warnings through the test's logger). */

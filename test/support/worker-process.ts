@@ -44,14 +44,61 @@ export async function spawnWorker(
   return { name, process: child, stateDir, exited };
 }
 
+/** The fields of a worker's log line worth a timeline: which tasks, which generation, why. */
+const TIMELINE_FIELDS = [
+  "task",
+  "tasks",
+  "clean",
+  "restored",
+  "from",
+  "generationId",
+  "assignments",
+];
+
 /**
- * Prints a worker's warnings and errors (its pino lines on stdout), one short line each with
- * the test's clock: what a fault did to it, for a test that fails to explain itself.
+ * The workers' log lines (their pino JSON on stdout), each as one short line with the test's
+ * clock. Warnings and errors are printed at once; the whole story (assignments, tasks opened
+ * and closed, joins) only when the test fails: enough to tell why a partition stopped.
  */
-export function reportWorkerWarning(label: string, line: string): void {
-  if (!line.startsWith("{")) return;
-  const entry = JSON.parse(line) as { level: number; msg: string; err?: { message?: string } };
-  if (entry.level < 40) return;
-  const reason = entry.err?.message === undefined ? "" : `: ${entry.err.message}`;
-  process.stderr.write(`${label} at ${clock()}: ${entry.msg}${reason}\n`);
+export class WorkerTimeline {
+  private readonly lines: string[] = [];
+
+  /** Takes one line of worker `label`'s stdout (lines that are not JSON are ignored). */
+  add(label: string, line: string): void {
+    if (!line.startsWith("{")) return;
+    const entry = JSON.parse(line) as Record<string, unknown> & {
+      level: number;
+      msg: string;
+      err?: { message?: string };
+    };
+    const fields = TIMELINE_FIELDS.filter((f) => entry[f] !== undefined)
+      .map((f) => `${f}=${JSON.stringify(entry[f])}`)
+      .join(" ");
+    const codes = errorCodes(entry.err);
+    const reason =
+      (entry.err?.message === undefined ? "" : `: ${entry.err.message}`) +
+      (codes.length === 0 ? "" : ` [${codes.join(", ")}]`);
+    const text = `${label} at ${clock()}: ${entry.msg}${reason}${fields === "" ? "" : ` (${fields})`}`;
+    this.lines.push(text);
+    if (entry.level >= 40) process.stderr.write(`${text}\n`);
+  }
+
+  /** Prints every line kept, in order. */
+  print(): void {
+    process.stderr.write(`worker timeline:\n${this.lines.join("\n")}\n`);
+  }
+}
+
+/** The Kafka error codes (`apiId`s) anywhere in a logged error: what a message like "Received response with error" hides. */
+function errorCodes(err: unknown): string[] {
+  const codes = new Set<string>();
+  const visit = (value: unknown, depth: number): void => {
+    if (depth > 6 || value === null || typeof value !== "object") return;
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === "apiId" && typeof inner === "string") codes.add(inner);
+      else visit(inner, depth + 1);
+    }
+  };
+  visit(err, 0);
+  return [...codes];
 }
