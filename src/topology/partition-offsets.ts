@@ -17,6 +17,11 @@ export interface PartitionOffsets {
   earliest(partitions: readonly TopicPartition[]): Promise<Map<string, bigint>>;
   /** The read_committed end (last stable offset) of each partition, by `topic/partition`. */
   end(partitions: readonly TopicPartition[]): Promise<Map<string, bigint>>;
+  /**
+   * The end of each partition with what open transactions wrote (the high watermark), by
+   * `topic/partition`.
+   */
+  latest(partitions: readonly TopicPartition[]): Promise<Map<string, bigint>>;
 }
 
 export class KafkaPartitionOffsets implements PartitionOffsets {
@@ -38,9 +43,18 @@ export class KafkaPartitionOffsets implements PartitionOffsets {
     return this.list(partitions, ListOffsetTimestamps.LATEST);
   }
 
+  latest(partitions: readonly TopicPartition[]): Promise<Map<string, bigint>> {
+    return this.list(
+      partitions,
+      ListOffsetTimestamps.LATEST,
+      FetchIsolationLevels.READ_UNCOMMITTED,
+    );
+  }
+
   private async list(
     partitions: readonly TopicPartition[],
     timestamp: bigint,
+    isolationLevel: number = FetchIsolationLevels.READ_COMMITTED,
   ): Promise<Map<string, bigint>> {
     if (partitions.length === 0) return new Map();
     const byTopic: Record<string, number[]> = {};
@@ -49,7 +63,7 @@ export class KafkaPartitionOffsets implements PartitionOffsets {
       topics: Object.keys(byTopic),
       partitions: byTopic,
       timestamp,
-      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+      isolationLevel,
     });
     const result = new Map<string, bigint>();
     for (const { topic, partition } of partitions) {

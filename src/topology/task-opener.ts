@@ -5,6 +5,7 @@
  * read from the group's committed offsets, and its processors initialised.
  */
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../log/index.js";
 import {
   CachedBytesStore,
@@ -42,6 +43,9 @@ export interface TaskOpenerOptions {
   onRestoreProgress: (task: string, remaining: number) => void;
 }
 
+/** How long a changelog's open transactions may take to end before the opening fails (ms). */
+const SETTLE_TIMEOUT_MS = 30_000;
+const SETTLE_POLL_MS = 50;
 /** A restore's progress is logged every so many records. */
 const PROGRESS_EVERY = 10_000;
 
@@ -127,8 +131,9 @@ export class TaskOpener {
         stores.set(name, store);
         if (spec.readByRecordKey) readByRecordKey.push(store);
       }
-      const changelogEnds = await offsets.end(
+      const changelogEnds = await this.settledEnds(
         restorations.map((r) => ({ topic: r.topic, partition })),
+        signal,
       );
       for (const r of restorations) {
         r.end = changelogEnds.get(`${r.topic}/${partition}`) ?? 0n;
@@ -175,6 +180,36 @@ export class TaskOpener {
     log.info({ restored, seconds, from }, "task ready");
     this.options.onRestored({ task: id, records: restored, seconds, from });
     return active;
+  }
+
+  /**
+   * Where the changelogs end once every transaction that wrote to them before now has ended:
+   * their last stable offsets, once those reach the high watermarks read first. The committed
+   * offsets the task resumes from were read stable, but the transaction that committed them
+   * ends on each of its partitions when the coordinator's marker reaches it, the changelog's
+   * possibly after the group's offsets: restored up to the last stable offset of that moment,
+   * the stores would miss what that transaction wrote while its inputs are never read again.
+   * The wait is bounded by the transaction timeout (10 s) of a producer that died mid-commit.
+   */
+  private async settledEnds(
+    changelogs: readonly { topic: string; partition: number }[],
+    signal: AbortSignal | undefined,
+  ): Promise<Map<string, bigint>> {
+    const { offsets, now } = this.options;
+    const written = await offsets.latest(changelogs);
+    const deadline = now() + SETTLE_TIMEOUT_MS;
+    for (;;) {
+      const stable = await offsets.end(changelogs);
+      const open = [...written].filter(([key, end]) => (stable.get(key) ?? 0n) < end);
+      if (open.length === 0) return stable;
+      if (now() >= deadline) {
+        throw new Error(
+          `changelog ${open.map(([key]) => key).join(", ")} still has a transaction open after ${SETTLE_TIMEOUT_MS / 1000} s; the task opens again shortly`,
+        );
+      }
+      signal?.throwIfAborted();
+      await sleep(SETTLE_POLL_MS);
+    }
   }
 
   /**

@@ -56,35 +56,79 @@ function slowChangelog(asked: bigint[]): PartitionFetcher {
   };
 }
 
-const offsets: PartitionOffsets = {
-  committed: () => Promise.resolve(new Map()),
-  earliest: () => Promise.resolve(new Map()),
-  end: (partitions) =>
+/** Offsets of a changelog whose end is `end()` (stable) and `latest()` (high watermark). */
+function offsetsOf(end: () => bigint, latest: () => bigint = end): PartitionOffsets {
+  const of = (partitions: readonly { topic: string; partition: number }[], at: () => bigint) =>
     Promise.resolve(
       new Map(
-        partitions.map((p) => [
-          `${p.topic}/${p.partition}`,
-          p.topic === changelog ? CHANGELOG_END : 0n,
-        ]),
+        partitions.map((p) => [`${p.topic}/${p.partition}`, p.topic === changelog ? at() : 0n]),
       ),
-    ),
-};
+    );
+  return {
+    committed: () => Promise.resolve(new Map()),
+    earliest: () => Promise.resolve(new Map()),
+    end: (partitions) => of(partitions, end),
+    latest: (partitions) => of(partitions, latest),
+  };
+}
 
-function opener(stateDir: string, asked: bigint[]): TaskOpener {
+function opener(
+  stateDir: string,
+  fetcher: PartitionFetcher,
+  offsets = offsetsOf(() => CHANGELOG_END),
+  onRestored: (records: number) => void = () => undefined,
+): TaskOpener {
   return new TaskOpener({
     applicationId: APP,
     topology,
     stateDir,
     onError: ErrorHandling.DeadLetter,
     offsets,
-    restoreFetcher: slowChangelog(asked),
+    restoreFetcher: fetcher,
     logger: createLogger("silent", "test"),
     now: Date.now,
     onDeadLetter: () => undefined,
     partitionCount: () => 1,
-    onRestored: () => undefined,
+    onRestored: (opening) => {
+      onRestored(opening.records);
+    },
     onRestoreProgress: () => undefined,
   });
+}
+
+/**
+ * A changelog of `records` records (then a commit marker) of which those before `stable()` are
+ * readable: a fetch returns what a read_committed reader sees, and moves past the marker.
+ */
+function committedChangelog(count: bigint, stable: () => bigint): PartitionFetcher {
+  return {
+    fetch: async ([position]: readonly FetchPosition[]) => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      const from = position?.offset ?? 0n;
+      const readable = stable();
+      const to = readable < count ? readable : count;
+      const records = [];
+      for (let offset = from; offset < to; offset++) {
+        records.push({
+          offset,
+          key: Buffer.from(`k${offset}`),
+          value: Buffer.from("v"),
+          timestamp: 0,
+          headers: {},
+        });
+      }
+      return [
+        {
+          topic: changelog,
+          partition: 0,
+          from,
+          records,
+          next: readable > from ? readable : from,
+          lastStable: readable,
+        },
+      ];
+    },
+  };
 }
 
 const dirs: string[] = [];
@@ -98,7 +142,7 @@ describe("a task's restoration", () => {
     dirs.push(stateDir);
     const asked: bigint[] = [];
     const stopping = new AbortController();
-    const opening = opener(stateDir, asked).open(0, 0, stopping.signal);
+    const opening = opener(stateDir, slowChangelog(asked)).open(0, 0, stopping.signal);
     while (asked.length < 20) await new Promise((resolve) => setTimeout(resolve, 5));
     const stoppedAt = Date.now();
     stopping.abort();
@@ -113,10 +157,37 @@ describe("a task's restoration", () => {
 
     const again: bigint[] = [];
     const next = new AbortController();
-    const reopening = opener(stateDir, again).open(0, 0, next.signal);
+    const reopening = opener(stateDir, slowChangelog(again)).open(0, 0, next.signal);
     while (again.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
     next.abort();
     await expect(reopening).rejects.toThrow(/aborted/);
     expect(again[0]).toBe(reached);
+  });
+
+  it("restores all that a committed transaction wrote to the changelog, even while its marker is not there yet (regression: a task reopened right after its worker's commit restored up to the last stable offset, which the marker had not moved yet, and lost that commit's saga states: 123 sagas never heard of again)", async () => {
+    const stateDir = await mkdtemp(path.join(os.tmpdir(), "task-restore-"));
+    dirs.push(stateDir);
+    // 900 records written; the last 245, a transaction that committed the task's input
+    // offsets, are stable only once the transaction coordinator's marker reaches the changelog.
+    let stable = 655n;
+    const markerLands = setTimeout(() => {
+      stable = 901n; // the marker itself is offset 900
+    }, 300);
+    let restored = -1;
+    const task = await opener(
+      stateDir,
+      committedChangelog(900n, () => stable),
+      offsetsOf(
+        () => stable,
+        () => 901n,
+      ),
+      (records) => {
+        restored = records;
+      },
+    ).open(0, 0);
+    clearTimeout(markerLands);
+    expect(restored).toBe(900);
+    expect(await task.stores.get("seen")?.get("k899")).toBe("v");
+    await task.close(true);
   });
 });
