@@ -24,6 +24,7 @@ import {
   decodeMemberState,
   encodeMemberState,
   STANDBY_TOPIC,
+  type MemberState,
 } from "./assigner.js";
 import { changelogTopic, type Topology } from "./builder.js";
 import { CommitPipeline } from "./commit-pipeline.js";
@@ -31,6 +32,7 @@ import { createCommitSink } from "./commit-sinks.js";
 import { GroupCoordinator, outOfGroup, type GroupGeneration } from "./group-coordinator.js";
 import { prepareTopics } from "./internal-topics.js";
 import { AppMetrics } from "./metrics.js";
+import { checkpointedReach, reachByPartition } from "./local-state.js";
 import { KafkaPartitionFetcher } from "./partition-fetcher.js";
 import { KafkaPartitionOffsets } from "./partition-offsets.js";
 import { StandbyTasks } from "./standby-tasks.js";
@@ -308,7 +310,7 @@ export class StreamsApp {
       heartbeatInterval: 1000,
       protocols: [{ name: COPARTITIONED_ASSIGNER, version: ASSIGNER_VERSION }],
       // Asked at every join: what this member runs and keeps, for a sticky, lag-aware plan.
-      protocolsMetadata: () => encodeMemberState(this.memberState()),
+      protocolsMetadata: async () => encodeMemberState(await this.memberState()),
       partitionAssigner: copartitionedAssigner(this.options.numStandbyReplicas ?? 0),
     });
 
@@ -328,19 +330,22 @@ export class StreamsApp {
     this.thread.start();
   }
 
-  /** What this member runs and keeps copies of, and how far each local copy reaches. */
-  private memberState() {
-    const offsets: Record<string, string> = {};
-    const reach = new Map(this.standbys?.reach());
-    for (const task of this.tasks?.runningTasks() ?? []) {
-      reach.set(task.partition, (reach.get(task.partition) ?? 0n) + task.changelogReach);
-    }
-    for (const [partition, sum] of reach) offsets[String(partition)] = sum.toString();
+  /**
+   * What this member runs (or ran, when the group put it out) and keeps copies of, and how
+   * far each local copy reaches, its task directories on disk included (local-state.ts).
+   */
+  private async memberState(): Promise<MemberState> {
+    const onDisk = await checkpointedReach(
+      path.join(this.options.stateDir, this.options.applicationId),
+    );
+    const running = (this.tasks?.runningTasks() ?? []).map(
+      (t) => [t.id, t.changelogReach] as const,
+    );
     return {
       address: this.options.advertisedAddress ?? "",
-      active: this.ownedPartitions(),
+      active: this.tasks?.claimedPartitions() ?? [],
       standby: this.standbys?.partitions() ?? [],
-      offsets,
+      offsets: reachByPartition(onDisk, this.standbys?.reach() ?? new Map(), new Map(running)),
     };
   }
 

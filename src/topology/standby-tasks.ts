@@ -102,12 +102,14 @@ export class StandbyTasks {
     return [...new Set([...this.tasks.values()].map((t) => t.partition))].sort((a, b) => a - b);
   }
 
-  /** Per partition kept here: how far its copies reach (the sum of their changelog offsets). */
-  reach(): Map<number, bigint> {
-    const reach = new Map<number, bigint>();
+  /** Per task copied here: how far its copy reaches (the sum of its changelog offsets). */
+  reach(): Map<string, bigint> {
+    const reach = new Map<string, bigint>();
     for (const task of this.tasks.values()) {
-      const sum = task.stores.reduce((total, store) => total + store.position, 0n);
-      reach.set(task.partition, (reach.get(task.partition) ?? 0n) + sum);
+      reach.set(
+        task.id,
+        task.stores.reduce((total, store) => total + store.position, 0n),
+      );
     }
     return reach;
   }

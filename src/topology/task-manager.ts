@@ -47,6 +47,12 @@ export class TaskManager {
    * assignment that arrives while the member is still in its group (leaving) opens anything.
    */
   private readonly stopping = new AbortController();
+  /**
+   * The tasks (id → partition) it ran or was opening when the group put it out, until its next assignment:
+   * still claimed when it rejoins (their stores are here, up to its last commit), so that the
+   * group gives them back to it rather than to a member that would restore them.
+   */
+  private readonly suspended = new Map<string, number>();
   /** Per task opening: aborted when it is no longer assigned here (it stops restoring). */
   private readonly abandonOpening = new Map<string, AbortController>();
 
@@ -67,6 +73,7 @@ export class TaskManager {
       }
     }
     this.assigned = assigned;
+    this.suspended.clear();
     this.openFailedAt.clear();
     this.log.info({ tasks: [...assigned.keys()].sort() }, "assignment received");
     // What they processed since their last commit is redone by their next owner: committing
@@ -167,6 +174,16 @@ export class TaskManager {
     await Promise.all(pending);
   }
 
+  /**
+   * The partitions it claims when it (re)joins: those assigned to it, and those it ran when
+   * the group put it out (see `suspend`).
+   */
+  claimedPartitions(): number[] {
+    const partitions = new Set([...this.assigned.values()].map((a) => a.partition));
+    for (const partition of this.suspended.values()) partitions.add(partition);
+    return [...partitions].sort((a, b) => a - b);
+  }
+
   /** Whether an assigned task is still opening (restoring). */
   isOpening(id: string): boolean {
     return this.opening.has(id) || (this.assigned.has(id) && !this.running.has(id));
@@ -177,6 +194,7 @@ export class TaskManager {
    * dirty at once, and none opens until the next assignment.
    */
   suspend(): void {
+    for (const [id, { partition }] of this.assigned) this.suspended.set(id, partition);
     this.assigned = new Map();
     this.abandonUnassignedOpenings();
     for (const task of [...this.running.values()]) this.close(task, false);

@@ -70,6 +70,22 @@ describe("TaskManager", () => {
     expect(log.slice(4)).toEqual(["open 0_1"]);
   });
 
+  it("still claims, until its next assignment, the tasks it ran when the group put it out (regression: a member whose commit was refused mid-rebalance joined claiming nothing, and its partitions were dealt out anew and restored from scratch)", async () => {
+    const log: string[] = [];
+    const tasks = manager(log);
+    tasks.assign(new Map([["in", [0, 3]]]));
+    await waitUntil(() => (tasks.runningTasks().length === 2 ? true : undefined), {
+      timeoutMs: 1_000,
+      intervalMs: 5,
+      description: "two tasks to open",
+    });
+    tasks.suspend();
+    expect(tasks.runningTasks()).toEqual([]);
+    expect(tasks.claimedPartitions()).toEqual([0, 3]); // what it tells the group as it rejoins
+    tasks.assign(new Map([["in", [3, 4]]]));
+    expect(tasks.claimedPartitions()).toEqual([3, 4]);
+  });
+
   it("opens (restores) at most maxOpening tasks at once, the others as those finish", async () => {
     const log: string[] = [];
     const gates: (() => void)[] = [];
