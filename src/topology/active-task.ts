@@ -36,7 +36,8 @@ export class ActiveTask implements CommittableTask {
   readonly partition: number;
   readonly lifecycle: TaskLifecycle;
   private readonly task: Task;
-  private intervalOffsets = new Map<string, bigint>();
+  /** Whether its inputs moved since the last seal. */
+  private moved = false;
   private checkpointedAt: number;
 
   constructor(private readonly parts: ActiveTaskParts) {
@@ -107,7 +108,7 @@ export class ActiveTask implements CommittableTask {
   moveTo(topic: string, next: bigint): void {
     if (next <= this.position(topic)) return;
     this.parts.positions.set(topic, next);
-    this.intervalOffsets.set(topic, next);
+    this.moved = true;
     const end = this.parts.unread.get(topic);
     if (end !== undefined && next >= end) this.parts.unread.delete(topic);
   }
@@ -119,14 +120,17 @@ export class ActiveTask implements CommittableTask {
   seal(): SealedInterval | undefined {
     if (!this.lifecycle.is(TaskState.Running)) return undefined;
     // Sealed, an interval must be committed or aborted: an empty one is not sealed at all.
-    if (this.intervalOffsets.size === 0 && this.task.idle) return undefined;
+    if (!this.moved && this.task.idle) return undefined;
     const { outputs, records } = this.task.seal();
-    const offsets = [...this.intervalOffsets].map(([topic, offset]) => ({
+    // Every input's position, moved in the interval or not: a transaction's offsets are checked
+    // against the group's generation, so one from a member the group has replaced is refused
+    // even when it holds only what punctuators wrote (with no offsets, it would commit).
+    const offsets = [...this.parts.positions].map(([topic, offset]) => ({
       topic,
       partition: this.partition,
       offset,
     }));
-    this.intervalOffsets = new Map();
+    this.moved = false;
     return { outputs, offsets, records };
   }
 

@@ -28,11 +28,12 @@ import {
 } from "./assigner.js";
 import { changelogTopic, type Topology } from "./builder.js";
 import { CommitPipeline } from "./commit-pipeline.js";
-import { createCommitSink } from "./commit-sinks.js";
+import { createCommitSink, TRANSACTION_TIMEOUT_MS } from "./commit-sinks.js";
 import { GroupCoordinator, outOfGroup, type GroupGeneration } from "./group-coordinator.js";
 import { prepareTopics } from "./internal-topics.js";
 import { AppMetrics } from "./metrics.js";
 import { checkpointedReach, reachByPartition } from "./local-state.js";
+import { fenceTransactionalId, OpenTransactions } from "./open-transactions.js";
 import { KafkaPartitionFetcher } from "./partition-fetcher.js";
 import { KafkaPartitionOffsets } from "./partition-offsets.js";
 import { StandbyTasks } from "./standby-tasks.js";
@@ -117,6 +118,7 @@ export class StreamsApp {
   private standbyConsumer: Consumer | undefined;
   private closeSink: ((force?: boolean) => Promise<void>) | undefined;
   private coordinator: GroupCoordinator | undefined;
+  private openTransactions: OpenTransactions | undefined;
   private tasks: TaskManager | undefined;
   private standbys: StandbyTasks | undefined;
   private commits: CommitPipeline | undefined;
@@ -206,6 +208,15 @@ export class StreamsApp {
       },
     });
     this.closeSink = close;
+    if (transactionalId !== undefined) {
+      this.openTransactions = new OpenTransactions({
+        consumer,
+        clientId: `${applicationId}-fencer`,
+        ownTransactionalId: transactionalId,
+        fence: (id) => fenceTransactionalId(this.client("fencer"), id, TRANSACTION_TIMEOUT_MS),
+        logger: this.log,
+      });
+    }
 
     const opener = new TaskOpener({
       applicationId,
@@ -214,6 +225,7 @@ export class StreamsApp {
       onError: this.options.onError ?? ErrorHandling.DeadLetter,
       offsets,
       restoreFetcher: new KafkaPartitionFetcher(this.restoreConsumer),
+      openTransactions: this.openTransactions,
       logger: this.log,
       now: () => Date.now(),
       onDeadLetter: (error) => {
@@ -432,6 +444,7 @@ export class StreamsApp {
       this.standbyConsumer?.close(true),
       this.closeSink?.(true),
       this.coordinator?.close(),
+      this.openTransactions?.close(),
       this.admin?.close(),
     ]);
   }
@@ -450,6 +463,7 @@ export class StreamsApp {
     await this.standbyConsumer?.close();
     await this.closeSink?.();
     await this.coordinator?.close();
+    await this.openTransactions?.close();
     await this.admin?.close();
     return "stopped";
   }

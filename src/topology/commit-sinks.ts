@@ -112,7 +112,7 @@ export class AtLeastOnceCommitSink implements CommitSink {
  * to 10 s under exactly-once. (@platformatic/kafka sends its request timeout as the
  * transaction timeout.)
  */
-const TRANSACTION_TIMEOUT_MS = 10_000;
+export const TRANSACTION_TIMEOUT_MS = 10_000;
 
 type ClientOptions = Pick<
   ProducerOptions<Buffer, Buffer, Buffer, Buffer>,

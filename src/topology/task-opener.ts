@@ -21,7 +21,8 @@ import { ActiveTask } from "./active-task.js";
 import { changelogTopic, StoreKind, type Topology } from "./builder.js";
 import type { PartitionFetcher } from "./partition-fetcher.js";
 import type { TaskOpening } from "./metrics.js";
-import type { PartitionOffsets } from "./partition-offsets.js";
+import type { OpenTransactions } from "./open-transactions.js";
+import type { PartitionOffsets, TopicPartition } from "./partition-offsets.js";
 import { Task, type ErrorHandling } from "./task.js";
 import { TaskState } from "./task-lifecycle.js";
 
@@ -39,6 +40,8 @@ export interface TaskOpenerOptions {
   /** Partitions of a topic, as the topics were prepared. */
   partitionCount: (topic: string) => number;
   onRestored: (opening: TaskOpening) => void;
+  /** Aborts what a previous owner left open on the changelogs (exactly-once only). */
+  openTransactions?: Pick<OpenTransactions, "abortOngoing"> | undefined;
   /** Told, while a task restores, how many changelog records it has left to read. */
   onRestoreProgress: (task: string, remaining: number) => void;
 }
@@ -46,6 +49,8 @@ export interface TaskOpenerOptions {
 /** How long a changelog's open transactions may take to end before the opening fails (ms). */
 const SETTLE_TIMEOUT_MS = 30_000;
 const SETTLE_POLL_MS = 50;
+/** While a changelog's transactions end, those left open are looked for again this often. */
+const ABORT_AGAIN_MS = 2_000;
 /** A restore's progress is logged every so many records. */
 const PROGRESS_EVERY = 10_000;
 
@@ -77,6 +82,12 @@ export class TaskOpener {
     const started = this.options.now();
     const directory = new TaskDirectory(path.join(stateDir, applicationId, id));
     const sources = sub.sourceTopics.map((topic) => ({ topic, partition }));
+    // First, as its committed offsets may wait on the same transaction (require_stable).
+    await this.abortLeftOpen(
+      sub.stores
+        .filter((name) => topology.stores.get(name)?.changelog === true)
+        .map((name) => ({ topic: changelogTopic(applicationId, name), partition })),
+    );
     const [committed, earliest, ends] = await Promise.all([
       offsets.committed(sources),
       offsets.earliest(sources),
@@ -189,7 +200,8 @@ export class TaskOpener {
    * ends on each of its partitions when the coordinator's marker reaches it, the changelog's
    * possibly after the group's offsets: restored up to the last stable offset of that moment,
    * the stores would miss what that transaction wrote while its inputs are never read again.
-   * The wait is bounded by the transaction timeout (10 s) of a producer that died mid-commit.
+   * A transaction the task's previous owner left open (it died mid-commit) is aborted at once
+   * (open-transactions.ts); the broker would abort it only after its timeout.
    */
   private async settledEnds(
     changelogs: readonly { topic: string; partition: number }[],
@@ -198,10 +210,17 @@ export class TaskOpener {
     const { offsets, now } = this.options;
     const written = await offsets.latest(changelogs);
     const deadline = now() + SETTLE_TIMEOUT_MS;
+    let abortAt = now() + ABORT_AGAIN_MS;
     for (;;) {
       const stable = await offsets.end(changelogs);
       const open = [...written].filter(([key, end]) => (stable.get(key) ?? 0n) < end);
       if (open.length === 0) return stable;
+      if (now() >= abortAt) {
+        abortAt = now() + ABORT_AGAIN_MS; // one that was young may be a dead worker's after all
+        await this.abortLeftOpen(
+          changelogs.filter((c) => open.some(([key]) => key === `${c.topic}/${c.partition}`)),
+        );
+      }
       if (now() >= deadline) {
         throw new Error(
           `changelog ${open.map(([key]) => key).join(", ")} still has a transaction open after ${SETTLE_TIMEOUT_MS / 1000} s; the task opens again shortly`,
@@ -210,6 +229,17 @@ export class TaskOpener {
       signal?.throwIfAborted();
       await sleep(SETTLE_POLL_MS);
     }
+  }
+
+  /** Aborts the transactions a previous owner left open on `changelogs` (exactly-once). */
+  private async abortLeftOpen(changelogs: readonly TopicPartition[]): Promise<void> {
+    if (changelogs.length === 0) return;
+    await this.options.openTransactions?.abortOngoing(changelogs).catch((error: unknown) => {
+      this.options.logger.warn(
+        { err: error },
+        "cannot end the transactions left open on a task's changelogs; waiting for the broker to",
+      );
+    });
   }
 
   /**

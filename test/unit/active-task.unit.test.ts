@@ -82,7 +82,14 @@ describe("ActiveTask", () => {
     clock.now = 1000;
     await active.punctuate();
     const sealed = active.seal();
-    expect(sealed).toEqual({ outputs: [], offsets: [], records: 0 });
+    // Its input's position comes too, though unchanged: a transaction that carries offsets is
+    // checked against the group's generation, so a member the group has replaced cannot commit
+    // what its punctuators wrote (regression: such a transaction carried no offsets at all).
+    expect(sealed).toEqual({
+      outputs: [],
+      offsets: [{ topic: "in", partition: 0, offset: 0n }],
+      records: 0,
+    });
     await active.committed(new Map());
     expect(engine.size).toBe(1);
     await active.process("in", {
