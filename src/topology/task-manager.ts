@@ -48,9 +48,9 @@ export class TaskManager {
    */
   private readonly stopping = new AbortController();
   /**
-   * The tasks (id → partition) it ran or was opening when the group put it out, until its next assignment:
-   * still claimed when it rejoins (their stores are here, up to its last commit), so that the
-   * group gives them back to it rather than to a member that would restore them.
+   * The tasks (id → partition) it ran or was opening when the group put it out, until its next
+   * assignment: still claimed when it rejoins (their stores are here, up to its last commit),
+   * so that the group gives them back to it rather than to a member that would restore them.
    */
   private readonly suspended = new Map<string, number>();
   /** Per task opening: aborted when it is no longer assigned here (it stops restoring). */
