@@ -8,8 +8,6 @@
  * tasks, offsets sent under the group generation so that the coordinator fences a member that
  * was replaced. at_least_once: an idempotent producer, then the offsets through the consumer.
  */
-import { randomUUID } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Admin, type Consumer } from "@platformatic/kafka";
 import { ReadCommittedConsumer, transactionalRetryDelay } from "../kafka/index.js";
@@ -21,19 +19,18 @@ import {
   ASSIGNER_VERSION,
   COPARTITIONED_ASSIGNER,
   copartitionedAssigner,
-  decodeMemberState,
   encodeMemberState,
-  STANDBY_TOPIC,
+  splitAssignment,
   type MemberState,
 } from "./assigner.js";
 import { changelogTopic, type Topology } from "./builder.js";
 import { CommitPipeline } from "./commit-pipeline.js";
-import { createCommitSink, TRANSACTION_TIMEOUT_MS } from "./commit-sinks.js";
+import { createCommitSink } from "./commit-sinks.js";
 import { GroupCoordinator, outOfGroup, type GroupGeneration } from "./group-coordinator.js";
 import { prepareTopics } from "./internal-topics.js";
 import { AppMetrics } from "./metrics.js";
-import { checkpointedReach, reachByPartition } from "./local-state.js";
-import { fenceTransactionalId, OpenTransactions } from "./open-transactions.js";
+import { describeMembers, type GroupMember } from "./group-members.js";
+import { checkpointedReach, reachByPartition, workerId } from "./local-state.js";
 import { KafkaPartitionFetcher } from "./partition-fetcher.js";
 import { KafkaPartitionOffsets } from "./partition-offsets.js";
 import { StandbyTasks } from "./standby-tasks.js";
@@ -118,7 +115,6 @@ export class StreamsApp {
   private standbyConsumer: Consumer | undefined;
   private closeSink: ((force?: boolean) => Promise<void>) | undefined;
   private coordinator: GroupCoordinator | undefined;
-  private openTransactions: OpenTransactions | undefined;
   private tasks: TaskManager | undefined;
   private standbys: StandbyTasks | undefined;
   private commits: CommitPipeline | undefined;
@@ -194,10 +190,11 @@ export class StreamsApp {
 
     const transactionalId =
       this.guarantee === ProcessingGuarantee.ExactlyOnce
-        ? `${applicationId}-${await this.processId()}`
+        ? `${applicationId}-${await workerId(path.join(this.options.stateDir, applicationId))}`
         : undefined;
-    const { sink, close } = createCommitSink({
+    const { sink, close, openTransactions } = createCommitSink({
       producer: this.client("producer"),
+      fencer: this.client("fencer"),
       transactionalId,
       consumer,
       coordinator,
@@ -206,17 +203,9 @@ export class StreamsApp {
         if (this.generation === undefined) throw new Error("no group generation yet");
         return this.generation;
       },
+      logger: this.log,
     });
     this.closeSink = close;
-    if (transactionalId !== undefined) {
-      this.openTransactions = new OpenTransactions({
-        consumer,
-        clientId: `${applicationId}-fencer`,
-        ownTransactionalId: transactionalId,
-        fence: (id) => fenceTransactionalId(this.client("fencer"), id, TRANSACTION_TIMEOUT_MS),
-        logger: this.log,
-      });
-    }
 
     const opener = new TaskOpener({
       applicationId,
@@ -225,7 +214,7 @@ export class StreamsApp {
       onError: this.options.onError ?? ErrorHandling.DeadLetter,
       offsets,
       restoreFetcher: new KafkaPartitionFetcher(this.restoreConsumer),
-      openTransactions: this.openTransactions,
+      openTransactions,
       logger: this.log,
       now: () => Date.now(),
       onDeadLetter: (error) => {
@@ -306,12 +295,7 @@ export class StreamsApp {
         memberId: payload.memberId,
         generationId: payload.generationId ?? -1,
       };
-      const assignment = new Map<string, number[]>();
-      let copies: number[] = [];
-      for (const { topic, partitions } of payload.assignments ?? []) {
-        if (topic === STANDBY_TOPIC) copies = [...partitions];
-        else assignment.set(topic, [...partitions]);
-      }
+      const { assignment, copies } = splitAssignment(payload.assignments ?? []);
       tasks.assign(assignment); // first: the tasks that leave let go of their files
       standbys.assign(copies);
     });
@@ -362,22 +346,6 @@ export class StreamsApp {
   }
 
   /**
-   * This worker's id, kept in its state directory: its transactional id is derived from it, so
-   * that a worker restarted on the same directory fences its previous incarnation's open
-   * transaction at once instead of waiting for the transaction timeout.
-   */
-  private async processId(): Promise<string> {
-    const dir = path.join(this.options.stateDir, this.options.applicationId);
-    const file = path.join(dir, "process.id");
-    const existing = await readFile(file, "utf8").catch(() => "");
-    if (existing.trim() !== "") return existing.trim();
-    const id = randomUUID();
-    await mkdir(dir, { recursive: true });
-    await writeFile(file, id);
-    return id;
-  }
-
-  /**
    * A store of a task running on this instance, for queries; undefined when the task is not
    * running here (another member owns it, or it is opening: see ownedPartitions). Reads see
    * the task's writes since its last commit.
@@ -396,23 +364,8 @@ export class StreamsApp {
   }
 
   /** The group's members as the coordinator knows them: advertised address and partitions. */
-  async members(): Promise<{ memberId: string; address: string; partitions: number[] }[]> {
-    const admin = this.admin;
-    if (admin === undefined) return [];
-    const groups = await admin.describeGroups({ groups: [this.options.applicationId] });
-    const group = groups.get(this.options.applicationId);
-    return [...(group?.members.values() ?? [])].map((member) => {
-      const partitions = new Set(
-        [...(member.assignments?.values() ?? [])].flatMap((a) => a.partitions),
-      );
-      const userData = member.metadata?.metadata;
-      return {
-        memberId: member.id,
-        address: decodeMemberState(userData === undefined ? undefined : Buffer.from(userData))
-          .address,
-        partitions: [...partitions].sort((a, b) => a - b),
-      };
-    });
+  async members(): Promise<GroupMember[]> {
+    return this.admin === undefined ? [] : describeMembers(this.admin, this.options.applicationId);
   }
 
   /**
@@ -444,7 +397,6 @@ export class StreamsApp {
       this.standbyConsumer?.close(true),
       this.closeSink?.(true),
       this.coordinator?.close(),
-      this.openTransactions?.close(),
       this.admin?.close(),
     ]);
   }
@@ -463,7 +415,6 @@ export class StreamsApp {
     await this.standbyConsumer?.close();
     await this.closeSink?.();
     await this.coordinator?.close();
-    await this.openTransactions?.close();
     await this.admin?.close();
     return "stopped";
   }

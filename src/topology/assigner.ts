@@ -218,3 +218,16 @@ export function copartitionedAssigner(standbys: number): GroupPartitionsAssigner
     });
   };
 }
+
+/** A member's assignment as it arrives: source topic → partitions, and the standby copies. */
+export function splitAssignment(
+  assignments: readonly { topic: string; partitions: readonly number[] }[],
+): { assignment: Map<string, number[]>; copies: number[] } {
+  const assignment = new Map<string, number[]>();
+  let copies: number[] = [];
+  for (const { topic, partitions } of assignments) {
+    if (topic === STANDBY_TOPIC) copies = [...partitions];
+    else assignment.set(topic, [...partitions]);
+  }
+  return { assignment, copies };
+}

@@ -8,7 +8,9 @@
 import type { Consumer, Producer, ProducerOptions } from "@platformatic/kafka";
 import { FlatBatchProducer } from "../kafka/index.js";
 import type { CommitSink, TopicPartitionOffset } from "./commit-pipeline.js";
+import type { Logger } from "../log/index.js";
 import type { GroupCoordinator, GroupGeneration } from "./group-coordinator.js";
+import { fenceTransactionalId, OpenTransactions } from "./open-transactions.js";
 import { sendOutputs } from "./output-sender.js";
 import type { OutputRecord } from "./task.js";
 
@@ -112,7 +114,7 @@ export class AtLeastOnceCommitSink implements CommitSink {
  * to 10 s under exactly-once. (@platformatic/kafka sends its request timeout as the
  * transaction timeout.)
  */
-export const TRANSACTION_TIMEOUT_MS = 10_000;
+const TRANSACTION_TIMEOUT_MS = 10_000;
 
 type ClientOptions = Pick<
   ProducerOptions<Buffer, Buffer, Buffer, Buffer>,
@@ -126,10 +128,18 @@ type ClientOptions = Pick<
 export function createCommitSink(
   options: Omit<TransactionalSinkOptions, "createProducer" | "transactionalId"> & {
     producer: ClientOptions;
+    /** Clients that fence a previous task owner's transaction (exactly-once). */
+    fencer: ClientOptions;
     transactionalId: string | undefined;
+    logger: Logger;
   },
-): { sink: CommitSink; close: (force?: boolean) => Promise<void> } {
-  const { producer: client, transactionalId, ...clients } = options;
+): {
+  sink: CommitSink;
+  close: (force?: boolean) => Promise<void>;
+  /** Exactly-once: what ends the transactions a task's previous owner left open. */
+  openTransactions?: OpenTransactions;
+} {
+  const { producer: client, fencer, transactionalId, logger, ...clients } = options;
   const { consumer, partitionCount } = clients;
   if (transactionalId === undefined) {
     const producer = new FlatBatchProducer({ ...client, idempotent: true, acks: -1 });
@@ -154,5 +164,19 @@ export function createCommitSink(
         producerEpoch: -1,
       }),
   });
-  return { sink, close: (force) => sink.close(force) };
+  const openTransactions = new OpenTransactions({
+    consumer,
+    clientId: fencer.clientId,
+    ownTransactionalId: transactionalId,
+    fence: (id) => fenceTransactionalId(fencer, id, TRANSACTION_TIMEOUT_MS),
+    logger,
+  });
+  return {
+    sink,
+    close: async (force) => {
+      await sink.close(force);
+      await openTransactions.close();
+    },
+    openTransactions,
+  };
 }

@@ -7,7 +7,8 @@
  * directory it finds, so that a whole group restarted gets each task back where it restores
  * least.
  */
-import { readdir } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { TaskDirectory } from "../state/index.js";
 
@@ -44,4 +45,19 @@ export function reachByPartition(
     byPartition.set(partition, (byPartition.get(partition) ?? 0n) + reach);
   }
   return Object.fromEntries([...byPartition].map(([p, sum]) => [p, sum.toString()]));
+}
+
+/**
+ * This worker's id, kept in `appDir`: its transactional id is derived from it, so that a worker
+ * restarted on the same directory fences its previous incarnation's open transaction at once
+ * instead of waiting for the transaction timeout.
+ */
+export async function workerId(appDir: string): Promise<string> {
+  const file = path.join(appDir, "process.id");
+  const existing = await readFile(file, "utf8").catch(() => "");
+  if (existing.trim() !== "") return existing.trim();
+  const id = randomUUID();
+  await mkdir(appDir, { recursive: true });
+  await writeFile(file, id);
+  return id;
 }

@@ -11,7 +11,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log/index.js";
 import { Serdes } from "../../src/state/index.js";
 import { changelogTopic, ErrorHandling, TopologyBuilder } from "../../src/topology/index.js";
-import type { FetchPosition, PartitionFetcher } from "../../src/topology/partition-fetcher.js";
+import type {
+  FetchedPartition,
+  FetchPosition,
+  PartitionFetcher,
+} from "../../src/topology/partition-fetcher.js";
 import type { PartitionOffsets } from "../../src/topology/partition-offsets.js";
 import { TaskOpener } from "../../src/topology/task-opener.js";
 
@@ -28,6 +32,16 @@ const topology = new TopologyBuilder()
   .build();
 const changelog = changelogTopic(APP, "seen");
 
+/** The changelog's records `from` (included) to `to` (excluded), as a fetch returns them. */
+function fetched(from: bigint, to: bigint, next: bigint, lastStable: bigint): FetchedPartition {
+  const records = [];
+  for (let offset = from; offset < to; offset++) {
+    const key = Buffer.from(`k${offset}`);
+    records.push({ offset, key, value: Buffer.from("v"), timestamp: 0, headers: {} });
+  }
+  return { topic: changelog, partition: 0, from, records, next, lastStable };
+}
+
 /** A changelog of a million records, served 500 a fetch, slowly; remembers where each began. */
 function slowChangelog(asked: bigint[]): PartitionFetcher {
   return {
@@ -35,23 +49,7 @@ function slowChangelog(asked: bigint[]): PartitionFetcher {
       await new Promise((resolve) => setTimeout(resolve, 2));
       const from = position?.offset ?? 0n;
       asked.push(from);
-      const records = Array.from({ length: 500 }, (_, i) => ({
-        offset: from + BigInt(i),
-        key: Buffer.from(`k${from + BigInt(i)}`),
-        value: Buffer.from("v"),
-        timestamp: 0,
-        headers: {},
-      }));
-      return [
-        {
-          topic: changelog,
-          partition: 0,
-          from,
-          records,
-          next: from + 500n,
-          lastStable: CHANGELOG_END,
-        },
-      ];
+      return [fetched(from, from + 500n, from + 500n, CHANGELOG_END)];
     },
   };
 }
@@ -107,26 +105,7 @@ function committedChangelog(count: bigint, stable: () => bigint): PartitionFetch
       const from = position?.offset ?? 0n;
       const readable = stable();
       const to = readable < count ? readable : count;
-      const records = [];
-      for (let offset = from; offset < to; offset++) {
-        records.push({
-          offset,
-          key: Buffer.from(`k${offset}`),
-          value: Buffer.from("v"),
-          timestamp: 0,
-          headers: {},
-        });
-      }
-      return [
-        {
-          topic: changelog,
-          partition: 0,
-          from,
-          records,
-          next: readable > from ? readable : from,
-          lastStable: readable,
-        },
-      ];
+      return [fetched(from, to, readable > from ? readable : from, readable)];
     },
   };
 }
