@@ -155,7 +155,10 @@ async function decide(
   delay: { ms: number },
 ): Promise<{ handled: HandledCommand & { transient?: true }; tally: Tally }> {
   const key = idempotencyKey(command);
-  if (earlier !== undefined) {
+  const round = command.round ?? 0;
+  // A refusal holds within its round: an operator's retry (the next round) runs the handler again.
+  const refusedBefore = earlier?.outcome === Outcome.Refused && (earlier.round ?? 0) < round;
+  if (earlier !== undefined && !refusedBefore) {
     const handled =
       earlier.outcome === Outcome.Voided
         ? { outcome: Outcome.Refused, reason: "compensated before it ran", result: {} }
@@ -189,7 +192,7 @@ async function decide(
     },
   };
   const handled = await runHandler(h, handler, command, context);
-  defer(h.store.recordStatement(key, handled));
+  defer(h.store.recordStatement(key, { ...handled, round }));
   return { handled, tally: handled.outcome === Outcome.Success ? "succeeded" : "refused" };
 }
 

@@ -20,6 +20,8 @@ export interface HandledCommand {
   outcome: Outcome;
   reason: string;
   result: StepResult;
+  /** The operator round it was handled in (a refusal holds only within its round). */
+  round?: number;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
@@ -47,6 +49,10 @@ export class IdempotencyStore {
       result jsonb NOT NULL DEFAULT '{}',
       expires_at timestamptz NOT NULL
     )`);
+    // Tables made before operator rounds existed.
+    await pool.query(
+      `ALTER TABLE ${this.table} ADD COLUMN IF NOT EXISTS round int NOT NULL DEFAULT 0`,
+    );
     await pool.query(
       `CREATE INDEX IF NOT EXISTS ${schema}_idempotency_expiry ON ${this.table} (expires_at)`,
     );
@@ -69,7 +75,7 @@ export class IdempotencyStore {
 
   /** The statement that finds `key`'s record, without parameters (see lockStatement). */
   findStatement(key: string): string {
-    return `SELECT outcome, reason, result FROM ${this.table} WHERE key = ${pg.escapeLiteral(key)} AND expires_at > now()`;
+    return `SELECT outcome, reason, result, round FROM ${this.table} WHERE key = ${pg.escapeLiteral(key)} AND expires_at > now()`;
   }
 
   /** The record a findStatement found, if any. */
@@ -85,9 +91,10 @@ export class IdempotencyStore {
       handled.reason,
       JSON.stringify(handled.result),
     ].map((value) => pg.escapeLiteral(value));
-    return `INSERT INTO ${this.table} (key, outcome, reason, result, expires_at)
-       VALUES (${k}, ${outcome}, ${reason}, ${result}, now() + ${this.ttlMs} * interval '1 millisecond')
-       ON CONFLICT (key) DO UPDATE SET outcome = EXCLUDED.outcome, reason = EXCLUDED.reason, result = EXCLUDED.result, expires_at = EXCLUDED.expires_at`;
+    const round = Math.trunc(handled.round ?? 0);
+    return `INSERT INTO ${this.table} (key, outcome, reason, result, round, expires_at)
+       VALUES (${k}, ${outcome}, ${reason}, ${result}, ${round}, now() + ${this.ttlMs} * interval '1 millisecond')
+       ON CONFLICT (key) DO UPDATE SET outcome = EXCLUDED.outcome, reason = EXCLUDED.reason, result = EXCLUDED.result, round = EXCLUDED.round, expires_at = EXCLUDED.expires_at`;
   }
 
   /** Deletes expired rows; returns how many. */

@@ -142,6 +142,12 @@ export const sagaCommandSchema = {
     field("attempt", "int"),
     field("type", "string"),
     field("payload", json("the command's payload")),
+    {
+      name: "round",
+      type: "int",
+      default: 0,
+      doc: "how many times an operator has retried this step's action (0 before)",
+    },
   ],
 } as unknown as avro.Schema;
 

@@ -31,6 +31,12 @@ export interface SagaCommand {
   step: string;
   action: StepAction;
   attempt: number;
+  /**
+   * How many times an operator has retried this step's action (0 before): a participant runs
+   * again a command it refused in an earlier round, rather than answering the same refusal.
+   * Absent from commands written before it existed: 0.
+   */
+  round?: number;
   type: string;
   payload: Record<string, unknown>;
 }

@@ -295,6 +295,7 @@ export class SagaProcessor implements Processor<
         step: event.step,
         action: event.action,
         attempt: event.attempt,
+        round: state.steps[event.step]?.round ?? 0,
         type: event.command.type,
         payload: event.command.payload,
       };

@@ -19,6 +19,8 @@ export interface StepState {
   attempt: number;
   /** Attempts before this one do not count against the retry budget (an operator's retry). */
   budgetFrom: number;
+  /** How many times an operator has retried the current action (absent: none). */
+  round?: number | undefined;
   /** A command is out and neither its reply nor its timeout has come. */
   inFlight: boolean;
   /** When the last attempt issued times out (its timer's due time). */
@@ -92,6 +94,7 @@ export function evolve(state: SagaState | undefined, event: SagaEvent): SagaStat
           phase,
           attempt: event.attempt,
           budgetFrom: sameAction ? step.budgetFrom : 0,
+          ...(sameAction && step.round !== undefined ? { round: step.round } : {}),
           issuedAt: sameAction ? step.issuedAt : event.at,
           inFlight: true,
           timeoutAt: event.timeoutAt,
@@ -162,13 +165,15 @@ export function evolve(state: SagaState | undefined, event: SagaEvent): SagaStat
     case "RetryRequested": {
       const failed = s.failed;
       if (failed === undefined) return s;
-      // A fresh retry budget for the failed step and for each sibling still unfinished in the
-      // same direction (the operator's retry re-issues them all).
+      // A fresh retry budget, and a new round, for the failed step and for each sibling still
+      // unfinished in the same direction (the operator's retry re-issues them all).
       const phase = s.steps[failed.step]?.phase;
       const steps = Object.fromEntries(
         Object.entries(s.steps).map(([name, step]) => [
           name,
-          step.phase === phase ? { ...step, budgetFrom: step.attempt } : step,
+          step.phase === phase
+            ? { ...step, budgetFrom: step.attempt, round: (step.round ?? 0) + 1 }
+            : step,
         ]),
       );
       return {

@@ -255,6 +255,23 @@ describe("saga processor", () => {
     expect((await t.saga("o-4"))?.state.status).toBe("COMPLETED");
   });
 
+  it("numbers the commands an operator's retry re-issues by round, so that a participant runs again what it refused (regression: it answered the recorded refusal to every retry)", async () => {
+    const t = driver();
+    await t.start("o-r");
+    await t.reply(t.commands("inventory")[0]?.value as SagaCommand);
+    await t.reply(t.commands("payment")[0]?.value as SagaCommand, "failure"); // the pivot refused
+    const release = t.commands("inventory")[1]?.value as SagaCommand;
+    expect(release).toMatchObject({ action: "undo", round: 0 });
+    await t.reply(release, "failure"); // the compensation refused: FAILED, for an operator
+    expect((await t.saga("o-r"))?.state.status).toBe("FAILED");
+    await t.control("o-r", { type: "Retry" });
+    expect(t.commands("inventory")[2]?.value).toMatchObject({
+      action: "undo",
+      attempt: 2,
+      round: 1,
+    });
+  });
+
   it("ignores late and repeated replies, and dead-letters a reply it cannot decode", async () => {
     const t = driver();
     await t.start("o-5");

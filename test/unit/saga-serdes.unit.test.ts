@@ -128,6 +128,7 @@ describe("the engine's Avro serdes", () => {
       step: "payment",
       action: "undo",
       attempt: 2,
+      round: 1,
       type: "RefundPayment",
       payload: { orderId: "o-1", paymentId: "p-9", nested: { a: [1, 2] } },
     };

@@ -1,14 +1,20 @@
 /**
- * A participant handles one step at a time, on the real PostgreSQL: a command delivered twice
+ * A participant's record of the commands it handled, on the real PostgreSQL.
+ *
+ * It handles one step at a time: a command delivered twice
  * at once (the partition's next owner handling it while the first still runs, during a
  * rebalance) runs its handler once, and a compensation arriving while its command runs cannot
  * be lost under the command's success. Regression (the review's "participant deduplication is
  * check-then-act"): the record was read, the handler run, the outcome upserted; both
  * deliveries ran the handler, and an undo recorded as "voided" was overwritten by the
  * concurrent do's success, leaving its effect never compensated.
+ *
+ * And an operator's retry is a new round: a command refused before runs again. Regression ("an
+ * operator's retry of a refused step gets the recorded refusal again until the row expires").
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { CommandRefusedError } from "../../src/errors/index.js";
 import { createLogger } from "../../src/log/index.js";
 import { CircuitBreakers, IdempotencyStore, Outcome } from "../../src/participant/index.js";
 import {
@@ -71,8 +77,9 @@ function handling(
   };
 }
 
-function command(sagaId: string, action: StepAction): SagaCommand {
+function command(sagaId: string, action: StepAction, round = 0): SagaCommand {
   return {
+    round,
     sagaId,
     sagaType: "order",
     version: 1,
@@ -126,5 +133,38 @@ describe("participant deduplication under concurrent deliveries", () => {
       [`${sagaId}/charge/do`],
     );
     expect(rows.map((r) => r.outcome)).toEqual([Outcome.Success]);
+  });
+});
+
+describe("an operator's retry of a refused command", () => {
+  it("runs the handler again in the next round, and answers the recorded refusal within a round", async () => {
+    const h = handling();
+    let refuse = true;
+    h.handlers = {
+      Charge: async (_payload, { client, command: c }) => {
+        if (refuse) throw new CommandRefusedError("card declined");
+        await client.query(`INSERT INTO ${schema}.effects VALUES ($1, 'charge')`, [c.sagaId]);
+        return {};
+      },
+    };
+    const sagaId = uniqueName("retried");
+    expect((await handleCommand(h, command(sagaId, StepAction.Do), noReply)).outcome).toBe(
+      Outcome.Refused,
+    );
+    refuse = false; // the operator fixed the cause
+    const again = await handleCommand(h, command(sagaId, StepAction.Do), noReply);
+    expect(again).toMatchObject({ outcome: Outcome.Refused, reason: "card declined" }); // a redelivery
+    const retried = await handleCommand(h, command(sagaId, StepAction.Do, 1), noReply);
+    expect(retried.outcome).toBe(Outcome.Success);
+    expect(await effects(sagaId)).toEqual(["charge"]);
+    // The round's success is recorded: later deliveries of any round answer it, running nothing.
+    expect((await handleCommand(h, command(sagaId, StepAction.Do, 1), noReply)).outcome).toBe(
+      Outcome.Success,
+    );
+    expect((await handleCommand(h, command(sagaId, StepAction.Do, 0), noReply)).outcome).toBe(
+      Outcome.Success,
+    );
+    expect(await effects(sagaId)).toEqual(["charge"]);
+    expect(h.stats).toMatchObject({ refused: 1, succeeded: 1, duplicates: 3 });
   });
 });
