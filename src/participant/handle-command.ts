@@ -170,10 +170,11 @@ async function decide(
     const done = await h.store.find(client, doKey);
     if (done?.outcome !== Outcome.Success) {
       if (done === undefined) {
-        defer(h.store.recordStatement(doKey, { outcome: Outcome.Voided, reason: "", result: {} }));
+        const voided = { outcome: Outcome.Voided, reason: "", result: {} };
+        defer(h.store.recordStatement(command.sagaId, doKey, voided));
       }
       const handled = { outcome: Outcome.Success, reason: "nothing to undo", result: {} };
-      defer(h.store.recordStatement(key, handled));
+      defer(h.store.recordStatement(command.sagaId, key, handled));
       return { handled, tally: "nothingToUndo" };
     }
   }
@@ -192,7 +193,7 @@ async function decide(
     },
   };
   const handled = await runHandler(h, handler, command, context);
-  defer(h.store.recordStatement(key, { ...handled, round }));
+  defer(h.store.recordStatement(command.sagaId, key, { ...handled, round }));
   return { handled, tally: handled.outcome === Outcome.Success ? "succeeded" : "refused" };
 }
 

@@ -3,9 +3,12 @@
  * idempotency key (saga, step, action: the same across retries). A row is written in the same
  * transaction as the handler's own changes, so a command's effect and its record commit
  * together; a redelivered or retried command finds the row and gets the same reply again.
- * Rows expire after a TTL (7 days by default), longer than any saga's retries.
+ * A saga's rows are kept while it may still send commands (an operator may retry or cancel a
+ * FAILED saga weeks later: a compensation must still find the effect it undoes), and expire a
+ * TTL (7 days by default) after the participant learns that the saga ended (`sagasEnded`).
  */
 import pg from "pg";
+import { withTransaction } from "../db/index.js";
 import type { SagaCommand, StepResult } from "../saga/index.js";
 
 export const Outcome = {
@@ -28,6 +31,8 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
 export class IdempotencyStore {
   readonly table: string;
+  /** The sagas known to have ended, and when: their rows expire a TTL later. */
+  readonly endsTable: string;
 
   constructor(
     schema: string,
@@ -37,6 +42,7 @@ export class IdempotencyStore {
       throw new Error(`"${schema}" cannot name a PostgreSQL schema: use a-z, 0-9 and _`);
     }
     this.table = `${schema}.sagastream_idempotency`;
+    this.endsTable = `${schema}.sagastream_saga_ends`;
   }
 
   async migrate(pool: pg.Pool): Promise<void> {
@@ -49,10 +55,17 @@ export class IdempotencyStore {
       result jsonb NOT NULL DEFAULT '{}',
       expires_at timestamptz NOT NULL
     )`);
-    // Tables made before operator rounds existed.
+    // Tables made before operator rounds and saga ends existed (their rows keep their expiry).
     await pool.query(
-      `ALTER TABLE ${this.table} ADD COLUMN IF NOT EXISTS round int NOT NULL DEFAULT 0`,
+      `ALTER TABLE ${this.table} ADD COLUMN IF NOT EXISTS round int NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS saga_id text`,
     );
+    await pool.query(
+      `CREATE INDEX IF NOT EXISTS ${schema}_idempotency_saga ON ${this.table} (saga_id)`,
+    );
+    await pool.query(`CREATE TABLE IF NOT EXISTS ${this.endsTable} (
+      saga_id text PRIMARY KEY,
+      ended_at timestamptz NOT NULL
+    )`);
     await pool.query(
       `CREATE INDEX IF NOT EXISTS ${schema}_idempotency_expiry ON ${this.table} (expires_at)`,
     );
@@ -84,22 +97,45 @@ export class IdempotencyStore {
   }
 
   /** The statement that records `key`'s outcome, without parameters (for a deferred write). */
-  recordStatement(key: string, handled: HandledCommand): string {
-    const [k, outcome, reason, result] = [
+  recordStatement(sagaId: string, key: string, handled: HandledCommand): string {
+    const [saga, k, outcome, reason, result] = [
+      sagaId,
       key,
       handled.outcome,
       handled.reason,
       JSON.stringify(handled.result),
     ].map((value) => pg.escapeLiteral(value));
     const round = Math.trunc(handled.round ?? 0);
-    return `INSERT INTO ${this.table} (key, outcome, reason, result, round, expires_at)
-       VALUES (${k}, ${outcome}, ${reason}, ${result}, ${round}, now() + ${this.ttlMs} * interval '1 millisecond')
+    // Kept until the saga ends (a command handled after its saga's end expires with the rest).
+    const expiresAt = `COALESCE((SELECT ended_at FROM ${this.endsTable} WHERE saga_id = ${saga}) + ${this.ttl()}, 'infinity')`;
+    return `INSERT INTO ${this.table} (key, saga_id, outcome, reason, result, round, expires_at)
+       VALUES (${k}, ${saga}, ${outcome}, ${reason}, ${result}, ${round}, ${expiresAt})
        ON CONFLICT (key) DO UPDATE SET outcome = EXCLUDED.outcome, reason = EXCLUDED.reason, result = EXCLUDED.result, round = EXCLUDED.round, expires_at = EXCLUDED.expires_at`;
+  }
+
+  private ttl(): string {
+    return `${Math.trunc(this.ttlMs)} * interval '1 millisecond'`;
+  }
+
+  /** These sagas ended: their rows expire a TTL from now (a saga told twice keeps its first end). */
+  async sagasEnded(pool: pg.Pool, sagaIds: readonly string[]): Promise<void> {
+    if (sagaIds.length === 0) return;
+    await withTransaction(pool, async (client) => {
+      await client.query(
+        `INSERT INTO ${this.endsTable} (saga_id, ended_at) SELECT unnest($1::text[]), now() ON CONFLICT (saga_id) DO NOTHING`,
+        [sagaIds],
+      );
+      await client.query(
+        `UPDATE ${this.table} SET expires_at = now() + ${this.ttl()} WHERE saga_id = ANY($1::text[]) AND expires_at = 'infinity'`,
+        [sagaIds],
+      );
+    });
   }
 
   /** Deletes expired rows; returns how many. */
   async purge(pool: pg.Pool): Promise<number> {
     const { rowCount } = await pool.query(`DELETE FROM ${this.table} WHERE expires_at <= now()`);
+    await pool.query(`DELETE FROM ${this.endsTable} WHERE ended_at + ${this.ttl()} <= now()`);
     return rowCount ?? 0;
   }
 }

@@ -20,7 +20,7 @@ import {
 } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import type { Outbox } from "../outbox/index.js";
-import { avroSagaSerdes, sagaTopics, type SagaCommand } from "../saga/index.js";
+import { avroSagaSerdes, followSagaEvents, sagaTopics, type SagaCommand } from "../saga/index.js";
 import type { AvroCodec } from "../schema/index.js";
 import {
   CircuitBreakers,
@@ -66,6 +66,8 @@ export interface ParticipantOptions {
 }
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
+/** The events that end a saga for good (a FAILED saga may still be retried or cancelled). */
+const SAGA_ENDS = new Set(["SagaCompleted", "SagaAborted", "SagaCancelled"]);
 
 export async function createParticipant(options: ParticipantOptions) {
   const topics = sagaTopics(options.applicationId);
@@ -154,6 +156,29 @@ export async function createParticipant(options: ParticipantOptions) {
     throw error;
   }
 
+  // Its records of a saga expire a TTL after the saga ends (idempotency.ts): the ends are read
+  // from the saga-events log.
+  let ends;
+  try {
+    ends = await followSagaEvents(
+      settings,
+      {
+        applicationId: options.applicationId,
+        groupId: `${groupId}.saga-ends`,
+        codec: options.codec,
+      },
+      async ({ record }) => {
+        if (SAGA_ENDS.has(record.event.type)) {
+          await handling.store.sagasEnded(options.pool, [record.sagaId]);
+        }
+      },
+    );
+  } catch (error) {
+    await consuming.stop();
+    await producer.close();
+    throw error;
+  }
+
   const purge = setInterval(() => {
     handling.store
       .purge(options.pool)
@@ -168,6 +193,7 @@ export async function createParticipant(options: ParticipantOptions) {
       clearInterval(purge);
       replies.dropDelayed(); // like a crash: the saga's timeout covers them
       await consuming.stop();
+      await ends.stop();
       await producer.close();
     },
   };

@@ -168,3 +168,28 @@ describe("an operator's retry of a refused command", () => {
     expect(h.stats).toMatchObject({ refused: 1, succeeded: 1, duplicates: 3 });
   });
 });
+
+describe("a saga's records, over time", () => {
+  async function expiries(sagaId: string): Promise<(string | null)[]> {
+    const { rows } = await pool.query<{ expires: string | null }>(
+      `SELECT CASE WHEN expires_at = 'infinity' THEN 'never' ELSE 'in ' || round(extract(epoch FROM expires_at - now()) / 86400) || ' days' END AS expires
+       FROM ${store.table} WHERE saga_id = $1 ORDER BY key`,
+      [sagaId],
+    );
+    return rows.map((r) => r.expires);
+  }
+
+  it("keeps them while the saga may still send commands, and lets them expire a TTL after it ended (regression: they expired 7 days after being written, and a FAILED saga cancelled later got 'nothing to undo' for a charge that happened)", async () => {
+    const h = handling();
+    const sagaId = uniqueName("long_failed");
+    await handleCommand(h, command(sagaId, StepAction.Do), noReply);
+    expect(await expiries(sagaId)).toEqual(["never"]);
+    await store.sagasEnded(pool, [sagaId]);
+    expect(await expiries(sagaId)).toEqual(["in 7 days"]);
+    // A command handled after its saga's end (a late delivery) expires with the others.
+    await handleCommand(h, command(sagaId, StepAction.Undo), noReply);
+    expect(await expiries(sagaId)).toEqual(["in 7 days", "in 7 days"]);
+    await store.sagasEnded(pool, [sagaId]); // told twice: nothing changes
+    expect(await expiries(sagaId)).toEqual(["in 7 days", "in 7 days"]);
+  });
+});

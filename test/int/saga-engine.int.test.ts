@@ -74,6 +74,21 @@ describe("saga engine on the real stack", () => {
     const outcome = await expectOrderOutcomes(pool, services.schemas, faults, placed, events);
     process.stderr.write(`saga engine: ${JSON.stringify(outcome)}\n`);
 
+    // Every service learns that each saga ended (from the saga-events log): its records of the
+    // saga, kept until then, now expire a TTL later.
+    for (const schema of Object.values(services.schemas)) {
+      await waitUntil(
+        async () => {
+          const { rows } = await pool.query<{ kept: number; total: number }>(
+            `SELECT count(*) FILTER (WHERE expires_at = 'infinity')::int AS kept, count(*)::int AS total
+             FROM ${schema}.sagastream_idempotency`,
+          );
+          return rows.some((r) => r.kept === 0 && r.total > 0) ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 200, description: `${schema}'s records to expire` },
+      );
+    }
+
     // The worker's HTTP API reads the same state.
     const api = worker.apiAddress;
     const completedId = placed.find((o) => events.last.get(o.orderId) === "SagaCompleted")?.orderId;
