@@ -20,7 +20,13 @@ import {
 } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import type { Outbox } from "../outbox/index.js";
-import { avroSagaSerdes, followSagaEvents, sagaTopics, type SagaCommand } from "../saga/index.js";
+import {
+  avroSagaSerdes,
+  SAGA_HEADERS,
+  sagaTopics,
+  TERMINAL_STATUSES,
+  type SagaCommand,
+} from "../saga/index.js";
 import type { AvroCodec } from "../schema/index.js";
 import {
   CircuitBreakers,
@@ -66,8 +72,8 @@ export interface ParticipantOptions {
 }
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
-/** The events that end a saga for good (a FAILED saga may still be retried or cancelled). */
-const SAGA_ENDS = new Set(["SagaCompleted", "SagaAborted", "SagaCancelled"]);
+/** The statuses that end a saga for good (a FAILED saga may still be retried or cancelled). */
+const SAGA_ENDS = new Set<string>(TERMINAL_STATUSES);
 
 export async function createParticipant(options: ParticipantOptions) {
   const topics = sagaTopics(options.applicationId);
@@ -157,22 +163,20 @@ export async function createParticipant(options: ParticipantOptions) {
   }
 
   // Its records of a saga expire a TTL after the saga ends (idempotency.ts): the ends are read
-  // from the saga-events log.
+  // from the saga-events log, by each record's status header (nothing is decoded).
   let ends;
   try {
-    ends = await followSagaEvents(
-      settings,
-      {
-        applicationId: options.applicationId,
-        groupId: `${groupId}.saga-ends`,
-        codec: options.codec,
-      },
-      async ({ record }) => {
-        if (SAGA_ENDS.has(record.event.type)) {
-          await handling.store.sagasEnded(options.pool, [record.sagaId]);
+    ends = await startConsuming(settings, {
+      groupId: `${groupId}.saga-ends`,
+      topics: [topics.events],
+      startFrom: "earliest",
+      handle: async ({ key, headers }) => {
+        const status = headers.get(SAGA_HEADERS.status)?.toString();
+        if (key !== undefined && SAGA_ENDS.has(status ?? "")) {
+          await handling.store.sagasEnded(options.pool, [key.toString()]);
         }
       },
-    );
+    });
   } catch (error) {
     await consuming.stop();
     await producer.close();

@@ -37,8 +37,7 @@ interface Following {
 export async function followSagaEvents(
   kafka: KafkaSettings,
   options: FollowOptions,
-  /** Awaited when it returns a promise: the record counts as read once it settles. */
-  onEvent: (event: FollowedEvent) => void | Promise<void>,
+  onEvent: (event: FollowedEvent) => void,
 ): Promise<Following> {
   const read = sagaDecisionReader(options.codec);
   /** Per partition, the next offset not handed out yet. */
@@ -57,7 +56,7 @@ export async function followSagaEvents(
       const receivedAt = Date.now();
       if (value !== undefined) {
         for (const record of eventsOf(await read(value))) {
-          await onEvent({ record, partition, offset, timestamp, receivedAt });
+          onEvent({ record, partition, offset, timestamp, receivedAt });
         }
       }
       next.set(partition, offset + 1n);

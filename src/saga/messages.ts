@@ -91,6 +91,8 @@ export const SAGA_HEADERS = {
   correlationId: "correlationId",
   causationId: "causationId",
   traceparent: "traceparent",
+  /** On a saga-events record: the saga's status after that decision (read without decoding). */
+  status: "sagaStatus",
 } as const;
 
 /** Two hex digits per byte value, for formatting ids without a hex string to slice. */

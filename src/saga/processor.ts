@@ -277,12 +277,14 @@ export class SagaProcessor implements Processor<
       return h;
     };
     const id = decisionId(sagaId, firstSeq);
+    const decisionHeaders = headers(id, origin.causationId);
+    decisionHeaders[SAGA_HEADERS.status] = Buffer.from(state.status);
     await context.forward(
       {
         key: sagaId,
         value: { sagaId, firstSeq, events },
         timestamp: input.at,
-        headers: headers(id, origin.causationId),
+        headers: decisionHeaders,
       },
       SAGA_EVENTS_SINK,
     );

@@ -197,6 +197,12 @@ describe("saga processor", () => {
       [3, 2],
       [5, 2],
     ]);
+    // Each says the saga's status after it, so that a reader finds the ends without decoding.
+    expect(t.decisions().map((r) => r.headers[SAGA_HEADERS.status]?.toString())).toEqual([
+      "RUNNING",
+      "RUNNING",
+      "COMPLETED",
+    ]);
   });
 
   it("drops a step's timeout timer once the step is answered, not firing it later", async () => {
