@@ -36,7 +36,17 @@ const event = (name: string, fields: unknown[], doc: string) => ({
 export const SAGA_EVENT_BRANCHES = [
   event(
     "SagaStarted",
-    [field("sagaType", "string"), field("version", "int"), field("data", json("the saga's data"))],
+    [
+      field("sagaType", "string"),
+      field("version", "int"),
+      field("data", json("the saga's data")),
+      {
+        name: "fingerprint",
+        type: "string",
+        default: "",
+        doc: "the definition's shape, hashed: tells an edited definition from the one started on",
+      },
+    ],
     "a new instance, on this definition version",
   ),
   event(

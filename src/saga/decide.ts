@@ -4,6 +4,7 @@
  * advancing (issue the next stage's commands, the next compensations, or end the saga) until
  * nothing more follows. No I/O, no clock, no randomness: the processor does the rest.
  */
+import { toError } from "../errors/index.js";
 import { retryDelayMs } from "./backoff.js";
 import type { CommandSpec, SagaDefinition, Step } from "./definition.js";
 import { SagaStatus, StepAction, type SagaEvent, type SagaInput } from "./events.js";
@@ -144,6 +145,7 @@ function react<D>(
           sagaType: definition.name,
           version: definition.version,
           data: input.data,
+          fingerprint: definition.fingerprint,
         },
       ],
     };
@@ -314,4 +316,34 @@ export function decide<D>(
     current = fold(more, current);
   }
   return { events };
+}
+
+/**
+ * `decide`, except that a timer whose handling throws (the definition's own code, such as a
+ * compensation builder reading a result the step never produced) fails its saga with the
+ * reason, for an operator, who is told by `onFailure`: it would throw at every tick, and the
+ * tick is rolled back whole, so no other timer of the partition would fire again. An input
+ * record that throws is dead-lettered by the task instead.
+ */
+export function decideTimerSafely<D>(
+  definition: SagaDefinition<D>,
+  sagaId: string,
+  state: SagaState | undefined,
+  input: SagaInput,
+  onFailure: (reason: string, error: unknown) => void,
+): Decision {
+  try {
+    return decide(definition, sagaId, state, input);
+  } catch (error) {
+    if (state === undefined || (input.type !== "Timeout" && input.type !== "RetryDue")) {
+      throw error;
+    }
+    const reason = `handling the ${input.type === "Timeout" ? "timeout" : "retry"} of step "${input.step}" (${input.action}) failed: ${toError(error).message}`;
+    onFailure(reason, error);
+    return {
+      events: [
+        { type: "SagaFailed", at: input.at, step: input.step, action: input.action, reason },
+      ],
+    };
+  }
 }

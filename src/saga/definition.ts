@@ -7,6 +7,7 @@
  * Steps before the pivot are compensatable; the pivot is the point of no return; steps after
  * it (and steps marked `retriableOnly`) are only ever retried, never compensated.
  */
+import { createHash } from "node:crypto";
 import { SagaDefinitionError } from "../errors/index.js";
 
 /** What a step sends: a command type and its payload (an Avro record of that type). */
@@ -77,6 +78,12 @@ export interface SagaDefinition<D> {
   participants: readonly string[];
   /** Each stage's steps, in order; a single step is a stage of one. */
   stages: readonly (readonly Step<D>[])[];
+  /**
+   * A digest of the shape an instance's state depends on (the stages, step names,
+   * participants, the pivot, which steps are compensated), recorded when an instance starts:
+   * a definition edited without a new version is told apart from the one its instances began on.
+   */
+  fingerprint: string;
   step(name: string): Step<D>;
 }
 
@@ -188,6 +195,7 @@ export function defineSaga<D>(input: SagaDefinitionInput<D>): SagaDefinition<D> 
     version: input.version,
     participants: input.participants,
     stages,
+    fingerprint: fingerprintOf(stages),
     step(name) {
       const found = byName.get(name);
       if (found === undefined) {
@@ -196,4 +204,15 @@ export function defineSaga<D>(input: SagaDefinitionInput<D>): SagaDefinition<D> 
       return found;
     },
   };
+}
+
+/**
+ * The shape of the stages, hashed. Timeouts, retry policies and the code that builds commands
+ * are left out: changing them does not change what an instance's recorded state means.
+ */
+function fingerprintOf<D>(stages: readonly (readonly Step<D>[])[]): string {
+  const shape = stages.map((stage) =>
+    stage.map((s) => [s.name, s.participant, s.compensatable, s.pivot === true]),
+  );
+  return createHash("sha256").update(JSON.stringify(shape)).digest("hex").slice(0, 16);
 }

@@ -55,7 +55,15 @@ export type SagaInput =
   | { type: "Retry"; at: number };
 
 export type SagaEvent =
-  | { type: "SagaStarted"; at: number; sagaType: string; version: number; data: unknown }
+  | {
+      type: "SagaStarted";
+      at: number;
+      sagaType: string;
+      version: number;
+      data: unknown;
+      /** The definition's fingerprint ("" or absent when recorded before fingerprints). */
+      fingerprint?: string;
+    }
   | {
       type: "CommandIssued";
       at: number;

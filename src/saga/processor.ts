@@ -8,7 +8,6 @@
  * The status index and the timers are functions of the saga states: they live in memory
  * (SagaIndex), rebuilt from the state store when the task opens, and cost no record.
  */
-import { toError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import type { WritableStore } from "../state/index.js";
 import {
@@ -18,13 +17,12 @@ import {
   type ProcessorContext,
   type StreamRecord,
 } from "../topology/index.js";
-import { decide } from "./decide.js";
+import { decideTimerSafely } from "./decide.js";
 import type { SagaDefinition } from "./definition.js";
 import { DEFAULT_SAGA_LIMITS, withinLimits, type SagaLimits } from "./limits.js";
 import type { SagaEvent, SagaInput } from "./events.js";
+import { outgoingOf } from "./outgoing.js";
 import {
-  decisionId,
-  nameUuid,
   SAGA_HEADERS,
   type SagaCommand,
   type SagaControl,
@@ -32,15 +30,12 @@ import {
   type SagaReply,
 } from "./messages.js";
 import type { SagaRegistry } from "./registry.js";
+import { ParkedInputs } from "./parked-inputs.js";
 import { indexEntry, SagaIndex, type SagaIndexes } from "./saga-index.js";
 import { fold, type SagaState } from "./state.js";
 import { timersOf } from "./timers.js";
 
-export const SAGA_STORES = { sagas: "sagas" } as const;
-export const SAGA_EVENTS_SINK = "saga-events";
-export function commandSink(participant: string): string {
-  return `commands-${participant}`;
-}
+export const SAGA_STORES = { sagas: "sagas", parked: "parked" } as const;
 
 /** A saga's stored state, with what its outgoing messages carry. */
 export interface SagaRecord {
@@ -87,7 +82,7 @@ export type SagaObserver = (
   after: SagaState,
 ) => void;
 
-interface Origin {
+export interface Origin {
   causationId: string | undefined;
   correlationId: string | undefined;
   traceparent: string | undefined;
@@ -129,6 +124,9 @@ export class SagaProcessor implements Processor<
 > {
   private sagas!: WritableStore<string, SagaRecord>;
   private readonly index = new SagaIndex();
+  private readonly parked = new ParkedInputs();
+  /** Sagas with parked inputs that this worker can run: re-driven at the next ticks. */
+  private redrivable: string[] = [];
   private partition: number | undefined;
   private readonly limits: SagaLimits;
 
@@ -142,6 +140,7 @@ export class SagaProcessor implements Processor<
     for await (const [sagaId, record] of this.sagas.range()) {
       this.index.update(sagaId, undefined, indexEntry(record.state));
     }
+    await this.openParked(context);
     this.partition = context.partition;
     this.options.indexes?.open(context.partition, this.index);
     context.schedule(this.options.timerIntervalMs, PunctuationType.WallClock, (now) =>
@@ -159,71 +158,102 @@ export class SagaProcessor implements Processor<
       throw new Error("a saga message needs its saga id as the record key");
     }
     const message = withinLimits(sagaId, record.value, this.limits);
-    const existing = await this.sagas.get(sagaId);
-    const definition =
-      message.kind === "start"
-        ? this.options.registry.latest(message.sagaType)
-        : existing && this.definitionOf(existing.state);
-    if (definition === undefined) {
-      if (message.kind === "start") {
-        throw new Error(`no saga "${message.sagaType}" is deployed on this worker`);
-      }
-      if (existing === undefined) {
-        this.options.logger.warn(
-          { sagaId, kind: message.kind },
-          "message for an unknown saga: ignored",
-        );
-        return;
-      }
-      throw new Error(
-        `saga ${existing.state.sagaType} v${existing.state.version} is not deployed on this worker: ` +
-          "keep every version with instances in flight deployed",
-      );
-    }
     // Inputs are timed when processed, not when produced: a step's timeout must count from
     // when its command actually left, however far behind the task was.
     const at = context.currentSystemTimeMs();
-    await this.apply(context, sagaId, existing, definition, inputOf(message, at), {
+    const origin: Origin = {
       causationId: header(record.headers, SAGA_HEADERS.messageId),
       correlationId: header(record.headers, SAGA_HEADERS.correlationId),
       traceparent: header(record.headers, SAGA_HEADERS.traceparent),
-    });
+    };
+    const existing = await this.sagas.get(sagaId);
+    if (message.kind === "start") {
+      const definition = this.options.registry.latest(message.sagaType);
+      if (definition === undefined) {
+        throw new Error(`no saga "${message.sagaType}" is deployed on this worker`);
+      }
+      await this.apply(context, sagaId, existing, definition, inputOf(message, at), origin);
+      return;
+    }
+    if (existing === undefined) {
+      this.options.logger.warn(
+        { sagaId, kind: message.kind },
+        "message for an unknown saga: ignored",
+      );
+      return;
+    }
+    const runner = this.options.registry.runnerOf(existing.state);
+    if ("reason" in runner) {
+      const { reason } = runner;
+      this.options.logger.warn({ sagaId, kind: message.kind, reason }, "input parked");
+      this.parked.park(sagaId, { message, origin, reason, parkedAt: at });
+      return;
+    }
+    const { definition } = runner;
+    const undo: (() => void)[] = [];
+    try {
+      const current = await this.redrive(context, sagaId, existing, at, undo);
+      await this.apply(context, sagaId, current, definition, inputOf(message, at), origin);
+    } catch (error) {
+      for (const step of undo.reverse()) step();
+      throw error;
+    }
   }
 
   private definitionOf(state: SagaState): SagaDefinition<unknown> | undefined {
-    return this.options.registry.version(state.sagaType, state.version);
+    const runner = this.options.registry.runnerOf(state);
+    return "definition" in runner ? runner.definition : undefined;
   }
 
-  /**
-   * `decide`, except that a timer whose handling throws (the definition's own code, such as a
-   * compensation builder reading a result the step never produced) fails its saga with the
-   * reason, for an operator: it would throw at every tick, and the tick is rolled back whole,
-   * so no other timer of the partition would fire again. An input record that throws is
-   * dead-lettered by the task instead.
-   */
-  private decideTimerSafely(
-    definition: SagaDefinition<unknown>,
-    sagaId: string,
-    state: SagaState | undefined,
-    input: SagaInput,
-  ): ReturnType<typeof decide> {
-    try {
-      return decide(definition, sagaId, state, input);
-    } catch (error) {
-      if (state === undefined || (input.type !== "Timeout" && input.type !== "RetryDue")) {
-        throw error;
-      }
-      const reason = `handling the ${input.type === "Timeout" ? "timeout" : "retry"} of step "${input.step}" (${input.action}) failed: ${toError(error).message}`;
-      this.options.logger.error({ sagaId, err: error }, `${reason}: the saga fails`);
-      const failed: SagaEvent = {
-        type: "SagaFailed",
-        at: input.at,
-        step: input.step,
-        action: input.action,
-        reason,
-      };
-      return { events: [failed] };
+  /** Reads the parked inputs; those this worker can run are re-driven at the next ticks. */
+  private async openParked(context: Context): Promise<void> {
+    this.redrivable = [];
+    const waiting = new Map<string, number>();
+    for (const sagaId of await this.parked.open(context.store(SAGA_STORES.parked))) {
+      const state = (await this.sagas.get(sagaId))?.state;
+      const runner = state && this.options.registry.runnerOf(state);
+      if (runner === undefined || "definition" in runner) this.redrivable.push(sagaId);
+      else waiting.set(runner.reason, (waiting.get(runner.reason) ?? 0) + 1);
     }
+    for (const [reason, sagas] of waiting) {
+      this.options.logger.warn({ sagas, reason }, "sagas with parked inputs wait for a definition");
+    }
+    if (this.redrivable.length > 0) {
+      this.options.logger.info({ sagas: this.redrivable.length }, "re-driving parked inputs");
+    }
+  }
+
+  /** Applies the saga's parked inputs, oldest first; returns its record after them. */
+  private async redrive(
+    context: Context,
+    sagaId: string,
+    record: SagaRecord,
+    at: number,
+    undo: (() => void)[],
+  ): Promise<SagaRecord> {
+    if (!this.parked.has(sagaId)) return record;
+    const definition = this.definitionOf(record.state);
+    if (definition === undefined) return record;
+    const taken = await this.parked.take(sagaId);
+    undo.push(taken.undo);
+    let current = record;
+    for (const { message, origin } of taken.inputs) {
+      const before = current;
+      const after = await this.apply(
+        context,
+        sagaId,
+        before,
+        definition,
+        inputOf(message, at),
+        origin,
+      );
+      if (after === undefined) continue;
+      undo.push(() => {
+        this.index.update(sagaId, indexEntry(after.state), indexEntry(before.state));
+      });
+      current = after;
+    }
+    return current;
   }
 
   /**
@@ -240,7 +270,15 @@ export class SagaProcessor implements Processor<
     input: SagaInput,
     origin: Origin,
   ): Promise<SagaRecord | undefined> {
-    const decision = this.decideTimerSafely(definition, sagaId, existing?.state, input);
+    const decision = decideTimerSafely(
+      definition,
+      sagaId,
+      existing?.state,
+      input,
+      (reason, error) => {
+        this.options.logger.error({ sagaId, err: error }, `${reason}: the saga fails`);
+      },
+    );
     if ("rejected" in decision) {
       // An operator's refused request is worth seeing; late replies and stale timers are not.
       const operator = input.type === "Cancel" || input.type === "Retry";
@@ -262,50 +300,14 @@ export class SagaProcessor implements Processor<
       traceparent: existing?.traceparent ?? origin.traceparent,
     };
     this.sagas.put(sagaId, record);
-    const headers = (messageId: string, causationId: string | undefined): Headers => {
-      const h: Headers = {
-        [SAGA_HEADERS.messageId]: Buffer.from(messageId),
-        [SAGA_HEADERS.sagaId]: Buffer.from(sagaId),
-        [SAGA_HEADERS.sagaType]: Buffer.from(state.sagaType),
-        [SAGA_HEADERS.sagaVersion]: Buffer.from(String(state.version)),
-        [SAGA_HEADERS.correlationId]: Buffer.from(record.correlationId),
-      };
-      if (causationId !== undefined) h[SAGA_HEADERS.causationId] = Buffer.from(causationId);
-      if (record.traceparent !== undefined) {
-        h[SAGA_HEADERS.traceparent] = Buffer.from(record.traceparent);
-      }
-      return h;
-    };
-    const id = decisionId(sagaId, firstSeq);
-    const decisionHeaders = headers(id, origin.causationId);
-    decisionHeaders[SAGA_HEADERS.status] = Buffer.from(state.status);
-    await context.forward(
-      {
-        key: sagaId,
-        value: { sagaId, firstSeq, events },
-        timestamp: input.at,
-        headers: decisionHeaders,
-      },
-      SAGA_EVENTS_SINK,
-    );
-    for (const event of events) {
-      if (event.type !== "CommandIssued") continue;
-      const command: SagaCommand = {
-        sagaId,
-        sagaType: state.sagaType,
-        version: state.version,
-        step: event.step,
-        action: event.action,
-        attempt: event.attempt,
-        round: state.steps[event.step]?.round ?? 0,
-        type: event.command.type,
-        payload: event.command.payload,
-      };
-      const commandId = nameUuid(`${sagaId}/${event.step}/${event.action}/${event.attempt}`);
-      await context.forward(
-        { key: sagaId, value: command, timestamp: event.at, headers: headers(commandId, id) },
-        commandSink(event.participant),
-      );
+    for (const { sink, record: message } of outgoingOf(
+      record,
+      events,
+      firstSeq,
+      origin.causationId,
+      input.at,
+    )) {
+      await context.forward(message, sink);
     }
     this.index.update(sagaId, indexEntry(existing?.state), indexEntry(state));
     this.options.observer?.(existing?.state, events, state);
@@ -321,13 +323,19 @@ export class SagaProcessor implements Processor<
     const due = this.index.dueBy(now, this.options.maxTimersPerTick);
     const undo: (() => void)[] = [];
     try {
+      const redriven = this.redrivable.splice(0, this.options.maxTimersPerTick);
+      undo.push(() => this.redrivable.unshift(...redriven));
+      for (const sagaId of redriven) {
+        const record = await this.sagas.get(sagaId);
+        if (record !== undefined) await this.redrive(context, sagaId, record, now, undo);
+      }
       for (const { sagaId, dueAt } of due) {
         const record = await this.sagas.get(sagaId);
         const definition = record && this.definitionOf(record.state);
         if (record === undefined || definition === undefined) {
-          this.options.logger.error(
+          this.options.logger.warn(
             { sagaId, dueAt },
-            "timer for a saga this worker cannot run: dropped until the task reopens",
+            "timer for a saga this worker cannot run: kept in its state, it fires once a worker that runs it opens the task",
           );
           undo.push(this.index.dropTimer(sagaId, dueAt));
           continue;

@@ -5,6 +5,7 @@
  */
 import { SagaDefinitionError } from "../errors/index.js";
 import type { AnySagaDefinition, SagaDefinition } from "./definition.js";
+import type { SagaState } from "./state.js";
 
 export class SagaRegistry {
   private readonly byVersion = new Map<string, SagaDefinition<unknown>>();
@@ -33,6 +34,26 @@ export class SagaRegistry {
 
   version(name: string, version: number): SagaDefinition<unknown> | undefined {
     return this.byVersion.get(`${name}@${version}`);
+  }
+
+  /**
+   * The definition an instance in flight runs on: its version, as it was when the instance
+   * started (same fingerprint); or why this worker cannot run it.
+   */
+  runnerOf(state: SagaState): { definition: SagaDefinition<unknown> } | { reason: string } {
+    const definition = this.version(state.sagaType, state.version);
+    const saga = `saga ${state.sagaType} v${state.version}`;
+    if (definition === undefined) {
+      return {
+        reason: `${saga} is not deployed on this worker: deploy it again, and keep every version with instances in flight deployed`,
+      };
+    }
+    if (state.fingerprint !== undefined && state.fingerprint !== definition.fingerprint) {
+      return {
+        reason: `${saga} was edited since this instance started (fingerprint ${state.fingerprint}, deployed ${definition.fingerprint}): deploy the edit as a new version and the original as v${state.version}`,
+      };
+    }
+    return { definition };
   }
 
   all(): SagaDefinition<unknown>[] {

@@ -177,6 +177,7 @@ function eventFromAvro(value: AvroEvent): SagaEvent {
     ...fields,
   };
   if (typeof event["data"] === "string") event["data"] = JSON.parse(event["data"]) as unknown;
+  if (event["fingerprint"] === "") delete event["fingerprint"]; // recorded before fingerprints
   if (event["command"] !== undefined) {
     event["command"] = commandFromAvro(event["command"] as AvroCommand);
   }

@@ -37,6 +37,8 @@ export interface StepState {
 export interface SagaState {
   sagaType: string;
   version: number;
+  /** The fingerprint of the definition it started on (absent when recorded before them). */
+  fingerprint?: string | undefined;
   status: SagaStatus;
   data: unknown;
   steps: Readonly<Record<string, StepState>>;
@@ -73,6 +75,7 @@ export function evolve(state: SagaState | undefined, event: SagaEvent): SagaStat
     return {
       sagaType: event.sagaType,
       version: event.version,
+      ...(event.fingerprint ? { fingerprint: event.fingerprint } : {}),
       status: SagaStatus.Running,
       data: event.data,
       steps: {},

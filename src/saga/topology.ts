@@ -7,14 +7,9 @@ import type { Logger } from "../log/index.js";
 import { Serdes, type Serde } from "../state/index.js";
 import { TopologyBuilder, type Topology } from "../topology/index.js";
 import { sagaTopics } from "./messages.js";
-import {
-  commandSink,
-  SAGA_EVENTS_SINK,
-  SAGA_STORES,
-  SagaProcessor,
-  type SagaMessage,
-  type SagaObserver,
-} from "./processor.js";
+import { commandSink, SAGA_EVENTS_SINK } from "./outgoing.js";
+import { SAGA_STORES, SagaProcessor, type SagaMessage, type SagaObserver } from "./processor.js";
+import { parkedInputSerde } from "./parked-inputs.js";
 import { sagaRecordSerde } from "./record-serde.js";
 import type { SagaRegistry } from "./registry.js";
 import type { SagaIndexes } from "./saga-index.js";
@@ -121,6 +116,8 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
       cacheBytes: SAGA_CACHE_BYTES,
       readByRecordKey: true,
     })
+    // Inputs of sagas this worker cannot run, until one that can opens the task.
+    .store(SAGA_STORES.parked, { keySerde: Serdes.string, valueSerde: parkedInputSerde })
     .processor("saga", {
       parents: sources,
       stores: Object.values(SAGA_STORES),

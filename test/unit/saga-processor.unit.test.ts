@@ -19,6 +19,8 @@ import {
   sagaTopology,
   step,
   timersOf,
+  type AnySagaDefinition,
+  type SagaDefinitionInput,
   type SagaCommand,
   type SagaControl,
   type SagaDecision,
@@ -28,7 +30,8 @@ import {
   type SagaStatus,
 } from "../../src/saga/index.js";
 import { ErrorCode } from "../../src/errors/index.js";
-import { DLQ_HEADERS } from "../../src/kafka/index.js";
+import { deadLetterTopic, DLQ_HEADERS } from "../../src/kafka/index.js";
+import type { ParkedInput } from "../../src/saga/parked-inputs.js";
 import { KeyValueStore, MemoryBytesStore, Serdes } from "../../src/state/index.js";
 import {
   changelogTopic,
@@ -48,7 +51,13 @@ interface Order {
 
 /** The order saga; `release` builds the reservation's compensation. */
 function orderSaga(release = (o: Order) => ({ type: "Release", payload: { orderId: o.orderId } })) {
-  return defineSaga<Order>({
+  return defineSaga<Order>(orderInput(release));
+}
+
+function orderInput(
+  release = (o: Order) => ({ type: "Release", payload: { orderId: o.orderId } }),
+): SagaDefinitionInput<Order> {
+  return {
     name: "order",
     version: 1,
     participants: ["inventory", "payment"],
@@ -68,7 +77,7 @@ function orderSaga(release = (o: Order) => ({ type: "Release", payload: { orderI
         pivot: true,
       }),
     ],
-  });
+  };
 }
 
 const saga = orderSaga();
@@ -529,18 +538,22 @@ function success(c: SagaCommand): SagaReply {
  * The saga topology's task run by hand, so that a second instance can open on the first one's
  * stores, as the runtime reopens a task on what it restored.
  */
+/** A task of partition 0 that can be closed and opened again, on the same stores, by workers
+ * that run other definitions. */
 function reopenable() {
   const indexes = new SagaIndexes();
-  const topology: Topology = sagaTopology({
-    applicationId: app,
-    registry: new SagaRegistry([saga]),
-    starts: [{ topic: "orders", saga: "order", valueSerde: json<Order>(), data: (o: Order) => o }],
-    serdes: jsonSagaSerdes,
-    indexes,
-    logger: createLogger("silent", "test"),
-  });
+  const topologyOf = (definitions: AnySagaDefinition[]): Topology =>
+    sagaTopology({
+      applicationId: app,
+      registry: new SagaRegistry(definitions),
+      starts: [
+        { topic: "orders", saga: "order", valueSerde: json<Order>(), data: (o: Order) => o },
+      ],
+      serdes: jsonSagaSerdes,
+      indexes,
+      logger: createLogger("silent", "test"),
+    });
   const engines = new Map<string, MemoryBytesStore>();
-  const subtopology = defined(topology.subtopologies[0]);
   const state = { clock: 10_000 };
   let offset = 0;
   const input = (topic: string, key: string, value: unknown) => ({
@@ -562,7 +575,10 @@ function reopenable() {
     },
     start: (id: string) => input("orders", id, { orderId: id, amountCents: 500 }),
     reply: (c: SagaCommand) => input(topics.replies, c.sagaId, success(c)),
-    open: async () => {
+    cancel: (id: string) => input(topics.control, id, { type: "Cancel", reason: "ops" }),
+    open: async (definitions: AnySagaDefinition[] = [saga]) => {
+      const topology = topologyOf(definitions);
+      const subtopology = defined(topology.subtopologies[0]);
       const stores = new Map<string, KeyValueStore<unknown, unknown>>();
       for (const name of subtopology.stores) {
         const spec = defined(topology.stores.get(name));
@@ -594,6 +610,16 @@ function reopenable() {
         /** What the commits so far wrote. */
         commands: (participant: string) => decode<SagaCommand>(topics.commands(participant)),
         decisions: () => decode<SagaDecision>(topics.events),
+        deadLetters: () => outputs.filter((o) => o.topic === deadLetterTopic(app)),
+        parked: async () => {
+          const found: [string, ParkedInput][] = [];
+          for await (const entry of defined(stores.get(SAGA_STORES.parked)).range()) {
+            found.push(entry as [string, ParkedInput]);
+          }
+          return found;
+        },
+        saga: async (id: string) =>
+          (await defined(stores.get(SAGA_STORES.sagas)).get(id)) as SagaRecord | undefined,
       };
     },
   };
@@ -669,5 +695,122 @@ describe("saga processor retention", () => {
     const other = (await t.saga("o-running"))?.state;
     expect(other?.updatedAt).toBeGreaterThan(71_000 - 60_000);
     expect(t.events().filter((e) => e.sagaId === "o-done")).toHaveLength(6); // the log keeps all
+  });
+});
+
+describe("saga processor across deploys", () => {
+  /** The order saga's next version: new instances start on it, v1's carry on as v1. */
+  const v2 = defineSaga<Order>({ ...orderInput(), version: 2 });
+  /** v1 edited in place: a step added, the version kept. */
+  const editedV1 = defineSaga<Order>({
+    ...orderInput(),
+    participants: ["inventory", "payment", "shipping"],
+    stages: [
+      ...orderInput().stages,
+      step({
+        name: "ship",
+        participant: "shipping",
+        command: (o) => ({ type: "Ship", payload: { orderId: o.orderId } }),
+      }),
+    ],
+  });
+
+  it("parks the replies, operators' requests and timers of a saga whose version the worker lacks, and runs them in order once a worker with it opens the task (regression: they were dead-lettered and its timers dropped, so a rolling deploy that dropped v1 lost v1's sagas in flight)", async () => {
+    const t = reopenable();
+    const before = await t.open([saga]);
+    await before.process(t.start("o-1"));
+    await before.process(t.start("o-2"));
+    await before.commit();
+    const [reserve1, reserve2] = before.commands("inventory");
+    await before.task.close();
+
+    const without = await t.open([v2]); // v1 dropped too early
+    await without.process(t.reply(defined(reserve1)));
+    await without.process(t.cancel("o-2"));
+    await without.process(t.start("o-3")); // new sagas start on v2 meanwhile
+    t.clock = 12_000; // past the reserve steps' timeouts
+    await without.task.punctuateWallClock();
+    await without.commit();
+    expect(without.deadLetters()).toEqual([]);
+    expect(without.decisions().filter((d) => d.sagaId !== "o-3")).toEqual([]);
+    const parked = await without.parked();
+    expect(parked.map(([, p]) => [p.message.kind, p.reason.slice(0, 39)])).toEqual([
+      ["reply", "saga order v1 is not deployed on this w"],
+      ["control", "saga order v1 is not deployed on this w"],
+    ]);
+    expect(timersOf(defined(await without.saga("o-1")).state)).toHaveLength(1); // kept
+    await without.task.close();
+
+    const again = await t.open([saga, v2]);
+    t.clock += 100;
+    await again.task.punctuateWallClock(); // the first tick re-drives what was parked
+    await again.commit();
+    const events = again
+      .decisions()
+      .filter((d) => d.sagaId !== "o-3") // v2's own, retrying its reserve step meanwhile
+      .map((d) => [d.sagaId, d.events.map((e) => e.type)]);
+    expect(events).toEqual([
+      ["o-1", ["StepSucceeded", "CommandIssued"]],
+      ["o-2", ["CompensationStarted", "CommandIssued"]],
+    ]);
+    expect(again.commands("payment").map((c) => [c.sagaId, c.version])).toEqual([["o-1", 1]]);
+    expect(
+      again.commands("inventory").flatMap((c) => (c.sagaId === "o-3" ? [] : [[c.sagaId, c.type]])),
+    ).toEqual([["o-2", "Release"]]);
+    expect(await again.parked()).toEqual([]);
+    expect(reserve2?.sagaId).toBe("o-2");
+  });
+
+  it("runs a saga's parked inputs before a new one when it arrives first", async () => {
+    const t = reopenable();
+    const before = await t.open([saga]);
+    await before.process(t.start("o-1"));
+    await before.commit();
+    const [reserve] = before.commands("inventory");
+    await before.task.close();
+    const without = await t.open([v2]);
+    await without.process(t.reply(defined(reserve)));
+    await without.commit();
+    await without.task.close();
+
+    const again = await t.open([saga, v2]);
+    await again.process(t.reply(defined(reserve))); // a redelivery, before any tick
+    await again.commit();
+    expect(again.decisions().flatMap((d) => d.events.map((e) => e.type))).toEqual([
+      "StepSucceeded",
+      "CommandIssued",
+    ]); // the parked reply ran first; the late copy is ignored
+    t.clock += 100;
+    await again.task.punctuateWallClock();
+    await again.commit();
+    expect(again.decisions()).toHaveLength(1);
+  });
+
+  it("parks a saga's inputs when its version was edited without a new number (regression: an edit in place went unnoticed, and instances ran on steps they never started with)", async () => {
+    expect(editedV1.fingerprint).not.toBe(saga.fingerprint);
+    expect(defineSaga<Order>({ ...orderInput(), version: 1 }).fingerprint).toBe(saga.fingerprint);
+    const t = reopenable();
+    const before = await t.open([saga]);
+    await before.process(t.start("o-1"));
+    await before.commit();
+    const [reserve] = before.commands("inventory");
+    expect(defined(await before.saga("o-1")).state.fingerprint).toBe(saga.fingerprint);
+    await before.task.close();
+
+    const edited = await t.open([editedV1]);
+    await edited.process(t.reply(defined(reserve)));
+    await edited.commit();
+    expect(edited.decisions()).toEqual([]);
+    const [[, parked] = []] = await edited.parked();
+    expect(parked?.reason).toMatch(
+      /saga order v1 was edited since this instance started .*deploy the edit as a new version/,
+    );
+    await edited.task.close();
+
+    const original = await t.open([saga]);
+    t.clock += 100;
+    await original.task.punctuateWallClock();
+    await original.commit();
+    expect(original.commands("payment").map((c) => c.sagaId)).toEqual(["o-1"]);
   });
 });

@@ -43,7 +43,14 @@ const data = { orderId: "o-1", amountCents: 4200, lines: [{ sku: "a", qty: 2 }],
 
 /** One event of each type: the compiler checks that none is missing. */
 const oneOfEach: { [T in SagaEvent["type"]]: Extract<SagaEvent, { type: T }> } = {
-  SagaStarted: { type: "SagaStarted", at, sagaType: "order", version: 2, data },
+  SagaStarted: {
+    type: "SagaStarted",
+    at,
+    sagaType: "order",
+    version: 2,
+    data,
+    fingerprint: "0123456789abcdef",
+  },
   CommandIssued: {
     type: "CommandIssued",
     at,
@@ -88,8 +95,11 @@ describe("the engine's Avro serdes", () => {
     const read = sagaDecisionReader(new AvroCodec(registry)); // knows no schema until it reads
     const events = Object.values(oneOfEach);
     expect(events).toHaveLength(13);
+    const { type, at: startedAt, sagaType, version } = oneOfEach.SagaStarted;
+    const unfingerprinted = { type, at: startedAt, sagaType, version, data }; // as before them
     for (const decision of [
       { sagaId: "s-1", firstSeq: 1, events },
+      { sagaId: "s-0", firstSeq: 1, events: [unfingerprinted] },
       ...events.map((event, i) => ({ sagaId: "s-2", firstSeq: i + 1, events: [event] })),
     ]) {
       const bytes = serdes.decision.serialize(decision);
