@@ -13,3 +13,4 @@ export {
   type HistoryEntry,
   type HistoryBounds,
 } from "./saga-history.js";
+export { apiTokensFromEnv, peerAuthorization, Scope, type ApiTokens } from "./auth.js";

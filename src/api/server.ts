@@ -13,10 +13,18 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import { toError } from "../errors/index.js";
+import { ConfigError, toError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import { DEFAULT_SAGA_LIMITS, SagaStatus, type SagaControl } from "../saga/index.js";
 import type { StuckPartition } from "../topology/index.js";
+import {
+  hasTokens,
+  isLoopback,
+  peerAuthorization,
+  Scope,
+  scopeOf,
+  type ApiTokens,
+} from "./auth.js";
 import {
   ALL_STATUSES,
   type LocalListing,
@@ -37,9 +45,17 @@ export interface SagaApiBackend {
 }
 
 export interface ApiServerOptions {
+  /** The address it binds. */
   host: string;
   /** 0 picks a free port. */
   port: number;
+  /**
+   * The URL other workers and clients reach it at, advertised to the group (default
+   * http://host:port; required when binding a wildcard address such as 0.0.0.0).
+   */
+  advertisedUrl?: string | undefined;
+  /** Bearer tokens by scope; none configured: loopback callers only. */
+  tokens?: ApiTokens | undefined;
   backend: () => SagaApiBackend | undefined;
   logger: Logger;
 }
@@ -55,13 +71,19 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { ...headers, "content-type": "application/json" });
   res.end(`${JSON.stringify(body, null, 2)}\n`);
 }
 
@@ -140,20 +162,51 @@ function pathParts(pathname: string): string[] {
 
 const PEER_TIMEOUT_MS = 5_000;
 
-/**
- * Asks another worker, marked as routed: it never routes further, and a listing answers with
- * its own part (a LocalListing).
- */
-async function fetchFromPeer(url: string): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(url, {
-    headers: { [ROUTED]: "1" },
-    signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
-  });
-  return { status: response.status, body: await response.json() };
+/** The URL a server is reached at; a wildcard bind address needs an advertised URL. */
+function ownUrl(options: ApiServerOptions, port: number): string {
+  if (options.advertisedUrl !== undefined) return options.advertisedUrl.replace(/\/$/, "");
+  if (options.host === "0.0.0.0" || options.host === "::") {
+    throw new ConfigError(
+      "SAGASTREAM_API_ADVERTISED_URL",
+      `must be set when the API binds ${options.host}: the URL the other workers reach this one at`,
+    );
+  }
+  return `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
 }
 
 export async function startApiServer(options: ApiServerOptions) {
   let ownAddress = "";
+  const tokens = options.tokens ?? {};
+  if (!hasTokens(tokens) && !isLoopback(options.host)) {
+    throw new ConfigError(
+      "SAGASTREAM_API_TOKEN",
+      `must be set to serve the API on ${options.host}: without a token it serves loopback callers only (127.0.0.1)`,
+    );
+  }
+
+  /**
+   * Asks another worker, marked as routed: it never routes further, and a listing answers
+   * with its own part (a LocalListing). Only http(s) addresses its group advertises are asked,
+   * with the group's token.
+   */
+  async function fetchFromPeer(
+    url: string,
+    init: { method?: string; body?: string } = {},
+  ): Promise<{ status: number; body: unknown }> {
+    if (!/^https?:$/.test(new URL(url).protocol)) {
+      throw new HttpError(502, `a worker advertises ${url}, which is not an http(s) URL`);
+    }
+    const response = await fetch(url, {
+      ...init,
+      headers: {
+        [ROUTED]: "1",
+        ...peerAuthorization(tokens),
+        ...(init.body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
+    });
+    return { status: response.status, body: await response.json() };
+  }
 
   function backend(): SagaApiBackend {
     const found = options.backend();
@@ -306,6 +359,20 @@ export async function startApiServer(options: ApiServerOptions) {
       send(res, status === "ok" ? 200 : 503, { status, address: ownAddress, partitions, stuck });
       return;
     }
+    const scope = scopeOf(tokens, req.headers.authorization);
+    if (scope === undefined) {
+      throw new HttpError(
+        401,
+        "send a token: Authorization: Bearer <SAGASTREAM_API_TOKEN or SAGASTREAM_API_READ_TOKEN>",
+        { "www-authenticate": 'Bearer realm="sagastream"' },
+      );
+    }
+    if (req.method !== "GET" && scope !== Scope.Operate) {
+      throw new HttpError(
+        403,
+        "this token may read only: retries and cancels need the operate token",
+      );
+    }
     if (req.method === "GET" && url.pathname === "/metrics") {
       const { registry } = backend();
       res.writeHead(200, { "content-type": registry.contentType });
@@ -345,7 +412,8 @@ export async function startApiServer(options: ApiServerOptions) {
     route(req, res).catch((thrown: unknown) => {
       const status = thrown instanceof HttpError ? thrown.status : 500;
       if (status === 500) options.logger.error({ err: thrown, url: req.url }, "API request failed");
-      send(res, status, { error: toError(thrown).message });
+      const headers = thrown instanceof HttpError ? thrown.headers : {};
+      send(res, status, { error: toError(thrown).message }, headers);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -355,7 +423,12 @@ export async function startApiServer(options: ApiServerOptions) {
     });
   });
   const { port } = server.address() as AddressInfo;
-  ownAddress = `http://${options.host}:${port}`;
+  try {
+    ownAddress = ownUrl(options, port);
+  } catch (error) {
+    server.close();
+    throw error;
+  }
   return {
     address: ownAddress,
     close: () =>

@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { formatTable } from "../util/index.js";
 import { loadConfig } from "../config/index.js";
 import { UsageError } from "../errors/index.js";
+import { apiTokensFromEnv, peerAuthorization } from "../api/index.js";
 
 const STATUSES = ["RUNNING", "COMPENSATING", "COMPLETED", "ABORTED", "FAILED", "CANCELLED"];
 
@@ -32,8 +33,18 @@ function apiOption(): Option {
   return new Option("--api <url>", "a saga worker's HTTP API (env SAGASTREAM_API_URL)");
 }
 
-async function call<T>(api: string | undefined, path: string, init?: RequestInit): Promise<T> {
+/** Calls the API with the environment's token; `body` is sent as JSON by POST. */
+async function call<T>(api: string | undefined, path: string, body?: unknown): Promise<T> {
   const base = api ?? loadConfig().apiUrl;
+  const headers: Record<string, string> = peerAuthorization(apiTokensFromEnv());
+  const init: RequestInit =
+    body === undefined
+      ? { headers }
+      : {
+          method: "POST",
+          headers: { ...headers, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        };
   let response: Response;
   try {
     response = await fetch(`${base}${path}`, init);
@@ -42,9 +53,9 @@ async function call<T>(api: string | undefined, path: string, init?: RequestInit
       `no saga worker API answers at ${base}: start a worker (e.g. \`npm run demo -- --serve -1\`) or point SAGASTREAM_API_URL at one`,
     );
   }
-  const body = (await response.json()) as T & { error?: string };
-  if (!response.ok) throw new UsageError(body.error ?? `the API answered ${response.status}`);
-  return body;
+  const answer = (await response.json()) as T & { error?: string };
+  if (!response.ok) throw new UsageError(answer.error ?? `the API answered ${response.status}`);
+  return answer;
 }
 
 function printSaga(saga: SagaView): void {
@@ -118,11 +129,7 @@ export function sagaCommand(): Command {
       const answer = await call<{ status: string }>(
         flags.api,
         `/sagas/${encodeURIComponent(id)}/${action}`,
-        {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ reason: flags.reason }),
-        },
+        { reason: flags.reason },
       );
       process.stdout.write(
         `${action} of ${id} accepted (it was ${answer.status}); follow it with \`sagastream saga get ${id}\`\n`,

@@ -6,6 +6,8 @@
 import { randomUUID } from "node:crypto";
 import {
   kafkaSagaHistory,
+  apiTokensFromEnv,
+  type ApiTokens,
   SagaQueries,
   sagaMetrics,
   startApiServer,
@@ -62,8 +64,12 @@ export interface SagaWorkerOptions {
   retentionMs?: number;
   /** What a saga may carry (default DEFAULT_SAGA_LIMITS: data 256 KiB, a result 64 KiB). */
   limits?: Partial<SagaLimits>;
-  /** The HTTP API (default: 127.0.0.1, a free port); false serves none. */
-  api?: { host?: string; port?: number } | false;
+  /**
+   * The HTTP API (default: 127.0.0.1, a free port, tokens from the environment, see
+   * api/auth.ts); false serves none. `host` is the address bound, `advertisedUrl` the one the
+   * group is told.
+   */
+  api?: { host?: string; port?: number; advertisedUrl?: string; tokens?: ApiTokens } | false;
   logger: Logger;
 }
 
@@ -126,6 +132,9 @@ export class SagaWorker {
       this.server = await startApiServer({
         host: options.api?.host ?? "127.0.0.1",
         port: options.api?.port ?? 0,
+        advertisedUrl:
+          options.api?.advertisedUrl ?? (process.env["SAGASTREAM_API_ADVERTISED_URL"] || undefined),
+        tokens: options.api?.tokens ?? apiTokensFromEnv(),
         backend: () => this.backend(),
         logger: options.logger,
       });

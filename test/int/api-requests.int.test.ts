@@ -111,3 +111,85 @@ describe("the API's request checks", () => {
     expect(response.status).toBe(200);
   });
 });
+
+describe("the API's tokens", () => {
+  const tokens = { operate: "operate-token-0123456789", read: "read-token-0123456789" };
+  let secured: ApiServer;
+  beforeAll(async () => {
+    secured = await startApiServer({
+      host: "127.0.0.1",
+      port: 0,
+      backend: () => backend,
+      tokens,
+      logger: createLogger("silent"),
+    });
+  });
+  afterAll(() => secured.close());
+
+  const call = async (path: string, token?: string, body?: string) => {
+    const response = await fetch(`${secured.address}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: {
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body }),
+    });
+    return {
+      status: response.status,
+      challenge: response.headers.get("www-authenticate"),
+      body: (await response.json()) as { error?: string },
+    };
+  };
+
+  it("answers 401 with no token or a wrong one, and applies nothing", async () => {
+    const before = requests.length;
+    for (const token of [undefined, "not-the-token-0123456789"]) {
+      const answer = await call("/sagas/order-1/cancel", token, "{}");
+      expect(answer.status).toBe(401);
+      expect(answer.challenge).toMatch(/^Bearer/);
+      expect(answer.body.error).toMatch(/SAGASTREAM_API_TOKEN/);
+      expect((await call("/sagas/order-1", token)).status).toBe(401);
+    }
+    expect(requests).toHaveLength(before);
+  });
+
+  it("lets a read token read (200) but not act (403)", async () => {
+    const before = requests.length;
+    expect((await call("/sagas/order-1?history=false", tokens.read)).status).toBe(200);
+    const answer = await call("/sagas/order-1/cancel", tokens.read, "{}");
+    expect(answer.status).toBe(403);
+    expect(answer.body.error).toMatch(/operate token/);
+    expect(requests).toHaveLength(before);
+  });
+
+  it("lets the operate token act (202), refuses its 10 MB body (413) and a malformed id (400)", async () => {
+    expect((await call("/sagas/order-1/cancel", tokens.operate, "{}")).status).toBe(202);
+    const big = await call("/sagas/order-1/cancel", tokens.operate, "x".repeat(10 * 2 ** 20));
+    expect(big.status).toBe(413);
+    expect((await call("/sagas/%E0%A4%A", tokens.operate)).status).toBe(400);
+  });
+
+  it("answers /health without a token (probes) and keeps serving", async () => {
+    expect((await call("/health")).status).toBe(200);
+    expect((await call("/sagas/order-1", tokens.read)).status).toBe(200);
+  });
+
+  it("refuses to serve a non-loopback address without a token, and a wildcard one without an advertised URL", async () => {
+    const open = { port: 0, backend: () => backend, logger: createLogger("silent") };
+    await expect(startApiServer({ ...open, host: "0.0.0.0" })).rejects.toThrow(
+      /SAGASTREAM_API_TOKEN.*loopback/,
+    );
+    await expect(startApiServer({ ...open, host: "0.0.0.0", tokens })).rejects.toThrow(
+      /SAGASTREAM_API_ADVERTISED_URL/,
+    );
+    const advertised = await startApiServer({
+      ...open,
+      host: "0.0.0.0",
+      tokens,
+      advertisedUrl: "http://worker-1.internal:18090/",
+    });
+    expect(advertised.address).toBe("http://worker-1.internal:18090");
+    await advertised.close();
+  });
+});
