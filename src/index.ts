@@ -2,7 +2,14 @@
  * sagastream's public API: what services, saga authors and tools import. Internals (tasks,
  * byte stores, wire-format helpers, the stack's components) stay inside their folders.
  */
-export { loadConfig, connectionEnv, type Config, type Connections } from "./config/index.js";
+export {
+  loadConfig,
+  connectionEnv,
+  kafkaSecurityEnv,
+  type Config,
+  type Connections,
+  type KafkaSecurity,
+} from "./config/index.js";
 export {
   ErrorCode,
   SagastreamError,
@@ -17,6 +24,7 @@ export {
   createProducer,
   DLQ_HEADERS,
   deadLetterTopic,
+  setDefaultKafkaSecurity,
   startConsuming,
   withAdmin,
   type ConsumedRecord,

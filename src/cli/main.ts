@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /** The `sagastream` command. */
 import { Command } from "commander";
+import { loadConfig } from "../config/index.js";
 import { SagastreamError } from "../errors/index.js";
+import { setDefaultKafkaSecurity } from "../kafka/index.js";
 import { demoCommand } from "./demo-command.js";
 import { stackCommand } from "./stack-command.js";
 import { benchCommand } from "./bench-command.js";
@@ -19,6 +21,10 @@ const program = new Command("sagastream")
   .addCommand(sagaCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());
+
+// Every Kafka client a command makes without security of its own (a saga worker's, a
+// benchmark's) takes the configuration's: KAFKA_SECURITY_PROTOCOL & co., or a `--secure` stack.
+setDefaultKafkaSecurity(() => loadConfig().connections.kafkaSecurity);
 
 try {
   await program.parseAsync(process.argv);

@@ -18,7 +18,15 @@ function stackFor(flags: CommonFlags & { timeout?: string; brokers?: string }): 
   });
 }
 
+/** The env lines a client needs, with no secret in them (passwords as files or `***`). */
 function printConnections(stack: Stack): void {
+  const security = stack.security();
+  if (security !== undefined) {
+    process.stderr.write(
+      `stack: secure: brokers listen with SASL_SSL (SCRAM-SHA-512 or PLAIN); CA ${security.caFile}; ` +
+        `user ${security.username}, password in ${security.passwordFile} (mode 600)\n`,
+    );
+  }
   for (const [key, value] of Object.entries(stack.connectionEnv())) {
     process.stdout.write(`${key}=${value}\n`);
   }
@@ -44,6 +52,12 @@ export function stackCommand(): Command {
     )
     .option("--dr", "also start the DR Kafka cluster and MirrorMaker 2 (primary → DR)", false)
     .option(
+      "--secure",
+      "make a new stack whose brokers listen with SASL_SSL (SCRAM-SHA-512 and PLAIN users, a CA " +
+        "and certificates it generates under the state dir); remembered by the stack",
+      false,
+    )
+    .option(
       "--brokers <count>",
       "nodes of the primary Kafka cluster, 1 to 5, fixed when the stack is created; with 3 or " +
         "more, topics get 3 replicas and min.insync.replicas 2 (env SAGASTREAM_BROKERS, default 1)",
@@ -53,16 +67,20 @@ export function stackCommand(): Command {
       "how long to wait for each component to be ready (env SAGASTREAM_STACK_TIMEOUT)",
     )
     .addOption(stateDirOption())
-    .action(async (flags: CommonFlags & { dr: boolean; timeout?: string; brokers?: string }) => {
-      const s = stackFor(flags);
-      const started = Date.now();
-      const result = await s.up({ dr: flags.dr });
-      process.stderr.write(
-        `stack: up in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
-          `(started: ${result.started.join(", ") || "none"}; already running: ${result.reused.join(", ") || "none"})\n`,
-      );
-      printConnections(s);
-    });
+    .action(
+      async (
+        flags: CommonFlags & { dr: boolean; secure: boolean; timeout?: string; brokers?: string },
+      ) => {
+        const s = stackFor(flags);
+        const started = Date.now();
+        const result = await s.up({ dr: flags.dr, secure: flags.secure });
+        process.stderr.write(
+          `stack: up in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
+            `(started: ${result.started.join(", ") || "none"}; already running: ${result.reused.join(", ") || "none"})\n`,
+        );
+        printConnections(s);
+      },
+    );
 
   stack
     .command("down")

@@ -5,6 +5,25 @@
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "../errors/index.js";
+import {
+  kafkaSecurityEnv,
+  kafkaSecurityKeys,
+  kafkaSecurityOf,
+  localStackSecurity,
+  PLAINTEXT,
+  type KafkaSecurity,
+} from "./kafka-security.js";
+
+export {
+  kafkaSecurityEnv,
+  kafkaSecurityFromEnv,
+  localStackSecurity,
+  LOCAL_SECURITY,
+  PLAINTEXT,
+  SaslMechanism,
+  SecurityProtocol,
+  type KafkaSecurity,
+} from "./kafka-security.js";
 
 const port = z.coerce
   .number({ error: "must be a port number" })
@@ -79,6 +98,7 @@ const schema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   CDC_DATABASE_URL: postgresUrl.optional(),
   SAGASTREAM_API_URL: httpUrl.default("http://127.0.0.1:18090"),
+  ...kafkaSecurityKeys,
 });
 
 export type ConfigKey = keyof z.input<typeof schema>;
@@ -102,6 +122,8 @@ export interface Connections {
   databaseUrl: string;
   /** Where Debezium reads the WAL: a login role with REPLICATION (made by `outbox migrate`). */
   cdcDatabaseUrl: string;
+  /** SASL and TLS of every Kafka client (KAFKA_SECURITY_PROTOCOL & co., or a `--secure` stack). */
+  kafkaSecurity: KafkaSecurity;
 }
 
 export interface Config {
@@ -163,9 +185,12 @@ export function loadConfig(
   };
   assertDistinctPorts(ports, c.SAGASTREAM_BROKERS ?? 1);
   const local = localConnections(ports, c.SAGASTREAM_BROKERS ?? 1);
+  const stateDir = path.resolve(cwd, c.SAGASTREAM_STATE_DIR);
+  // A local stack made with `--secure` is remembered in its state dir; KAFKA_* keys win.
+  const localSecurity = c.KAFKA_BROKERS === undefined ? localStackSecurity(stateDir) : undefined;
   return {
     brokers: c.SAGASTREAM_BROKERS,
-    stateDir: path.resolve(cwd, c.SAGASTREAM_STATE_DIR),
+    stateDir,
     logLevel: c.SAGASTREAM_LOG_LEVEL,
     stackTimeoutSeconds: c.SAGASTREAM_STACK_TIMEOUT,
     javaHome: c.SAGASTREAM_JAVA_HOME,
@@ -178,6 +203,7 @@ export function loadConfig(
       connectUrl: c.CONNECT_URL ?? local.connectUrl,
       databaseUrl: c.DATABASE_URL ?? local.databaseUrl,
       cdcDatabaseUrl: c.CDC_DATABASE_URL ?? cdcUrlFor(c.DATABASE_URL ?? local.databaseUrl),
+      kafkaSecurity: kafkaSecurityOf(c, localSecurity),
     },
     externalCluster: c.KAFKA_BROKERS !== undefined,
     apiUrl: c.SAGASTREAM_API_URL.replace(/\/$/, ""),
@@ -205,6 +231,7 @@ export function localConnections(ports: StackPorts, brokers = 1): Connections {
     connectUrl: `http://${LOCAL_HOST}:${ports.connect}`,
     databaseUrl,
     cdcDatabaseUrl: cdcUrlFor(databaseUrl),
+    kafkaSecurity: PLAINTEXT,
   };
 }
 
@@ -218,16 +245,30 @@ function cdcUrlFor(databaseUrl: string): string {
   return url.toString();
 }
 
-/** The connection settings as the environment variables that point clients at them. */
-export function connectionEnv(c: Connections): Record<string, string> {
+/**
+ * The connection settings as the environment variables that point clients at them. With
+ * `redact` (for output) no secret is in them: a URL's password and a SASL password are `***`
+ * (a password file is named instead).
+ */
+export function connectionEnv(
+  c: Connections,
+  options: { redact: boolean } = { redact: false },
+): Record<string, string> {
+  const url = (u: string) => (options.redact ? redactUrl(u) : u);
   return {
     KAFKA_BROKERS: c.kafkaBrokers.join(","),
-    SCHEMA_REGISTRY_URL: c.schemaRegistryUrl,
-    DATABASE_URL: c.databaseUrl,
-    CDC_DATABASE_URL: c.cdcDatabaseUrl,
-    CONNECT_URL: c.connectUrl,
+    SCHEMA_REGISTRY_URL: url(c.schemaRegistryUrl),
+    DATABASE_URL: url(c.databaseUrl),
+    CDC_DATABASE_URL: url(c.cdcDatabaseUrl),
+    CONNECT_URL: url(c.connectUrl),
     DR_KAFKA_BROKERS: c.drKafkaBrokers.join(","),
+    ...kafkaSecurityEnv(c.kafkaSecurity, { revealPassword: !options.redact }),
   };
+}
+
+/** `url` with its password (if any) replaced by `***`. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@/\s]*@/i, "$1:***@");
 }
 
 const portKeys: Record<keyof StackPorts, ConfigKey> = {

@@ -4,7 +4,13 @@
  * what was handled, the Java client's partitioner, retries, and dead letters. (kafkajs,
  * for the parts that have not moved yet, is in kafkajs-legacy.ts, outside this entry.)
  */
-export { baseOptions, type ClientOptions, type KafkaSettings } from "./settings.js";
+export {
+  baseOptions,
+  securityOptions,
+  setDefaultKafkaSecurity,
+  type ClientOptions,
+  type KafkaSettings,
+} from "./settings.js";
 export {
   createProducer,
   FlatBatchProducer,

@@ -12,7 +12,9 @@ import {
   type Transaction,
 } from "kafkajs";
 import pRetry from "p-retry";
+import type { KafkaSecurity } from "../config/index.js";
 import type { Logger } from "../log/index.js";
+import { securityOptions } from "./settings.js";
 
 export interface KafkaClientOptions {
   brokers: string[];
@@ -21,6 +23,8 @@ export interface KafkaClientOptions {
   logger?: Logger;
   connectionTimeoutMs?: number;
   retries?: number;
+  /** SASL and TLS, as the engine's clients take them (default: the process's). */
+  security?: KafkaSecurity;
 }
 
 const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
@@ -86,6 +90,17 @@ export function createKafka(options: KafkaClientOptions): Kafka {
     logLevel: options.logger === undefined ? KafkaLogLevel.NOTHING : KafkaLogLevel.INFO,
   };
   if (options.logger !== undefined) config.logCreator = pinoLogCreator(options.logger);
+  const { tls, sasl } = securityOptions(options.security);
+  if (tls !== undefined) config.ssl = tls;
+  if (sasl !== undefined) {
+    const { username, password } = sasl as { username: string; password: string };
+    config.sasl =
+      sasl.mechanism === "PLAIN"
+        ? { mechanism: "plain", username, password }
+        : sasl.mechanism === "SCRAM-SHA-256"
+          ? { mechanism: "scram-sha-256", username, password }
+          : { mechanism: "scram-sha-512", username, password };
+  }
   return new Kafka(config);
 }
 

@@ -1,9 +1,16 @@
 /** What the stack knows about each component it runs. */
-import { localConnections, type Config, type ConfigKey } from "../config/index.js";
+import {
+  localConnections,
+  PLAINTEXT,
+  type Config,
+  type ConfigKey,
+  type KafkaSecurity,
+} from "../config/index.js";
 import type { StackPaths } from "./paths.js";
 import type { Prerequisites } from "./prerequisites.js";
 import type { LaunchSpec } from "./processes.js";
 import type { Reporter } from "./reporter.js";
+import type { StackSecurity } from "./security.js";
 
 export const ComponentName = {
   Postgres: "postgres",
@@ -23,6 +30,8 @@ export interface StackContext {
   paths: StackPaths;
   prereqs: Prerequisites;
   report: Reporter;
+  /** Set for a stack made with `--secure`: its brokers listen with SASL_SSL. */
+  security: StackSecurity | undefined;
 }
 
 export interface Component {
@@ -78,4 +87,9 @@ export function javaLaunch(
 /** Where the stack's own clients (Connect, the registry, MirrorMaker 2) find the primary. */
 export function primaryBootstrap(ctx: StackContext): string {
   return localConnections(ctx.config.ports, ctx.brokers).kafkaBrokers.join(",");
+}
+
+/** How the stack's own Node clients (probes, topic setup) connect to its brokers. */
+export function stackClientSecurity(ctx: StackContext): KafkaSecurity {
+  return ctx.security?.client ?? PLAINTEXT;
 }

@@ -1,5 +1,5 @@
 /** Java .properties files, written from plain objects. */
-import { mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 export type Properties = Record<string, string | number | boolean>;
@@ -18,12 +18,15 @@ export function renderProperties(props: Properties, header?: string): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Writes a .properties file, creating its directory. */
+/** Writes a .properties file, creating its directory; readable by its owner only if `secret`. */
 export async function writeProperties(
   file: string,
   props: Properties,
   header?: string,
+  options: { secret: boolean } = { secret: false },
 ): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, renderProperties(props, header));
+  const mode = options.secret ? 0o600 : 0o644;
+  await writeFile(file, renderProperties(props, header), { mode });
+  await chmod(file, mode); // writeFile's mode applies to a new file only
 }

@@ -8,7 +8,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import { connectionEnv, localConnections, MAX_BROKERS, type Config } from "../config/index.js";
+import {
+  connectionEnv,
+  localConnections,
+  MAX_BROKERS,
+  type Config,
+  type KafkaSecurity,
+} from "../config/index.js";
 import {
   ComponentFailedError,
   ComponentNotReadyError,
@@ -27,6 +33,12 @@ import { stackPaths, type StackPaths } from "./paths.js";
 import { findPrerequisites } from "./prerequisites.js";
 import { launch, removePidFile, runningPid, stopProcess, tailOf, watchExit } from "./processes.js";
 import { silentReporter, type Reporter } from "./reporter.js";
+import {
+  ensureStackSecurity,
+  isSecureStack,
+  readStackSecurity,
+  type StackSecurity,
+} from "./security.js";
 
 /** Every component of a stack whose primary cluster has `brokers` nodes, in a start order. */
 export function stackComponents(brokers: number): Component[] {
@@ -56,6 +68,11 @@ export interface UpOptions {
   dr: boolean;
   /** Only these components (e.g. one broker brought back after a fault drill). */
   only?: ComponentName[];
+  /**
+   * Make a new stack secure: its brokers listen with SASL_SSL (a CA, certificates and users
+   * of its own). Remembered: a stack made so stays secure, and one made plain refuses it.
+   */
+  secure?: boolean;
 }
 
 export interface UpResult {
@@ -128,6 +145,31 @@ export class Stack {
     return created ?? asked ?? 1;
   }
 
+  /** The stack's CA, certificates and users, if it was made with `--secure`. */
+  security(): StackSecurity | undefined {
+    return readStackSecurity(this.paths.root);
+  }
+
+  /**
+   * The security of the stack `up` brings up: made now for a new stack asked `secure`; a
+   * stack that has data keeps what it was made with (its SCRAM users are in its metadata).
+   */
+  private async securityFor(asked: boolean): Promise<StackSecurity | undefined> {
+    if (isSecureStack(this.paths.root)) return ensureStackSecurity(this.paths.root);
+    if (!asked) return undefined;
+    const formatted = [primaryBrokerName(1), "kafka-dr"].some((name) =>
+      existsSync(path.join(this.paths.componentDir(name), "data", "meta.properties")),
+    );
+    if (formatted) {
+      throw new UsageError(
+        `the stack under ${this.paths.root} was created without --secure; ` +
+          "to run it secure, remove it first with `sagastream stack down --purge`",
+      );
+    }
+    this.report(`making a CA, the brokers' certificate and users under ${this.paths.root}`);
+    return ensureStackSecurity(this.paths.root);
+  }
+
   /**
    * Brings the stack up, reusing components that already run. If a component fails, the
    * ones this call started are stopped again (their logs stay) and the error is thrown.
@@ -146,6 +188,7 @@ export class Stack {
       `using Java ${prereqs.javaMajor} at ${prereqs.javaHome}, PostgreSQL at ${prereqs.pgBin}`,
     );
     const brokers = this.brokers();
+    const security = await this.securityFor(options.secure === true);
     await this.assertPortsFree(this.components(options));
     await resolveJvmComponents(this.paths.jvm, prereqs, this.report);
     await writeFile(this.paths.log4j, LOG4J);
@@ -157,6 +200,7 @@ export class Stack {
       paths: this.paths,
       prereqs,
       report: this.report,
+      security,
     };
 
     const result: UpResult = { started: [], reused: [] };
@@ -291,7 +335,8 @@ export class Stack {
 
   private probeContext(): StackContext {
     const { config, paths } = this;
-    return { config, paths, brokers: this.brokers() } as StackContext; // probes need only these
+    // probes need only these
+    return { config, paths, brokers: this.brokers(), security: this.security() } as StackContext;
   }
 
   async status(): Promise<ComponentStatus[]> {
@@ -337,13 +382,20 @@ export class Stack {
     await new Promise((resolve) => tail.once("close", resolve));
   }
 
-  /** The connection settings; the local cluster's every broker unless KAFKA_BROKERS is set. */
+  /**
+   * The connection settings as env lines to print, with no secret in them (passwords as
+   * `***`, or the file that holds them): the local cluster's every broker and its security,
+   * unless KAFKA_BROKERS is set.
+   */
   connectionEnv(): Record<string, string> {
     const { connections, externalCluster, ports } = this.config;
     const kafkaBrokers = externalCluster
       ? connections.kafkaBrokers
       : localConnections(ports, this.brokers()).kafkaBrokers;
-    return connectionEnv({ ...connections, kafkaBrokers });
+    const kafkaSecurity: KafkaSecurity = externalCluster
+      ? connections.kafkaSecurity
+      : (this.security()?.client ?? connections.kafkaSecurity);
+    return connectionEnv({ ...connections, kafkaBrokers, kafkaSecurity }, { redact: true });
   }
 }
 

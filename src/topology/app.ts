@@ -10,7 +10,8 @@
  */
 import path from "node:path";
 import { Admin, type Consumer } from "@platformatic/kafka";
-import { ReadCommittedConsumer, transactionalRetryDelay } from "../kafka/index.js";
+import type { KafkaSecurity } from "../config/index.js";
+import { ReadCommittedConsumer, securityOptions, transactionalRetryDelay } from "../kafka/index.js";
 import { TopologyError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import type { ReadableStore } from "../state/index.js";
@@ -48,6 +49,8 @@ export type ProcessingGuarantee = (typeof ProcessingGuarantee)[keyof typeof Proc
 export interface StreamsAppOptions {
   applicationId: string;
   brokers: string[];
+  /** SASL and TLS of its clients (default: the process's, see `setDefaultKafkaSecurity`). */
+  security?: KafkaSecurity | undefined;
   topology: Topology;
   /** Where the tasks' RocksDB stores and checkpoints live. */
   stateDir: string;
@@ -147,6 +150,7 @@ export class StreamsApp {
       bootstrapBrokers: this.options.brokers,
       retries: RETRIES,
       retryDelay: transactionalRetryDelay,
+      ...securityOptions(this.options.security),
     };
   }
 

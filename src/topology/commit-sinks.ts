@@ -118,7 +118,7 @@ const TRANSACTION_TIMEOUT_MS = 10_000;
 
 type ClientOptions = Pick<
   ProducerOptions<Buffer, Buffer, Buffer, Buffer>,
-  "clientId" | "bootstrapBrokers" | "retries" | "retryDelay"
+  "clientId" | "bootstrapBrokers" | "retries" | "retryDelay" | "sasl" | "tls"
 >;
 
 /**

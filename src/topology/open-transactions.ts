@@ -124,7 +124,7 @@ export class OpenTransactions {
 export async function fenceTransactionalId(
   client: Pick<
     ProducerOptions<Buffer, Buffer, Buffer, Buffer>,
-    "clientId" | "bootstrapBrokers" | "retries" | "retryDelay"
+    "clientId" | "bootstrapBrokers" | "retries" | "retryDelay" | "sasl" | "tls"
   >,
   transactionalId: string,
   transactionTimeoutMs: number,

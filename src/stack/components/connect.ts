@@ -3,6 +3,7 @@ import path from "node:path";
 import { LOCAL_HOST, portKey } from "../../config/index.js";
 import { javaLaunch, primaryBootstrap, type Component, type StackContext } from "../component.js";
 import { writeProperties, type Properties } from "../properties.js";
+import { javaClientSecurity, prefixed } from "../security.js";
 
 export const POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector";
 
@@ -33,6 +34,19 @@ export function connectWorkerProperties(ctx: StackContext): Properties {
     "plugin.path": path.join(ctx.paths.jvm, "plugins"),
     // Every plugin ships ServiceLoader manifests, so skip the slow classpath scan.
     "plugin.discovery": "service_load",
+    ...securityProperties(ctx),
+  };
+}
+
+/** On a secure stack: SASL_SSL for the worker and its connectors' producers, consumers, admins. */
+function securityProperties(ctx: StackContext): Properties {
+  if (ctx.security === undefined) return {};
+  const client = javaClientSecurity(ctx.security);
+  return {
+    ...client,
+    ...prefixed("producer.", client),
+    ...prefixed("consumer.", client),
+    ...prefixed("admin.", client),
   };
 }
 
@@ -46,7 +60,9 @@ export function connect(): Component {
     stopSignal: "SIGTERM",
 
     async prepare(ctx) {
-      await writeProperties(propsFile(ctx), connectWorkerProperties(ctx));
+      await writeProperties(propsFile(ctx), connectWorkerProperties(ctx), undefined, {
+        secret: ctx.security !== undefined,
+      });
     },
 
     launchSpec(ctx) {

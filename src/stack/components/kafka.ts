@@ -17,8 +17,15 @@ import {
 } from "../../config/index.js";
 import { ComponentFailedError } from "../../errors/index.js";
 import { withAdmin } from "../../kafka/index.js";
-import { javaLaunch, type Component, type ComponentName, type StackContext } from "../component.js";
+import {
+  javaLaunch,
+  stackClientSecurity,
+  type Component,
+  type ComponentName,
+  type StackContext,
+} from "../component.js";
 import { writeProperties, type Properties } from "../properties.js";
+import { BROKER_USER, redactSecrets, type StackSecurity } from "../security.js";
 
 const run = promisify(execFile);
 
@@ -54,14 +61,40 @@ export function newClusterId(): string {
 }
 
 /**
+ * The listener for clients and between brokers of a `--secure` stack: SASL_SSL with
+ * SCRAM-SHA-512 (users in the cluster's metadata, added when the storage is formatted) and
+ * PLAIN (users in the listener's JAAS); the brokers log in to each other with PLAIN as BROKER_USER.
+ */
+function secureListener(s: StackSecurity): Properties {
+  const plainUsers = `user_${BROKER_USER}="${s.brokerPassword}" user_${s.username}="${s.password}"`;
+  return {
+    "sasl.enabled.mechanisms": "SCRAM-SHA-512,PLAIN",
+    "sasl.mechanism.inter.broker.protocol": "PLAIN",
+    "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
+      "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+    "listener.name.sasl_ssl.plain.sasl.jaas.config":
+      "org.apache.kafka.common.security.plain.PlainLoginModule required " +
+      `username="${BROKER_USER}" password="${s.brokerPassword}" ${plainUsers};`,
+    "ssl.keystore.type": "PKCS12",
+    "ssl.keystore.location": s.keystoreFile,
+    "ssl.keystore.password": s.keystorePassword,
+    "ssl.truststore.type": "PEM",
+    "ssl.truststore.location": s.caFile,
+    "ssl.client.auth": "none",
+  };
+}
+
+/**
  * One node's configuration. `controllerPorts` lists every node's controller port (node 1
- * first): each node is a voter of the quorum.
+ * first): each node is a voter of the quorum. With `security` its client listener is
+ * SASL_SSL (the controller listener stays PLAINTEXT on 127.0.0.1).
  */
 export function brokerProperties(
   dataDir: string,
   node: number,
   port: number,
   controllerPorts: readonly number[],
+  security?: StackSecurity,
 ): Properties {
   const controllerPort = controllerPorts[node - 1] ?? 0;
   const nodes = controllerPorts.length;
@@ -69,17 +102,19 @@ export function brokerProperties(
   // enough brokers; one replica on a single node.
   const replicas = Math.min(3, nodes);
   const minInSync = Math.min(2, nodes);
+  const listener = security === undefined ? "PLAINTEXT" : "SASL_SSL";
   return {
     "process.roles": "broker,controller",
     "node.id": node,
     "controller.quorum.voters": controllerPorts
       .map((p, i) => `${i + 1}@${LOCAL_HOST}:${p}`)
       .join(","),
-    listeners: `PLAINTEXT://${LOCAL_HOST}:${port},CONTROLLER://${LOCAL_HOST}:${controllerPort}`,
-    "advertised.listeners": `PLAINTEXT://${LOCAL_HOST}:${port}`,
+    listeners: `${listener}://${LOCAL_HOST}:${port},CONTROLLER://${LOCAL_HOST}:${controllerPort}`,
+    "advertised.listeners": `${listener}://${LOCAL_HOST}:${port}`,
     "controller.listener.names": "CONTROLLER",
-    "inter.broker.listener.name": "PLAINTEXT",
-    "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    "inter.broker.listener.name": listener,
+    "listener.security.protocol.map": `CONTROLLER:PLAINTEXT,${listener}:${listener}`,
+    ...(security === undefined ? {} : secureListener(security)),
     "log.dirs": dataDir,
     "offsets.topic.replication.factor": replicas,
     "offsets.topic.num.partitions": 10,
@@ -141,20 +176,45 @@ export function kafkaBroker(spec: BrokerSpec): Component {
         { length: spec.nodes },
         (_, i) => clusterPorts(ctx.config.ports, spec, i + 1).controller,
       );
-      const props = brokerProperties(d.data, spec.node, ports(ctx.config).port, controllerPorts);
-      await writeProperties(d.props, props, `${spec.name}: written by sagastream stack up`);
+      const { security } = ctx;
+      const props = brokerProperties(
+        d.data,
+        spec.node,
+        ports(ctx.config).port,
+        controllerPorts,
+        security,
+      );
+      await writeProperties(d.props, props, `${spec.name}: written by sagastream stack up`, {
+        secret: security !== undefined,
+      });
       if (existsSync(path.join(d.data, "meta.properties"))) return;
+      // The clients' SCRAM-SHA-512 user goes into the cluster's first metadata.
+      const scram =
+        security === undefined
+          ? []
+          : [
+              "--add-scram",
+              `SCRAM-SHA-512=[name=${security.username},password=${security.password}]`,
+            ];
       try {
         const { command, args } = javaLaunch(ctx, {
           heap: "256m",
           mainClass: "kafka.tools.StorageTool",
-          args: ["format", "-t", clusterIdOf(ctx, spec), "-c", d.props, "--ignore-formatted"],
+          args: [
+            "format",
+            "-t",
+            clusterIdOf(ctx, spec),
+            "-c",
+            d.props,
+            "--ignore-formatted",
+            ...scram,
+          ],
         });
         await run(command, args);
       } catch (error) {
         throw new ComponentFailedError(
           spec.name,
-          `storage could not be formatted: ${String(error)}`,
+          `storage could not be formatted: ${redactSecrets(String(error), ctx.security)}`,
         );
       }
     },
@@ -167,6 +227,7 @@ export function kafkaBroker(spec: BrokerSpec): Component {
       const settings = {
         brokers: [`${LOCAL_HOST}:${ports(ctx.config).port}`],
         clientId: "sagastream-stack-probe",
+        security: stackClientSecurity(ctx),
       };
       await withAdmin(
         settings,

@@ -6,9 +6,16 @@
 import path from "node:path";
 import { LOCAL_HOST } from "../../config/index.js";
 import { topicOffsets, withAdmin } from "../../kafka/index.js";
-import { javaLaunch, primaryBootstrap, type Component, type StackContext } from "../component.js";
+import {
+  javaLaunch,
+  primaryBootstrap,
+  stackClientSecurity,
+  type Component,
+  type StackContext,
+} from "../component.js";
 import { PROBE } from "./kafka.js";
 import { writeProperties, type Properties } from "../properties.js";
+import { javaClientSecurity, prefixed } from "../security.js";
 
 export const PRIMARY_ALIAS = "primary";
 export const DR_ALIAS = "dr";
@@ -59,6 +66,13 @@ export function mirrorMakerProperties(ctx: StackContext): Properties {
     "offset.storage.replication.factor": 1,
     "status.storage.replication.factor": 1,
     "config.storage.replication.factor": 1,
+    // A secure stack's clusters both listen with SASL_SSL.
+    ...(ctx.security === undefined
+      ? {}
+      : {
+          ...prefixed(`${PRIMARY_ALIAS}.`, javaClientSecurity(ctx.security)),
+          ...prefixed(`${DR_ALIAS}.`, javaClientSecurity(ctx.security)),
+        }),
   };
 }
 
@@ -72,7 +86,9 @@ export function mirrorMaker(): Component {
     stopSignal: "SIGTERM",
 
     async prepare(ctx) {
-      await writeProperties(propsFile(ctx), mirrorMakerProperties(ctx));
+      await writeProperties(propsFile(ctx), mirrorMakerProperties(ctx), undefined, {
+        secret: ctx.security !== undefined,
+      });
     },
 
     launchSpec(ctx) {
@@ -87,6 +103,7 @@ export function mirrorMaker(): Component {
       const settings = {
         brokers: [`${LOCAL_HOST}:${ctx.config.ports.drKafka}`],
         clientId: "sagastream-stack-probe",
+        security: stackClientSecurity(ctx),
       };
       await withAdmin(
         settings,

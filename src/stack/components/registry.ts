@@ -6,11 +6,31 @@
 import path from "node:path";
 import { LOCAL_HOST, portKey } from "../../config/index.js";
 import { ensureTopics, withAdmin } from "../../kafka/index.js";
-import { javaLaunch, primaryBootstrap, type Component, type StackContext } from "../component.js";
+import {
+  javaLaunch,
+  primaryBootstrap,
+  stackClientSecurity,
+  type Component,
+  type StackContext,
+} from "../component.js";
+import { writeProperties, type Properties } from "../properties.js";
+import { javaClientSecurity, prefixed } from "../security.js";
 
 export const REGISTRY_VERSION = "3.0.9";
 export const REGISTRY_JOURNAL_TOPIC = "sagastream.registry-journal";
 const SNAPSHOTS_TOPIC = "sagastream.registry-snapshots";
+
+/** A secure stack's registry reads its Kafka clients' SASL_SSL settings from here (mode 600). */
+function securityFile(ctx: StackContext): string {
+  return path.join(ctx.paths.componentDir("registry"), "kafka-security.properties");
+}
+
+/** What every Kafka client of the registry gets (`apicurio.kafka.common.*`), on a secure stack. */
+export function registrySecurityProperties(ctx: StackContext): Properties {
+  return ctx.security === undefined
+    ? {}
+    : prefixed("apicurio.kafka.common.", javaClientSecurity(ctx.security));
+}
 
 function baseUrl(ctx: StackContext): string {
   return `http://${LOCAL_HOST}:${ctx.config.ports.registry}`;
@@ -30,7 +50,13 @@ export function registry(): Component {
       const settings = {
         brokers: primaryBootstrap(ctx).split(","),
         clientId: "sagastream-stack",
+        security: stackClientSecurity(ctx),
       };
+      if (ctx.security !== undefined) {
+        await writeProperties(securityFile(ctx), registrySecurityProperties(ctx), undefined, {
+          secret: true,
+        });
+      }
       await withAdmin(settings, (admin) =>
         ensureTopics(
           admin,
@@ -63,6 +89,10 @@ export function registry(): Component {
           "apicurio.rest.deletion.artifact.enabled": true,
           "apicurio.rest.deletion.artifact-version.enabled": true,
           "apicurio.rest.deletion.group.enabled": true,
+          // The SASL_SSL settings (a password among them) from a file, not the command line.
+          ...(ctx.security === undefined
+            ? {}
+            : { "quarkus.config.locations": `file:${securityFile(ctx)}` }),
         },
       });
     },
