@@ -5,7 +5,13 @@
  * for a saga owned elsewhere to its owner.
  */
 import { partitionForKey, type StreamsApp } from "../topology/index.js";
-import { SAGA_STORES, SagaStatus, type SagaIndexes, type SagaRecord } from "../saga/index.js";
+import {
+  SAGA_STORES,
+  SagaStatus,
+  type SagaIndexes,
+  type SagaRecord,
+  type SagaState,
+} from "../saga/index.js";
 import type { HistoryEntry, SagaHistoryReader } from "./saga-history.js";
 
 export interface SagaView {
@@ -29,6 +35,24 @@ export interface SagaSummary {
 }
 
 export const ALL_STATUSES = Object.values(SagaStatus);
+
+/** Which sagas an operator's batch acts on. */
+export interface SagaFilter {
+  statuses: readonly SagaStatus[];
+  type?: string | undefined;
+  version?: number | undefined;
+  /** Started at or after this time (ms). */
+  startedAfter?: number | undefined;
+  /** Started before this time (ms). */
+  startedBefore?: number | undefined;
+}
+
+function matchesState(state: SagaState | undefined, filter: SagaFilter): boolean {
+  if (state === undefined) return false;
+  if (filter.version !== undefined && state.version !== filter.version) return false;
+  if (filter.startedAfter !== undefined && state.startedAt < filter.startedAfter) return false;
+  return filter.startedBefore === undefined || state.startedAt < filter.startedBefore;
+}
 
 /** Where a saga's partition is: open here, assigned here but still opening, or elsewhere. */
 export type Placement = "here" | "opening" | "elsewhere";
@@ -98,6 +122,33 @@ export class SagaQueries {
       served.push(partition);
     }
     return Promise.resolve({ sagas, served });
+  }
+
+  /**
+   * The ids of the sagas on this worker's open partitions that match `filter`, and the
+   * partitions read. The index answers status and type; a version or start-time bound reads
+   * each candidate's state from the store.
+   */
+  async match(filter: SagaFilter): Promise<{ sagaIds: string[]; served: number[] }> {
+    const readsState =
+      filter.version !== undefined ||
+      filter.startedAfter !== undefined ||
+      filter.startedBefore !== undefined;
+    const sagaIds: string[] = [];
+    const served: number[] = [];
+    for (const partition of this.app.ownedPartitions()) {
+      const index = this.indexes.get(partition);
+      const sagas = await this.app.localStore<string, SagaRecord>(SAGA_STORES.sagas, partition);
+      if (index === undefined || sagas === undefined) continue;
+      for (const status of filter.statuses) {
+        for (const { sagaId } of index.list(status, filter.type)) {
+          if (readsState && !matchesState((await sagas.get(sagaId))?.state, filter)) continue;
+          sagaIds.push(sagaId);
+        }
+      }
+      served.push(partition);
+    }
+    return { sagaIds, served };
   }
 
   /** How many sagas this worker holds in each status. */

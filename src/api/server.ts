@@ -7,6 +7,8 @@
  *   GET  /sagas?status=&type=&limit=   from every worker's status index; 503 while some
  *                                      partition is served by no worker
  *   POST /sagas/:id/retry|cancel an operator's request (202), checked against the state first
+ *   POST /batch/retry|cancel     the same for every saga matching a filter, on every worker
+ *                                (api/batch.ts); {"dryRun": true} only counts
  *   GET  /metrics                Prometheus
  * Workers find each other through their consumer group: each advertises this server's URL.
  */
@@ -17,6 +19,16 @@ import { ConfigError, toError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import { DEFAULT_SAGA_LIMITS, SagaStatus, type SagaControl } from "../saga/index.js";
 import type { StuckPartition } from "../topology/index.js";
+import { HttpError } from "./http-error.js";
+import {
+  batchBody,
+  mergeBatchReports,
+  parseBatchRequest,
+  runLocalBatch,
+  type BatchAction,
+  type BatchReport,
+  type WorkerBatchReport,
+} from "./batch.js";
 import {
   hasTokens,
   isLoopback,
@@ -41,6 +53,8 @@ export interface SagaApiBackend {
   /** Inputs of this worker that cannot advance, and since when. */
   stuck(): StuckPartition[];
   request(sagaId: string, control: SagaControl): Promise<void>;
+  /** Many requests at once (a batch's). */
+  requestMany(requests: { sagaId: string; control: SagaControl }[]): Promise<void>;
   registry: Registry;
 }
 
@@ -66,16 +80,6 @@ const ROUTED = "x-sagastream-routed";
  * spells (a registry restarting, a task reopening) are retried in place and only listed.
  */
 const STUCK_AFTER_MS = 30_000;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
 
 function send(
   res: http.ServerResponse,
@@ -161,6 +165,8 @@ function pathParts(pathname: string): string[] {
 }
 
 const PEER_TIMEOUT_MS = 5_000;
+/** A worker's part of a batch may request tens of thousands of sagas. */
+const BATCH_PEER_TIMEOUT_MS = 120_000;
 
 /** The URL a server is reached at; a wildcard bind address needs an advertised URL. */
 function ownUrl(options: ApiServerOptions, port: number): string {
@@ -192,6 +198,7 @@ export async function startApiServer(options: ApiServerOptions) {
   async function fetchFromPeer(
     url: string,
     init: { method?: string; body?: string } = {},
+    timeoutMs = PEER_TIMEOUT_MS,
   ): Promise<{ status: number; body: unknown }> {
     if (!/^https?:$/.test(new URL(url).protocol)) {
       throw new HttpError(502, `a worker advertises ${url}, which is not an http(s) URL`);
@@ -203,7 +210,7 @@ export async function startApiServer(options: ApiServerOptions) {
         ...peerAuthorization(tokens),
         ...(init.body === undefined ? {} : { "content-type": "application/json" }),
       },
-      signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     return { status: response.status, body: await response.json() };
   }
@@ -334,6 +341,68 @@ export async function startApiServer(options: ApiServerOptions) {
     };
   }
 
+  /**
+   * A batch: this worker's part and, unless routed here by another worker, every other
+   * worker's. It starts only when every partition has an owner; a worker that fails to answer
+   * leaves its partitions in the report's `missing`, and the answer is 503.
+   */
+  async function batch(
+    action: BatchAction,
+    req: http.IncomingMessage,
+    routed: boolean,
+  ): Promise<{ status: number; body: BatchReport | WorkerBatchReport }> {
+    const api = backend();
+    const request = parseBatchRequest(
+      action,
+      await readBody(req),
+      DEFAULT_SAGA_LIMITS.maxReasonLength,
+    );
+    const startedAt = Date.now();
+    const members = await api.members();
+    const owned = new Set(members.flatMap((m) => m.partitions));
+    const unowned = [...Array(api.queries.partitions).keys()].filter((p) => !owned.has(p));
+    if (!routed && unowned.length > 0) {
+      throw new HttpError(
+        503,
+        `partition(s) ${unowned.join(", ")} have no owner right now (the group is rebalancing); nothing was done, try again`,
+      );
+    }
+    const local = await runLocalBatch(
+      request,
+      ownAddress,
+      (filter) => api.queries.match(filter),
+      (requests) => api.requestMany(requests),
+    );
+    if (routed) return { status: 200, body: local };
+    const others = members.filter((m) => m.address !== ownAddress && m.address !== "");
+    const answers = await Promise.allSettled(
+      others.map((m) =>
+        fetchFromPeer(
+          `${m.address}/batch/${action}`,
+          { method: "POST", body: JSON.stringify(batchBody(request)) },
+          BATCH_PEER_TIMEOUT_MS,
+        ),
+      ),
+    );
+    const workers = [local];
+    const failed: { address: string; error: string }[] = [];
+    answers.forEach((answer, i) => {
+      const address = others[i]?.address ?? "";
+      if (answer.status === "fulfilled" && answer.value.status === 200) {
+        workers.push(answer.value.body as WorkerBatchReport);
+      } else {
+        const error =
+          answer.status === "rejected"
+            ? toError(answer.reason).message
+            : ((answer.value.body as { error?: string }).error ??
+              `answered ${answer.value.status}`);
+        failed.push({ address, error });
+      }
+    });
+    const report = mergeBatchReports(request, workers, failed, api.queries.partitions, startedAt);
+    return { status: report.missing.length === 0 ? 200 : 503, body: report };
+  }
+
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const routed = req.headers[ROUTED] !== undefined;
@@ -402,9 +471,19 @@ export async function startApiServer(options: ApiServerOptions) {
         return;
       }
     }
+    if (
+      req.method === "POST" &&
+      parts[0] === "batch" &&
+      (parts[1] === "retry" || parts[1] === "cancel") &&
+      parts.length === 2
+    ) {
+      const { status, body } = await batch(parts[1], req, routed);
+      send(res, status, body);
+      return;
+    }
     throw new HttpError(
       404,
-      `no route ${req.method ?? "?"} ${url.pathname}: see GET /sagas, /sagas/:id, POST /sagas/:id/retry|cancel, /health, /metrics`,
+      `no route ${req.method ?? "?"} ${url.pathname}: see GET /sagas, /sagas/:id, POST /sagas/:id/retry|cancel, POST /batch/retry|cancel, /health, /metrics`,
     );
   }
 

@@ -1,9 +1,8 @@
 /** `sagastream saga get | list | retry | cancel`: a worker's HTTP API from the shell. */
 import { Command, Option } from "commander";
 import { formatTable } from "../util/index.js";
-import { loadConfig } from "../config/index.js";
-import { UsageError } from "../errors/index.js";
-import { apiTokensFromEnv, peerAuthorization } from "../api/index.js";
+import { apiOption, call } from "./api-client.js";
+import { batchCommand } from "./saga-batch-command.js";
 
 const STATUSES = ["RUNNING", "COMPENSATING", "COMPLETED", "ABORTED", "FAILED", "CANCELLED"];
 
@@ -27,35 +26,6 @@ interface SagaView {
       reason?: string;
     };
   }[];
-}
-
-function apiOption(): Option {
-  return new Option("--api <url>", "a saga worker's HTTP API (env SAGASTREAM_API_URL)");
-}
-
-/** Calls the API with the environment's token; `body` is sent as JSON by POST. */
-async function call<T>(api: string | undefined, path: string, body?: unknown): Promise<T> {
-  const base = api ?? loadConfig().apiUrl;
-  const headers: Record<string, string> = peerAuthorization(apiTokensFromEnv());
-  const init: RequestInit =
-    body === undefined
-      ? { headers }
-      : {
-          method: "POST",
-          headers: { ...headers, "content-type": "application/json" },
-          body: JSON.stringify(body),
-        };
-  let response: Response;
-  try {
-    response = await fetch(`${base}${path}`, init);
-  } catch {
-    throw new UsageError(
-      `no saga worker API answers at ${base}: start a worker (e.g. \`npm run demo -- --serve -1\`) or point SAGASTREAM_API_URL at one`,
-    );
-  }
-  const answer = (await response.json()) as T & { error?: string };
-  if (!response.ok) throw new UsageError(answer.error ?? `the API answered ${response.status}`);
-  return answer;
 }
 
 function printSaga(saga: SagaView): void {
@@ -136,5 +106,6 @@ export function sagaCommand(): Command {
       );
     });
   }
+  saga.addCommand(batchCommand());
   return saga;
 }

@@ -183,19 +183,24 @@ export class SagaWorker {
   }
 
   /** Asks the saga's owner to cancel or retry it (applied in order with its other inputs). */
-  async request(sagaId: string, control: SagaControl): Promise<void> {
-    if (this.producer === undefined || this.serdes === undefined) {
+  request(sagaId: string, control: SagaControl): Promise<void> {
+    return this.requestMany([{ sagaId, control }]);
+  }
+
+  /** Many such requests in one send. */
+  async requestMany(requests: { sagaId: string; control: SagaControl }[]): Promise<void> {
+    const { producer, serdes } = this;
+    if (producer === undefined || serdes === undefined) {
       throw new Error("the saga worker has not started");
     }
-    await this.producer.send({
-      messages: [
-        {
-          topic: sagaTopics(this.options.applicationId).control,
-          key: sagaId,
-          value: this.serdes.control.serialize(control),
-          headers: { [SAGA_HEADERS.messageId]: Buffer.from(randomUUID()) },
-        },
-      ],
+    const topic = sagaTopics(this.options.applicationId).control;
+    await producer.send({
+      messages: requests.map(({ sagaId, control }) => ({
+        topic,
+        key: sagaId,
+        value: serdes.control.serialize(control),
+        headers: { [SAGA_HEADERS.messageId]: Buffer.from(randomUUID()) },
+      })),
     });
   }
 
@@ -208,6 +213,7 @@ export class SagaWorker {
       members: () => app.members(),
       stuck: () => app.metrics.stuck.list(),
       request: (sagaId, control) => this.request(sagaId, control),
+      requestMany: (requests) => this.requestMany(requests),
       registry: this.metrics.registry,
     };
   }
