@@ -20,6 +20,7 @@ export default defineConfig({
           name: "int",
           include: ["test/**/*.int.test.ts"],
           globalSetup: ["test/support/global-setup.ts"],
+          setupFiles: ["test/support/kafka-security.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           // The stack runs on 2 cores next to the tests; parallel files would only fight.

@@ -18,12 +18,18 @@ export interface ChildProcess {
 
 /**
  * Runs `node <script beside this module> '<options as JSON>'` and resolves once it prints
- * "ready"; its stderr is the demo's.
+ * "ready"; its stderr is the demo's. `env` adds to the demo's environment (the Kafka
+ * security settings: kept out of the command line, which every user of the machine can read).
  */
-export async function startChild(script: string, options: object): Promise<ChildProcess> {
+export async function startChild(
+  script: string,
+  options: object,
+  env: Record<string, string> = {},
+): Promise<ChildProcess> {
   const file = fileURLToPath(new URL(script, import.meta.url));
   const child = spawn(process.execPath, [file, JSON.stringify(options)], {
     stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
   });
   const exited = once(child, "exit");
   const said = new Map<string, string>();

@@ -22,6 +22,7 @@ import {
   removeOutboxPipeline,
   type Connections,
   type KafkaSettings,
+  kafkaSecurityEnv,
 } from "sagastream";
 import { FaultPlan } from "./faults.js";
 import { startOrderService } from "./order-service.js";
@@ -173,7 +174,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const { connections, write } = options;
   const run = `demo_${Date.now().toString(36)}`;
   const pool = new pg.Pool({ connectionString: connections.databaseUrl, max: MAX_PLACING });
-  const kafka: KafkaSettings = { brokers: connections.kafkaBrokers, clientId: run };
+  const kafka: KafkaSettings = {
+    brokers: connections.kafkaBrokers,
+    clientId: run,
+    security: connections.kafkaSecurity,
+  };
+  // The worker's and the participants' processes read their Kafka security from the env.
+  const childEnv = kafkaSecurityEnv(connections.kafkaSecurity, { revealPassword: true });
   const connect = new ConnectClient(connections.connectUrl);
   const codec = new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl));
   const rates = { failureRate: options.failureRate, timeoutRate: options.timeoutRate };
@@ -190,30 +197,38 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     cdcDatabaseUrl: connections.cdcDatabaseUrl,
     name: `${run}_orders`,
   });
-  const worker = await startChild("./worker.js", {
-    applicationId: run,
-    brokers: connections.kafkaBrokers,
-    schemaRegistryUrl: connections.schemaRegistryUrl,
-    orderService: orders.name,
-    partitions: PARTITIONS,
-    stepTimeoutMs: options.stepTimeoutMs,
-    stateDir: await mkdtemp(path.join(os.tmpdir(), `${run}-`)),
-    api: { host: api.hostname, port: Number(api.port) },
-    logLevel: "error",
-  } satisfies WorkerOptions);
+  const worker = await startChild(
+    "./worker.js",
+    {
+      applicationId: run,
+      brokers: connections.kafkaBrokers,
+      schemaRegistryUrl: connections.schemaRegistryUrl,
+      orderService: orders.name,
+      partitions: PARTITIONS,
+      stepTimeoutMs: options.stepTimeoutMs,
+      stateDir: await mkdtemp(path.join(os.tmpdir(), `${run}-`)),
+      api: { host: api.hostname, port: Number(api.port) },
+      logLevel: "error",
+    } satisfies WorkerOptions,
+    childEnv,
+  );
   const apiAddress = worker.said.get("api") ?? options.apiUrl;
-  const services = await startChild("./participants-process.js", {
-    applicationId: run,
-    brokers: connections.kafkaBrokers,
-    schemaRegistryUrl: connections.schemaRegistryUrl,
-    databaseUrl: connections.databaseUrl,
-    cdcDatabaseUrl: connections.cdcDatabaseUrl,
-    connectUrl: connections.connectUrl,
-    faults: rates,
-    slowMs: options.stepTimeoutMs + 500,
-    schemaPrefix: `${run}_`,
-    concurrency: PARTITIONS,
-  } satisfies ParticipantsProcessOptions);
+  const services = await startChild(
+    "./participants-process.js",
+    {
+      applicationId: run,
+      brokers: connections.kafkaBrokers,
+      schemaRegistryUrl: connections.schemaRegistryUrl,
+      databaseUrl: connections.databaseUrl,
+      cdcDatabaseUrl: connections.cdcDatabaseUrl,
+      connectUrl: connections.connectUrl,
+      faults: rates,
+      slowMs: options.stepTimeoutMs + 500,
+      schemaPrefix: `${run}_`,
+      concurrency: PARTITIONS,
+    } satisfies ParticipantsProcessOptions,
+    childEnv,
+  );
 
   const ended = new Map<string, { end: string; at: number }>();
   const warmUpIds = new Set<string>();

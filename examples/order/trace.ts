@@ -33,7 +33,11 @@ const topics: Record<string, Kind> = {
 const sagas = new Map<string, Record<Kind, number[]>>();
 let lastRecordAt = Date.now();
 const consuming = await startConsuming(
-  { brokers: connections.kafkaBrokers, clientId: `${run}-trace` },
+  {
+    brokers: connections.kafkaBrokers,
+    clientId: `${run}-trace`,
+    security: connections.kafkaSecurity,
+  },
   {
     groupId: `${run}-trace-${Date.now().toString(36)}`,
     topics: Object.keys(topics),

@@ -26,6 +26,7 @@ export const ErrorCode = {
   CircuitOpen: "CIRCUIT_OPEN",
   CircuitCallTimeout: "CIRCUIT_CALL_TIMEOUT",
   CommitOutcomeUnknown: "COMMIT_OUTCOME_UNKNOWN",
+  KafkaSecurityRefused: "KAFKA_SECURITY_REFUSED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -351,5 +352,20 @@ export class CommitOutcomeUnknownError extends SagastreamError {
       `the database connection was lost during COMMIT, so the transaction may or may not have committed: ${toError(cause).message}`,
       { cause },
     );
+  }
+}
+
+/**
+ * A Kafka cluster refused this client's security: its credentials, its protocol (TLS or not),
+ * or its trust in the broker's certificate. Retrying with the same settings cannot succeed.
+ */
+export class KafkaSecurityError extends SagastreamError {
+  readonly code = ErrorCode.KafkaSecurityRefused;
+  readonly retriable = false;
+  constructor(
+    readonly brokers: string,
+    problem: string,
+  ) {
+    super(`Kafka at ${brokers} ${problem}`);
   }
 }

@@ -3,6 +3,7 @@ import { Admin, ListOffsetTimestamps } from "@platformatic/kafka";
 import { waitUntil } from "../util/index.js";
 import { kafkaErrorId } from "./retry.js";
 import { logClientEvents } from "./logging.js";
+import { explainSecurityFailure } from "./security-errors.js";
 import { baseOptions, type ClientOptions, type KafkaSettings } from "./settings.js";
 
 export type KafkaAdmin = Admin;
@@ -15,7 +16,10 @@ export function createAdmin(settings: KafkaSettings, options: ClientOptions = {}
   return admin;
 }
 
-/** Runs `fn` with an admin client and always closes it. */
+/**
+ * Runs `fn` with an admin client and always closes it. A refusal of the client's security
+ * (credentials, TLS) becomes a KafkaSecurityError that names the setting to change.
+ */
 export async function withAdmin<T>(
   settings: KafkaSettings,
   fn: (admin: KafkaAdmin) => Promise<T>,
@@ -24,6 +28,8 @@ export async function withAdmin<T>(
   const admin = createAdmin(settings, options);
   try {
     return await fn(admin);
+  } catch (error) {
+    throw explainSecurityFailure(error, settings);
   } finally {
     await admin.close();
   }

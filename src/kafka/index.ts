@@ -11,6 +11,7 @@ export {
   type ClientOptions,
   type KafkaSettings,
 } from "./settings.js";
+export { explainSecurityFailure } from "./security-errors.js";
 export {
   createProducer,
   FlatBatchProducer,

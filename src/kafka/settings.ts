@@ -63,6 +63,11 @@ function processDefault(): KafkaSecurity {
   return resolvedDefault;
 }
 
+/** The security a client made from `settings` uses: theirs, or the process's default. */
+export function effectiveSecurity(settings: Pick<KafkaSettings, "security">): KafkaSecurity {
+  return settings.security ?? processDefault();
+}
+
 /**
  * The client options of `security` (the process's default when undefined): TLS with the CA,
  * certificate and key read from their PEM files, and SASL with the user's credentials.

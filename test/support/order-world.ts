@@ -28,6 +28,7 @@ export function orderWorld(label: string, moved: Partial<Connections> = {}) {
   const settings: KafkaSettings = {
     brokers: connections.kafkaBrokers,
     clientId: `${label}-test`,
+    security: connections.kafkaSecurity,
     logger,
   };
   const connect = new ConnectClient(connections.connectUrl);

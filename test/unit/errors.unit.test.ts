@@ -20,6 +20,7 @@ import {
   CircuitCallTimeoutError,
   CircuitOpenError,
   CommitOutcomeUnknownError,
+  KafkaSecurityError,
   RegistryUnavailableError,
   RecordMisplacedError,
   RecordTooLargeError,
@@ -169,6 +170,16 @@ describe("error classes", () => {
       code: "SCHEMA_INCOMPATIBLE",
       retriable: false,
       says: /subject orders-value is not BACKWARD-compatible.*add fields with defaults/,
+    },
+    {
+      make: () =>
+        new KafkaSecurityError(
+          "127.0.0.1:9092",
+          "refused the credentials: check KAFKA_SASL_USERNAME",
+        ),
+      code: "KAFKA_SECURITY_REFUSED",
+      retriable: false,
+      says: /Kafka at 127\.0\.0\.1:9092 refused the credentials: check KAFKA_SASL_USERNAME/,
     },
   ];
 
