@@ -183,7 +183,11 @@ export class StreamsApp {
       ...this.client("standby"),
       groupId: `${applicationId}-standby`,
     });
-    const coordinator = new GroupCoordinator(consumer, `${applicationId}-coordinator`);
+    const coordinator = new GroupCoordinator(
+      consumer,
+      `${applicationId}-coordinator`,
+      securityOptions(this.options.security),
+    );
     this.coordinator = coordinator;
     const offsets = new KafkaPartitionOffsets(consumer, coordinator, applicationId);
     const partitionCount = (topic: string): number => {

@@ -167,6 +167,10 @@ export function createCommitSink(
   const openTransactions = new OpenTransactions({
     consumer,
     clientId: fencer.clientId,
+    connection: {
+      ...(fencer.sasl === undefined ? {} : { sasl: fencer.sasl }),
+      ...(fencer.tls === undefined ? {} : { tls: fencer.tls }),
+    },
     ownTransactionalId: transactionalId,
     fence: (id) => fenceTransactionalId(fencer, id, TRANSACTION_TIMEOUT_MS),
     logger,

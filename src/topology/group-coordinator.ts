@@ -12,6 +12,7 @@
  */
 import {
   ConnectionPool,
+  type ConnectionOptions,
   findErrorBy,
   offsetFetchV8,
   txnOffsetCommitV3,
@@ -40,11 +41,13 @@ const STABLE_RETRY = { retries: 300, minTimeout: 50, maxTimeout: 200 } as const;
 export class GroupCoordinator {
   private readonly pool: ConnectionPool;
 
+  /** `connection`: the SASL and TLS of the group's consumer (see `securityOptions`). */
   constructor(
     private readonly consumer: Consumer,
     clientId: string,
+    connection: ConnectionOptions = {},
   ) {
-    this.pool = new ConnectionPool(clientId);
+    this.pool = new ConnectionPool(clientId, connection);
   }
 
   private async connection(): Promise<Connection> {

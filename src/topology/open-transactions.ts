@@ -13,6 +13,7 @@
  */
 import {
   ConnectionPool,
+  type ConnectionOptions,
   describeProducersV0,
   listTransactionsV0,
   Producer,
@@ -34,6 +35,8 @@ export interface OpenTransactionsOptions {
   /** For cluster metadata (partition leaders, brokers). */
   consumer: Pick<Consumer, "metadata">;
   clientId: string;
+  /** The SASL and TLS of the worker's clients (see `securityOptions`). */
+  connection?: ConnectionOptions;
   /** This worker's own transactional id: never fenced. */
   ownTransactionalId: string | undefined;
   /** Fences `transactionalId`: InitProducerId with it, aborting its open transaction. */
@@ -45,7 +48,7 @@ export class OpenTransactions {
   private readonly pool: ConnectionPool;
 
   constructor(private readonly options: OpenTransactionsOptions) {
-    this.pool = new ConnectionPool(options.clientId);
+    this.pool = new ConnectionPool(options.clientId, options.connection ?? {});
   }
 
   /** Aborts the ongoing transactions of other producers on `partitions`; their ids. */
