@@ -10,6 +10,7 @@ import { benchCommand } from "./bench-command.js";
 import { connectorsCommand, outboxCommand } from "./outbox-command.js";
 import { schemasCommand } from "./schemas-command.js";
 import { sagaCommand } from "./saga-command.js";
+import { replayCommand } from "./replay-command.js";
 
 const program = new Command("sagastream")
   .description("event-sourced saga engine on Apache Kafka")
@@ -19,6 +20,7 @@ const program = new Command("sagastream")
   .addCommand(connectorsCommand())
   .addCommand(schemasCommand())
   .addCommand(sagaCommand())
+  .addCommand(replayCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());
 

@@ -6,6 +6,7 @@
 import { Command, Option } from "commander";
 import { UsageError } from "../errors/index.js";
 import { formatTable } from "../util/index.js";
+import { parseTime } from "../ops/index.js";
 import { apiOption, callForStatus } from "./api-client.js";
 
 interface WorkerPart {
@@ -37,23 +38,9 @@ interface BatchFlags {
   api?: string;
 }
 
-const DURATION = /^(\d+)(s|m|h|d)$/;
-const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** An ISO time, or a duration ago ("30m", "2h", "7d"), as an ISO time. */
-export function parseTime(value: string, now = Date.now()): string {
-  const duration = DURATION.exec(value);
-  if (duration !== null) {
-    const unit = duration[2] as keyof typeof UNIT_MS;
-    return new Date(now - Number(duration[1]) * UNIT_MS[unit]).toISOString();
-  }
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) {
-    throw new UsageError(
-      `"${value}" is neither an ISO time (2026-12-04T14:00:00Z) nor a duration ago (30m, 2h, 7d)`,
-    );
-  }
-  return new Date(ms).toISOString();
+/** An ISO time or a duration ago, as the ISO time the API takes. */
+function isoTime(value: string): string {
+  return new Date(parseTime(value)).toISOString();
 }
 
 function filterOf(flags: BatchFlags): Record<string, unknown> {
@@ -67,8 +54,8 @@ function filterOf(flags: BatchFlags): Record<string, unknown> {
     }
     filter["version"] = version;
   }
-  if (flags.startedAfter !== undefined) filter["startedAfter"] = parseTime(flags.startedAfter);
-  if (flags.startedBefore !== undefined) filter["startedBefore"] = parseTime(flags.startedBefore);
+  if (flags.startedAfter !== undefined) filter["startedAfter"] = isoTime(flags.startedAfter);
+  if (flags.startedBefore !== undefined) filter["startedBefore"] = isoTime(flags.startedBefore);
   return filter;
 }
 

@@ -88,6 +88,11 @@ export class AvroCodec {
     return toWireFormat(schemaId, writer.toBuffer(value));
   }
 
+  /** The full name of the record's writer schema (e.g. io.sagastream.saga.SagaDecision). */
+  async writerName(bytes: Buffer, origin?: RecordOrigin): Promise<string | undefined> {
+    return (await this.writer(fromWireFormat(bytes, origin).schemaId, origin)).name;
+  }
+
   /** Fetches the writer schema `bytes` name, so that decodeSync can run. */
   async prepare(bytes: Buffer, origin?: RecordOrigin): Promise<void> {
     await this.writer(fromWireFormat(bytes, origin).schemaId, origin);

@@ -33,6 +33,7 @@ export {
   type FetchedPartition,
   type PartitionFetcher,
 } from "./partition-fetcher.js";
+export type { CommittedRecord } from "./committed-records.js";
 export {
   copartitionedAssigner,
   planAssignment,

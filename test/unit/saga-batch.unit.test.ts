@@ -10,7 +10,7 @@ import {
   runLocalBatch,
 } from "../../src/api/batch.js";
 import { HttpError } from "../../src/api/http-error.js";
-import { parseTime } from "../../src/cli/saga-batch-command.js";
+import { parsePosition, parseTime } from "../../src/ops/index.js";
 import type { SagaControl } from "../../src/saga/index.js";
 
 const parse = (body: Record<string, unknown>, action: "retry" | "cancel" = "cancel") =>
@@ -110,13 +110,22 @@ describe("a batch's parts", () => {
   });
 });
 
-describe("the CLI's times", () => {
+describe("the CLI's times and positions", () => {
   it("take a duration ago or an ISO time, and refuse anything else", () => {
     const now = Date.parse("2026-12-04T12:00:00Z");
-    expect(parseTime("2h", now)).toBe("2026-12-04T10:00:00.000Z");
-    expect(parseTime("30m", now)).toBe("2026-12-04T11:30:00.000Z");
-    expect(parseTime("7d", now)).toBe("2026-11-27T12:00:00.000Z");
-    expect(parseTime("2026-12-01T00:00:00Z", now)).toBe("2026-12-01T00:00:00.000Z");
+    const iso = (value: string) => new Date(parseTime(value, now)).toISOString();
+    expect(iso("2h")).toBe("2026-12-04T10:00:00.000Z");
+    expect(iso("30m")).toBe("2026-12-04T11:30:00.000Z");
+    expect(iso("7d")).toBe("2026-11-27T12:00:00.000Z");
+    expect(iso("2026-12-01T00:00:00Z")).toBe("2026-12-01T00:00:00.000Z");
     expect(() => parseTime("yesterday", now)).toThrow(/ISO time.*duration ago/);
+  });
+
+  it("read an offset, a time or an end of the log", () => {
+    const now = Date.parse("2026-12-04T12:00:00Z");
+    expect(parsePosition("1200", now)).toEqual({ kind: "offset", offset: 1200n });
+    expect(parsePosition("1h", now)).toEqual({ kind: "time", at: now - 3_600_000 });
+    expect(parsePosition("earliest", now)).toEqual({ kind: "earliest" });
+    expect(parsePosition("latest", now)).toEqual({ kind: "latest" });
   });
 });
