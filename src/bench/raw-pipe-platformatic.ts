@@ -16,7 +16,7 @@ import {
   type MessagesStream,
   type MessageToProduce,
 } from "@platformatic/kafka";
-import { FlatBatchProducer, ReadCommittedConsumer } from "../kafka/index.js";
+import { FlatBatchProducer, ReadCommittedConsumer, securityOptions } from "../kafka/index.js";
 import { PipeMode, type PipeOptions, type PipeSink, type RawPipe } from "./raw-pipe.js";
 
 /**
@@ -36,6 +36,7 @@ export function platformaticPipe(
     clientId: options.groupId,
     bootstrapBrokers: options.brokers,
     retryDelay,
+    ...securityOptions(undefined), // the process's (the CLI's configuration)
   };
   const producer = new (asTheEngine ? FlatBatchProducer : Producer)({
     ...base,
