@@ -15,6 +15,7 @@ import {
   type SagaApiBackend,
   type SagaHistoryReader,
 } from "../api/index.js";
+import type { KafkaSecurity } from "../config/index.js";
 import { createProducer, type KafkaProducer, type KafkaSettings } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import type { AvroCodec } from "../schema/index.js";
@@ -39,6 +40,8 @@ const SAGA_MAX_UNCOMMITTED_RECORDS = 1_000;
 export interface SagaWorkerOptions {
   applicationId: string;
   brokers: string[];
+  /** SASL and TLS for every Kafka client of the worker (default: the process default). */
+  security?: KafkaSecurity | undefined;
   sagas: readonly AnySagaDefinition[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each start has its own event type
   starts: readonly SagaStart<any>[];
@@ -95,6 +98,7 @@ export class SagaWorker {
       brokers: options.brokers,
       clientId: `${options.applicationId}-worker`,
       logger: options.logger,
+      ...(options.security === undefined ? {} : { security: options.security }),
     };
   }
 
@@ -142,6 +146,7 @@ export class SagaWorker {
     const app = new StreamsApp({
       applicationId: options.applicationId,
       brokers: options.brokers,
+      security: options.security,
       topology: sagaTopology({
         applicationId: options.applicationId,
         registry: this.registry,
