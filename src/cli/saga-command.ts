@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { formatTable } from "../util/index.js";
 import { apiOption, call } from "./api-client.js";
 import { batchCommand } from "./saga-batch-command.js";
+import { timelineCommand } from "./saga-timeline-command.js";
 
 const STATUSES = ["RUNNING", "COMPENSATING", "COMPLETED", "ABORTED", "FAILED", "CANCELLED"];
 
@@ -107,5 +108,6 @@ export function sagaCommand(): Command {
     });
   }
   saga.addCommand(batchCommand());
+  saga.addCommand(timelineCommand());
   return saga;
 }

@@ -11,3 +11,11 @@ export {
   type ReplaySummary,
   type Undecodable,
 } from "./replay.js";
+export {
+  readSagaHistory,
+  sagaTimeline,
+  type HistoryEvent,
+  type SagaTimeline,
+  type StepSpan,
+  type TimelineRow,
+} from "./timeline.js";

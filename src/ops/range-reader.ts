@@ -20,8 +20,8 @@ export interface ReadRange {
   topic: string;
   from: Position;
   to: Position;
-  /** Only these partitions (default all). */
-  partitions?: readonly number[] | undefined;
+  /** Only these partitions (default all), or a choice made knowing the topic's count. */
+  partitions?: readonly number[] | ((count: number) => readonly number[]) | undefined;
 }
 
 export interface PartitionSpan {
@@ -78,7 +78,10 @@ export class RangeReader {
     const metadata = await this.consumer.metadata({ topics: [topic] });
     const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
     if (count === 0) throw new UsageError(`no topic ${topic} on the cluster`);
-    const partitions = [...(this.range.partitions ?? Array(count).keys())];
+    const chosen = this.range.partitions;
+    const partitions = [
+      ...(typeof chosen === "function" ? chosen(count) : (chosen ?? Array(count).keys())),
+    ];
     const missing = partitions.filter((p) => p < 0 || p >= count);
     if (missing.length > 0) {
       throw new UsageError(`${topic} has partitions 0 to ${count - 1}, not ${missing.join(", ")}`);
