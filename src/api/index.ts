@@ -5,7 +5,13 @@ export {
   type ApiServerOptions,
   type SagaApiBackend,
 } from "./server.js";
-export { SagaQueries, ALL_STATUSES, type SagaView, type SagaSummary } from "./saga-queries.js";
+export {
+  SagaQueries,
+  ALL_STATUSES,
+  sagaView,
+  type SagaView,
+  type SagaSummary,
+} from "./saga-queries.js";
 export { sagaMetrics } from "./metrics.js";
 export {
   kafkaSagaHistory,

@@ -93,12 +93,12 @@ export class SagaQueries {
     }
     const record = await sagas.get(sagaId);
     if (record === undefined) return { placement: "here", saga: undefined };
-    if (options.history === false) return { placement: "here", saga: view(record) };
+    if (options.history === false) return { placement: "here", saga: sagaView(record) };
     const history = await this.history.read(sagaId, partition, {
       startedAt: record.state.startedAt,
       events: record.seq,
     });
-    return { placement: "here", saga: { ...view(record), history } };
+    return { placement: "here", saga: { ...sagaView(record), history } };
   }
 
   /**
@@ -181,7 +181,8 @@ export function mergeListings(
   return { sagas: sagas.sort((a, b) => a.sagaId.localeCompare(b.sagaId)).slice(0, limit) };
 }
 
-function view(record: SagaRecord): SagaView {
+/** A saga's state as the API shows it. */
+export function sagaView(record: SagaRecord): SagaView {
   const { state } = record;
   return {
     sagaId: record.sagaId,

@@ -11,6 +11,7 @@ import { connectorsCommand, outboxCommand } from "./outbox-command.js";
 import { schemasCommand } from "./schemas-command.js";
 import { sagaCommand } from "./saga-command.js";
 import { replayCommand } from "./replay-command.js";
+import { rebuildCommand } from "./rebuild-command.js";
 
 const program = new Command("sagastream")
   .description("event-sourced saga engine on Apache Kafka")
@@ -21,6 +22,7 @@ const program = new Command("sagastream")
   .addCommand(schemasCommand())
   .addCommand(sagaCommand())
   .addCommand(replayCommand())
+  .addCommand(rebuildCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());
 

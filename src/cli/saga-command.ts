@@ -1,6 +1,9 @@
 /** `sagastream saga get | list | retry | cancel`: a worker's HTTP API from the shell. */
 import { Command, Option } from "commander";
 import { formatTable } from "../util/index.js";
+import { sagaView } from "../api/index.js";
+import { UsageError } from "../errors/index.js";
+import { StoreSagas } from "../ops/index.js";
 import { apiOption, call } from "./api-client.js";
 import { batchCommand } from "./saga-batch-command.js";
 import { timelineCommand } from "./saga-timeline-command.js";
@@ -16,7 +19,8 @@ interface SagaView {
   startedAt: string;
   updatedAt: string;
   steps: Record<string, { phase: string; attempt: number }>;
-  history: {
+  /** Absent from a rebuilt store (`--store`): read the log with `saga timeline`. */
+  history?: {
     seq: number;
     event: {
       type: string;
@@ -29,12 +33,63 @@ interface SagaView {
   }[];
 }
 
+interface ListFlags {
+  status?: string;
+  type?: string;
+  limit: string;
+  api?: string;
+  store?: string;
+}
+
+type Listed = { sagaId: string; sagaType: string; status: string }[];
+
+function listFromApi(flags: ListFlags): Promise<Listed> {
+  const query = new URLSearchParams({ limit: flags.limit });
+  if (flags.status !== undefined) query.set("status", flags.status);
+  if (flags.type !== undefined) query.set("type", flags.type);
+  return call<Listed>(flags.api, `/sagas?${query.toString()}`);
+}
+
+async function fromStore<T>(dir: string, read: (store: StoreSagas) => Promise<T>): Promise<T> {
+  const store = await StoreSagas.open(dir);
+  try {
+    process.stderr.write(`as of ${store.meta.asOf}, rebuilt from ${store.meta.topic}\n`);
+    return await read(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The same listing from a rebuilt store (by saga id, as the workers' merged listing). */
+function listFromStore(dir: string, flags: ListFlags): Promise<Listed> {
+  const limit = Number(flags.limit);
+  return fromStore(dir, async (store) => {
+    const list: Listed = [];
+    for await (const { sagaId, state } of store.all()) {
+      if (flags.status !== undefined && state.status !== flags.status) continue;
+      if (flags.type !== undefined && state.sagaType !== flags.type) continue;
+      list.push({ sagaId, sagaType: state.sagaType, status: state.status });
+      if (list.length >= limit) break;
+    }
+    return list;
+  });
+}
+
 function printSaga(saga: SagaView): void {
   const out = process.stdout;
   out.write(
     `${saga.sagaId}  ${saga.sagaType} v${saga.version}  ${saga.status}${saga.reason === undefined ? "" : ` (${saga.reason})`}\n`,
   );
   out.write(`started ${saga.startedAt}, updated ${saga.updatedAt}\n\n`);
+  if (saga.history === undefined) {
+    const steps = Object.entries(saga.steps).map(([name, step]) => [
+      name,
+      step.phase,
+      String(step.attempt),
+    ]);
+    out.write(`${formatTable(["step", "phase", "attempt"], steps)}\n`);
+    return;
+  }
   const rows = saga.history.map(({ seq, event }) => [
     String(seq),
     new Date(event.at).toISOString().slice(11, 23),
@@ -56,9 +111,19 @@ export function sagaCommand(): Command {
     .description("one saga: its state and the history of its events")
     .argument("<id>", "the saga id")
     .addOption(apiOption())
+    .option("--store <dir>", "from a store made by `sagastream rebuild` instead of the workers")
     .option("--json", "print the API's JSON")
-    .action(async (id: string, flags: { api?: string; json?: boolean }) => {
-      const view = await call<SagaView>(flags.api, `/sagas/${encodeURIComponent(id)}`);
+    .action(async (id: string, flags: { api?: string; store?: string; json?: boolean }) => {
+      const view =
+        flags.store === undefined
+          ? await call<SagaView>(flags.api, `/sagas/${encodeURIComponent(id)}`)
+          : await fromStore(flags.store, async (store) => {
+              const record = await store.get(id);
+              if (record === undefined) {
+                throw new UsageError(`no saga ${id} in the store as of ${store.meta.asOf}`);
+              }
+              return sagaView(record) as unknown as SagaView;
+            });
       if (flags.json === true) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
       else printSaga(view);
     });
@@ -69,14 +134,12 @@ export function sagaCommand(): Command {
     .option("--type <type>", "only this saga type")
     .option("--limit <n>", "at most this many", "100")
     .addOption(apiOption())
-    .action(async (flags: { status?: string; type?: string; limit: string; api?: string }) => {
-      const query = new URLSearchParams({ limit: flags.limit });
-      if (flags.status !== undefined) query.set("status", flags.status);
-      if (flags.type !== undefined) query.set("type", flags.type);
-      const list = await call<{ sagaId: string; sagaType: string; status: string }[]>(
-        flags.api,
-        `/sagas?${query.toString()}`,
-      );
+    .option("--store <dir>", "from a store made by `sagastream rebuild` instead of the workers")
+    .action(async (flags: ListFlags) => {
+      const list =
+        flags.store === undefined
+          ? await listFromApi(flags)
+          : await listFromStore(flags.store, flags);
       process.stdout.write(
         `${formatTable(
           ["saga", "type", "status"],

@@ -19,3 +19,10 @@ export {
   type StepSpan,
   type TimelineRow,
 } from "./timeline.js";
+export {
+  currentStep,
+  rebuild,
+  StoreSagas,
+  type RebuildOptions,
+  type RebuildSummary,
+} from "./rebuild.js";

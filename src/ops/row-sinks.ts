@@ -1,21 +1,14 @@
 /**
  * Where replayed rows go: JSON Lines or CSV, streamed (to a file or stdout, waiting when the
- * reader is slower); or Parquet, for SQL engines and notebooks, written by DuckDB from a
- * scratch database on disk with a bounded memory, so a range of any size fits.
+ * reader is slower); or Parquet, for SQL engines and notebooks (duckdb-scratch.ts), so a
+ * range of any size fits.
  */
 import { stringify } from "csv-stringify";
 import { createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
-import {
-  DuckDBInstance,
-  timestampMillisValue,
-  type DuckDBAppender,
-  type DuckDBConnection,
-} from "@duckdb/node-api";
+import { timestampMillisValue } from "@duckdb/node-api";
+import { parquetTable } from "./duckdb-scratch.js";
 import type { ReplayRow } from "./record-decoder.js";
 
 export const ReplayFormat = { JsonLines: "jsonl", Csv: "csv", Parquet: "parquet" } as const;
@@ -107,23 +100,14 @@ function csvSink(out: string | undefined): RowSink {
   };
 }
 
-/** DuckDB's working memory: beyond it, the scratch table lives on disk. */
-const DUCKDB_MEMORY = "256MB";
-
 async function parquetSink(out: string): Promise<RowSink> {
-  const scratch = await mkdtemp(path.join(os.tmpdir(), "sagastream-replay-"));
-  // Every extension it uses (parquet, json) is built in: nothing is downloaded at run time.
-  const instance = await DuckDBInstance.create(path.join(scratch, "rows.duckdb"), {
-    memory_limit: DUCKDB_MEMORY,
-    temp_directory: scratch,
-    autoinstall_known_extensions: "false",
-    autoload_known_extensions: "false",
-  });
-  const connection: DuckDBConnection = await instance.connect();
-  await connection.run(`CREATE TABLE rows (
-    topic VARCHAR, "partition" INTEGER, "offset" BIGINT, "timestamp" TIMESTAMP_MS,
-    "key" VARCHAR, "type" VARCHAR, seq INTEGER, "schema" VARCHAR, headers JSON, "value" JSON)`);
-  const appender: DuckDBAppender = await connection.createAppender("rows");
+  const table = await parquetTable(
+    `topic VARCHAR, "partition" INTEGER, "offset" BIGINT, "timestamp" TIMESTAMP_MS,
+     "key" VARCHAR, "type" VARCHAR, seq INTEGER, "schema" VARCHAR, headers JSON, "value" JSON`,
+    out,
+    `topic, "partition", "offset", seq`,
+  );
+  const { appender } = table;
   return {
     write: (row) => {
       appender.appendVarchar(row.topic);
@@ -142,19 +126,7 @@ async function parquetSink(out: string): Promise<RowSink> {
       appender.endRow();
       return Promise.resolve();
     },
-    close: async () => {
-      try {
-        appender.closeSync();
-        const target = out.replaceAll("'", "''");
-        await connection.run(
-          `COPY (SELECT * FROM rows ORDER BY topic, "partition", "offset", seq) TO '${target}' (FORMAT parquet, COMPRESSION zstd)`,
-        );
-      } finally {
-        connection.closeSync();
-        instance.closeSync();
-        await rm(scratch, { recursive: true, force: true });
-      }
-    },
+    close: () => table.finish(),
   };
 }
 

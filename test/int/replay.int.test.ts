@@ -18,7 +18,7 @@ import {
   withAdmin,
   type KafkaSettings,
 } from "../../src/kafka/index.js";
-import { replay, type Undecodable } from "../../src/ops/index.js";
+import { currentStep, rebuild, replay, StoreSagas, type Undecodable } from "../../src/ops/index.js";
 import { avroSagaSerdes, type SagaDecision, type SagaEvent } from "../../src/saga/index.js";
 import { AvroCodec, createSchemaRegistry, toWireFormat } from "../../src/schema/index.js";
 import { uniqueName } from "../support/names.js";
@@ -33,6 +33,8 @@ const SAGAS = 300;
 let dir = "";
 /** When the second wave was produced: a bound between the waves. */
 let secondWaveAt = 0;
+/** When the second wave's sagas completed. */
+let endsAt = 0;
 const produced = new Map<string, number>(); // events by type
 
 function decisions(sagaId: string, at: number): SagaDecision[] {
@@ -64,11 +66,13 @@ beforeAll(async () => {
   await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: 3 }]));
   const serdes = await avroSagaSerdes(codec, name, ["payment"]);
   const producer = createProducer(kafka);
-  const wave = async (from: number, to: number) => {
+  /** Sagas [from, to): their decisions `which` (both by default). */
+  const wave = async (from: number, to: number, which = [0, 1]) => {
     const messages = [];
     for (let i = from; i < to; i++) {
       const sagaId = `saga-${String(i).padStart(4, "0")}`;
-      for (const decision of decisions(sagaId, Date.now())) {
+      const all = decisions(sagaId, Date.now());
+      for (const decision of all.filter((_, d) => which.includes(d))) {
         for (const event of decision.events)
           produced.set(event.type, (produced.get(event.type) ?? 0) + 1);
         messages.push({ topic, key: sagaId, value: serdes.decision.serialize(decision) });
@@ -86,7 +90,10 @@ beforeAll(async () => {
   });
   await new Promise((resolve) => setTimeout(resolve, 50)); // the waves' timestamps differ
   secondWaveAt = Date.now();
-  await wave(SAGAS / 2, SAGAS);
+  await wave(SAGAS / 2, SAGAS, [0]); // started, not yet completed...
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  endsAt = Date.now();
+  await wave(SAGAS / 2, SAGAS, [1]); // ...until now
   await producer.close();
 }, 60_000);
 
@@ -189,5 +196,84 @@ describe("replay of a saga-events topic", () => {
     expect(early.stderr).toMatch(/undecodable: 1\b/);
     const csv = (await readFile(path.join(dir, "early.csv"), "utf8")).trim().split("\n");
     expect(csv[0]).toBe("topic,partition,offset,timestamp,key,type,seq,schema,headers,value");
+  });
+});
+
+describe("rebuild as of a time", () => {
+  async function rebuilt(asOf: number) {
+    const into = path.join(dir, `as-of-${asOf}`);
+    const undecodable: Undecodable[] = [];
+    const summary = await rebuild({
+      kafka,
+      codec,
+      topic,
+      asOf,
+      into,
+      onUndecodable: (u) => undecodable.push(u),
+    });
+    const store = await StoreSagas.open(into);
+    const states = new Map<string, { status: string; seq: number; step: string | undefined }>();
+    for await (const { sagaId, seq, state } of store.all()) {
+      states.set(sagaId, { status: state.status, seq, step: currentStep(state) });
+    }
+    return { into, summary, undecodable, states, store };
+  }
+
+  it("folds each saga's events up to the time, and none after", async () => {
+    const now = await rebuilt(Date.now());
+    expect(now.summary.sagas).toBe(SAGAS);
+    expect([...now.states.values()].every((s) => s.status === "COMPLETED" && s.seq === 3)).toBe(
+      true,
+    );
+    expect(now.undecodable.map((u) => u.partition)).toEqual([0, 1]);
+    await now.store.close();
+
+    const between = await rebuilt(secondWaveAt - 1);
+    expect(between.summary.sagas).toBe(SAGAS / 2);
+    expect(between.states.has("saga-0149")).toBe(true);
+    expect(between.states.has("saga-0150")).toBe(false);
+    await between.store.close();
+
+    const midway = await rebuilt(endsAt - 1); // the second wave started, its charges in flight
+    expect(midway.states.get("saga-0000")).toEqual({
+      status: "COMPLETED",
+      seq: 3,
+      step: undefined,
+    });
+    expect(midway.states.get("saga-0200")).toEqual({ status: "RUNNING", seq: 2, step: "charge" });
+    const running = [...midway.states.values()].filter((s) => s.status === "RUNNING");
+    expect(running).toHaveLength(SAGAS / 2);
+    const rows = await midway.store.toParquet(path.join(dir, "midway.parquet"));
+    expect(rows).toBe(SAGAS);
+    await midway.store.close();
+    const db = await DuckDBInstance.create(":memory:");
+    const sql = await db.connect();
+    const byStatus = await sql.runAndReadAll(
+      `SELECT status, current_step, count(*)::INTEGER AS n FROM '${path.join(dir, "midway.parquet")}' GROUP BY ALL ORDER BY status`,
+    );
+    expect(byStatus.getRowObjects().map((r) => [r["status"], r["current_step"], r["n"]])).toEqual([
+      ["COMPLETED", null, SAGAS / 2],
+      ["RUNNING", "charge", SAGAS / 2],
+    ]);
+    sql.closeSync();
+    db.closeSync();
+
+    const cli = await run(
+      process.execPath,
+      [
+        path.resolve("dist/cli/main.js"),
+        "saga",
+        "list",
+        "--store",
+        midway.into,
+        "--status",
+        "RUNNING",
+        "--limit",
+        "1000",
+      ],
+      { env: process.env },
+    );
+    expect(cli.stdout).toContain(`${SAGAS / 2} saga(s)`);
+    expect(cli.stderr).toMatch(/as of .*, rebuilt from .*saga-events/);
   });
 });
