@@ -28,46 +28,51 @@ export interface OrderSagaTimeouts {
   stepTimeoutMs?: number | undefined;
 }
 
+/** The order saga's steps, each answered within `timeoutMs`; versions arrange them. */
+export function orderSteps(timeoutMs = 2_000) {
+  return {
+    chargePayment: step<OrderData>({
+      name: "charge-payment",
+      participant: "payment",
+      command: (o) => ({
+        type: "ChargePayment",
+        payload: { orderId: o.orderId, customerId: o.customerId, amountCents: o.amountCents },
+      }),
+      compensation: (o) => ({
+        type: "RefundPayment",
+        payload: { orderId: o.orderId, paymentId: o.paymentId ?? "" },
+      }),
+      timeoutMs,
+      onSuccess: (o, result) => ({ ...o, paymentId: result.paymentId ?? "" }),
+    }),
+    reserveStock: step<OrderData>({
+      name: "reserve-stock",
+      participant: "inventory",
+      command: (o) => ({ type: "ReserveStock", payload: { orderId: o.orderId, items: o.items } }),
+      compensation: (o) => ({
+        type: "ReleaseStock",
+        payload: { orderId: o.orderId, reservationId: o.reservationId ?? "" },
+      }),
+      timeoutMs,
+      onSuccess: (o, result) => ({ ...o, reservationId: result.reservationId ?? "" }),
+    }),
+    shipOrder: step<OrderData>({
+      name: "ship-order",
+      participant: "shipping",
+      command: (o) => ({ type: "ShipOrder", payload: { orderId: o.orderId } }),
+      pivot: true,
+      timeoutMs,
+      onSuccess: (o, result) => ({ ...o, trackingNumber: result.trackingNumber ?? "" }),
+    }),
+  };
+}
+
 export function orderSaga(options: OrderSagaTimeouts = {}) {
-  const timeoutMs = options.stepTimeoutMs ?? 2_000;
+  const { chargePayment, reserveStock, shipOrder } = orderSteps(options.stepTimeoutMs ?? 2_000);
   return defineSaga<OrderData>({
     name: "order",
     version: 1,
     participants: PARTICIPANTS,
-    stages: [
-      step({
-        name: "charge-payment",
-        participant: "payment",
-        command: (o) => ({
-          type: "ChargePayment",
-          payload: { orderId: o.orderId, customerId: o.customerId, amountCents: o.amountCents },
-        }),
-        compensation: (o) => ({
-          type: "RefundPayment",
-          payload: { orderId: o.orderId, paymentId: o.paymentId ?? "" },
-        }),
-        timeoutMs,
-        onSuccess: (o, result) => ({ ...o, paymentId: result.paymentId ?? "" }),
-      }),
-      step({
-        name: "reserve-stock",
-        participant: "inventory",
-        command: (o) => ({ type: "ReserveStock", payload: { orderId: o.orderId, items: o.items } }),
-        compensation: (o) => ({
-          type: "ReleaseStock",
-          payload: { orderId: o.orderId, reservationId: o.reservationId ?? "" },
-        }),
-        timeoutMs,
-        onSuccess: (o, result) => ({ ...o, reservationId: result.reservationId ?? "" }),
-      }),
-      step({
-        name: "ship-order",
-        participant: "shipping",
-        command: (o) => ({ type: "ShipOrder", payload: { orderId: o.orderId } }),
-        pivot: true,
-        timeoutMs,
-        onSuccess: (o, result) => ({ ...o, trackingNumber: result.trackingNumber ?? "" }),
-      }),
-    ],
+    stages: [chargePayment, reserveStock, shipOrder],
   });
 }

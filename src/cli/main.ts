@@ -12,6 +12,7 @@ import { schemasCommand } from "./schemas-command.js";
 import { sagaCommand } from "./saga-command.js";
 import { replayCommand } from "./replay-command.js";
 import { rebuildCommand } from "./rebuild-command.js";
+import { whatifCommand } from "./whatif-command.js";
 
 const program = new Command("sagastream")
   .description("event-sourced saga engine on Apache Kafka")
@@ -23,6 +24,7 @@ const program = new Command("sagastream")
   .addCommand(sagaCommand())
   .addCommand(replayCommand())
   .addCommand(rebuildCommand())
+  .addCommand(whatifCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());
 

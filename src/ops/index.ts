@@ -26,3 +26,12 @@ export {
   type RebuildOptions,
   type RebuildSummary,
 } from "./rebuild.js";
+export {
+  diffRuns,
+  readStartedIn,
+  recordedOutcomes,
+  simulate,
+  type RecordedOutcome,
+  type WhatIfDiff,
+  type WhatIfRun,
+} from "./whatif.js";
