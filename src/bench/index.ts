@@ -6,3 +6,4 @@ export { runningTotalTopology, TOTALS_STORE } from "./running-total.js";
 export { sagaBenchmark } from "./saga-bench.js";
 export { failoverBenchmark } from "./failover-bench.js";
 export { soakBenchmark } from "./soak-bench.js";
+export { replayBenchmark } from "./replay-bench.js";

@@ -6,6 +6,7 @@ import {
   soakBenchmark,
   outboxBenchmark,
   PipeClient,
+  replayBenchmark,
   sagaBenchmark,
   topologyBenchmark,
 } from "../bench/index.js";
@@ -45,6 +46,12 @@ interface BenchOptions {
 
 /** Benchmarks by name; each prints a table of figures. */
 const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
+  replay: async (options) =>
+    replayBenchmark(
+      (await localStack()).connections,
+      { records: options.records, repeat: options.repeat },
+      report,
+    ),
   topology: async (options) => {
     const { confluentModule } = options;
     // With the Confluent client at hand, it is a candidate like the others.

@@ -1,7 +1,7 @@
 /** Tools for analysts and operators: replaying topics over a range, decoded. */
 export { describePosition, parsePosition, parseTime, type Position } from "./positions.js";
 export { RangeReader, type PartitionSpan, type ReadRange } from "./range-reader.js";
-export { recordDecoder, UndecodableRecord, type ReplayRow } from "./record-decoder.js";
+export { plain, recordDecoder, UndecodableRecord, type ReplayRow } from "./record-decoder.js";
 export { ReplayFormat, rowJson, rowSink, type RowSink } from "./row-sinks.js";
 export {
   replay,

@@ -39,6 +39,19 @@ function textHeaders(headers: Record<string, Buffer>): Record<string, string> {
   return text;
 }
 
+/** A decoded Avro value made plain for JSON: bytes as base64, bigints as text. */
+export function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  if (typeof value === "bigint") return value.toString();
+  if (Array.isArray(value)) return value.map(plain);
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = plain(v);
+    return out;
+  }
+  return value;
+}
+
 function shortName(schema: string | undefined): string {
   return schema?.split(".").at(-1) ?? "record";
 }
@@ -71,7 +84,7 @@ export function recordDecoder(codec: AvroCodec, topic: string) {
           value: event,
         }));
       }
-      const value = await codec.decode<unknown>(bytes);
+      const value = plain(await codec.decode<unknown>(bytes));
       const own = (value as { type?: unknown } | null)?.type;
       return [
         {

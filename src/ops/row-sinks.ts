@@ -7,8 +7,7 @@ import { stringify } from "csv-stringify";
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
-import { timestampMillisValue } from "@duckdb/node-api";
-import { parquetTable } from "./duckdb-scratch.js";
+import { JsonLinesToParquet } from "./duckdb-scratch.js";
 import type { ReplayRow } from "./record-decoder.js";
 
 export const ReplayFormat = { JsonLines: "jsonl", Csv: "csv", Parquet: "parquet" } as const;
@@ -20,21 +19,9 @@ export interface RowSink {
   close(): Promise<void>;
 }
 
-/** JSON for rows: bytes as base64, bigints as text. */
+/** A row as JSON: its values are plain already (record-decoder.ts), so no replacer is needed. */
 export function rowJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === "bigint") return v.toString();
-    if (v instanceof Uint8Array) return Buffer.from(v).toString("base64");
-    if (
-      typeof v === "object" &&
-      v !== null &&
-      (v as { type?: unknown }).type === "Buffer" &&
-      Array.isArray((v as { data?: unknown }).data)
-    ) {
-      return Buffer.from((v as { data: number[] }).data).toString("base64");
-    }
-    return v;
-  });
+  return JSON.stringify(value);
 }
 
 async function writeTo(stream: Writable, text: string): Promise<void> {
@@ -100,33 +87,29 @@ function csvSink(out: string | undefined): RowSink {
   };
 }
 
+const PARQUET_COLUMNS = {
+  topic: "VARCHAR",
+  partition: "INTEGER",
+  offset: "BIGINT",
+  timestamp: "BIGINT",
+  key: "VARCHAR",
+  type: "VARCHAR",
+  seq: "INTEGER",
+  schema: "VARCHAR",
+  headers: "JSON",
+  value: "JSON",
+};
+
 async function parquetSink(out: string): Promise<RowSink> {
-  const table = await parquetTable(
-    `topic VARCHAR, "partition" INTEGER, "offset" BIGINT, "timestamp" TIMESTAMP_MS,
-     "key" VARCHAR, "type" VARCHAR, seq INTEGER, "schema" VARCHAR, headers JSON, "value" JSON`,
-    out,
-    `topic, "partition", "offset", seq`,
-  );
-  const { appender } = table;
+  const scratch = await JsonLinesToParquet.open();
   return {
-    write: (row) => {
-      appender.appendVarchar(row.topic);
-      appender.appendInteger(row.partition);
-      appender.appendBigInt(BigInt(row.offset));
-      appender.appendTimestampMilliseconds(timestampMillisValue(BigInt(row.timestamp)));
-      if (row.key === null) appender.appendNull();
-      else appender.appendVarchar(row.key);
-      appender.appendVarchar(row.type);
-      if (row.seq === null) appender.appendNull();
-      else appender.appendInteger(row.seq);
-      if (row.schema === null) appender.appendNull();
-      else appender.appendVarchar(row.schema);
-      appender.appendVarchar(rowJson(row.headers));
-      appender.appendVarchar(rowJson(row.value));
-      appender.endRow();
-      return Promise.resolve();
-    },
-    close: () => table.finish(),
+    write: (row) => scratch.write(rowJson(row)),
+    close: () =>
+      scratch.finish(
+        out,
+        PARQUET_COLUMNS,
+        `topic, "partition", "offset", epoch_ms("timestamp") AS "timestamp", "key", "type", seq, "schema", headers, "value"`,
+      ),
   };
 }
 
