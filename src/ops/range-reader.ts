@@ -6,8 +6,10 @@
  * produced meanwhile are not read, and the read ends.
  *
  * A time bound is turned into an offset by the log's time index (ListOffsets: the first record
- * stamped at or after it); a record inside the offsets but stamped outside the times (a producer
- * with a skewed clock) is skipped, and counted.
+ * stamped at or after it). Records are not quite in time order: the engine stamps a decision
+ * with its input's time and writes it at its commit, up to seconds later, after records stamped
+ * later. So the end is read LATE_WRITE_MS past the bound, and a record stamped outside the times
+ * is skipped, and counted.
  */
 import { FetchIsolationLevels, ListOffsetTimestamps, type Consumer } from "@platformatic/kafka";
 import { UsageError } from "../errors/index.js";
@@ -35,6 +37,9 @@ export interface RangeRecord {
   partition: number;
   record: CommittedRecord;
 }
+
+/** How much later than its stamp a record may be written (a decision waits for its commit). */
+const LATE_WRITE_MS = 60_000;
 
 /** How long one fetch waits when the broker has nothing yet. */
 const FETCH_WAIT_MS = 200;
@@ -91,17 +96,20 @@ export class RangeReader {
       this.offsets(partitions, ListOffsetTimestamps.EARLIEST),
       this.offsets(partitions, ListOffsetTimestamps.LATEST),
     ]);
-    const at = async (position: Position) => {
+    const at = async (position: Position, slackMs: number) => {
       if (position.kind === "earliest") return earliest;
       if (position.kind === "latest") return latest;
       if (position.kind === "offset") {
         return new Map(partitions.map((p) => [p, position.offset]));
       }
-      const found = await this.offsets(partitions, BigInt(position.at));
+      const found = await this.offsets(partitions, BigInt(position.at + slackMs));
       // -1: no record stamped at or after the time, so the range reaches the end
       return new Map([...found].map(([p, o]) => [p, o < 0n ? (latest.get(p) ?? 0n) : o]));
     };
-    const [from, to] = await Promise.all([at(this.range.from), at(this.range.to)]);
+    const [from, to] = await Promise.all([
+      at(this.range.from, 0),
+      at(this.range.to, LATE_WRITE_MS),
+    ]);
     return partitions.map((partition) => {
       const lowest = earliest.get(partition) ?? 0n;
       const highest = latest.get(partition) ?? 0n;

@@ -11,8 +11,18 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultPlan, orderSaga, type OrderService } from "../../examples/order/index.js";
+import { reserveFirst } from "../../examples/order/saga-v2.js";
+import { sagaView } from "../../src/api/index.js";
+import {
+  diffRuns,
+  readSagaHistory,
+  readStartedIn,
+  rebuild,
+  simulate,
+  StoreSagas,
+} from "../../src/ops/index.js";
 import { createLogger } from "../../src/log/index.js";
-import { avroSagaSerdes } from "../../src/saga/index.js";
+import { avroSagaSerdes, fold } from "../../src/saga/index.js";
 import { SagaWorker } from "../../src/worker/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { expectOrderOutcomes, orders, watchSagaEvents } from "../support/order-outcomes.js";
@@ -31,6 +41,29 @@ let stateDir = "";
 let orderService: OrderService;
 let worker: SagaWorker;
 let services: Awaited<ReturnType<typeof world.startParticipants>>;
+/** What the live API answered for some sagas in the middle of the run, and when. */
+let midway: { from: number; to: number; answers: Map<string, ApiSaga> } | undefined;
+let placedIds: string[] = [];
+
+interface ApiSaga {
+  status: string;
+  events: number;
+  steps: Record<string, unknown>;
+  data: unknown;
+  updatedAt: string;
+}
+
+async function askMidway(ids: string[]) {
+  const from = Date.now();
+  const answers = new Map<string, ApiSaga>();
+  await Promise.all(
+    ids.map(async (id) => {
+      const response = await fetch(`${worker.apiAddress}/sagas/${id}?history=false`);
+      if (response.status === 200) answers.set(id, (await response.json()) as ApiSaga);
+    }),
+  );
+  return { from, to: Date.now(), answers };
+}
 
 beforeAll(async () => {
   stateDir = await mkdtemp(path.join(os.tmpdir(), "saga-engine-"));
@@ -59,9 +92,11 @@ describe("saga engine on the real stack", () => {
   it(`runs ${ORDERS} order sagas to the end their faults call for, each effect exactly once`, async () => {
     const events = await watchSagaEvents(kafka, world.codec, name);
     const placed = orders(ORDERS);
+    placedIds = placed.map((o) => o.orderId);
     try {
       for (let i = 0; i < placed.length; i += 8) {
         await Promise.all(placed.slice(i, i + 8).map((o) => orderService.place(o)));
+        if (i === 96) midway = await askMidway(placed.slice(0, 40).map((o) => o.orderId));
       }
       await waitUntil(() => (events.ended() >= ORDERS ? true : undefined), {
         timeoutMs: 150_000,
@@ -158,4 +193,102 @@ describe("saga engine on the real stack", () => {
       record(`${name}.saga-events`, "SagaDecision"),
     ]);
   }, 240_000);
+
+  it("rebuilds every saga as the worker holds it, and as of midway as the API answered then", async () => {
+    const topic = `${name}.saga-events`;
+    const rebuildAt = async (asOf: number) => {
+      const into = path.join(stateDir, `rebuilt-${asOf}`);
+      await rebuild({
+        kafka,
+        codec: world.codec,
+        topic,
+        asOf,
+        into,
+        onUndecodable: () => undefined,
+      });
+      return StoreSagas.open(into);
+    };
+    const now = await rebuildAt(Date.now());
+    try {
+      expect(now.meta.sagas).toBe(ORDERS);
+      for (const id of placedIds) {
+        const live = (await (
+          await fetch(`${worker.apiAddress}/sagas/${id}?history=false`)
+        ).json()) as ApiSaga;
+        const rebuilt = sagaView(defined(await now.get(id)));
+        expect({ ...rebuilt }).toMatchObject({
+          status: live.status,
+          events: live.events,
+          steps: live.steps,
+          data: live.data,
+          updatedAt: live.updatedAt,
+        });
+      }
+    } finally {
+      await now.close();
+    }
+
+    // Midway: the API's answers lie between the states as of the start and the end of asking;
+    // where no event came in between, they are exactly the rebuilt state, which is the fold of
+    // the saga's events up to that time (its timeline).
+    const asked = defined(midway);
+    const [before, after] = [await rebuildAt(asked.from - 1), await rebuildAt(asked.to)];
+    let exact = 0;
+    try {
+      for (const [id, answer] of asked.answers) {
+        const [early, late] = [await before.get(id), defined(await after.get(id))];
+        expect(early?.seq ?? 0).toBeLessThanOrEqual(answer.events); // it may start meanwhile
+        expect(late.seq).toBeGreaterThanOrEqual(answer.events);
+        const history = await readSagaHistory({ kafka, codec: world.codec, topic, sagaId: id });
+        const upTo = history.filter((h) => h.event.at <= asked.to).map((h) => h.event);
+        expect(late.state).toEqual(fold(upTo, undefined));
+        if (early?.seq !== late.seq) continue;
+        exact += 1;
+        expect(sagaView(late)).toMatchObject({
+          status: answer.status,
+          steps: answer.steps,
+          data: answer.data,
+        });
+      }
+    } finally {
+      await before.close();
+      await after.close();
+    }
+    process.stderr.write(
+      `rebuild midway: ${exact} of ${asked.answers.size} sampled sagas unchanged while asked\n`,
+    );
+    expect(exact).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("says what reserving before charging would have changed in the recorded run", async () => {
+    const histories = await readStartedIn({
+      kafka,
+      codec: world.codec,
+      topic: `${name}.saga-events`,
+      from: { kind: "earliest" },
+      to: Infinity,
+    });
+    expect(histories.size).toBe(ORDERS);
+    const diff = diffRuns(
+      [...histories].map(([id, history]) => simulate(reserveFirst, id, history)),
+    );
+    const refusedBy = (participant: string) =>
+      placedIds.filter((id) => faults.refuses(participant, id)).sort();
+    // Orders payment refused were never reserved: how the inventory would answer is unknown.
+    const paymentRefused = refusedBy("payment");
+    expect(Object.fromEntries([...diff.unknown].map(([k, ids]) => [k, ids.sort()]))).toEqual(
+      paymentRefused.length === 0 ? {} : { "inventory:reserve-stock:do#1": paymentRefused },
+    );
+    // Orders out of stock would never have been charged, nor refunded.
+    const outOfStock = refusedBy("inventory").filter((id) => !paymentRefused.includes(id));
+    expect(diff.onlyRecorded.get("payment:charge-payment:do")?.sort() ?? []).toEqual(outOfStock);
+    expect(diff.onlyRecorded.get("payment:charge-payment:undo")?.sort() ?? []).toEqual(outOfStock);
+    expect(diff.endsDifferently.size).toBe(0);
+    expect(diff.same).toBe(ORDERS - paymentRefused.length - outOfStock.length);
+  });
 });
+
+function defined<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error("expected a value");
+  return value;
+}
