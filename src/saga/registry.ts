@@ -42,15 +42,14 @@ export class SagaRegistry {
    */
   runnerOf(state: SagaState): { definition: SagaDefinition<unknown> } | { reason: string } {
     const definition = this.version(state.sagaType, state.version);
-    const saga = `saga ${state.sagaType} v${state.version}`;
     if (definition === undefined) {
       return {
-        reason: `${saga} is not deployed on this worker: deploy it again, and keep every version with instances in flight deployed`,
+        reason: `saga ${state.sagaType} v${state.version} is not deployed on this worker: deploy it again, and keep every version with instances in flight deployed`,
       };
     }
     if (state.fingerprint !== undefined && state.fingerprint !== definition.fingerprint) {
       return {
-        reason: `${saga} was edited since this instance started (fingerprint ${state.fingerprint}, deployed ${definition.fingerprint}): deploy the edit as a new version and the original as v${state.version}`,
+        reason: `saga ${state.sagaType} v${state.version} was edited since this instance started (fingerprint ${state.fingerprint}, deployed ${definition.fingerprint}): deploy the edit as a new version and the original as v${state.version}`,
       };
     }
     return { definition };
