@@ -199,6 +199,51 @@ describe("replay of a saga-events topic", () => {
   });
 });
 
+describe("saga timeline", () => {
+  it("tells one saga's events and durations from the log alone, and says when it has none", async () => {
+    const cli = path.resolve("dist/cli/main.js");
+    const { stdout } = await run(
+      process.execPath,
+      [cli, "saga", "timeline", "saga-0007", "--topic", topic, "--json"],
+      { env: process.env },
+    );
+    const timeline = JSON.parse(stdout) as {
+      rows: { seq: number; type: string; step?: string; sinceStartMs: number }[];
+      steps: { step: string; action: string; attempts: number; outcome: string }[];
+      end: string;
+      durationMs: number;
+    };
+    expect(timeline.rows.map((r) => [r.seq, r.type, r.step, r.sinceStartMs])).toEqual([
+      [1, "SagaStarted", undefined, 0],
+      [2, "CommandIssued", "charge", 0],
+      [3, "SagaCompleted", undefined, 5],
+    ]);
+    expect(timeline.steps).toMatchObject([
+      { step: "charge", action: "do", attempts: 1, outcome: "open" },
+    ]);
+    expect([timeline.end, timeline.durationMs]).toEqual(["SagaCompleted", 5]);
+
+    const table = await run(
+      process.execPath,
+      [cli, "saga", "timeline", "saga-0007", "--topic", topic],
+      {
+        env: process.env,
+      },
+    );
+    expect(table.stdout).toMatch(/saga-0007: started .*, SagaCompleted after 5 ms/);
+
+    const missing = await run(
+      process.execPath,
+      [cli, "saga", "timeline", "no-such-saga", "--topic", topic],
+      { env: process.env },
+    ).catch((error: unknown) => error as { code: number; stderr: string });
+    expect(missing).toMatchObject({ code: 1 });
+    expect((missing as { stderr: string }).stderr).toContain(
+      `no events of saga no-such-saga in ${topic}`,
+    );
+  });
+});
+
 describe("rebuild as of a time", () => {
   async function rebuilt(asOf: number) {
     const into = path.join(dir, `as-of-${asOf}`);

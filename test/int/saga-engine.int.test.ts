@@ -6,9 +6,11 @@
  * Every saga must end as the fault plan says, and the services' tables must hold each effect,
  * and each compensation, exactly once.
  */
+import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultPlan, orderSaga, type OrderService } from "../../examples/order/index.js";
 import { reserveFirst } from "../../examples/order/saga-v2.js";
@@ -29,6 +31,7 @@ import { expectOrderOutcomes, orders, watchSagaEvents } from "../support/order-o
 import { orderWorld } from "../support/order-world.js";
 import { readAll } from "../support/read-topic.js";
 
+const run = promisify(execFile);
 const world = orderWorld("saga");
 const { name, pool, kafka } = world;
 const ORDERS = 200;
@@ -290,6 +293,34 @@ describe("saga engine on the real stack", () => {
     expect(diff.onlyRecorded.get("payment:charge-payment:undo")?.sort() ?? []).toEqual(outOfStock);
     expect(diff.endsDifferently.size).toBe(0);
     expect(diff.same).toBe(ORDERS - paymentRefused.length - outOfStock.length);
+
+    // The CLI says the same from the built example module.
+    const cli = await run(
+      process.execPath,
+      [
+        path.resolve("dist/cli/main.js"),
+        "whatif",
+        "--definition",
+        path.resolve("dist/examples/order/saga-v2.js"),
+        "--export",
+        "reserveFirst",
+        "--topic",
+        `${name}.saga-events`,
+        "--json",
+      ],
+      { env: process.env },
+    );
+    const printed = JSON.parse(cli.stdout) as {
+      same: number;
+      unknown: Record<string, string[]>;
+      onlyRecorded: Record<string, string[]>;
+      endsDifferently: Record<string, string[]>;
+    };
+    expect(printed.same).toBe(diff.same);
+    expect(Object.keys(printed.endsDifferently)).toEqual([]);
+    expect(printed.onlyRecorded["payment:charge-payment:undo"]?.sort() ?? []).toEqual(outOfStock);
+    expect(Object.values(printed.unknown).flat().sort()).toEqual(paymentRefused);
+    expect(cli.stderr).toContain(`${ORDERS} saga(s) run again on order v2`);
   });
 });
 
