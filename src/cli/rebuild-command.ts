@@ -24,8 +24,8 @@ export function rebuildCommand(): Command {
     .option("--topic <topic>", "the saga-events topic itself")
     .option(
       "--as-of <time>",
-      "ISO time or a duration ago (2h); events stamped after it are left out",
-      "0s",
+      "ISO time, a duration ago (2h) or now; events stamped after it are left out",
+      "now",
     )
     .requiredOption("--into <dir>", "a new directory for the store")
     .addOption(new Option("--format <format>", "also write one row per saga").choices(["parquet"]))

@@ -15,6 +15,7 @@ const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** An ISO time or a duration ago ("30m", "2h", "7d"), as ms since the epoch. */
 export function parseTime(value: string, now = Date.now()): number {
+  if (value === "now") return now;
   const duration = DURATION.exec(value);
   if (duration !== null) {
     const unit = duration[2] as keyof typeof UNIT_MS;
@@ -23,7 +24,7 @@ export function parseTime(value: string, now = Date.now()): number {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) {
     throw new UsageError(
-      `"${value}" is neither an ISO time (2026-12-04T14:00:00Z) nor a duration ago (30m, 2h, 7d)`,
+      `"${value}" is neither an ISO time (2026-12-04T14:00:00Z) nor a duration ago (30m, 2h, 7d) nor "now"`,
     );
   }
   return ms;

@@ -111,13 +111,14 @@ describe("a batch's parts", () => {
 });
 
 describe("the CLI's times and positions", () => {
-  it("take a duration ago or an ISO time, and refuse anything else", () => {
+  it("take a duration ago, an ISO time or now, and refuse anything else", () => {
     const now = Date.parse("2026-12-04T12:00:00Z");
     const iso = (value: string) => new Date(parseTime(value, now)).toISOString();
     expect(iso("2h")).toBe("2026-12-04T10:00:00.000Z");
     expect(iso("30m")).toBe("2026-12-04T11:30:00.000Z");
     expect(iso("7d")).toBe("2026-11-27T12:00:00.000Z");
     expect(iso("2026-12-01T00:00:00Z")).toBe("2026-12-01T00:00:00.000Z");
+    expect(iso("now")).toBe("2026-12-04T12:00:00.000Z");
     expect(() => parseTime("yesterday", now)).toThrow(/ISO time.*duration ago/);
   });
 
