@@ -28,12 +28,14 @@ export async function startChild(
 ): Promise<ChildProcess> {
   const file = fileURLToPath(new URL(script, import.meta.url));
   const child = spawn(process.execPath, [file, JSON.stringify(options)], {
-    stdio: ["ignore", "pipe", "inherit"],
+    // The IPC channel closes when the demo exits however it does: the child then stops too.
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
     env: { ...process.env, ...env },
   });
   const exited = once(child, "exit");
   const said = new Map<string, string>();
   await new Promise<void>((resolve, reject) => {
+    if (child.stdout === null) throw new Error("spawned without a stdout pipe");
     createInterface({ input: child.stdout }).on("line", (line) => {
       if (line === "ready") resolve();
       const space = line.indexOf(" ");
@@ -51,4 +53,15 @@ export async function startChild(
       await exited;
     },
   };
+}
+
+/**
+ * In a child started by `startChild`: runs `stop` when the demo is gone (its IPC channel
+ * closed: killed, or exited without stopping its children), so no worker or participant is left
+ * running on its own. A process started otherwise has no channel, and this does nothing.
+ */
+export function stopWhenParentExits(stop: () => void): void {
+  if (process.channel === undefined) return;
+  process.channel.unref(); // the channel alone must not keep the child alive
+  process.once("disconnect", stop);
 }

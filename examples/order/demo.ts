@@ -340,10 +340,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     await new Promise<void>((resolve) => {
       const timer =
         options.serveSeconds < 0 ? undefined : setTimeout(resolve, options.serveSeconds * 1000);
-      process.once("SIGINT", () => {
-        clearTimeout(timer);
-        resolve();
-      });
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        process.once(signal, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }
     });
   }
   write(

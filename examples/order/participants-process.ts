@@ -6,6 +6,7 @@
  */
 import pg from "pg";
 import { AvroCodec, ConnectClient, createSchemaRegistry } from "sagastream";
+import { stopWhenParentExits } from "./child-process.js";
 import { FaultPlan, type FaultRates } from "./faults.js";
 import { startParticipants } from "./participants.js";
 
@@ -42,12 +43,14 @@ const services = await startParticipants({
 });
 
 let stopping = false;
-process.on("SIGTERM", () => {
+const stop = () => {
   if (stopping) return;
   stopping = true;
   void services
     .stop()
     .then(() => pool.end())
     .then(() => process.exit(0));
-});
+};
+process.on("SIGTERM", stop);
+stopWhenParentExits(stop);
 process.stdout.write("ready\n");

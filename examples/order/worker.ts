@@ -6,6 +6,7 @@
  */
 import { AvroCodec, createLogger, createSchemaRegistry, SagaWorker } from "sagastream";
 import { orderPlacedSchema, orderSagaStart, orderTopic } from "./order-service.js";
+import { stopWhenParentExits } from "./child-process.js";
 import { orderSaga } from "./saga.js";
 
 export interface WorkerOptions {
@@ -39,13 +40,13 @@ const worker = new SagaWorker({
 });
 
 let stopping = false;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, () => {
-    if (stopping) process.exit(130); // asked twice: stop now
-    stopping = true;
-    void worker.stop().then(() => process.exit(0));
-  });
-}
+const stop = () => {
+  if (stopping) process.exit(130); // asked twice: stop now
+  stopping = true;
+  void worker.stop().then(() => process.exit(0));
+};
+for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, stop);
+stopWhenParentExits(stop);
 
 await worker.start();
 process.stdout.write(`api ${worker.apiAddress}\nready\n`);
