@@ -11,13 +11,20 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { loadConfig } from "../config/index.js";
 import { withAdmin, type KafkaSettings } from "../kafka/index.js";
+import { recordMeasuredThroughput } from "../ops/index.js";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
 import { ProcessingGuarantee } from "../topology/index.js";
 import { percentile, waitUntil } from "../util/index.js";
 import { HostSpeedProbe, machineNote, measureMachine } from "./host-speed.js";
 import { describeHops, sagaHops } from "./saga-bench-hops.js";
-import { sagaBenchReport, type ActiveMemory, type SagaBenchResult } from "./saga-bench-report.js";
+import {
+  headlineThroughput,
+  sagaBenchReport,
+  type ActiveMemory,
+  type SagaBenchResult,
+} from "./saga-bench-report.js";
 import {
   BENCH_PARTICIPANTS,
   benchStartTopic,
@@ -58,6 +65,11 @@ export interface SagaBenchOptions {
   onlyMemory?: boolean | undefined;
   /** The guarantees measured, in this order (default: exactly-once, then at-least-once). */
   guarantees?: readonly ProcessingGuarantee[] | undefined;
+  /**
+   * Where the per-worker throughput is recorded for `sagastream capacity`, as
+   * `<dir>/bench/saga.json` (default: the configuration's state dir, SAGASTREAM_STATE_DIR).
+   */
+  stateDir?: string | undefined;
 }
 
 interface BenchConnections {
@@ -266,13 +278,22 @@ export async function sagaBenchmark(
     await probe.stop();
   }
   const memory = options.skipMemory === true ? undefined : await measureActive(bench, report);
-  process.stdout.write(
-    sagaBenchReport(results, memory, {
-      backlog: BACKLOG,
-      active: ACTIVE,
-      partitions: PARTITIONS,
-      clusterPartitions: partitionsBefore,
-      commitIntervalMs: options.commitIntervalMs,
-    }),
-  );
+  const setup = {
+    backlog: BACKLOG,
+    active: ACTIVE,
+    partitions: PARTITIONS,
+    clusterPartitions: partitionsBefore,
+    commitIntervalMs: options.commitIntervalMs,
+  };
+  process.stdout.write(sagaBenchReport(results, memory, setup));
+  const headline = headlineThroughput(results, setup, new Date());
+  if (headline !== undefined) {
+    const file = await recordMeasuredThroughput(
+      options.stateDir ?? loadConfig().stateDir,
+      headline,
+    );
+    report(
+      `${headline.sagasPerSecond.toFixed(0)} sagas/s per worker (${headline.guarantee}) recorded in ${file} for \`sagastream capacity\``,
+    );
+  }
 }

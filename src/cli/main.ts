@@ -13,6 +13,7 @@ import { sagaCommand } from "./saga-command.js";
 import { replayCommand } from "./replay-command.js";
 import { rebuildCommand } from "./rebuild-command.js";
 import { whatifCommand } from "./whatif-command.js";
+import { capacityCommand } from "./capacity-command.js";
 
 const program = new Command("sagastream")
   .description("event-sourced saga engine on Apache Kafka")
@@ -25,6 +26,7 @@ const program = new Command("sagastream")
   .addCommand(replayCommand())
   .addCommand(rebuildCommand())
   .addCommand(whatifCommand())
+  .addCommand(capacityCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());
 

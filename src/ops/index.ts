@@ -1,4 +1,4 @@
-/** Tools for analysts and operators: replaying topics over a range, decoded. */
+/** Tools for analysts and operators: replaying topics over a range, decoded; capacity planning. */
 export { describePosition, parsePosition, parseTime, type Position } from "./positions.js";
 export { RangeReader, type PartitionSpan, type ReadRange } from "./range-reader.js";
 export { plain, recordDecoder, UndecodableRecord, type ReplayRow } from "./record-decoder.js";
@@ -35,3 +35,10 @@ export {
   type WhatIfDiff,
   type WhatIfRun,
 } from "./whatif.js";
+export { capacityRows, planCapacity, type CapacityInput, type CapacityPlan } from "./capacity.js";
+export {
+  measuredThroughputFile,
+  readMeasuredThroughput,
+  recordMeasuredThroughput,
+  type MeasuredThroughput,
+} from "./measured-throughput.js";
