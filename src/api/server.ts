@@ -56,6 +56,8 @@ export interface SagaApiBackend {
   request(sagaId: string, control: SagaControl): Promise<void>;
   /** Many requests at once (a batch's). */
   requestMany(requests: { sagaId: string; control: SagaControl }[]): Promise<void>;
+  /** The group's backlog and the scaling advice (ops/scaling-monitor.ts). */
+  scaling(): Promise<object>;
   registry: Registry;
 }
 
@@ -374,6 +376,10 @@ export async function startApiServer(options: ApiServerOptions) {
       const { registry } = backend();
       res.writeHead(200, { "content-type": registry.contentType });
       res.end(await registry.metrics());
+      return;
+    }
+    if (req.method === "GET" && url.pathname === "/scaling") {
+      send(res, 200, await backend().scaling());
       return;
     }
     if (parts[0] === "sagas") {

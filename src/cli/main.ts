@@ -12,6 +12,7 @@ import { schemasCommand } from "./schemas-command.js";
 import { sagaCommand } from "./saga-command.js";
 import { replayCommand } from "./replay-command.js";
 import { rebuildCommand } from "./rebuild-command.js";
+import { scaleCommand } from "./scale-command.js";
 import { whatifCommand } from "./whatif-command.js";
 import { capacityCommand } from "./capacity-command.js";
 
@@ -26,6 +27,7 @@ const program = new Command("sagastream")
   .addCommand(replayCommand())
   .addCommand(rebuildCommand())
   .addCommand(whatifCommand())
+  .addCommand(scaleCommand())
   .addCommand(capacityCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());

@@ -42,3 +42,6 @@ export {
   recordMeasuredThroughput,
   type MeasuredThroughput,
 } from "./measured-throughput.js";
+export * from "./scaling.js";
+export * from "./group-lag.js";
+export * from "./scaling-monitor.js";

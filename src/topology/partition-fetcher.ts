@@ -37,7 +37,11 @@ const PARTITION_MAX_BYTES = 1024 * 1024;
 const MAX_BYTES = 16 * 1024 * 1024;
 
 export class KafkaPartitionFetcher implements PartitionFetcher {
-  constructor(private readonly consumer: Pick<Consumer, "fetch" | "metadata">) {}
+  /** `partitionMaxBytes`: a small one still returns a partition's first batch (KIP-74). */
+  constructor(
+    private readonly consumer: Pick<Consumer, "fetch" | "metadata">,
+    private readonly partitionMaxBytes = PARTITION_MAX_BYTES,
+  ) {}
 
   async fetch(positions: readonly FetchPosition[], maxWaitMs: number): Promise<FetchedPartition[]> {
     if (positions.length === 0) return [];
@@ -62,7 +66,7 @@ export class KafkaPartitionFetcher implements PartitionFetcher {
           entry.partitions.push({
             partition: p.partition,
             fetchOffset: p.offset,
-            partitionMaxBytes: PARTITION_MAX_BYTES,
+            partitionMaxBytes: this.partitionMaxBytes,
             currentLeaderEpoch: -1,
             lastFetchedEpoch: -1,
           });

@@ -18,6 +18,7 @@ import {
 import type { KafkaSecurity } from "../config/index.js";
 import { createProducer, type KafkaProducer, type KafkaSettings } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
+import { ScalingMonitor, type ScalingReport, type ScalingTriggers } from "../ops/index.js";
 import type { AvroCodec } from "../schema/index.js";
 import {
   avroSagaSerdes,
@@ -34,6 +35,7 @@ import {
   type SagaStart,
 } from "../saga/index.js";
 import { ProcessingGuarantee, StreamsApp } from "../topology/index.js";
+import { registerScalingMetrics } from "./scaling-metrics.js";
 
 /** Measured: 5,000 made transactions of seconds while draining and stalled the participants. */
 const SAGA_MAX_UNCOMMITTED_RECORDS = 1_000;
@@ -73,6 +75,8 @@ export interface SagaWorkerOptions {
    * group is told.
    */
   api?: { host?: string; port?: number; advertisedUrl?: string; tokens?: ApiTokens } | false;
+  /** Scaling advice (GET /scaling): the triggers and how often the group's lag is sampled. */
+  scaling?: { triggers?: Partial<ScalingTriggers>; intervalMs?: number } | undefined;
   logger: Logger;
 }
 
@@ -87,6 +91,7 @@ export class SagaWorker {
   /** The status index of each task open in this worker (the tasks publish them). */
   private readonly indexes = new SagaIndexes();
   private history: SagaHistoryReader | undefined;
+  private scaling: ScalingMonitor | undefined;
   private readonly metrics = sagaMetrics(
     () => this.running,
     () => this.queries.current,
@@ -180,6 +185,38 @@ export class SagaWorker {
       codec: options.codec,
     });
     this.queries.current = new SagaQueries(app, this.partitions, this.indexes, this.history);
+    this.scaling = this.scalingMonitor(app);
+    this.scaling.start();
+  }
+
+  /** Samples the group's backlog and this worker's busy share for the scaling advice. */
+  private scalingMonitor(app: StreamsApp): ScalingMonitor {
+    const { options } = this;
+    const topics = sagaTopics(options.applicationId);
+    const loop = app.metrics.loop;
+    let last = { at: Date.now(), processMs: loop.processMs };
+    const monitor = new ScalingMonitor({
+      kafka: this.kafka,
+      groupId: options.applicationId,
+      topics: [topics.replies, topics.control, ...new Set(options.starts.map((s) => s.topic))],
+      triggers: options.scaling?.triggers,
+      intervalMs: options.scaling?.intervalMs,
+      busy: () => {
+        const now = { at: Date.now(), processMs: loop.processMs };
+        const share = (now.processMs - last.processMs) / Math.max(1, now.at - last.at);
+        last = now;
+        return Math.min(1, share);
+      },
+      logger: options.logger,
+    });
+    registerScalingMetrics(this.metrics.registry, () => monitor.latest);
+    return monitor;
+  }
+
+  /** The latest scaling advice, sampled now when there is none yet. */
+  async scalingReport(): Promise<ScalingReport> {
+    if (this.scaling === undefined) throw new Error("the saga worker has not started");
+    return this.scaling.latest ?? (await this.scaling.sample());
   }
 
   /** The sagas in this worker's stores, by status (its partitions' indexes: no scan). */
@@ -219,11 +256,13 @@ export class SagaWorker {
       stuck: () => app.metrics.stuck.list(),
       request: (sagaId, control) => this.request(sagaId, control),
       requestMany: (requests) => this.requestMany(requests),
+      scaling: () => this.scalingReport(),
       registry: this.metrics.registry,
     };
   }
 
   async stop(): Promise<void> {
+    await this.scaling?.stop();
     await this.server?.close();
     await this.running?.stop();
     await this.producer?.close();

@@ -197,6 +197,36 @@ describe("saga engine on the real stack", () => {
     ]);
   }, 240_000);
 
+  it("serves the scaling advice and an autoscaler's gauges for its group", async () => {
+    const response = await fetch(`${worker.apiAddress}/scaling`);
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as {
+      advice: { action: string; reason: string; workers: number; desiredWorkers: number };
+      lag: {
+        workers: number;
+        partitionCount: number;
+        lag: number;
+        partitions: { topic: string }[];
+      };
+    };
+    expect(report.lag).toMatchObject({ workers: 1, partitionCount: 4 });
+    expect(report.lag.lag).toBeLessThan(100); // every saga ended
+    expect(new Set(report.lag.partitions.map((p) => p.topic))).toEqual(
+      new Set([`${name}.replies`, `${name}.control`, orderService.sagaStart().topic]),
+    );
+    expect(report.advice).toMatchObject({ action: "hold", workers: 1, desiredWorkers: 1 });
+    const metrics = await (await fetch(`${worker.apiAddress}/metrics`)).text();
+    expect(metrics).toMatch(/^sagastream_scaling_desired_workers 1$/m);
+    expect(metrics).toMatch(/^sagastream_scaling_advice 0$/m);
+    expect(metrics).toMatch(
+      new RegExp(
+        `^sagastream_group_lag_records\\{topic="${name}.replies",partition="0"\\} \\d+$`,
+        "m",
+      ),
+    );
+    expect(metrics).toMatch(/^sagastream_busy_ratio (0|0?\.\d+|1)$/m);
+  });
+
   it("rebuilds every saga as the worker holds it, and as of midway as the API answered then", async () => {
     const topic = `${name}.saga-events`;
     let rebuilds = 0;
