@@ -53,3 +53,14 @@ export { SagaIndex, SagaIndexes, type IndexedSaga } from "./saga-index.js";
 export { timersOf, type TimerInput } from "./timers.js";
 export { ensureSagaTopics } from "./topics.js";
 export { followSagaEvents, type FollowedEvent } from "./follow-events.js";
+export {
+  decodeLayout,
+  encodeLayout,
+  generationId,
+  generationTopic,
+  initialLayout,
+  LAYOUT_KEY,
+  layoutTopic,
+  LayoutState,
+  type AppLayout,
+} from "./generations.js";

@@ -6,6 +6,7 @@
  */
 import { hash } from "node:crypto";
 import type { SagaEvent, StepAction, StepReply } from "./events.js";
+import { generationTopic } from "./generations.js";
 
 export interface SagaTopics {
   events: string;
@@ -14,12 +15,14 @@ export interface SagaTopics {
   commands(participant: string): string;
 }
 
-export function sagaTopics(applicationId: string): SagaTopics {
+/** The application's topics in a generation (generations.ts; 0: the names without a suffix). */
+export function sagaTopics(applicationId: string, generation = 0): SagaTopics {
+  const name = (topic: string) => generationTopic(topic, generation);
   return {
-    events: `${applicationId}.saga-events`,
-    replies: `${applicationId}.replies`,
-    control: `${applicationId}.control`,
-    commands: (participant) => `${applicationId}.commands.${participant}`,
+    events: name(`${applicationId}.saga-events`),
+    replies: name(`${applicationId}.replies`),
+    control: name(`${applicationId}.control`),
+    commands: (participant) => name(`${applicationId}.commands.${participant}`),
   };
 }
 
