@@ -45,3 +45,4 @@ export {
 export * from "./scaling.js";
 export * from "./group-lag.js";
 export * from "./scaling-monitor.js";
+export * from "./topic-copier.js";

@@ -64,3 +64,4 @@ export {
   LayoutState,
   type AppLayout,
 } from "./generations.js";
+export { sagaIdOfStoreKey } from "./parked-inputs.js";

@@ -25,6 +25,15 @@ export const parkedInputSerde: Serde<ParkedInput> = {
 const SEPARATOR = "\u0000";
 const SEQ_DIGITS = 10;
 
+/**
+ * The saga a key of the worker's stores belongs to (the bytes a repartition places it by): the
+ * saga states are keyed by saga id, the parked inputs by `<sagaId>\0<seq>`.
+ */
+export function sagaIdOfStoreKey(key: Buffer): Buffer {
+  const end = key.indexOf(0);
+  return end < 0 ? key : key.subarray(0, end);
+}
+
 function parkedKey(sagaId: string, seq: number): string {
   return `${sagaId}${SEPARATOR}${String(seq).padStart(SEQ_DIGITS, "0")}`;
 }
