@@ -65,3 +65,4 @@ export {
   type AppLayout,
 } from "./generations.js";
 export { sagaIdOfStoreKey } from "./parked-inputs.js";
+export { LayoutLog } from "./layout-log.js";

@@ -47,8 +47,9 @@ export async function avroSagaSerdes(
   codec: AvroCodec,
   applicationId: string,
   participants: readonly string[],
+  generation = 0,
 ): Promise<SagaSerdes> {
-  const topics = sagaTopics(applicationId);
+  const topics = sagaTopics(applicationId, generation);
   const serde = async <T, A>(
     topic: string,
     schema: avro.Schema,

@@ -4,6 +4,7 @@
  */
 import { TopologyError } from "../errors/index.js";
 import { ensureTopics, withAdmin, type KafkaSettings } from "../kafka/index.js";
+import { generationTopic } from "./generations.js";
 import { sagaTopics } from "./messages.js";
 
 /**
@@ -17,15 +18,16 @@ export async function ensureSagaTopics(
   participants: readonly string[],
   partitions: number,
   startTopics: readonly string[] = [],
+  generation = 0,
 ): Promise<void> {
-  const topics = sagaTopics(applicationId);
+  const topics = sagaTopics(applicationId, generation);
   const wanted = [
     ...new Set([
       topics.events,
       topics.replies,
       topics.control,
       ...participants.map((p) => topics.commands(p)),
-      ...startTopics,
+      ...startTopics.map((topic) => generationTopic(topic, generation)),
     ]),
   ];
   await withAdmin(kafka, async (admin) => {

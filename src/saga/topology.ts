@@ -6,6 +6,7 @@
 import type { Logger } from "../log/index.js";
 import { Serdes, type Serde } from "../state/index.js";
 import { TopologyBuilder, type Topology } from "../topology/index.js";
+import { generationTopic } from "./generations.js";
 import { sagaTopics } from "./messages.js";
 import { commandSink, SAGA_EVENTS_SINK } from "./outgoing.js";
 import { SAGA_STORES, SagaProcessor, type SagaMessage, type SagaObserver } from "./processor.js";
@@ -30,6 +31,8 @@ export interface SagaStart<E> {
 
 export interface SagaTopologyOptions {
   applicationId: string;
+  /** The generation of the application's topics it reads and writes (generations.ts; default 0). */
+  generation?: number | undefined;
   registry: SagaRegistry;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each start has its own event type
   starts: readonly SagaStart<any>[];
@@ -63,7 +66,8 @@ function inputSerde(
 }
 
 export function sagaTopology(options: SagaTopologyOptions): Topology {
-  const topics = sagaTopics(options.applicationId);
+  const generation = options.generation ?? 0;
+  const topics = sagaTopics(options.applicationId, generation);
   const { serdes } = options;
   const builder = new TopologyBuilder()
     .source("replies", {
@@ -93,7 +97,7 @@ export function sagaTopology(options: SagaTopologyOptions): Topology {
     }
     const name = `start-${i}`;
     builder.source(name, {
-      topics: [start.topic],
+      topics: [generationTopic(start.topic, generation)],
       keySerde: Serdes.string,
       keyPartitioned: true,
       valueSerde: inputSerde(

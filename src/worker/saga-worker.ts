@@ -23,6 +23,12 @@ import type { AvroCodec } from "../schema/index.js";
 import {
   avroSagaSerdes,
   ensureSagaTopics,
+  generationId,
+  generationTopic,
+  initialLayout,
+  LayoutLog,
+  LayoutState,
+  type AppLayout,
   SAGA_HEADERS,
   SagaIndexes,
   SagaRegistry,
@@ -92,6 +98,9 @@ export class SagaWorker {
   private readonly indexes = new SagaIndexes();
   private history: SagaHistoryReader | undefined;
   private scaling: ScalingMonitor | undefined;
+  private layoutLog: LayoutLog | undefined;
+  /** The layout it follows (undefined before start). */
+  private layout: AppLayout | undefined;
   private readonly metrics = sagaMetrics(
     () => this.running,
     () => this.queries.current,
@@ -107,13 +116,19 @@ export class SagaWorker {
     };
   }
 
+  /** The partition count of the generation it runs (or was told to use before any runs). */
   get partitions(): number {
-    return this.options.partitions ?? 6;
+    return this.layout?.partitions ?? this.options.partitions ?? 6;
+  }
+
+  /** The generation of the application's topics it runs (generations.ts). */
+  get generation(): number {
+    return this.layout?.generation ?? 0;
   }
 
   /** The runtime, once started. */
   get app(): StreamsApp {
-    if (this.running === undefined) throw new Error("the saga worker has not started");
+    if (this.running === undefined) throw new Error("the saga worker is not running");
     return this.running;
   }
 
@@ -122,21 +137,20 @@ export class SagaWorker {
     return this.server?.address ?? "";
   }
 
+  /**
+   * Starts on the generation the application's layout names live (generation 0 when it was
+   * never repartitioned), then follows the layout: a cut-over freezes its generation and it
+   * stops; once the next is live it starts on that one.
+   */
   async start(): Promise<void> {
     const { options } = this;
-    await ensureSagaTopics(
-      this.kafka,
-      options.applicationId,
-      this.registry.participants(),
-      this.partitions,
-      options.starts.map((s) => s.topic),
-    );
-    const serdes = await avroSagaSerdes(
-      options.codec,
-      options.applicationId,
-      this.registry.participants(),
-    );
-    this.serdes = serdes;
+    this.layoutLog = new LayoutLog(this.kafka, options.applicationId, options.logger);
+    const layout = (await this.layoutLog.read()) ?? initialLayout(this.partitions);
+    if (options.partitions !== undefined && layout.partitions !== options.partitions) {
+      options.logger.warn(
+        `${options.applicationId} runs on ${layout.partitions} partitions (generation ${layout.generation}), not the ${options.partitions} configured: its layout says so`,
+      );
+    }
     if (options.api !== false) {
       this.server = await startApiServer({
         host: options.api?.host ?? "127.0.0.1",
@@ -148,12 +162,50 @@ export class SagaWorker {
         logger: options.logger,
       });
     }
+    await this.follow(layout);
+    this.layoutLog.follow((next) => this.follow(next));
+  }
+
+  /** Runs what the layout says: its generation when live, nothing while it is frozen. */
+  private async follow(layout: AppLayout): Promise<void> {
+    const live = layout.state === LayoutState.Active;
+    if (this.running !== undefined && (!live || layout.generation !== this.generation)) {
+      this.options.logger.info(
+        live
+          ? `generation ${layout.generation} is live: leaving generation ${this.generation}`
+          : `frozen for the move to ${String(layout.next?.partitions)} partitions: stopping generation ${this.generation}`,
+      );
+      await this.stopGeneration();
+    }
+    this.layout = layout;
+    if (live && this.running === undefined) await this.startGeneration();
+  }
+
+  private async startGeneration(): Promise<void> {
+    const { options, generation } = this;
+    const appId = generationId(options.applicationId, generation);
+    await ensureSagaTopics(
+      this.kafka,
+      options.applicationId,
+      this.registry.participants(),
+      this.partitions,
+      options.starts.map((s) => s.topic),
+      generation,
+    );
+    const serdes = await avroSagaSerdes(
+      options.codec,
+      options.applicationId,
+      this.registry.participants(),
+      generation,
+    );
+    this.serdes = serdes;
     const app = new StreamsApp({
-      applicationId: options.applicationId,
+      applicationId: appId,
       brokers: options.brokers,
       security: options.security,
       topology: sagaTopology({
         applicationId: options.applicationId,
+        generation,
         registry: this.registry,
         starts: options.starts,
         serdes,
@@ -181,7 +233,7 @@ export class SagaWorker {
     this.running = app;
     this.history = kafkaSagaHistory({
       kafka: this.kafka,
-      topic: sagaTopics(options.applicationId).events,
+      topic: sagaTopics(options.applicationId, generation).events,
       codec: options.codec,
     });
     this.queries.current = new SagaQueries(app, this.partitions, this.indexes, this.history);
@@ -189,16 +241,33 @@ export class SagaWorker {
     this.scaling.start();
   }
 
+  private async stopGeneration(): Promise<void> {
+    const { running, producer, history, scaling } = this;
+    this.running = undefined;
+    this.queries.current = undefined;
+    this.producer = undefined;
+    this.history = undefined;
+    this.scaling = undefined;
+    await scaling?.stop();
+    await running?.stop();
+    await producer?.close();
+    await history?.close();
+  }
+
   /** Samples the group's backlog and this worker's busy share for the scaling advice. */
   private scalingMonitor(app: StreamsApp): ScalingMonitor {
     const { options } = this;
-    const topics = sagaTopics(options.applicationId);
+    const topics = sagaTopics(options.applicationId, this.generation);
     const loop = app.metrics.loop;
     let last = { at: Date.now(), processMs: loop.processMs };
     const monitor = new ScalingMonitor({
       kafka: this.kafka,
-      groupId: options.applicationId,
-      topics: [topics.replies, topics.control, ...new Set(options.starts.map((s) => s.topic))],
+      groupId: generationId(options.applicationId, this.generation),
+      topics: [
+        topics.replies,
+        topics.control,
+        ...new Set(options.starts.map((s) => generationTopic(s.topic, this.generation))),
+      ],
       triggers: options.scaling?.triggers,
       intervalMs: options.scaling?.intervalMs,
       busy: () => {
@@ -235,7 +304,7 @@ export class SagaWorker {
     if (producer === undefined || serdes === undefined) {
       throw new Error("the saga worker has not started");
     }
-    const topic = sagaTopics(this.options.applicationId).control;
+    const topic = sagaTopics(this.options.applicationId, this.generation).control;
     await producer.send({
       messages: requests.map(({ sagaId, control }) => ({
         topic,
@@ -262,10 +331,8 @@ export class SagaWorker {
   }
 
   async stop(): Promise<void> {
-    await this.scaling?.stop();
+    await this.layoutLog?.close();
     await this.server?.close();
-    await this.running?.stop();
-    await this.producer?.close();
-    await this.history?.close();
+    await this.stopGeneration();
   }
 }
