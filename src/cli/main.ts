@@ -15,6 +15,7 @@ import { rebuildCommand } from "./rebuild-command.js";
 import { scaleCommand } from "./scale-command.js";
 import { whatifCommand } from "./whatif-command.js";
 import { capacityCommand } from "./capacity-command.js";
+import { repartitionCommand } from "./repartition-command.js";
 
 const program = new Command("sagastream")
   .description("event-sourced saga engine on Apache Kafka")
@@ -29,6 +30,7 @@ const program = new Command("sagastream")
   .addCommand(whatifCommand())
   .addCommand(scaleCommand())
   .addCommand(capacityCommand())
+  .addCommand(repartitionCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());
 

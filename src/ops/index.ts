@@ -46,3 +46,4 @@ export * from "./scaling.js";
 export * from "./group-lag.js";
 export * from "./scaling-monitor.js";
 export * from "./topic-copier.js";
+export * from "./repartition-plan.js";

@@ -1,0 +1,89 @@
+/** `sagastream repartition`: move a live application to another partition count (--plan: what it would do). */
+import { Command } from "commander";
+import { loadConfig } from "../config/index.js";
+import { UsageError } from "../errors/index.js";
+import {
+  formatRepartitionPlan,
+  planRepartition,
+  REPARTITION_DEFAULTS,
+  type KeyCountProgress,
+} from "../ops/index.js";
+
+interface RepartitionFlags {
+  app: string;
+  partitions: number;
+  plan?: boolean;
+  json?: boolean;
+  copyRate?: number;
+  topic: string[];
+}
+
+/** Topics with at least this many records get progress lines while their keys are counted. */
+const BIG_TOPIC = 100_000;
+/** At most one progress line per topic this often. */
+const PROGRESS_INTERVAL_MS = 2_000;
+
+function number(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === "" || Number.isNaN(n)) {
+      throw new UsageError(`${flag} takes a number (got "${value}")`);
+    }
+    return n;
+  };
+}
+
+/** Progress lines on stderr while the keys of a big topic are counted. */
+function progressPrinter(): (p: KeyCountProgress) => void {
+  let last = 0;
+  return (p) => {
+    if (p.total < BIG_TOPIC) return;
+    const now = Date.now();
+    if (!p.done && now - last < PROGRESS_INTERVAL_MS) return;
+    last = now;
+    const share = p.total > 0 ? ` (${Math.min(100, Math.floor((100 * p.read) / p.total))}%)` : "";
+    process.stderr.write(
+      `counting keys of ${p.topic}: ${p.read.toLocaleString("en")} of ~${p.total.toLocaleString("en")} records read${share}${p.done ? ", done" : ""}\n`,
+    );
+  };
+}
+
+export function repartitionCommand(): Command {
+  return new Command("repartition")
+    .description(
+      "move a live application to another partition count with its state, by a new generation of its topics; --plan says what it would do and changes nothing",
+    )
+    .requiredOption("--app <id>", "the application's id (e.g. shop)")
+    .requiredOption("--partitions <n>", "the new partition count", number("--partitions"))
+    .option("--plan", "read the topics and print the plan: topics, key skew, stages, estimates")
+    .option("--json", "print the plan as JSON")
+    .option(
+      "--copy-rate <records/s>",
+      `the copy's rate for the estimates (default ${REPARTITION_DEFAULTS.copyRecordsPerSecond.toLocaleString("en")}, an assumption)`,
+      number("--copy-rate"),
+    )
+    .option(
+      "--topic <start topic...>",
+      "start topics the workers read (the ones their group has committed offsets on are found)",
+      [],
+    )
+    .action(async (flags: RepartitionFlags) => {
+      if (flags.plan !== true) {
+        throw new UsageError(
+          "only --plan is built yet: `sagastream repartition --app <id> --partitions <n> --plan` says what the move would do",
+        );
+      }
+      const { connections } = loadConfig();
+      const plan = await planRepartition({
+        kafka: { brokers: connections.kafkaBrokers, clientId: "sagastream-repartition" },
+        applicationId: flags.app,
+        partitions: flags.partitions,
+        startTopics: flags.topic,
+        copyRecordsPerSecond: flags.copyRate,
+        onProgress: progressPrinter(),
+      });
+      process.stdout.write(
+        flags.json === true ? `${JSON.stringify(plan, null, 2)}\n` : formatRepartitionPlan(plan),
+      );
+    });
+}
