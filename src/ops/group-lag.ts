@@ -12,7 +12,11 @@ import {
   type KafkaAdmin,
   type KafkaSettings,
 } from "../kafka/index.js";
-import { KafkaPartitionFetcher, type FetchPosition } from "../topology/index.js";
+import {
+  KafkaPartitionFetcher,
+  type FetchedPartition,
+  type FetchPosition,
+} from "../topology/index.js";
 
 export interface PartitionLag {
   topic: string;
@@ -101,31 +105,23 @@ export class GroupLagProbe {
         offset: offsets.get(`${topic}/${partition}`) ?? 0n,
       })),
     );
-    const fetched = await this.fetcher.fetch(positions, 0);
-    // Past the first partition, a batch over PEEK_BYTES does not come (KIP-74): ask it alone.
-    const unseen = fetched.filter((f) => f.lastStable > f.from && f.records.length === 0);
-    const alone = await Promise.all(
-      unseen.map(async (f) => {
-        const [again] = await this.fetcher.fetch(
-          [{ topic: f.topic, partition: f.partition, offset: f.from }],
-          0,
-        );
-        return again ?? f;
-      }),
-    );
-    const byPartition = new Map(alone.map((f) => [`${f.topic}/${f.partition}`, f]));
-    const partitions = fetched.map((together): PartitionLag => {
-      const f = byPartition.get(`${together.topic}/${together.partition}`) ?? together;
-      const lag = f.lastStable > f.from ? Number(f.lastStable - f.from) : 0;
-      const first = f.records[0];
-      return {
-        topic: f.topic,
-        partition: f.partition,
-        position: Number(f.from),
-        lag,
-        oldestAt: lag > 0 && first !== undefined ? first.timestamp : undefined,
-      };
+    // read committed: LATEST is the last stable offset
+    const ends = await this.consumer.listOffsets({
+      topics,
+      timestamp: ListOffsetTimestamps.LATEST,
     });
+    const lagOf = (p: FetchPosition) => {
+      const end = ends.get(p.topic)?.[p.partition] ?? p.offset;
+      return end > p.offset ? Number(end - p.offset) : 0;
+    };
+    const firstTimes = await this.firstRecordTimes(positions.filter((p) => lagOf(p) > 0));
+    const partitions = positions.map((p): PartitionLag => ({
+      topic: p.topic,
+      partition: p.partition,
+      position: Number(p.offset),
+      lag: lagOf(p),
+      oldestAt: firstTimes.get(`${p.topic}/${p.partition}`),
+    }));
     const oldest = Math.min(...partitions.map((p) => p.oldestAt ?? Infinity));
     return {
       at,
@@ -135,6 +131,23 @@ export class GroupLagProbe {
       workers: groups.get(this.groupId)?.members.size ?? 0,
       partitionCount: Math.max(0, ...counts),
     };
+  }
+
+  /** The time of the record at each position (absent where none came: a marker first). */
+  private async firstRecordTimes(positions: FetchPosition[]): Promise<Map<string, number>> {
+    const times = new Map<string, number>();
+    const note = (fetched: FetchedPartition[]) => {
+      for (const f of fetched) {
+        const first = f.records[0];
+        if (first !== undefined) times.set(`${f.topic}/${f.partition}`, first.timestamp);
+      }
+    };
+    note(await this.fetcher.fetch(positions, 0));
+    // Past the first partition, a batch over PEEK_BYTES does not come (KIP-74), and a fetch
+    // session may leave partitions out: ask those alone.
+    const unseen = positions.filter((p) => !times.has(`${p.topic}/${p.partition}`));
+    for (const p of unseen) note(await this.fetcher.fetch([p], 0));
+    return times;
   }
 
   async close(): Promise<void> {

@@ -22,8 +22,13 @@ import type { Logger } from "../log/index.js";
 import type { Outbox } from "../outbox/index.js";
 import {
   avroSagaSerdes,
+  generationId,
+  initialLayout,
+  LayoutLog,
+  LayoutState,
   SAGA_HEADERS,
   sagaTopics,
+  type AppLayout,
   TERMINAL_STATUSES,
   type SagaCommand,
 } from "../saga/index.js";
@@ -76,15 +81,10 @@ const WEEK_MS = 7 * 24 * 3600 * 1000;
 const SAGA_ENDS = new Set<string>(TERMINAL_STATUSES);
 
 export async function createParticipant(options: ParticipantOptions) {
-  const topics = sagaTopics(options.applicationId);
-  const groupId = `${options.applicationId}.participant.${options.name}`;
-  const dlq = deadLetterTopic(groupId);
   const settings: KafkaSettings = {
     ...options.kafka,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   };
-  const serdes = await avroSagaSerdes(options.codec, options.applicationId, [options.name]);
-  const commandSerde = serdes.command(options.name);
   const stats: ParticipantStats = {
     succeeded: 0,
     refused: 0,
@@ -107,81 +107,118 @@ export async function createParticipant(options: ParticipantOptions) {
     logger: options.logger,
   };
   await handling.store.migrate(options.pool);
-  await ensureDeadLetterTopic(settings, dlq);
-
   const producer = createProducer(settings);
-  const replies = new ReplySender({
-    topic: topics.replies,
-    producer,
-    pool: options.pool,
-    outbox: options.replyOutbox,
-    logger: options.logger,
-  });
 
-  async function decodeCommand(record: ConsumedRecord): Promise<SagaCommand | undefined> {
-    try {
-      if (record.value === undefined) throw new Error("the command has no value");
-      await commandSerde.prepare?.(record.value);
-      return commandSerde.deserialize(record.value);
-    } catch (thrown) {
-      const origin = recordOrigin(record);
-      const error = new DeserializationError(origin, toError(thrown));
-      options.logger?.warn({ ...origin, code: error.code }, error.message);
-      await sendDeadLetter(producer, dlq, record, error, origin);
-      stats.deadLettered += 1;
-      return undefined;
-    }
-  }
-
-  /** Handles one command record; resolves once its outcome is durable and its reply sent. */
-  async function onCommand(record: ConsumedRecord): Promise<void> {
-    const command = await decodeCommand(record);
-    if (command === undefined) return;
-    const outbox = options.replyOutbox;
-    const handled = await handleCommand(handling, command, async (defer, decided, delayMs) => {
-      if (outbox === undefined || delayMs > 0) return false;
-      defer(await replyStatements(outbox, replyTo(serdes.reply, command, record, decided)));
-      return true;
+  /** Consumes one generation's commands and saga ends (generations.ts) until stopped. */
+  async function consumeGeneration(generation: number): Promise<() => Promise<void>> {
+    const topics = sagaTopics(options.applicationId, generation);
+    const groupId = `${generationId(options.applicationId, generation)}.participant.${options.name}`;
+    const dlq = deadLetterTopic(groupId);
+    const serdes = await avroSagaSerdes(
+      options.codec,
+      options.applicationId,
+      [options.name],
+      generation,
+    );
+    const commandSerde = serdes.command(options.name);
+    await ensureDeadLetterTopic(settings, dlq);
+    const replies = new ReplySender({
+      topic: topics.replies,
+      producer,
+      pool: options.pool,
+      outbox: options.replyOutbox,
+      logger: options.logger,
     });
-    if (handled.replied === true) return;
-    const reply = replyTo(serdes.reply, command, record, handled);
-    if (handled.delayMs > 0) replies.later(reply, handled.delayMs);
-    else await replies.send(reply);
-  }
 
-  let consuming;
-  try {
-    consuming = await startConsuming(settings, {
+    async function decodeCommand(record: ConsumedRecord): Promise<SagaCommand | undefined> {
+      try {
+        if (record.value === undefined) throw new Error("the command has no value");
+        await commandSerde.prepare?.(record.value);
+        return commandSerde.deserialize(record.value);
+      } catch (thrown) {
+        const origin = recordOrigin(record);
+        const error = new DeserializationError(origin, toError(thrown));
+        options.logger?.warn({ ...origin, code: error.code }, error.message);
+        await sendDeadLetter(producer, dlq, record, error, origin);
+        stats.deadLettered += 1;
+        return undefined;
+      }
+    }
+
+    /** Handles one command record; resolves once its outcome is durable and its reply sent. */
+    async function onCommand(record: ConsumedRecord): Promise<void> {
+      const command = await decodeCommand(record);
+      if (command === undefined) return;
+      const outbox = options.replyOutbox;
+      const handled = await handleCommand(handling, command, async (defer, decided, delayMs) => {
+        if (outbox === undefined || delayMs > 0) return false;
+        defer(await replyStatements(outbox, replyTo(serdes.reply, command, record, decided)));
+        return true;
+      });
+      if (handled.replied === true) return;
+      const reply = replyTo(serdes.reply, command, record, handled);
+      if (handled.delayMs > 0) replies.later(reply, handled.delayMs);
+      else await replies.send(reply);
+    }
+
+    const consuming = await startConsuming(settings, {
       groupId,
       topics: [topics.commands(options.name)],
       concurrency: options.concurrency ?? 1,
       handle: onCommand,
     });
-  } catch (error) {
-    await producer.close();
-    throw error;
+    // Its records of a saga expire a TTL after the saga ends (idempotency.ts): the ends are
+    // read from the saga-events log, by each record's status header (nothing is decoded).
+    let ends;
+    try {
+      ends = await startConsuming(settings, {
+        groupId: `${groupId}.saga-ends`,
+        topics: [topics.events],
+        startFrom: "earliest",
+        handle: async ({ key, headers }) => {
+          const status = headers.get(SAGA_HEADERS.status)?.toString();
+          if (key !== undefined && SAGA_ENDS.has(status ?? "")) {
+            await handling.store.sagasEnded(options.pool, [key.toString()]);
+          }
+        },
+      });
+    } catch (error) {
+      await consuming.stop();
+      throw error;
+    }
+    return async () => {
+      replies.dropDelayed(); // like a crash: the saga's timeout covers them
+      await consuming.stop();
+      await ends.stop();
+    };
   }
 
-  // Its records of a saga expire a TTL after the saga ends (idempotency.ts): the ends are read
-  // from the saga-events log, by each record's status header (nothing is decoded).
-  let ends;
+  // Follows the application's layout: stops while a cut-over freezes its generation, and
+  // consumes the next generation once it is live.
+  const layoutLog = new LayoutLog(settings, options.applicationId, options.logger);
+  let running: { generation: number; stop: () => Promise<void> } | undefined;
+  const follow = async (layout: AppLayout) => {
+    const live = layout.state === LayoutState.Active;
+    if (running !== undefined && (!live || layout.generation !== running.generation)) {
+      options.logger?.info(
+        `participant ${options.name}: ${live ? `generation ${layout.generation} is live` : "frozen for a repartition"}: leaving generation ${running.generation}`,
+      );
+      const stopping = running;
+      running = undefined;
+      await stopping.stop();
+    }
+    if (live && running === undefined) {
+      running = { generation: layout.generation, stop: await consumeGeneration(layout.generation) };
+    }
+  };
   try {
-    ends = await startConsuming(settings, {
-      groupId: `${groupId}.saga-ends`,
-      topics: [topics.events],
-      startFrom: "earliest",
-      handle: async ({ key, headers }) => {
-        const status = headers.get(SAGA_HEADERS.status)?.toString();
-        if (key !== undefined && SAGA_ENDS.has(status ?? "")) {
-          await handling.store.sagasEnded(options.pool, [key.toString()]);
-        }
-      },
-    });
+    await follow((await layoutLog.read()) ?? initialLayout(0));
   } catch (error) {
-    await consuming.stop();
+    await layoutLog.close();
     await producer.close();
     throw error;
   }
+  layoutLog.follow(follow);
 
   const purge = setInterval(() => {
     handling.store
@@ -195,9 +232,9 @@ export async function createParticipant(options: ParticipantOptions) {
     breakers: handling.breakers.all,
     async stop(): Promise<void> {
       clearInterval(purge);
-      replies.dropDelayed(); // like a crash: the saga's timeout covers them
-      await consuming.stop();
-      await ends.stop();
+      await layoutLog.close();
+      await running?.stop();
+      running = undefined;
       await producer.close();
     },
   };

@@ -69,7 +69,7 @@ export class LayoutLog {
 
   private async exists(): Promise<boolean> {
     const metadata = await this.consumer
-      .metadata({ topics: [this.topic], forceUpdate: true })
+      .metadata({ topics: [this.topic], forceUpdate: true, retries: 0 })
       .catch(() => undefined); // "Unknown topic": no layout yet
     return (metadata?.topics.get(this.topic)?.partitionsCount ?? 0) > 0;
   }
