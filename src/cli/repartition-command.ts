@@ -2,9 +2,11 @@
 import { Command } from "commander";
 import { loadConfig } from "../config/index.js";
 import { UsageError } from "../errors/index.js";
+import { ConnectClient } from "../outbox/index.js";
 import {
   formatRepartitionPlan,
   planRepartition,
+  repartition,
   REPARTITION_DEFAULTS,
   type KeyCountProgress,
 } from "../ops/index.js";
@@ -68,12 +70,26 @@ export function repartitionCommand(): Command {
       [],
     )
     .action(async (flags: RepartitionFlags) => {
-      if (flags.plan !== true) {
-        throw new UsageError(
-          "only --plan is built yet: `sagastream repartition --app <id> --partitions <n> --plan` says what the move would do",
-        );
-      }
       const { connections } = loadConfig();
+      if (flags.plan !== true) {
+        const started = Date.now();
+        const job = await repartition({
+          kafka: { brokers: connections.kafkaBrokers, clientId: "sagastream-repartition" },
+          connect: new ConnectClient(connections.connectUrl),
+          applicationId: flags.app,
+          partitions: flags.partitions,
+          startTopics: flags.topic,
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        const unavailable =
+          job.frozenAt === undefined || job.switchedAt === undefined
+            ? ""
+            : `, sagas held still for ${((job.switchedAt - job.frozenAt) / 1000).toFixed(1)} s (frozen → live)`;
+        process.stdout.write(
+          `${flags.app} runs on ${job.to.partitions} partitions (generation ${job.to.generation}); the move took ${((Date.now() - started) / 1000).toFixed(1)} s${unavailable}\n`,
+        );
+        return;
+      }
       const plan = await planRepartition({
         kafka: { brokers: connections.kafkaBrokers, clientId: "sagastream-repartition" },
         applicationId: flags.app,

@@ -47,3 +47,4 @@ export * from "./group-lag.js";
 export * from "./scaling-monitor.js";
 export * from "./topic-copier.js";
 export * from "./repartition-plan.js";
+export * from "./repartition.js";

@@ -170,6 +170,8 @@ export interface RepartitionPlanOptions {
   copyRecordsPerSecond?: number | undefined;
   /** Stopping groups and reconfiguring connectors, ms (default REPARTITION_DEFAULTS). */
   switchOverheadMs?: number | undefined;
+  /** Read the copied topics to count keys and their skew (default true; the move itself skips it). */
+  countKeys?: boolean | undefined;
   /** While keys are counted: every PROGRESS_EVERY records, and at each topic's end. */
   onProgress?: ((progress: KeyCountProgress) => void) | undefined;
 }
@@ -675,7 +677,13 @@ export async function planRepartition(options: RepartitionPlanOptions): Promise<
         copy: CopyKind.None,
         toCopy: 0,
       };
-      if (t.role === TopicRole.Events || t.role === TopicRole.Changelog) {
+      if (
+        (t.role === TopicRole.Events || t.role === TopicRole.Changelog) &&
+        options.countKeys === false
+      ) {
+        planned.copy = t.role === TopicRole.Changelog ? CopyKind.LatestValues : CopyKind.History;
+        planned.toCopy = records;
+      } else if (t.role === TopicRole.Events || t.role === TopicRole.Changelog) {
         const latestOnly = t.role === TopicRole.Changelog;
         const counter = new KeyCounter(partitions, {
           latestOnly,

@@ -157,14 +157,19 @@ export async function copySpans(options: {
   for (const span of options.spans) {
     const key = copyKey(span, target.topic);
     const done = BigInt((journal.get(key) as string | undefined) ?? "-1");
-    const from = done > span.from ? done : span.from;
-    if (from >= span.to) continue;
     const reader = new RangeReader(options.kafka, {
       topic: span.topic,
       from: { kind: "earliest" },
       to: { kind: "latest" },
+      partitions: [span.partition],
     });
     try {
+      // What the log holds now: from its start (retention may have removed older records) to
+      // its last stable offset (records past it belong to transactions not yet decided).
+      const [log] = await reader.spans();
+      const from = [done, span.from, log?.from ?? 0n].reduce((a, b) => (a > b ? a : b));
+      const to = log === undefined || log.to < span.to ? (log?.to ?? 0n) : span.to;
+      if (from >= to) continue;
       let chunk: ProducedRecord[] = [];
       let bytes = 0;
       let next = from;
@@ -175,7 +180,7 @@ export async function copySpans(options: {
         chunk = [];
         bytes = 0;
       };
-      for await (const record of reader.read([{ partition: span.partition, from, to: span.to }])) {
+      for await (const record of reader.read([{ partition: span.partition, from, to }])) {
         chunk.push(placed(record, target));
         bytes += (record.record.value?.length ?? 0) + (record.record.key?.length ?? 0);
         next = record.record.offset + 1n;

@@ -44,6 +44,33 @@ export class ConnectClient {
     await this.request("PUT", `/connectors/${encodeURIComponent(name)}/config`, config);
   }
 
+  async list(): Promise<string[]> {
+    return (await this.request<string[]>("GET", "/connectors")) ?? [];
+  }
+
+  async config(name: string): Promise<ConnectorConfig | undefined> {
+    return this.request<ConnectorConfig>("GET", `/connectors/${encodeURIComponent(name)}/config`);
+  }
+
+  /**
+   * Shuts its tasks down, their offsets committed and their configs dropped (KIP-875; Connect
+   * 3.5 and later): unlike a pause, no task of the old config is left to send what it holds
+   * once resumed. A new config keeps it stopped; `resume` starts tasks of the latest config.
+   */
+  async stop(name: string): Promise<void> {
+    await this.request("PUT", `/connectors/${encodeURIComponent(name)}/stop`);
+  }
+
+  async resume(name: string): Promise<void> {
+    await this.request("PUT", `/connectors/${encodeURIComponent(name)}/resume`);
+  }
+
+  /** True when the connector is stopped and has no task left. */
+  async isStopped(name: string): Promise<boolean> {
+    const status = await this.status(name);
+    return status?.connector.state === "STOPPED" && status.tasks.length === 0;
+  }
+
   async status(name: string): Promise<ConnectorStatus | undefined> {
     return this.request<ConnectorStatus>("GET", `/connectors/${encodeURIComponent(name)}/status`);
   }

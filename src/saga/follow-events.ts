@@ -21,6 +21,8 @@ export interface FollowedEvent {
 
 interface FollowOptions {
   applicationId: string;
+  /** The generation of its topics (generations.ts; default 0). */
+  generation?: number | undefined;
   groupId: string;
   codec: AvroCodec;
 }
@@ -44,7 +46,7 @@ export async function followSagaEvents(
   const next = new Map<number, bigint>();
   const consuming = await startConsuming(kafka, {
     groupId: options.groupId,
-    topics: [sagaTopics(options.applicationId).events],
+    topics: [sagaTopics(options.applicationId, options.generation).events],
     startFrom: "earliest",
     // Every partition at once: a saga's events share its partition, so stay in order.
     concurrency: 64,

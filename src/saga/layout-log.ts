@@ -52,10 +52,10 @@ export class LayoutLog {
         [{ topic: this.topic, partition: 0, offset: this.next }],
         0,
       );
-      if (fetched === undefined || (fetched.errorCode ?? 0) !== 0) {
-        throw new Error(
-          `reading ${this.topic}: the broker answered error ${String(fetched?.errorCode)}`,
-        );
+      // (a fetch session leaves out a partition with nothing new)
+      if (fetched === undefined) return this.latest;
+      if ((fetched.errorCode ?? 0) !== 0) {
+        throw new Error(`reading ${this.topic}: the broker answered error ${fetched.errorCode}`);
       }
       for (const record of fetched.records) {
         if (record.key?.toString() === LAYOUT_KEY && record.value !== null) {
@@ -74,20 +74,26 @@ export class LayoutLog {
     return (metadata?.topics.get(this.topic)?.partitionsCount ?? 0) > 0;
   }
 
-  /** Calls `onChange` with each new layout record, polling every second, until `close`. */
+  /**
+   * Calls `onChange` with each new layout record, polling every second, until `close`; a call
+   * that fails is made again at the next poll.
+   */
   follow(onChange: (layout: AppLayout) => Promise<void>): void {
     let known = this.latest;
     const poll = async () => {
       const layout = await this.read();
       if (layout !== undefined && layout.at !== known?.at) {
-        known = layout;
         await onChange(layout);
+        known = layout;
       }
     };
     const tick = () => {
       this.polling ??= poll()
         .catch((error: unknown) => {
-          this.logger?.warn({ err: error }, `reading ${this.topic} failed; trying again`);
+          this.logger?.warn(
+            { err: error },
+            `following ${this.topic} failed (reading it, or starting what it names); trying again`,
+          );
         })
         .finally(() => {
           this.polling = undefined;

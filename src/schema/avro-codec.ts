@@ -3,6 +3,7 @@
  * registered (writer) schema; decoding reads the writer's schema by the id in the value and
  * resolves it to the reader's schema, so a reader on v2 decodes v1 records (schema evolution).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { COMPATIBILITY, SchemaType, type SchemaRegistry } from "@kafkajs/confluent-schema-registry";
 import avro from "avsc";
 import {
@@ -24,6 +25,10 @@ export const Compatibility = {
 } as const;
 export type Compatibility = (typeof Compatibility)[keyof typeof Compatibility];
 
+/** A subject's compatibility read while another process sets it: asked again this often. */
+const CONFIG_RACE_ATTEMPTS = 5;
+const CONFIG_RACE_DELAY_MS = 200;
+
 export class AvroCodec {
   private readonly writers = new Map<number, avro.Type>();
   /** Per reader type (a resolver only works with the instance it was made for), by writer id. */
@@ -38,10 +43,7 @@ export class AvroCodec {
     compatibility: Compatibility = Compatibility.Backward,
   ): Promise<number> {
     try {
-      const { id } = await this.registry.register(
-        { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-        { subject, compatibility: COMPATIBILITY[compatibility] },
-      );
+      const { id } = await this.registerOnce(subject, schema, compatibility);
       this.writers.set(id, avro.Type.forSchema(schema));
       return id;
     } catch (thrown) {
@@ -51,6 +53,33 @@ export class AvroCodec {
         throw new SchemaIncompatibleError(subject, compatibility, error.message);
       }
       throw error;
+    }
+  }
+
+  /**
+   * Registers and sets the subject's compatibility. Two processes registering a new subject at
+   * once (a new generation's workers and participants, generations.ts) race in the client: one
+   * may read the subject's compatibility before the other has set it (the registry's default
+   * then) and refuse; it is asked again once the other is done.
+   */
+  private async registerOnce(
+    subject: string,
+    schema: avro.Schema,
+    compatibility: Compatibility,
+  ): Promise<{ id: number }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.registry.register(
+          { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+          { subject, compatibility: COMPATIBILITY[compatibility] },
+        );
+      } catch (thrown) {
+        const raced = /does not match the configuration|rule named .* already exists/.test(
+          toError(thrown).message,
+        );
+        if (!raced || attempt >= CONFIG_RACE_ATTEMPTS) throw thrown;
+        await sleep(CONFIG_RACE_DELAY_MS * attempt);
+      }
     }
   }
 

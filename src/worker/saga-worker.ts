@@ -108,6 +108,7 @@ export class SagaWorker {
 
   constructor(private readonly options: SagaWorkerOptions) {
     this.registry = new SagaRegistry(options.sagas);
+    registerScalingMetrics(this.metrics.registry, () => this.scaling?.latest);
     this.kafka = {
       brokers: options.brokers,
       clientId: `${options.applicationId}-worker`,
@@ -228,8 +229,8 @@ export class SagaWorker {
       concurrency: options.concurrency,
       advertisedAddress: this.apiAddress,
     });
-    this.producer = createProducer(this.kafka);
     await app.start();
+    this.producer = createProducer(this.kafka);
     this.running = app;
     this.history = kafkaSagaHistory({
       kafka: this.kafka,
@@ -278,7 +279,6 @@ export class SagaWorker {
       },
       logger: options.logger,
     });
-    registerScalingMetrics(this.metrics.registry, () => monitor.latest);
     return monitor;
   }
 

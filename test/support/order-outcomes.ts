@@ -33,6 +33,7 @@ export async function watchSagaEvents(
   kafka: KafkaSettings,
   codec: AvroCodec,
   applicationId: string,
+  generation = 0,
 ) {
   const last = new Map<string, string>();
   const counts = new Map<string, number>(); // `${sagaId}/${type}`
@@ -42,7 +43,7 @@ export async function watchSagaEvents(
   const readUpTo = new Map<number, string>();
   const follower = await followSagaEvents(
     kafka,
-    { applicationId, groupId: `${applicationId}-watcher-${Date.now()}`, codec },
+    { applicationId, generation, groupId: `${applicationId}-watcher-${Date.now()}`, codec },
     ({ record: { sagaId, event }, partition, offset, timestamp }) => {
       partitionOf.set(sagaId, partition);
       readUpTo.set(partition, `offset ${offset} at ${clock()}`);

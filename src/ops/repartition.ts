@@ -1,0 +1,482 @@
+/**
+ * `sagastream repartition`: moves a live application to another partition count with its
+ * state, as a new generation of its topics (saga/generations.ts), in stages journaled in
+ * `<app>.repartition` so that a run killed at any point is finished by the next:
+ *
+ * 1. prepare: the next generation's topics, with the new partition count;
+ * 2. copy the history online (saga-events, changelogs) while the application runs;
+ * 3. freeze: the layout says so; workers and participants leave their groups; the connectors
+ *    writing the start and reply topics stop (services keep writing their outbox tables); the
+ *    topics' ends stand still, every transaction on them decided;
+ * 4. copy the rest: the history since stage 2, and each input's records its group had not
+ *    consumed;
+ * 5. switch: the connectors routed to the new names, the layout names the next generation live
+ *    (workers and participants start on it, restoring their stores from the new changelogs),
+ *    the connectors resumed.
+ *
+ * No key is ever live on two partitions: the next generation starts only after the old
+ * groups are empty, and the copy keeps each key's records in their order (copySpans).
+ */
+import { FetchIsolationLevels, ListOffsetTimestamps } from "@platformatic/kafka";
+import { UsageError } from "../errors/index.js";
+import {
+  createAdmin,
+  ensureTopics,
+  topicOffsets,
+  withAdmin,
+  type KafkaAdmin,
+  type KafkaSettings,
+} from "../kafka/index.js";
+import type { ConnectClient } from "../outbox/index.js";
+import {
+  encodeLayout,
+  generationId,
+  LAYOUT_KEY,
+  layoutTopic,
+  LayoutState,
+  sagaIdOfStoreKey,
+  type AppLayout,
+} from "../saga/index.js";
+import { waitUntil } from "../util/index.js";
+import { planRepartition, TopicRole } from "./repartition-plan.js";
+import { copySpans, JobJournal, transact, type CopySpan } from "./topic-copier.js";
+
+export enum MoveStage {
+  Planned = "planned",
+  Prepared = "prepared",
+  HistoryCopied = "history copied",
+  Frozen = "frozen",
+  RestCopied = "rest copied",
+  Switched = "switched",
+}
+
+interface JobTopic {
+  topic: string;
+  role: TopicRole;
+  newTopic: string;
+  /** The group whose unconsumed records are copied (inputs). */
+  tailGroup?: string | undefined;
+}
+
+interface ConnectorRoute {
+  name: string;
+  /** The route's topic replacement before and after. */
+  from: string;
+  to: string;
+}
+
+export interface RepartitionJob {
+  applicationId: string;
+  from: { generation: number; partitions: number };
+  to: { generation: number; partitions: number };
+  topics: JobTopic[];
+  stage: MoveStage;
+  /** The connectors stopped at the freeze, and their routes. */
+  connectors?: ConnectorRoute[] | undefined;
+  /** When the old generation was frozen, and when the next went live: the unavailable time. */
+  frozenAt?: number | undefined;
+  switchedAt?: number | undefined;
+  /** Each old topic's end per partition once frozen (decimal strings). */
+  ends?: Record<string, string[]> | undefined;
+  startedAt: number;
+}
+
+export interface RepartitionOptions {
+  kafka: KafkaSettings;
+  /** Kafka Connect's REST API, to stop and reroute the connectors writing the inputs. */
+  connect?: ConnectClient | undefined;
+  applicationId: string;
+  partitions: number;
+  startTopics?: readonly string[] | undefined;
+  /** How long the old groups may take to empty, and the topics to stand still (ms). */
+  freezeTimeoutMs?: number | undefined;
+  /** Each step as it happens, for the terminal. */
+  log?: ((line: string) => void) | undefined;
+}
+
+const JOB_KEY = "job";
+/** The route of the Debezium Outbox EventRouter (outbox/connector-config.ts). */
+const ROUTE_KEY = "transforms.outbox.route.topic.replacement";
+
+const HISTORY_ROLES = new Set([TopicRole.Events, TopicRole.Changelog]);
+const INPUT_ROLES = new Set([
+  TopicRole.Start,
+  TopicRole.Replies,
+  TopicRole.Control,
+  TopicRole.Commands,
+]);
+
+export function repartitionJournalTopic(applicationId: string): string {
+  return `${applicationId}.repartition`;
+}
+
+/** Runs (or finishes) the move of `applicationId` to `partitions`; returns the finished job. */
+export async function repartition(options: RepartitionOptions): Promise<RepartitionJob> {
+  const { kafka, applicationId: app } = options;
+  const log = options.log ?? (() => undefined);
+  const journal = await JobJournal.open(kafka, repartitionJournalTopic(app));
+  // Fences any earlier run of this job still writing.
+  const producer = journal.producer(repartitionJournalTopic(app));
+  const admin = createAdmin(kafka);
+  try {
+    let job = journal.get(JOB_KEY) as RepartitionJob | undefined;
+    if (job !== undefined && job.stage !== MoveStage.Switched) {
+      if (job.to.partitions !== options.partitions) {
+        throw new UsageError(
+          `a move of ${app} to ${job.to.partitions} partitions is under way (stage "${job.stage}"): run it again with --partitions ${job.to.partitions} to finish it`,
+        );
+      }
+      log(`resuming the move to ${job.to.partitions} partitions at stage "${job.stage}"`);
+    } else {
+      job = await newJob(options);
+      await save(job);
+      log(
+        `moving ${app} from generation ${job.from.generation} (${job.from.partitions} partitions) to generation ${job.to.generation} (${job.to.partitions})`,
+      );
+    }
+    const current: RepartitionJob = job;
+    const step = async (stage: MoveStage, run: () => Promise<Partial<RepartitionJob>>) => {
+      if (order(current.stage) >= order(stage)) return;
+      Object.assign(current, await run(), { stage });
+      await save(current);
+      log(`stage done: ${stage}`);
+    };
+
+    await step(MoveStage.Prepared, async () => {
+      await prepareTopics(admin, current);
+      return {};
+    });
+    await step(MoveStage.HistoryCopied, async () => {
+      const ends = await endsOf(
+        admin,
+        history(current).map((t) => t.topic),
+      );
+      await copyHistory(current, ends);
+      return {};
+    });
+    await step(MoveStage.Frozen, async () => {
+      const frozen = frozenLayout(current);
+      await writeLayout(frozen);
+      log(`frozen: workers and participants of generation ${current.from.generation} stop`);
+      const connectors = await stopConnectors(options, current);
+      await waitForEmptyGroups(admin, current, options.freezeTimeoutMs, log);
+      const ends = await stillEnds(kafka, admin, current, options.freezeTimeoutMs, log);
+      return { connectors, ends, frozenAt: frozen.at };
+    });
+    await step(MoveStage.RestCopied, async () => {
+      await copyHistory(current, frozenEnds(current));
+      await copyTails(admin, current);
+      return {};
+    });
+    await step(MoveStage.Switched, async () => {
+      for (const route of current.connectors ?? []) await reroute(options, route);
+      const live: AppLayout = {
+        generation: current.to.generation,
+        partitions: current.to.partitions,
+        state: LayoutState.Active,
+        at: Date.now(),
+      };
+      current.stage = MoveStage.Switched;
+      current.switchedAt = live.at;
+      await transact(producer, journal, [layoutRecord(live)], { [JOB_KEY]: current });
+      log(`generation ${live.generation} is live: workers and participants start on it`);
+      return {};
+    });
+    for (const route of current.connectors ?? []) {
+      await options.connect?.resume(route.name);
+      log(`connector ${route.name} resumed, routing to ${route.to}`);
+    }
+    return current;
+  } finally {
+    await admin.close();
+    await producer.close();
+  }
+
+  async function save(job: RepartitionJob): Promise<void> {
+    await transact(producer, journal, [], { [JOB_KEY]: job });
+  }
+
+  async function writeLayout(layout: AppLayout): Promise<void> {
+    await withAdmin(kafka, (a) =>
+      ensureTopics(a, [
+        { topic: layoutTopic(app), partitions: 1, configs: { "cleanup.policy": "compact" } },
+      ]),
+    );
+    await transact(producer, journal, [layoutRecord(layout)], {});
+  }
+
+  function layoutRecord(layout: AppLayout) {
+    return { topic: layoutTopic(app), partition: 0, key: LAYOUT_KEY, value: encodeLayout(layout) };
+  }
+
+  async function copyHistory(job: RepartitionJob, ends: Map<string, bigint[]>): Promise<void> {
+    for (const t of history(job)) {
+      const spans: CopySpan[] = (ends.get(t.topic) ?? []).map((to, partition) => ({
+        topic: t.topic,
+        partition,
+        from: 0n,
+        to,
+      }));
+      const copied = await copySpans({
+        kafka,
+        journal,
+        producer,
+        spans,
+        target: {
+          topic: t.newTopic,
+          partitions: job.to.partitions,
+          keyOf: t.role === TopicRole.Changelog ? sagaIdOfStoreKey : undefined,
+        },
+      });
+      log(`copied ${copied.toLocaleString("en")} record(s) of ${t.topic} to ${t.newTopic}`);
+    }
+  }
+
+  async function copyTails(a: KafkaAdmin, job: RepartitionJob): Promise<void> {
+    const ends = frozenEnds(job);
+    for (const t of job.topics.filter((topic) => INPUT_ROLES.has(topic.role))) {
+      const committed =
+        t.tailGroup === undefined ? new Map<string, bigint>() : await groupOffsets(a, t.tailGroup);
+      const spans: CopySpan[] = (ends.get(t.topic) ?? []).map((to, partition) => ({
+        topic: t.topic,
+        partition,
+        from: committed.get(`${t.topic}/${partition}`) ?? 0n,
+        to,
+      }));
+      const copied = await copySpans({
+        kafka,
+        journal,
+        producer,
+        spans,
+        target: { topic: t.newTopic, partitions: job.to.partitions },
+      });
+      log(`copied ${copied.toLocaleString("en")} unconsumed record(s) of ${t.topic}`);
+    }
+  }
+}
+
+function order(stage: MoveStage): number {
+  return Object.values(MoveStage).indexOf(stage);
+}
+
+function history(job: RepartitionJob): JobTopic[] {
+  return job.topics.filter((t) => HISTORY_ROLES.has(t.role));
+}
+
+function frozenLayout(job: RepartitionJob): AppLayout {
+  return {
+    generation: job.from.generation,
+    partitions: job.from.partitions,
+    state: LayoutState.Frozen,
+    next: job.to,
+    at: Date.now(),
+  };
+}
+
+function frozenEnds(job: RepartitionJob): Map<string, bigint[]> {
+  return new Map(Object.entries(job.ends ?? {}).map(([t, ends]) => [t, ends.map(BigInt)]));
+}
+
+async function newJob(options: RepartitionOptions): Promise<RepartitionJob> {
+  const plan = await planRepartition({
+    kafka: options.kafka,
+    applicationId: options.applicationId,
+    partitions: options.partitions,
+    startTopics: options.startTopics,
+    countKeys: false,
+  });
+  return {
+    applicationId: options.applicationId,
+    from: plan.from,
+    to: plan.to,
+    topics: plan.topics
+      .filter((t) => t.role !== TopicRole.DeadLetters)
+      .map((t) => ({ topic: t.topic, role: t.role, newTopic: t.newTopic, tailGroup: t.tailGroup })),
+    stage: MoveStage.Planned,
+    startedAt: Date.now(),
+  };
+}
+
+async function prepareTopics(admin: KafkaAdmin, job: RepartitionJob): Promise<void> {
+  await ensureTopics(
+    admin,
+    job.topics.map((t) => ({
+      topic: t.newTopic,
+      partitions: job.to.partitions,
+      ...(t.role === TopicRole.Events ? { configs: { "retention.ms": "-1" } } : {}),
+      ...(t.role === TopicRole.Changelog ? { configs: { "cleanup.policy": "compact" } } : {}),
+    })),
+  );
+}
+
+async function endsOf(admin: KafkaAdmin, topics: string[]): Promise<Map<string, bigint[]>> {
+  const ends = new Map<string, bigint[]>();
+  for (const topic of topics) {
+    ends.set(
+      topic,
+      (await topicOffsets(admin, topic)).map((p) => p.high),
+    );
+  }
+  return ends;
+}
+
+async function groupOffsets(admin: KafkaAdmin, group: string): Promise<Map<string, bigint>> {
+  const [listed] = await admin.listConsumerGroupOffsets({ groups: [group] });
+  const offsets = new Map<string, bigint>();
+  for (const topic of listed?.topics ?? []) {
+    for (const p of topic.partitions) {
+      if (p.committedOffset >= 0n)
+        offsets.set(`${topic.name}/${p.partitionIndex}`, p.committedOffset);
+    }
+  }
+  return offsets;
+}
+
+/** The groups of the frozen generation: the workers', each participant's and its saga-ends'. */
+function frozenGroups(job: RepartitionJob): string[] {
+  const groups = new Set([generationId(job.applicationId, job.from.generation)]);
+  for (const t of job.topics) {
+    if (t.role === TopicRole.Commands && t.tailGroup !== undefined) {
+      groups.add(t.tailGroup);
+      groups.add(`${t.tailGroup}.saga-ends`);
+    }
+  }
+  return [...groups];
+}
+
+async function waitForEmptyGroups(
+  admin: KafkaAdmin,
+  job: RepartitionJob,
+  timeoutMs = 120_000,
+  log: (line: string) => void,
+): Promise<void> {
+  const groups = frozenGroups(job);
+  let said = "";
+  await waitUntil(
+    async () => {
+      const described = await admin.describeGroups({ groups });
+      const busy = groups.filter((g) => (described.get(g)?.members.size ?? 0) > 0);
+      const line = busy.join(", ");
+      if (busy.length > 0 && line !== said) log(`waiting for ${line} to stop`);
+      said = line;
+      return busy.length === 0 || undefined;
+    },
+    {
+      timeoutMs,
+      intervalMs: 500,
+      description: `the groups of generation ${job.from.generation} (${groups.join(", ")}) to empty: a worker or participant that does not follow the layout is still running`,
+    },
+  );
+}
+
+/**
+ * The old topics' ends once they stand still: every transaction on them decided (the last
+ * stable offset is the high watermark) and nothing added for a second.
+ */
+async function stillEnds(
+  kafka: KafkaSettings,
+  admin: KafkaAdmin,
+  job: RepartitionJob,
+  timeoutMs = 120_000,
+  log: (line: string) => void,
+): Promise<Record<string, string[]>> {
+  const topics = job.topics.map((t) => t.topic);
+  const reader = createAdmin(kafka);
+  let last = "";
+  let open = "";
+  try {
+    const ends = await waitUntil(
+      async () => {
+        const high = await endsOf(admin, topics);
+        const stable = await lastStable(reader, topics, high);
+        const undecided = [...high].flatMap(([topic, partitions]) =>
+          partitions.flatMap((h, p) => (stable.get(topic)?.[p] === h ? [] : [`${topic}/${p}`])),
+        );
+        const now = JSON.stringify([...high].map(([t, e]) => [t, e.map(String)]));
+        if (undecided.length > 0 && undecided.join() !== open) {
+          log(
+            `waiting for open transactions on ${undecided.join(", ")} to end (a worker killed mid-commit is aborted after its transaction timeout)`,
+          );
+          open = undecided.join();
+        }
+        const still = undecided.length === 0 && now === last;
+        last = now;
+        return still ? high : undefined;
+      },
+      { timeoutMs, intervalMs: 1_000, description: "the old topics to stand still" },
+    );
+    return Object.fromEntries([...ends].map(([t, e]) => [t, e.map(String)]));
+  } finally {
+    await reader.close();
+  }
+}
+
+async function lastStable(
+  admin: KafkaAdmin,
+  topics: string[],
+  high: Map<string, bigint[]>,
+): Promise<Map<string, bigint[]>> {
+  const listed = await admin.listOffsets({
+    isolationLevel: FetchIsolationLevels.READ_COMMITTED, // LATEST: the last stable offset
+    topics: topics.map((name) => ({
+      name,
+      partitions: (high.get(name) ?? []).map((_, partitionIndex) => ({
+        partitionIndex,
+        timestamp: ListOffsetTimestamps.LATEST,
+      })),
+    })),
+  });
+  return new Map(listed.map((t) => [t.name, t.partitions.map((p) => p.offset)] as const));
+}
+
+/**
+ * The connectors whose route writes one of the job's start or reply topics, stopped (their
+ * services keep writing their outbox tables; the rows wait in the WAL).
+ */
+async function stopConnectors(
+  options: RepartitionOptions,
+  job: RepartitionJob,
+): Promise<ConnectorRoute[]> {
+  const { connect } = options;
+  const log = options.log ?? (() => undefined);
+  if (connect === undefined) return [];
+  const inputs = job.topics.filter(
+    (t) => t.role === TopicRole.Start || t.role === TopicRole.Replies,
+  );
+  const routes: ConnectorRoute[] = [];
+  for (const name of await connect.list()) {
+    const route = (await connect.config(name))?.[ROUTE_KEY];
+    if (route === undefined) continue;
+    const pattern = new RegExp(`^${route.split("${routedByValue}").map(escapeRegExp).join(".+")}$`);
+    const written = inputs.find((t) => pattern.test(t.topic));
+    if (written === undefined) continue;
+    // The new route names what the old one did with the new topic's suffix in place of the old.
+    const to = written.newTopic.slice(written.topic.length);
+    const from = job.from.generation === 0 ? route : route.replace(/\.g\d+$/, "");
+    routes.push({ name, from: route, to: `${from}${to}` });
+    await connect.stop(name);
+    log(`connector ${name} stopped (it routes to ${written.topic})`);
+  }
+  for (const { name } of routes) {
+    await waitUntil(async () => (await connect.isStopped(name)) || undefined, {
+      timeoutMs: 60_000,
+      description: `connector ${name} to stop`,
+    });
+  }
+  return routes;
+}
+
+async function reroute(options: RepartitionOptions, route: ConnectorRoute): Promise<void> {
+  const { connect } = options;
+  if (connect === undefined) return;
+  const config = await connect.config(route.name);
+  if (config === undefined) {
+    throw new UsageError(`connector ${route.name} is gone: recreate it routing to ${route.to}`);
+  }
+  if (config[ROUTE_KEY] !== route.to)
+    await connect.put(route.name, { ...config, [ROUTE_KEY]: route.to });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
