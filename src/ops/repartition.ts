@@ -155,13 +155,17 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
       return {};
     });
     await step(MoveStage.Frozen, async () => {
-      const frozen = frozenLayout(current);
-      await writeLayout(frozen);
+      // the first freeze's time: a rerun freezes again, but sagas have been still since then
+      if (current.frozenAt === undefined) {
+        current.frozenAt = Date.now();
+        await save(current);
+      }
+      await writeLayout(frozenLayout(current));
       log(`frozen: workers and participants of generation ${current.from.generation} stop`);
       const connectors = await stopConnectors(options, current);
       await waitForEmptyGroups(admin, current, options.freezeTimeoutMs, log);
       const ends = await stillEnds(kafka, admin, current, options.freezeTimeoutMs, log);
-      return { connectors, ends, frozenAt: frozen.at };
+      return { connectors, ends };
     });
     await step(MoveStage.RestCopied, async () => {
       await copyHistory(current, frozenEnds(current));

@@ -3,17 +3,25 @@
  * sagas flow (refusals, slow answers after the step timeout) while `repartition` moves the
  * application from 4 to 8 partitions — its history and state copied, the workers and
  * participants frozen and restarted on the next generation, the order service's and the
- * payment replies' connectors rerouted. Every saga ends once, every effect and compensation
- * happens once, and each saga's events on the new topics are in order with nothing missing.
+ * payment replies' connectors rerouted; the tool is SIGKILLed once frozen and run again. Every
+ * saga ends once, every effect and compensation happens once, and each saga's events on the
+ * new topics are in order with nothing missing.
  */
+import { execFile, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultPlan, orderSaga, type OrderService } from "../../examples/order/index.js";
 import { topicOffsets, withAdmin } from "../../src/kafka/index.js";
 import { createLogger } from "../../src/log/index.js";
-import { RangeReader, repartition } from "../../src/ops/index.js";
+import {
+  JobJournal,
+  RangeReader,
+  repartitionJournalTopic,
+  type RepartitionJob,
+} from "../../src/ops/index.js";
 import { ConnectClient } from "../../src/outbox/index.js";
 import { sagaDecisionReader, sagaTopics } from "../../src/saga/index.js";
 import { waitUntil } from "../../src/util/index.js";
@@ -27,7 +35,38 @@ import {
 } from "../support/order-outcomes.js";
 import { orderWorld } from "../support/order-world.js";
 
+const run = promisify(execFile);
 const world = orderWorld("repart");
+
+/** Runs the CLI until its stderr matches `until`, then SIGKILLs it; returns what it printed. */
+async function runUntil(args: string[], until: RegExp): Promise<string> {
+  const child = spawn(process.execPath, args, {
+    env: process.env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let printed = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on("data", (chunk: Buffer) => {
+      printed += chunk.toString();
+      if (until.test(printed)) {
+        child.kill("SIGKILL");
+        resolve();
+      }
+    });
+    child.on("exit", (code) => {
+      reject(
+        new Error(`the CLI exited (${String(code)}) before printing ${String(until)}:\n${printed}`),
+      );
+    });
+  });
+  return printed;
+}
+
+/** The move's job as its journal holds it. */
+async function journalJob(app: string): Promise<RepartitionJob> {
+  const journal = await JobJournal.open(kafka, repartitionJournalTopic(app));
+  return journal.get("job") as RepartitionJob;
+}
 const { name, kafka } = world;
 const ORDERS = 300;
 const STEP_TIMEOUT_MS = 4_000;
@@ -70,20 +109,31 @@ describe("repartition of a live application", () => {
       description: "60 sagas to end before the move",
     });
     await before.stop();
-    const lines: string[] = [];
-    const job = await repartition({
-      kafka,
-      connect: new ConnectClient(world.connections.connectUrl),
-      applicationId: name,
-      partitions: 8,
-      startTopics: [orderService.sagaStart().topic],
-      log: (line) => lines.push(line),
-    });
+    // The CLI, SIGKILLed once frozen (sagas held still, connectors not yet stopped), then run
+    // again: it finishes the move from its journal.
+    const args = [
+      "dist/cli/main.js",
+      "repartition",
+      "--app",
+      name,
+      "--partitions",
+      "8",
+      "--topic",
+      orderService.sagaStart().topic,
+    ];
+    const killed = await runUntil(args, /^frozen: /m);
+    const rerun = await run(process.execPath, args, { env: process.env });
     process.stderr.write(
-      `repartition:\n  ${lines.join("\n  ")}\n  frozen → live: ${String((job.switchedAt ?? NaN) - (job.frozenAt ?? NaN))} ms\n`,
+      `repartition, killed:\n  ${killed.trim().split("\n").join("\n  ")}\nrerun:\n  ${rerun.stderr.trim().split("\n").join("\n  ")}\n  ${rerun.stdout}`,
     );
-    expect(job.switchedAt).toBeGreaterThan(job.frozenAt ?? Infinity);
+    expect(killed).toMatch(/stage done: history copied/);
+    expect(rerun.stderr).toMatch(/^resuming the move to 8 partitions at stage "history copied"/m);
+    expect(rerun.stdout).toMatch(
+      /runs on 8 partitions \(generation 1\); .* sagas held still for [\d.]+ s/,
+    );
+    const job = await journalJob(name);
     expect(job.stage).toBe("switched");
+    expect(job.switchedAt).toBeGreaterThan(job.frozenAt ?? Infinity);
     expect(job.connectors?.map((c) => c.to).sort()).toEqual(
       [
         `${orderService.sagaStart().topic.replace(/order$/, "${routedByValue}")}.g1`,
