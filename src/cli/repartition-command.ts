@@ -8,13 +8,18 @@ import {
   planRepartition,
   repartition,
   REPARTITION_DEFAULTS,
+  verifyRepartition,
   type KeyCountProgress,
+  type VerifyReport,
 } from "../ops/index.js";
+import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
+import { formatTable } from "../util/index.js";
 
 interface RepartitionFlags {
   app: string;
-  partitions: number;
+  partitions?: number;
   plan?: boolean;
+  verify?: boolean;
   json?: boolean;
   copyRate?: number;
   topic: string[];
@@ -50,14 +55,45 @@ function progressPrinter(): (p: KeyCountProgress) => void {
   };
 }
 
+class VerifyFailedError extends UsageError {
+  constructor(app: string) {
+    super(`the new generation of ${app} differs from the old: see the keys and sagas listed`);
+  }
+}
+
+function formatVerifyReport(report: VerifyReport): string {
+  const rows = report.topics.map((t) => [
+    t.topic,
+    t.newTopic,
+    t.keys.toLocaleString("en"),
+    t.records.toLocaleString("en"),
+    t.differ.length === 0 && t.misplaced.length === 0
+      ? "same"
+      : [
+          ...t.differ.map((k) => `differs: ${k}`),
+          ...t.misplaced.map((k) => `misplaced: ${k}`),
+        ].join(", "),
+  ]);
+  const { sagas } = report;
+  return (
+    `${formatTable(["topic", "new topic", "keys", "records", "old vs new, per key"], rows)}\n\n` +
+    `saga states: ${sagas.checked.toLocaleString("en")} checked, ${sagas.differ.length === 0 ? "all equal" : `differ: ${sagas.differ.join(", ")}`}\n` +
+    `${report.ok ? "verified" : "NOT verified"}\n`
+  );
+}
+
 export function repartitionCommand(): Command {
   return new Command("repartition")
     .description(
       "move a live application to another partition count with its state, by a new generation of its topics; --plan says what it would do and changes nothing",
     )
     .requiredOption("--app <id>", "the application's id (e.g. shop)")
-    .requiredOption("--partitions <n>", "the new partition count", number("--partitions"))
+    .option("--partitions <n>", "the new partition count", number("--partitions"))
     .option("--plan", "read the topics and print the plan: topics, key skew, stages, estimates")
+    .option(
+      "--verify",
+      "after a move: each key's records and each saga's state in the new generation against the old",
+    )
     .option("--json", "print the plan as JSON")
     .option(
       "--copy-rate <records/s>",
@@ -71,13 +107,30 @@ export function repartitionCommand(): Command {
     )
     .action(async (flags: RepartitionFlags) => {
       const { connections } = loadConfig();
+      const kafka = { brokers: connections.kafkaBrokers, clientId: "sagastream-repartition" };
+      if (flags.verify === true) {
+        const report = await verifyRepartition({
+          kafka,
+          codec: new AvroCodec(createSchemaRegistry(connections.schemaRegistryUrl)),
+          applicationId: flags.app,
+        });
+        process.stdout.write(
+          flags.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report),
+        );
+        if (!report.ok) throw new VerifyFailedError(flags.app);
+        return;
+      }
+      const partitions = flags.partitions;
+      if (partitions === undefined) {
+        throw new UsageError("give the new partition count: --partitions <n>");
+      }
       if (flags.plan !== true) {
         const started = Date.now();
         const job = await repartition({
-          kafka: { brokers: connections.kafkaBrokers, clientId: "sagastream-repartition" },
+          kafka,
           connect: new ConnectClient(connections.connectUrl),
           applicationId: flags.app,
-          partitions: flags.partitions,
+          partitions,
           startTopics: flags.topic,
           log: (line) => process.stderr.write(`${line}\n`),
         });
@@ -91,9 +144,9 @@ export function repartitionCommand(): Command {
         return;
       }
       const plan = await planRepartition({
-        kafka: { brokers: connections.kafkaBrokers, clientId: "sagastream-repartition" },
+        kafka,
         applicationId: flags.app,
-        partitions: flags.partitions,
+        partitions,
         startTopics: flags.topic,
         copyRecordsPerSecond: flags.copyRate,
         onProgress: progressPrinter(),

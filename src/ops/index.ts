@@ -48,3 +48,4 @@ export * from "./scaling-monitor.js";
 export * from "./topic-copier.js";
 export * from "./repartition-plan.js";
 export * from "./repartition.js";
+export * from "./repartition-verify.js";

@@ -14,13 +14,15 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultPlan, orderSaga, type OrderService } from "../../examples/order/index.js";
-import { topicOffsets, withAdmin } from "../../src/kafka/index.js";
+import { createProducer, topicOffsets, withAdmin } from "../../src/kafka/index.js";
 import { createLogger } from "../../src/log/index.js";
 import {
   JobJournal,
   RangeReader,
   repartitionJournalTopic,
   type RepartitionJob,
+  transact,
+  type VerifyReport,
 } from "../../src/ops/index.js";
 import { ConnectClient } from "../../src/outbox/index.js";
 import { sagaDecisionReader, sagaTopics } from "../../src/saga/index.js";
@@ -203,5 +205,46 @@ describe("repartition of a live application", () => {
       await reader.close();
     }
     expect(seqs.size).toBe(ORDERS);
+
+    // --verify: each key's records and each saga's state, old generation against new.
+    const verified = await run(
+      process.execPath,
+      ["dist/cli/main.js", "repartition", "--app", name, "--verify", "--json"],
+      { env: process.env },
+    );
+    const report = JSON.parse(verified.stdout) as VerifyReport;
+    process.stderr.write(
+      `verify: ${report.topics.map((t) => `${t.topic}: ${t.keys} keys, ${t.records} records`).join("; ")}; ${report.sagas.checked} sagas\n`,
+    );
+    expect(report.ok).toBe(true);
+    expect(report.topics.find((t) => t.topic === sagaTopics(name).events)?.keys).toBeGreaterThan(
+      50,
+    );
+    expect(report.sagas.checked).toBeGreaterThan(50);
+
+    // A record the copy would have missed (written to the old log before the freeze's end)
+    // makes --verify fail, naming its saga.
+    const lost = placed[0]?.orderId ?? "";
+    const oldEvents = sagaTopics(name).events;
+    const producer = createProducer(kafka);
+    const [written] = await producer
+      .send({ messages: [{ topic: oldEvents, key: lost, value: Buffer.from("lost") }] })
+      .then((r) => r.offsets ?? []);
+    await producer.close();
+    const journal = await JobJournal.open(kafka, repartitionJournalTopic(name));
+    const moved = journal.get("job") as RepartitionJob;
+    const ends = moved.ends?.[oldEvents] ?? [];
+    ends[written?.partition ?? 0] = String((written?.offset ?? 0n) + 1n);
+    const fencing = journal.producer(repartitionJournalTopic(name));
+    await transact(fencing, journal, [], { job: moved });
+    await fencing.close();
+    const failed = await run(
+      process.execPath,
+      ["dist/cli/main.js", "repartition", "--app", name, "--verify"],
+      { env: process.env },
+    ).catch((error: unknown) => error as { code: number; stdout: string });
+    expect(failed).toMatchObject({ code: 1 });
+    expect((failed as { stdout: string }).stdout).toContain(`differs: ${lost}`);
+    expect((failed as { stdout: string }).stdout).toMatch(/^NOT verified$/m);
   }, 300_000);
 });
