@@ -4,6 +4,8 @@
  * follow sagas by.
  */
 import { startConsuming, type KafkaSettings } from "../kafka/index.js";
+import { LayoutState } from "./generations.js";
+import { LayoutLog } from "./layout-log.js";
 import { eventsOf, sagaTopics, type SagaEventRecord } from "./messages.js";
 import type { AvroCodec } from "../schema/index.js";
 import { sagaDecisionReader } from "./serdes.js";
@@ -21,7 +23,7 @@ export interface FollowedEvent {
 
 interface FollowOptions {
   applicationId: string;
-  /** The generation of its topics (generations.ts; default 0). */
+  /** The generation to start with (default: the one the application's layout names live). */
   generation?: number | undefined;
   groupId: string;
   codec: AvroCodec;
@@ -34,7 +36,10 @@ interface Following {
 /**
  * Calls `onEvent` for each event of the log, once, in order per saga. The reader is a member
  * of `groupId` (a group with no committed offsets starts at the beginning of the log); a
- * record its group hands it again (after a rebalance) is not passed on twice.
+ * record its group hands it again (after a rebalance) is not passed on twice (a record the
+ * log holds twice is: the tests look for such). It follows the application's layout
+ * (generations.ts): once a repartition makes the next generation live, it reads that
+ * generation's log, whose copy of the old one's events it skips up to where it had got.
  */
 export async function followSagaEvents(
   kafka: KafkaSettings,
@@ -42,27 +47,50 @@ export async function followSagaEvents(
   onEvent: (event: FollowedEvent) => void,
 ): Promise<Following> {
   const read = sagaDecisionReader(options.codec);
-  /** Per partition, the next offset not handed out yet. */
-  const next = new Map<number, bigint>();
-  const consuming = await startConsuming(kafka, {
-    groupId: options.groupId,
-    topics: [sagaTopics(options.applicationId, options.generation).events],
-    startFrom: "earliest",
-    // Every partition at once: a saga's events share its partition, so stay in order.
-    concurrency: 64,
-    // Followers time sagas (the demo, the benchmark's latencies): don't idle on empty fetches.
-    maxWaitTimeMs: 50,
-    commitIntervalMs: 1_000,
-    handle: async ({ partition, offset, value, timestamp }) => {
-      if (offset < (next.get(partition) ?? 0n)) return;
-      const receivedAt = Date.now();
-      if (value !== undefined) {
-        for (const record of eventsOf(await read(value))) {
-          onEvent({ record, partition, offset, timestamp, receivedAt });
+  /** Per saga, the last event passed on. */
+  const passed = new Map<string, number>();
+  const follow = (generation: number) => {
+    /** What was passed on from earlier generations: their events, copied, come again. */
+    const before = new Map(passed);
+    /** Per partition, the next offset not handed out yet (a rebalance hands some again). */
+    const next = new Map<number, bigint>();
+    return startConsuming(kafka, {
+      groupId: generation === 0 ? options.groupId : `${options.groupId}.g${generation}`,
+      topics: [sagaTopics(options.applicationId, generation).events],
+      startFrom: "earliest",
+      // Every partition at once: a saga's events share its partition, so stay in order.
+      concurrency: 64,
+      // Followers time sagas (the demo, the benchmark's latencies): don't idle on empty fetches.
+      maxWaitTimeMs: 50,
+      commitIntervalMs: 1_000,
+      handle: async ({ partition, offset, value, timestamp }) => {
+        if (offset < (next.get(partition) ?? 0n)) return;
+        const receivedAt = Date.now();
+        if (value !== undefined) {
+          for (const record of eventsOf(await read(value))) {
+            if (record.seq <= (before.get(record.sagaId) ?? 0)) continue;
+            passed.set(record.sagaId, record.seq);
+            onEvent({ record, partition, offset, timestamp, receivedAt });
+          }
         }
-      }
-      next.set(partition, offset + 1n);
-    },
+        next.set(partition, offset + 1n);
+      },
+    });
+  };
+  const layoutLog = new LayoutLog(kafka, options.applicationId);
+  let generation = options.generation ?? (await layoutLog.read())?.generation ?? 0;
+  let consuming = await follow(generation);
+  layoutLog.follow(async (layout) => {
+    if (layout.state !== LayoutState.Active || layout.generation === generation) return;
+    // The old log's reader stops first: the new log repeats its events, in order per saga.
+    await consuming.stop();
+    generation = layout.generation;
+    consuming = await follow(generation);
   });
-  return { stop: () => consuming.stop() };
+  return {
+    stop: async () => {
+      await layoutLog.close();
+      await consuming.stop();
+    },
+  };
 }
