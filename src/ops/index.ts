@@ -47,5 +47,20 @@ export * from "./group-lag.js";
 export * from "./scaling-monitor.js";
 export * from "./topic-copier.js";
 export * from "./repartition-plan.js";
+export {
+  KeyCounter,
+  keySkew,
+  type KeyCount,
+  type KeyCountProgress,
+  type KeySkew,
+} from "./key-skew.js";
+export {
+  estimateRepartition,
+  formatRepartitionPlan,
+  repartitionStages,
+  type RepartitionEstimate,
+  type RepartitionStage,
+  type StagesInput,
+} from "./repartition-plan-text.js";
 export * from "./repartition.js";
 export * from "./repartition-verify.js";
