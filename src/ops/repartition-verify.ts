@@ -96,7 +96,7 @@ export async function verifyRepartition(options: {
   const { kafka, applicationId: app } = options;
   const journal = await JobJournal.open(kafka, repartitionJournalTopic(app));
   const job = journal.get("job") as RepartitionJob | undefined;
-  if (job?.stage !== MoveStage.Switched) {
+  if (job === undefined || (job.stage !== MoveStage.Switched && job.stage !== MoveStage.Done)) {
     throw new UsageError(
       job === undefined
         ? `no move of ${app} to verify (nothing in ${repartitionJournalTopic(app)})`

@@ -48,6 +48,8 @@ export enum MoveStage {
   Frozen = "frozen",
   RestCopied = "rest copied",
   Switched = "switched",
+  /** The connectors resumed: the move is over. */
+  Done = "done",
 }
 
 interface JobTopic {
@@ -120,7 +122,7 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
   const admin = createAdmin(kafka);
   try {
     let job = journal.get(JOB_KEY) as RepartitionJob | undefined;
-    if (job !== undefined && job.stage !== MoveStage.Switched) {
+    if (job !== undefined && job.stage !== MoveStage.Done) {
       if (job.to.partitions !== options.partitions) {
         throw new UsageError(
           `a move of ${app} to ${job.to.partitions} partitions is under way (stage "${job.stage}"): run it again with --partitions ${job.to.partitions} to finish it`,
@@ -186,10 +188,13 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
       log(`generation ${live.generation} is live: workers and participants start on it`);
       return {};
     });
-    for (const route of current.connectors ?? []) {
-      await options.connect?.resume(route.name);
-      log(`connector ${route.name} resumed, routing to ${route.to}`);
-    }
+    await step(MoveStage.Done, async () => {
+      for (const route of current.connectors ?? []) {
+        await options.connect?.resume(route.name);
+        log(`connector ${route.name} resumed, routing to ${route.to}`);
+      }
+      return {};
+    });
     return current;
   } finally {
     await admin.close();

@@ -134,7 +134,7 @@ describe("repartition of a live application", () => {
       /runs on 8 partitions \(generation 1\); .* sagas held still for [\d.]+ s/,
     );
     const job = await journalJob(name);
-    expect(job.stage).toBe("switched");
+    expect(job.stage).toBe("done");
     expect(job.switchedAt).toBeGreaterThan(job.frozenAt ?? Infinity);
     expect(job.connectors?.map((c) => c.to).sort()).toEqual(
       [
