@@ -11,6 +11,7 @@ import {
   type KafkaAdmin,
   type KafkaSettings,
 } from "../../src/kafka/index.js";
+import { RangeReader } from "../../src/ops/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "../support/names.js";
 import { readTopic } from "../support/read-topic.js";
@@ -84,5 +85,44 @@ describe("MirrorMaker 2 (primary → DR)", () => {
     // a consumer failing over to DR resumes after the last record it processed.
     expect(translated.get(0)).toBe(recordsPerPartition);
     expect(translated.get(1)).toBe(recordsPerPartition);
+  });
+
+  it("mirrors only committed records: an aborted transaction's stay behind (regression: the source consumer read uncommitted)", async () => {
+    const txTopic = uniqueName("mirrored-tx");
+    await ensureTopics(primaryAdmin, [{ topic: txTopic, partitions: 1 }]);
+    const transactional = createProducer(primary, { transactionalId: uniqueName("mm2-tx") });
+    const aborted = await transactional.beginTransaction();
+    await aborted.send({ messages: [{ topic: txTopic, key: "k", value: Buffer.from("aborted") }] });
+    await aborted.abort();
+    const committed = await transactional.beginTransaction();
+    await committed.send({
+      messages: [{ topic: txTopic, key: "k", value: Buffer.from("committed") }],
+    });
+    await committed.commit();
+    await transactional.close();
+
+    const values = await waitUntil(
+      async () => {
+        if (!(await drAdmin.listTopics()).includes(txTopic)) return undefined;
+        const reader = new RangeReader(dr, {
+          topic: txTopic,
+          from: { kind: "earliest" },
+          to: { kind: "latest" },
+        });
+        try {
+          const seen: string[] = [];
+          for await (const { record } of reader.read(await reader.spans())) {
+            seen.push(record.value?.toString() ?? "");
+          }
+          return seen.includes("committed") ? seen : undefined;
+        } finally {
+          await reader.close();
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 1000, description: `${txTopic}'s committed record on DR` },
+    );
+    expect(values).toEqual(["committed"]);
+    await primaryAdmin.deleteTopics({ topics: [txTopic] }).catch(() => undefined);
+    await drAdmin.deleteTopics({ topics: [txTopic] }).catch(() => undefined);
   });
 });

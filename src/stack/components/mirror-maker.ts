@@ -40,6 +40,9 @@ export function mirrorMakerProperties(ctx: StackContext): Properties {
     [`${flow}.topics.exclude`]: ".*[-.]internal, .*[.]replica, __.*, bench[-_].*",
     [`${flow}.groups.exclude`]: "console-consumer-.*, connect-.*, __.*, bench[-_].*",
     // Batches rather than a request per record: replication lags by at most about this.
+    // The engine writes in transactions: read uncommitted (the consumer's default), MirrorMaker
+    // would copy an aborted transaction's records to DR as if they had been committed.
+    [`${PRIMARY_ALIAS}.consumer.isolation.level`]: "read_committed",
     [`${PRIMARY_ALIAS}.consumer.fetch.min.bytes`]: 65_536,
     [`${PRIMARY_ALIAS}.consumer.fetch.max.wait.ms`]: 250,
     [`${DR_ALIAS}.producer.linger.ms`]: 50,
