@@ -88,7 +88,13 @@ export interface PlannedTopic {
 export interface RepartitionPlan {
   applicationId: string;
   /** The live generation: from the layout record, or 0 without one. */
-  from: { generation: number; partitions: number; layoutRecord: boolean };
+  from: {
+    generation: number;
+    partitions: number;
+    layoutRecord: boolean;
+    /** The region the layout names (kept across the move). */
+    region?: string | undefined;
+  };
   to: { generation: number; partitions: number };
   /** The workers' consumer group now and in the new generation. */
   workersGroup: { now: string; next: string };
@@ -441,7 +447,7 @@ export async function planRepartition(options: RepartitionPlanOptions): Promise<
     const estimate = estimateRepartition(topics, rate, overheadMs);
     return {
       applicationId: app,
-      from: { ...from, layoutRecord: layout !== undefined },
+      from: { ...from, layoutRecord: layout !== undefined, region: layout?.region },
       to,
       workersGroup: { now: workers, next: nextWorkers },
       topics,

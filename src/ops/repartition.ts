@@ -69,7 +69,7 @@ interface ConnectorRoute {
 
 export interface RepartitionJob {
   applicationId: string;
-  from: { generation: number; partitions: number };
+  from: { generation: number; partitions: number; region?: string | undefined };
   to: { generation: number; partitions: number };
   topics: JobTopic[];
   stage: MoveStage;
@@ -181,6 +181,7 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
         partitions: current.to.partitions,
         state: LayoutState.Active,
         at: Date.now(),
+        region: current.from.region,
       };
       current.stage = MoveStage.Switched;
       current.switchedAt = live.at;
@@ -279,6 +280,7 @@ function frozenLayout(job: RepartitionJob): AppLayout {
     state: LayoutState.Frozen,
     next: job.to,
     at: Date.now(),
+    region: job.from.region,
   };
 }
 

@@ -25,7 +25,8 @@ import {
   generationId,
   initialLayout,
   LayoutLog,
-  LayoutState,
+  defaultRegion,
+  standingBy,
   SAGA_HEADERS,
   sagaTopics,
   type AppLayout,
@@ -54,6 +55,11 @@ export interface ParticipantOptions {
   /** The saga engine's application id: names the command and reply topics. */
   applicationId: string;
   kafka: KafkaSettings;
+  /**
+   * The region (cluster) it runs in (default SAGASTREAM_REGION, else "primary"): it consumes
+   * while the application's layout names this region and stands by otherwise.
+   */
+  region?: string | undefined;
   pool: pg.Pool;
   /** A handler per command type, compensations included. */
   handlers: Readonly<Record<string, CommandHandler>>;
@@ -197,17 +203,20 @@ export async function createParticipant(options: ParticipantOptions) {
   // consumes the next generation once it is live.
   const layoutLog = new LayoutLog(settings, options.applicationId, options.logger);
   let running: { generation: number; stop: () => Promise<void> } | undefined;
+  const region = options.region ?? defaultRegion();
   const follow = async (layout: AppLayout) => {
-    const live = layout.state === LayoutState.Active;
-    if (running !== undefined && (!live || layout.generation !== running.generation)) {
+    const why = standingBy(layout, region);
+    if (running !== undefined && (why !== undefined || layout.generation !== running.generation)) {
       options.logger?.info(
-        `participant ${options.name}: ${live ? `generation ${layout.generation} is live` : "frozen for a repartition"}: leaving generation ${running.generation}`,
+        `participant ${options.name}: ${why ?? `generation ${layout.generation} is live`}: leaving generation ${running.generation}`,
       );
       const stopping = running;
       running = undefined;
       await stopping.stop();
+    } else if (running === undefined && why !== undefined) {
+      options.logger?.info(`participant ${options.name} standing by: ${why}`);
     }
-    if (live && running === undefined) {
+    if (why === undefined && running === undefined) {
       running = { generation: layout.generation, stop: await consumeGeneration(layout.generation) };
     }
   };

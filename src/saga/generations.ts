@@ -7,8 +7,12 @@
  * producer across at one cut-over (ops/repartition.ts). Generation 0 is the names without a
  * suffix. The application's layout record, in the compacted topic `<app>.layout`, says which
  * generation is live and whether a cut-over is under way: workers and participants read it
- * at start and follow it.
+ * at start and follow it. The record also names the region (cluster) the application runs in:
+ * a disaster-recovery failover names the other one (ops/dr-failover.ts).
  */
+
+/** The region an application runs in when its layout names none: the one it was deployed in. */
+export const PRIMARY_REGION = "primary";
 
 /** A topic's name in a generation. */
 export function generationTopic(topic: string, generation: number): string {
@@ -43,6 +47,37 @@ export interface AppLayout {
   next?: { generation: number; partitions: number } | undefined;
   /** When this record was written (ms). */
   at: number;
+  /**
+   * The region whose workers and participants run the application (default PRIMARY_REGION);
+   * those of any other region stand by.
+   */
+  region?: string | undefined;
+}
+
+/** The region `layout` names (PRIMARY_REGION when it names none). */
+export function layoutRegion(layout: AppLayout): string {
+  return layout.region ?? PRIMARY_REGION;
+}
+
+/** The region a worker or participant runs in unless told: `SAGASTREAM_REGION`, or the primary. */
+export function defaultRegion(): string {
+  return process.env["SAGASTREAM_REGION"] || PRIMARY_REGION;
+}
+
+/** Why workers and participants of `region` do not run `layout` now (undefined: they do). */
+export function standingBy(layout: AppLayout, region: string): string | undefined {
+  if (layout.state === LayoutState.Frozen) {
+    return `frozen for the move to ${String(layout.next?.partitions)} partitions`;
+  }
+  const active = layoutRegion(layout);
+  return active === region
+    ? undefined
+    : `the application runs in region "${active}", not "${region}"`;
+}
+
+/** Whether the workers and participants of `region` run `layout`'s generation now. */
+export function runsIn(layout: AppLayout, region: string): boolean {
+  return standingBy(layout, region) === undefined;
 }
 
 /** The layout of an application that was never repartitioned. */
@@ -71,5 +106,6 @@ export function decodeLayout(bytes: Buffer): AppLayout {
     state: value.state,
     next: value.next,
     at: value.at ?? 0,
+    region: typeof value.region === "string" ? value.region : undefined,
   };
 }

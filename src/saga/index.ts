@@ -55,13 +55,18 @@ export { ensureSagaTopics } from "./topics.js";
 export { followSagaEvents, type FollowedEvent } from "./follow-events.js";
 export {
   decodeLayout,
+  defaultRegion,
   encodeLayout,
   generationId,
   generationTopic,
   initialLayout,
   LAYOUT_KEY,
   layoutTopic,
+  layoutRegion,
   LayoutState,
+  PRIMARY_REGION,
+  runsIn,
+  standingBy,
   type AppLayout,
 } from "./generations.js";
 export { sagaIdOfStoreKey } from "./parked-inputs.js";

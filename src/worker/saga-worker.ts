@@ -27,7 +27,8 @@ import {
   generationTopic,
   initialLayout,
   LayoutLog,
-  LayoutState,
+  defaultRegion,
+  standingBy,
   type AppLayout,
   SAGA_HEADERS,
   SagaIndexes,
@@ -81,6 +82,12 @@ export interface SagaWorkerOptions {
    * group is told.
    */
   api?: { host?: string; port?: number; advertisedUrl?: string; tokens?: ApiTokens } | false;
+  /**
+   * The region (cluster) this worker runs in (default SAGASTREAM_REGION, else "primary"): it
+   * runs the application while its layout names this region and stands by otherwise, as a
+   * disaster-recovery region's workers do until a failover (ops/dr-failover.ts).
+   */
+  region?: string | undefined;
   /** Scaling advice (GET /scaling): the triggers and how often the group's lag is sampled. */
   scaling?: { triggers?: Partial<ScalingTriggers>; intervalMs?: number } | undefined;
   logger: Logger;
@@ -167,19 +174,30 @@ export class SagaWorker {
     this.layoutLog.follow((next) => this.follow(next));
   }
 
-  /** Runs what the layout says: its generation when live, nothing while it is frozen. */
+  /** The region it runs in (SagaWorkerOptions.region). */
+  get region(): string {
+    return this.options.region ?? defaultRegion();
+  }
+
+  /**
+   * Runs what the layout says: its generation when live in this worker's region; nothing while
+   * it is frozen or runs in another region.
+   */
   private async follow(layout: AppLayout): Promise<void> {
-    const live = layout.state === LayoutState.Active;
-    if (this.running !== undefined && (!live || layout.generation !== this.generation)) {
+    const why = standingBy(layout, this.region);
+    if (
+      this.running !== undefined &&
+      (why !== undefined || layout.generation !== this.generation)
+    ) {
       this.options.logger.info(
-        live
-          ? `generation ${layout.generation} is live: leaving generation ${this.generation}`
-          : `frozen for the move to ${String(layout.next?.partitions)} partitions: stopping generation ${this.generation}`,
+        `${why ?? `generation ${layout.generation} is live`}: stopping generation ${this.generation}`,
       );
       await this.stopGeneration();
+    } else if (this.running === undefined && why !== undefined) {
+      this.options.logger.info(`standing by: ${why}`);
     }
     this.layout = layout;
-    if (live && this.running === undefined) await this.startGeneration();
+    if (why === undefined && this.running === undefined) await this.startGeneration();
   }
 
   private async startGeneration(): Promise<void> {
