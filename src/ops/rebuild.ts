@@ -11,10 +11,7 @@ import { timestampMillisValue } from "@duckdb/node-api";
 import { UsageError } from "../errors/index.js";
 import type { KafkaSettings } from "../kafka/index.js";
 import {
-  eventsOf,
-  fold,
   isActive,
-  SAGA_HEADERS,
   sagaDecisionReader,
   sagaRecordSerde,
   type SagaRecord,
@@ -24,6 +21,7 @@ import type { AvroCodec } from "../schema/index.js";
 import { RocksDbBytesStore } from "../state/index.js";
 import { parquetTable } from "./duckdb-scratch.js";
 import { RangeReader } from "./range-reader.js";
+import { SagaFolder } from "./saga-folder.js";
 import type { Undecodable } from "./replay.js";
 
 export interface RebuildOptions {
@@ -70,15 +68,12 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildSummary> 
   try {
     const spans = await reader.spans();
     for (const span of spans) {
-      const folded = new Map<string, SagaRecord>();
+      const folder = new SagaFolder(decode);
       for await (const { partition, record } of reader.read([span])) {
         records += 1;
-        if (records % 10_000 === 0) options.onProgress?.(records, sagas + folded.size);
-        const sagaId = record.key?.toString("utf8");
-        if (sagaId === undefined || record.value === null) continue;
-        let decision;
+        if (records % 10_000 === 0) options.onProgress?.(records, sagas + folder.sagas.size);
         try {
-          decision = await decode(record.value);
+          await folder.add(record);
         } catch (error) {
           undecodable += 1;
           options.onUndecodable({
@@ -87,29 +82,10 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildSummary> 
             offset: String(record.offset),
             reason: (error as Error).message,
           });
-          continue;
         }
-        const current = folded.get(sagaId);
-        // A decision written twice (a worker's retried transaction seen by a restore) counts once.
-        const fresh = eventsOf(decision).filter((e) => e.seq > (current?.seq ?? 0));
-        if (fresh.length === 0) continue;
-        const state = fold(
-          fresh.map((e) => e.event),
-          current?.state,
-        );
-        if (state === undefined) continue;
-        events += fresh.length;
-        folded.set(sagaId, {
-          sagaId,
-          state,
-          seq: fresh.at(-1)?.seq ?? 0,
-          correlationId:
-            current?.correlationId ??
-            record.headers[SAGA_HEADERS.correlationId]?.toString() ??
-            sagaId,
-          traceparent: current?.traceparent ?? record.headers[SAGA_HEADERS.traceparent]?.toString(),
-        });
       }
+      events += folder.events;
+      const folded = folder.sagas;
       await store.write(
         [...folded].map(
           ([sagaId, saga]) => [Buffer.from(sagaId), sagaRecordSerde.serialize(saga)] as const,

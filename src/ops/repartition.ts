@@ -38,6 +38,8 @@ import {
   type AppLayout,
 } from "../saga/index.js";
 import { waitUntil } from "../util/index.js";
+import { waitForEmptyGroups } from "./consumer-groups.js";
+import { connectorConfigs, connectorsWriting, ROUTE_KEY } from "./connector-routes.js";
 import { planRepartition, TopicRole } from "./repartition-plan.js";
 import { copySpans, JobJournal, transact, type CopySpan } from "./topic-copier.js";
 
@@ -97,8 +99,6 @@ export interface RepartitionOptions {
 }
 
 const JOB_KEY = "job";
-/** The route of the Debezium Outbox EventRouter (outbox/connector-config.ts). */
-const ROUTE_KEY = "transforms.outbox.route.topic.replacement";
 
 const HISTORY_ROLES = new Set([TopicRole.Events, TopicRole.Changelog]);
 const INPUT_ROLES = new Set([
@@ -165,7 +165,12 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
       await writeLayout(frozenLayout(current));
       log(`frozen: workers and participants of generation ${current.from.generation} stop`);
       const connectors = await stopConnectors(options, current);
-      await waitForEmptyGroups(admin, current, options.freezeTimeoutMs, log);
+      const groups = frozenGroups(current);
+      await waitForEmptyGroups(admin, groups, {
+        timeoutMs: options.freezeTimeoutMs ?? 120_000,
+        why: `the groups of generation ${current.from.generation} (${groups.join(", ")}) to empty: a worker or participant that does not follow the layout is still running`,
+        log,
+      });
       const ends = await stillEnds(kafka, admin, current, options.freezeTimeoutMs, log);
       return { connectors, ends };
     });
@@ -355,31 +360,6 @@ function frozenGroups(job: RepartitionJob): string[] {
   return [...groups];
 }
 
-async function waitForEmptyGroups(
-  admin: KafkaAdmin,
-  job: RepartitionJob,
-  timeoutMs = 120_000,
-  log: (line: string) => void,
-): Promise<void> {
-  const groups = frozenGroups(job);
-  let said = "";
-  await waitUntil(
-    async () => {
-      const described = await admin.describeGroups({ groups });
-      const busy = groups.filter((g) => (described.get(g)?.members.size ?? 0) > 0);
-      const line = busy.join(", ");
-      if (busy.length > 0 && line !== said) log(`waiting for ${line} to stop`);
-      said = line;
-      return busy.length === 0 || undefined;
-    },
-    {
-      timeoutMs,
-      intervalMs: 500,
-      description: `the groups of generation ${job.from.generation} (${groups.join(", ")}) to empty: a worker or participant that does not follow the layout is still running`,
-    },
-  );
-}
-
 /**
  * The old topics' ends once they stand still: every transaction on them decided (the last
  * stable offset is the high watermark) and nothing added for a second.
@@ -455,11 +435,12 @@ async function stopConnectors(
     (t) => t.role === TopicRole.Start || t.role === TopicRole.Replies,
   );
   const routes: ConnectorRoute[] = [];
-  for (const name of await connect.list()) {
-    const route = (await connect.config(name))?.[ROUTE_KEY];
-    if (route === undefined) continue;
-    const pattern = new RegExp(`^${route.split("${routedByValue}").map(escapeRegExp).join(".+")}$`);
-    const written = inputs.find((t) => pattern.test(t.topic));
+  const writing = connectorsWriting(
+    await connectorConfigs(connect),
+    inputs.map((t) => t.topic),
+  );
+  for (const { name, route, topic } of writing) {
+    const written = inputs.find((t) => t.topic === topic);
     if (written === undefined) continue;
     // The new route names what the old one did with the new topic's suffix in place of the old.
     const to = written.newTopic.slice(written.topic.length);
@@ -486,8 +467,4 @@ async function reroute(options: RepartitionOptions, route: ConnectorRoute): Prom
   }
   if (config[ROUTE_KEY] !== route.to)
     await connect.put(route.name, { ...config, [ROUTE_KEY]: route.to });
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

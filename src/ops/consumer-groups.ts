@@ -1,0 +1,23 @@
+/** Consumer-group chores the ops tools share. */
+import type { KafkaAdmin } from "../kafka/index.js";
+import { waitUntil } from "../util/index.js";
+
+/** Waits until none of `groups` has a member; `why` says what a timeout means. */
+export async function waitForEmptyGroups(
+  admin: KafkaAdmin,
+  groups: readonly string[],
+  options: { timeoutMs: number; why: string; log: (line: string) => void },
+): Promise<void> {
+  let said = "";
+  await waitUntil(
+    async () => {
+      const described = await admin.describeGroups({ groups: [...groups] });
+      const busy = groups.filter((g) => (described.get(g)?.members.size ?? 0) > 0);
+      const line = busy.join(", ");
+      if (busy.length > 0 && line !== said) options.log(`waiting for ${line} to stop`);
+      said = line;
+      return busy.length === 0 || undefined;
+    },
+    { timeoutMs: options.timeoutMs, intervalMs: 500, description: options.why },
+  );
+}

@@ -1,0 +1,508 @@
+/**
+ * A region failover of one application: what an operator does when its region is lost (or
+ * before taking it down), in journaled stages so that a rerun finishes an interrupted one.
+ *
+ * 1. fence: where the old region still answers, its layout names the new region (its workers
+ *    and participants stand by) and its outbox connectors stop; where it does not, they are
+ *    left to die with it.
+ * 2. mirror stopped: MirrorMaker 2 no longer copies into the new region, so a returning old
+ *    region cannot write into logs the new one now appends to.
+ * 3. offsets set: each group of the application resumes in the new region from before anything
+ *    whose effects may not have been mirrored (offsets.ts): inputs are read again, and the
+ *    engine and the participants ignore what they have seen.
+ * 4. changelogs reconciled: the mirrored saga store changelog is made to agree with the
+ *    mirrored saga-events log (changelog-reconcile.ts), which the workers restore from.
+ * 5. connectors created: the application's outbox connectors in the new region's Connect, each
+ *    reading a copy of its old slot (cdc-slots.ts), so the rows of the services' transactions
+ *    since the last one the old region confirmed are published again there.
+ * 6. activated: the new region's layout names it; its standing-by workers and participants start.
+ * 7. done: the workers' group has members again.
+ */
+import { UsageError } from "../errors/index.js";
+import { createAdmin, ensureTopics, type KafkaSettings } from "../kafka/index.js";
+import type { ConnectClient, ConnectorConfig } from "../outbox/index.js";
+import {
+  encodeLayout,
+  generationId,
+  initialLayout,
+  LAYOUT_KEY,
+  layoutRegion,
+  layoutTopic,
+  LayoutLog,
+  LayoutState,
+  sagaTopics,
+  type AppLayout,
+} from "../saga/index.js";
+import type { AvroCodec } from "../schema/index.js";
+import { waitUntil } from "../util/index.js";
+import { copySlot, slotIn } from "./cdc-slots.js";
+import { reconcileChangelog } from "./changelog-reconcile.js";
+import { connectorConfigs, connectorsWriting } from "./connector-routes.js";
+import { waitForEmptyGroups } from "./consumer-groups.js";
+import { resumeOffsets, type GroupResume } from "./dr-offsets.js";
+import { readMirroredConnectorConfigs } from "./mirrored-connect-configs.js";
+import { planRepartition, TopicRole, type PlannedTopic } from "./repartition-plan.js";
+import { JobJournal, transact } from "./topic-copier.js";
+
+/** One region as the failover sees it. */
+export interface RegionEndpoint {
+  /** Its name, as workers' `region` and layouts name it ("primary", "dr"). */
+  name: string;
+  kafka: KafkaSettings;
+  /** Its Kafka Connect, which runs the outbox connectors there. */
+  connect?: ConnectClient | undefined;
+}
+
+export enum FailoverStage {
+  Planned = "planned",
+  Fenced = "fenced",
+  MirrorStopped = "mirror stopped",
+  OffsetsSet = "offsets set",
+  ChangelogsReconciled = "changelogs reconciled",
+  ConnectorsCreated = "connectors created",
+  Activated = "activated",
+  Done = "done",
+}
+
+const STAGES = Object.values(FailoverStage);
+
+export interface FailoverJob {
+  applicationId: string;
+  from: string;
+  to: string;
+  generation: number;
+  partitions: number;
+  stage: FailoverStage;
+  startedAt: number;
+  /** Whether the old region's Kafka answered at the fence. */
+  fromReachable?: boolean | undefined;
+  /** The outbox connectors created in the new region. */
+  connectors?: string[] | undefined;
+  activatedAt?: number | undefined;
+  doneAt?: number | undefined;
+}
+
+export interface FailoverOptions {
+  applicationId: string;
+  from: RegionEndpoint;
+  to: RegionEndpoint;
+  /** Decodes the saga-events log (the new region's registry). */
+  codec: AvroCodec;
+  /**
+   * Stops MirrorMaker 2 copying into the new region (the local stack's); without it the
+   * operator is told to. Returns what it did.
+   */
+  stopMirror?: (() => Promise<string>) | undefined;
+  /**
+   * The old region's Connect config topic as mirrored into the new region: where the
+   * application's connectors are found when the old Connect does not answer.
+   */
+  mirroredConnectConfigs?: string | undefined;
+  /** Says what each stage would do; changes nothing. */
+  dryRun?: boolean | undefined;
+  /** How long the old region has to answer before it counts as lost (ms, default 5 s). */
+  reachTimeoutMs?: number | undefined;
+  log?: ((line: string) => void) | undefined;
+}
+
+export function failoverJournalTopic(applicationId: string): string {
+  return `${applicationId}.failover`;
+}
+
+const JOB_KEY = "job";
+const INPUT_ROLES = new Set([
+  TopicRole.Start,
+  TopicRole.Replies,
+  TopicRole.Control,
+  TopicRole.Commands,
+]);
+
+/** Whether the cluster answers within `timeoutMs`. */
+async function reachable(kafka: KafkaSettings, timeoutMs: number): Promise<boolean> {
+  const admin = createAdmin(kafka, {
+    connectTimeoutMs: timeoutMs,
+    requestTimeoutMs: timeoutMs,
+    retries: 0,
+  });
+  try {
+    const answered = admin.listTopics().then(
+      () => true,
+      () => false,
+    );
+    const timer = new Promise<boolean>((resolve) => {
+      setTimeout(() => {
+        resolve(false);
+      }, timeoutMs).unref();
+    });
+    return await Promise.race([answered, timer]);
+  } finally {
+    void admin.close().catch(() => undefined);
+  }
+}
+
+async function readLayout(kafka: KafkaSettings, app: string): Promise<AppLayout | undefined> {
+  const log = new LayoutLog(kafka, app);
+  try {
+    return await log.read();
+  } finally {
+    await log.close();
+  }
+}
+
+/** The application's topics and groups in the new region, as the mirror left them. */
+async function appTopics(kafka: KafkaSettings, app: string, partitions: number) {
+  // The repartition plan lists an application's topics by role and the groups reading each; a
+  // plan to one partition more is only read for that.
+  const plan = await planRepartition({
+    kafka,
+    applicationId: app,
+    partitions: partitions + 1,
+    countKeys: false,
+  });
+  return plan.topics;
+}
+
+/** Runs (or finishes) the failover of `applicationId` from one region to another. */
+export async function failover(options: FailoverOptions): Promise<FailoverJob> {
+  const { applicationId: app, from, to } = options;
+  const log = options.log ?? (() => undefined);
+  const dryRun = options.dryRun === true;
+  const layout =
+    (await readLayout(to.kafka, app)) ?? initialLayout(await partitionCount(to.kafka, app));
+  if (layout.state === LayoutState.Frozen) {
+    throw new UsageError(
+      `${app} is frozen for a repartition in region ${to.name}: finish the move first`,
+    );
+  }
+  const journal = dryRun ? undefined : await JobJournal.open(to.kafka, failoverJournalTopic(app));
+  const producer = journal?.producer(failoverJournalTopic(app));
+  try {
+    const earlier = journal?.get(JOB_KEY) as FailoverJob | undefined;
+    let job: FailoverJob;
+    if (earlier !== undefined && earlier.stage !== FailoverStage.Done) {
+      if (earlier.to !== to.name) {
+        throw new UsageError(
+          `a failover of ${app} to region ${earlier.to} is under way (stage "${earlier.stage}"): run it again to finish it`,
+        );
+      }
+      job = earlier;
+      log(`resuming the failover of ${app} to region ${to.name} at stage "${job.stage}"`);
+    } else if (layoutRegion(layout) === to.name) {
+      log(`${app} runs in region ${to.name} already: nothing to do`);
+      return (
+        earlier ?? {
+          applicationId: app,
+          from: from.name,
+          to: to.name,
+          generation: layout.generation,
+          partitions: layout.partitions,
+          stage: FailoverStage.Done,
+          startedAt: layout.at,
+        }
+      );
+    } else {
+      job = {
+        applicationId: app,
+        from: from.name,
+        to: to.name,
+        generation: layout.generation,
+        partitions: layout.partitions,
+        stage: FailoverStage.Planned,
+        startedAt: Date.now(),
+      };
+      log(
+        `${dryRun ? "would fail" : "failing"} ${app} over from region ${from.name} to ${to.name} (generation ${job.generation}, ${job.partitions} partitions)`,
+      );
+    }
+    const topics = await appTopics(to.kafka, app, job.partitions);
+    const workers = generationId(app, job.generation);
+    const groups = [...new Set(topics.flatMap((t) => t.groups))].filter(
+      (g) => g === workers || g.startsWith(`${workers}.participant.`),
+    );
+    const inputs = topics.filter((t) => INPUT_ROLES.has(t.role));
+
+    const save = async () => {
+      if (producer !== undefined && journal !== undefined) {
+        await transact(producer, journal, [], { [JOB_KEY]: job });
+      }
+    };
+    const step = async (stage: FailoverStage, run: () => Promise<void>) => {
+      if (STAGES.indexOf(job.stage) >= STAGES.indexOf(stage)) return;
+      await run();
+      if (dryRun) return;
+      job.stage = stage;
+      await save();
+      log(`stage done: ${stage}`);
+    };
+
+    await step(FailoverStage.Fenced, async () => {
+      job.fromReachable = await reachable(from.kafka, options.reachTimeoutMs ?? 5_000);
+      if (!job.fromReachable) {
+        log(
+          `region ${from.name} does not answer: not fenced there (its workers stop with it; make sure its Connect does not come back running ${app}'s connectors)`,
+        );
+        return;
+      }
+      await fence(options, job, groups, inputs, log);
+    });
+    await step(FailoverStage.MirrorStopped, async () => {
+      if (dryRun || options.stopMirror === undefined) {
+        log(
+          `${dryRun ? "would stop" : "stop"} MirrorMaker 2 copying from ${from.name} into ${to.name} before ${from.name} comes back: it would append the old region's records to logs ${to.name} now writes`,
+        );
+        return;
+      }
+      log(await options.stopMirror());
+    });
+    await step(FailoverStage.OffsetsSet, async () => {
+      const resumes = await resumeOffsets({
+        kafka: to.kafka,
+        applicationId: app,
+        generation: job.generation,
+        groups,
+        inputs,
+        dryRun,
+      });
+      for (const line of describeResumes(resumes)) log(line);
+    });
+    await step(FailoverStage.ChangelogsReconciled, async () => {
+      const report = await reconcileChangelog({
+        kafka: to.kafka,
+        codec: options.codec,
+        applicationId: app,
+        generation: job.generation,
+        dryRun,
+      });
+      log(
+        `${report.changelog}: ${report.sagas} saga(s) in the log; ${dryRun ? "would rewrite" : "rewrote"} ${report.rewritten} whose changelog record disagreed with their events, ${dryRun ? "would delete" : "deleted"} ${report.deleted} whose start was not mirrored` +
+          (report.undecodable > 0 ? `; ${report.undecodable} log record(s) did not decode` : ""),
+      );
+    });
+    await step(FailoverStage.ConnectorsCreated, async () => {
+      job.connectors = await createConnectors(options, job, inputs, log);
+    });
+    await step(FailoverStage.Activated, async () => {
+      const active: AppLayout = {
+        generation: job.generation,
+        partitions: job.partitions,
+        state: LayoutState.Active,
+        at: Date.now(),
+        region: to.name,
+      };
+      if (dryRun) {
+        log(`would write ${layoutTopic(app)} in ${to.name}: region ${to.name} runs ${app}`);
+        return;
+      }
+      await ensureLayoutTopic(to.kafka, app);
+      job.activatedAt = active.at;
+      job.stage = FailoverStage.Activated;
+      if (producer === undefined || journal === undefined) return;
+      await transact(producer, journal, [layoutRecord(app, active)], { [JOB_KEY]: job });
+      log(`region ${to.name} runs ${app}: its workers and participants start`);
+    });
+    await step(FailoverStage.Done, async () => {
+      if (dryRun) return;
+      const admin = createAdmin(to.kafka);
+      try {
+        await waitUntil(
+          async () => {
+            const described = await admin.describeGroups({ groups: [workers] });
+            return (described.get(workers)?.members.size ?? 0) > 0 || undefined;
+          },
+          {
+            timeoutMs: 120_000,
+            intervalMs: 250,
+            description: `a worker of ${app} in region ${to.name} to join ${workers} (are workers with SAGASTREAM_REGION=${to.name} running there?)`,
+          },
+        );
+      } finally {
+        await admin.close();
+      }
+      job.doneAt = Date.now();
+      log(
+        `${app} runs in region ${to.name}: the failover took ${((job.doneAt - job.startedAt) / 1000).toFixed(1)} s`,
+      );
+    });
+    return job;
+  } finally {
+    await producer?.close();
+  }
+}
+
+async function partitionCount(kafka: KafkaSettings, app: string): Promise<number> {
+  const topic = sagaTopics(app, 0).events;
+  const admin = createAdmin(kafka);
+  try {
+    const metadata = await admin.metadata({ topics: [topic] }).catch(() => undefined);
+    const count = metadata?.topics.get(topic)?.partitionsCount ?? 0;
+    if (count === 0) {
+      throw new UsageError(
+        `no topic ${topic} in the region failed over to: is "${app}" the application's id, and is it mirrored there?`,
+      );
+    }
+    return count;
+  } finally {
+    await admin.close();
+  }
+}
+
+async function ensureLayoutTopic(kafka: KafkaSettings, app: string): Promise<void> {
+  const admin = createAdmin(kafka);
+  try {
+    await ensureTopics(admin, [
+      { topic: layoutTopic(app), partitions: 1, configs: { "cleanup.policy": "compact" } },
+    ]);
+  } finally {
+    await admin.close();
+  }
+}
+
+function layoutRecord(app: string, layout: AppLayout) {
+  return { topic: layoutTopic(app), partition: 0, key: LAYOUT_KEY, value: encodeLayout(layout) };
+}
+
+/**
+ * The old region, still answering: its layout names the new region, so its workers and
+ * participants stand by; its connectors writing the application's inputs stop.
+ */
+async function fence(
+  options: FailoverOptions,
+  job: FailoverJob,
+  groups: readonly string[],
+  inputs: readonly PlannedTopic[],
+  log: (line: string) => void,
+): Promise<void> {
+  const { from, to, applicationId: app } = options;
+  if (options.dryRun === true) {
+    log(
+      `would write ${layoutTopic(app)} in ${from.name} naming region ${to.name}, and wait for ${groups.join(", ")} to empty there`,
+    );
+  } else {
+    await ensureLayoutTopic(from.kafka, app);
+    const journal = await JobJournal.open(from.kafka, failoverJournalTopic(app));
+    const producer = journal.producer(failoverJournalTopic(app));
+    const fenced: AppLayout = {
+      generation: job.generation,
+      partitions: job.partitions,
+      state: LayoutState.Active,
+      at: Date.now(),
+      region: to.name,
+    };
+    try {
+      await transact(producer, journal, [layoutRecord(app, fenced)], {});
+    } finally {
+      await producer.close();
+    }
+    log(
+      `${layoutTopic(app)} in ${from.name} names region ${to.name}: its workers and participants stand by`,
+    );
+    const admin = createAdmin(from.kafka);
+    try {
+      await waitForEmptyGroups(admin, groups, {
+        timeoutMs: 60_000,
+        why: `${groups.join(", ")} in region ${from.name} to empty: a worker or participant there does not follow the layout`,
+        log,
+      });
+    } finally {
+      await admin.close();
+    }
+  }
+  const connect = from.connect;
+  if (connect === undefined) return;
+  const configs = await connectorConfigs(connect).catch(() => undefined);
+  if (configs === undefined) {
+    log(`Connect of region ${from.name} does not answer: its connectors are not stopped`);
+    return;
+  }
+  for (const { name } of connectorsWriting(
+    configs,
+    inputs.map((t) => t.topic),
+  )) {
+    if (options.dryRun === true) {
+      log(`would stop connector ${name} in ${from.name}`);
+      continue;
+    }
+    await connect.stop(name);
+    log(`connector ${name} in ${from.name} stopped`);
+  }
+}
+
+/**
+ * The application's outbox connectors, found in the old region's Connect or, when it does not
+ * answer, in its config topic mirrored into the new region, created in the new region's Connect
+ * on a copy of their slots.
+ */
+async function createConnectors(
+  options: FailoverOptions,
+  job: FailoverJob,
+  inputs: readonly PlannedTopic[],
+  log: (line: string) => void,
+): Promise<string[]> {
+  const { from, to } = options;
+  if (to.connect === undefined) {
+    log(
+      `no Connect given for region ${to.name}: create ${options.applicationId}'s outbox connectors there yourself`,
+    );
+    return [];
+  }
+  const fromConnect = job.fromReachable === true ? from.connect : undefined;
+  let configs =
+    fromConnect === undefined
+      ? undefined
+      : await connectorConfigs(fromConnect).catch(() => undefined);
+  if (configs === undefined && options.mirroredConnectConfigs !== undefined) {
+    configs = await readMirroredConnectorConfigs(to.kafka, options.mirroredConnectConfigs);
+    log(`connectors read from ${options.mirroredConnectConfigs} as mirrored into ${to.name}`);
+  }
+  if (configs === undefined) {
+    log(
+      `the connectors of region ${from.name} cannot be read: create ${options.applicationId}'s outbox connectors in ${to.name} yourself`,
+    );
+    return [];
+  }
+  const created: string[] = [];
+  for (const { name, config } of connectorsWriting(
+    configs,
+    inputs.map((t) => t.topic),
+  )) {
+    const slot = config["slot.name"] ?? `${name}_slot`;
+    const copy = slotIn(slot, from.name, to.name);
+    if (options.dryRun === true) {
+      log(
+        `would copy slot ${slot} to ${copy} and create connector ${name} in ${to.name} reading it`,
+      );
+      continue;
+    }
+    const copied = await copySlot(config, slot, copy);
+    if (copied === "no source") {
+      log(
+        `slot ${slot} is gone: connector ${name} in ${to.name} starts a new slot ${copy} at the WAL's end (rows since ${slot}'s last confirmed position are not published)`,
+      );
+    }
+    await to.connect.put(name, withSlot(config, copy));
+    created.push(name);
+    log(
+      `connector ${name} created in ${to.name}, reading slot ${copy}${copied === "copied" ? ` (a copy of ${slot})` : ""}`,
+    );
+  }
+  for (const name of created) {
+    await waitUntil(async () => (await to.connect?.isRunning(name)) || undefined, {
+      timeoutMs: 120_000,
+      description: `connector ${name} to run in region ${to.name}`,
+    });
+  }
+  return created;
+}
+
+/** The config with another slot (and without the `name` Connect's REST API adds). */
+function withSlot(config: ConnectorConfig, slot: string): ConnectorConfig {
+  const rest = Object.fromEntries(Object.entries(config).filter(([k]) => k !== "name"));
+  return { ...rest, "slot.name": slot };
+}
+
+function describeResumes(resumes: readonly GroupResume[]): string[] {
+  return resumes.map(
+    (r) =>
+      `group ${r.group}: ${r.partitions} partition(s) set, ${r.reread} record(s) to read again${r.note === undefined ? "" : ` (${r.note})`}`,
+  );
+}
