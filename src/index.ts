@@ -26,6 +26,7 @@ export {
   deadLetterTopic,
   setDefaultKafkaSecurity,
   startConsuming,
+  topicOffsets,
   withAdmin,
   type ConsumedRecord,
   type Consuming,
@@ -50,6 +51,7 @@ export {
   outboxConnectorConfig,
   deployOutboxPipeline,
   removeOutboxPipeline,
+  replicationRoleOf,
   ConnectClient,
   type Outbox,
   type OutboxEvent,
@@ -107,3 +109,10 @@ export {
 export { createLogger, type Logger } from "./log/index.js";
 export { formatTable, percentile, waitUntil } from "./util/index.js";
 export { Stack } from "./stack/index.js";
+export {
+  failover,
+  replicationLoss,
+  type FailoverJob,
+  type PartitionLoss,
+  type RegionEndpoint,
+} from "./ops/index.js";

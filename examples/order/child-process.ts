@@ -14,6 +14,8 @@ export interface ChildProcess {
   said: ReadonlyMap<string, string>;
   /** SIGTERM, then waits for it to exit (it finishes what it holds first). */
   stop(): Promise<void>;
+  /** SIGKILL (a crash, or its region lost), then waits for it to exit. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -45,14 +47,12 @@ export async function startChild(
       reject(new Error(`${script} exited (code ${String(code)}) before it was ready`));
     });
   });
-  return {
-    said,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill("SIGTERM");
-      await exited;
-    },
+  const end = async (signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(signal);
+    await exited;
   };
+  return { said, stop: () => end("SIGTERM"), kill: () => end("SIGKILL") };
 }
 
 /**

@@ -21,6 +21,13 @@ export interface ParticipantsProcessOptions {
   slowMs: number;
   schemaPrefix: string;
   concurrency: number;
+  /** The region they run in (default SAGASTREAM_REGION, else the primary): they stand by elsewhere. */
+  region?: string;
+  /**
+   * Reply through outbox tables another region's connectors publish (a DR region's standby):
+   * no connector of their own (a failover creates them).
+   */
+  connectorsElsewhere?: boolean;
 }
 
 const options = JSON.parse(process.argv[2] ?? "{}") as ParticipantsProcessOptions;
@@ -29,6 +36,7 @@ const connect = new ConnectClient(options.connectUrl);
 const services = await startParticipants({
   applicationId: options.applicationId,
   kafka: { brokers: options.brokers, clientId: `${options.applicationId}-participants` },
+  region: options.region,
   codec: new AvroCodec(createSchemaRegistry(options.schemaRegistryUrl)),
   pool,
   faults: new FaultPlan(options.faults),
@@ -39,6 +47,7 @@ const services = await startParticipants({
     connect,
     cdcDatabaseUrl: options.cdcDatabaseUrl,
     services: ["payment", "inventory", "shipping"],
+    connectors: options.connectorsElsewhere !== true,
   },
 });
 

@@ -9,8 +9,10 @@ import type pg from "pg";
 import {
   CommandRefusedError,
   createParticipant,
+  createOutbox,
   deployOutboxPipeline,
   removeOutboxPipeline,
+  replicationRoleOf,
   sagaTopics,
   type AvroCodec,
   type ConnectClient,
@@ -39,7 +41,11 @@ export interface ParticipantServicesOptions {
     connect: ConnectClient;
     cdcDatabaseUrl: string;
     services: readonly Service[];
+    /** Deploy their connectors (default true); false: only the tables, published by others. */
+    connectors?: boolean;
   };
+  /** The region they run in (see ParticipantOptions.region). */
+  region?: string | undefined;
 }
 
 type Service = keyof ReturnType<typeof serviceSchemas>;
@@ -80,6 +86,7 @@ export async function startParticipants(options: ParticipantServicesOptions) {
   const common = (service: Service) => ({
     applicationId: options.applicationId,
     kafka: options.kafka,
+    region: options.region,
     codec: options.codec,
     pool: options.pool,
     concurrency: options.concurrency ?? 6,
@@ -163,6 +170,20 @@ export async function startParticipants(options: ParticipantServicesOptions) {
   };
 }
 
+/** An outbox table whose connector runs elsewhere (another region's, made by a failover). */
+async function migratedOutbox(
+  pool: pg.Pool,
+  table: string,
+  encode: (id: number, value: unknown) => Promise<Buffer>,
+  cdcDatabaseUrl: string,
+): Promise<Outbox> {
+  const outbox = createOutbox({ pool, table, encode });
+  await outbox.migrate({
+    replicationRole: replicationRoleOf(cdcDatabaseUrl, pool.options.connectionString),
+  });
+  return outbox;
+}
+
 /** Each listed service's reply outbox, its connector routing every row to `<app>.replies`. */
 async function deployReplyOutboxes(
   options: ParticipantServicesOptions,
@@ -174,22 +195,26 @@ async function deployReplyOutboxes(
     if (replies === undefined) break;
     const name = `${schemas[service]}_replies`;
     const table = `${schemas[service]}.saga_replies`;
-    const outbox = await deployOutboxPipeline({
-      pool: options.pool,
-      connect: replies.connect,
-      cdcDatabaseUrl: replies.cdcDatabaseUrl,
-      name,
-      table,
-      encode: (id, value) => options.codec.encode(id, value),
-      topicReplacement: sagaTopics(options.applicationId).replies,
-    });
+    const encode = (id: number, value: unknown) => options.codec.encode(id, value);
+    const outbox =
+      replies.connectors === false
+        ? await migratedOutbox(options.pool, table, encode, replies.cdcDatabaseUrl)
+        : await deployOutboxPipeline({
+            pool: options.pool,
+            connect: replies.connect,
+            cdcDatabaseUrl: replies.cdcDatabaseUrl,
+            name,
+            table,
+            encode,
+            topicReplacement: sagaTopics(options.applicationId).replies,
+          });
     deployed.set(service, { outbox, name, table });
   }
   return {
     outboxOf: (service: Service) => deployed.get(service)?.outbox,
     async remove(): Promise<void> {
       for (const { name, table } of deployed.values()) {
-        if (replies === undefined) break;
+        if (replies === undefined || replies.connectors === false) break;
         await removeOutboxPipeline({ pool: options.pool, connect: replies.connect, name, table });
       }
     },

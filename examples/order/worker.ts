@@ -22,6 +22,8 @@ export interface WorkerOptions {
   api?: { host: string; port: number };
   /** Default "warn". */
   logLevel?: "info" | "warn" | "error";
+  /** The region it runs in (default SAGASTREAM_REGION, else the primary): it stands by elsewhere. */
+  region?: string;
 }
 
 const options = JSON.parse(process.argv[2] ?? "{}") as WorkerOptions;
@@ -36,6 +38,7 @@ const worker = new SagaWorker({
   sessionTimeoutMs: 6_000,
   ...(options.api === undefined ? {} : { api: options.api }),
   codec,
+  region: options.region,
   logger: createLogger(options.logLevel ?? "warn", `saga-worker-${process.pid}`),
 });
 

@@ -13,6 +13,7 @@ import { sagaCommand } from "./saga-command.js";
 import { replayCommand } from "./replay-command.js";
 import { rebuildCommand } from "./rebuild-command.js";
 import { scaleCommand } from "./scale-command.js";
+import { drCommand } from "./dr-command.js";
 import { whatifCommand } from "./whatif-command.js";
 import { capacityCommand } from "./capacity-command.js";
 import { repartitionCommand } from "./repartition-command.js";
@@ -31,6 +32,7 @@ const program = new Command("sagastream")
   .addCommand(scaleCommand())
   .addCommand(capacityCommand())
   .addCommand(repartitionCommand())
+  .addCommand(drCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());
 

@@ -64,3 +64,12 @@ export {
 } from "./repartition-plan-text.js";
 export * from "./repartition.js";
 export * from "./repartition-verify.js";
+export {
+  failover,
+  failoverJournalTopic,
+  FailoverStage,
+  type FailoverJob,
+  type FailoverOptions,
+  type RegionEndpoint,
+} from "./dr-failover.js";
+export { replicationLoss, type PartitionLoss } from "./replication-loss.js";

@@ -19,10 +19,14 @@ export class ConnectError extends Error {
 }
 
 export class ConnectClient {
-  constructor(private readonly baseUrl: string) {}
+  /** `timeoutMs`: how long a request may take (default 30 s). */
+  constructor(
+    private readonly baseUrl: string,
+    private readonly timeoutMs = 30_000,
+  ) {}
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T | undefined> {
-    const init: RequestInit = { method, signal: AbortSignal.timeout(30_000) };
+    const init: RequestInit = { method, signal: AbortSignal.timeout(this.timeoutMs) };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
       init.headers = { "content-type": "application/json" };

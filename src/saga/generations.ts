@@ -13,6 +13,8 @@
 
 /** The region an application runs in when its layout names none: the one it was deployed in. */
 export const PRIMARY_REGION = "primary";
+/** The disaster-recovery region of the local stack (its MirrorMaker 2 alias). */
+export const DR_REGION = "dr";
 
 /** A topic's name in a generation. */
 export function generationTopic(topic: string, generation: number): string {

@@ -56,6 +56,7 @@ export { followSagaEvents, type FollowedEvent } from "./follow-events.js";
 export {
   decodeLayout,
   defaultRegion,
+  DR_REGION,
   encodeLayout,
   generationId,
   generationTopic,

@@ -6,6 +6,8 @@ import { writeProperties, type Properties } from "../properties.js";
 import { javaClientSecurity, prefixed } from "../security.js";
 
 export const POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector";
+/** The primary Connect's config topic: mirrored to DR, unlike its other internal topics. */
+export const PRIMARY_CONNECT_CONFIGS_TOPIC = "sagastream-connect-configs.internal";
 
 function propsFile(ctx: StackContext): string {
   return path.join(ctx.paths.componentDir("connect"), "connect-distributed.properties");
@@ -20,7 +22,7 @@ export function connectWorkerProperties(ctx: StackContext): Properties {
     "key.converter": "org.apache.kafka.connect.storage.StringConverter",
     "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
     // Named *.internal so that MirrorMaker 2's default exclusions leave them out of DR.
-    "config.storage.topic": "sagastream-connect-configs.internal",
+    "config.storage.topic": PRIMARY_CONNECT_CONFIGS_TOPIC,
     "offset.storage.topic": "sagastream-connect-offsets.internal",
     "status.storage.topic": "sagastream-connect-status.internal",
     // The broker's default.replication.factor: 1 on one broker, 3 on three.

@@ -1,0 +1,355 @@
+/**
+ * The disaster-recovery drill: the order sagas run at a steady rate in the primary region,
+ * with a standing-by worker and participants in the DR region; the primary region is lost
+ * (its brokers, registry and Connect SIGKILLed with its worker and participants); the
+ * application fails over to DR (`sagastream dr failover`) while orders keep coming; the run
+ * continues there. Measured: the RPO (records the primary acknowledged that never reached DR,
+ * and how old the oldest of them was at the kill, read once the primary broker is back), the
+ * RTO (from the kill to the first saga DR completed). Checked: every saga started before the
+ * kill minus the RPO window ends once; no participant effect happened twice; DR's status API
+ * says what DR's log says.
+ */
+import { mkdtemp } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import {
+  AvroCodec,
+  ConnectClient,
+  createSchemaRegistry,
+  followSagaEvents,
+  replicationLoss,
+  topicOffsets,
+  withAdmin,
+  type KafkaSettings,
+  type PartitionLoss,
+} from "sagastream";
+import { startChild, type ChildProcess } from "./child-process.js";
+import { startOrderService } from "./order-service.js";
+import type { ParticipantsProcessOptions } from "./participants-process.js";
+import { serviceSchemas } from "./participants.js";
+import type { OrderData } from "./saga.js";
+import type { WorkerOptions } from "./worker.js";
+
+export interface RegionConnections {
+  kafkaBrokers: string[];
+  schemaRegistryUrl: string;
+  connectUrl: string;
+}
+
+export interface DrDrillOptions {
+  primary: RegionConnections;
+  dr: RegionConnections;
+  databaseUrl: string;
+  cdcDatabaseUrl: string;
+  /** Orders placed per second, before and after the kill (default 20). */
+  rate?: number;
+  /** Seconds of orders before the kill (default 20) and after the failover (default 20). */
+  beforeKillSeconds?: number;
+  afterFailoverSeconds?: number;
+  stepTimeoutMs?: number;
+  /** SIGKILLs the primary region's JVMs (brokers, registry, Connect); the drill kills its own processes. */
+  killPrimaryRegion: () => Promise<void>;
+  /** Fails the application over (the CLI's `dr failover --app <app>`); resolves when done. */
+  failover: (app: string) => Promise<void>;
+  /** Brings the primary's brokers back, to read what never reached DR. */
+  restartPrimaryBrokers: () => Promise<void>;
+  write: (line: string) => void;
+}
+
+export interface DrDrillReport {
+  app: string;
+  placed: number;
+  placedAfterKill: number;
+  killAt: number;
+  /** How long `dr failover` took. */
+  failoverMs: number;
+  /** From the kill to the first saga completed in DR. */
+  rtoMs: number;
+  /** Over the application's topics but its changelogs (derived from its log). */
+  rpo: { records: number; seconds: number; partitions: PartitionLoss[] };
+  sagas: {
+    /** Orders placed before the kill minus the RPO window. */
+    before: number;
+    endedOnce: number;
+    endedTwice: string[];
+    notEnded: string[];
+    /** Orders placed after it (or in it) that ended. */
+    laterEnded: number;
+    laterNotEnded: string[];
+  };
+  /** Orders with an effect twice (two payments, reservations, shipments or refunds). */
+  duplicateEffects: string[];
+  api: { checked: number; differ: string[] };
+}
+
+const TERMINAL = new Set(["SagaCompleted", "SagaAborted", "SagaFailed", "SagaCancelled"]);
+const STATUS_OF_END: Record<string, string> = {
+  SagaCompleted: "COMPLETED",
+  SagaAborted: "ABORTED",
+  SagaFailed: "FAILED",
+  SagaCancelled: "CANCELLED",
+};
+const PARTITIONS = 6;
+
+function order(run: string, i: number): OrderData {
+  return {
+    orderId: `${run}-order-${String(i).padStart(5, "0")}`,
+    customerId: `customer-${i % 97}`,
+    amountCents: 500 + ((i * 37) % 10_000),
+    items: [{ sku: `sku-${i % 23}`, quantity: 1 + (i % 3) }],
+  };
+}
+
+async function waitFor(what: string, timeoutMs: number, done: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport> {
+  const { write } = options;
+  const rate = options.rate ?? 20;
+  const stepTimeoutMs = options.stepTimeoutMs ?? 5_000;
+  const app = `drill_${Date.now().toString(36)}`;
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 8 });
+  const primaryCodec = new AvroCodec(createSchemaRegistry(options.primary.schemaRegistryUrl));
+  const drCodec = new AvroCodec(createSchemaRegistry(options.dr.schemaRegistryUrl));
+  const drKafka: KafkaSettings = { brokers: options.dr.kafkaBrokers, clientId: app };
+  const children: ChildProcess[] = [];
+  const child = async (script: string, childOptions: object, region: string) => {
+    const started = await startChild(script, childOptions, { SAGASTREAM_REGION: region });
+    children.push(started);
+    return started;
+  };
+  try {
+    write(
+      `drill ${app}: the order service, a worker and participants in the primary region, standing by in DR …`,
+    );
+    const orders = await startOrderService({
+      pool,
+      connect: new ConnectClient(options.primary.connectUrl),
+      codec: primaryCodec,
+      cdcDatabaseUrl: options.cdcDatabaseUrl,
+      name: `${app}_orders`,
+    });
+    const worker = (region: string, c: RegionConnections, stateDir: string) =>
+      child(
+        "./worker.js",
+        {
+          applicationId: app,
+          brokers: c.kafkaBrokers,
+          schemaRegistryUrl: c.schemaRegistryUrl,
+          orderService: orders.name,
+          partitions: PARTITIONS,
+          stepTimeoutMs,
+          stateDir,
+          logLevel: "error",
+          region,
+        } satisfies WorkerOptions,
+        region,
+      );
+    const participants = (region: string, c: RegionConnections) =>
+      child(
+        "./participants-process.js",
+        {
+          applicationId: app,
+          brokers: c.kafkaBrokers,
+          schemaRegistryUrl: c.schemaRegistryUrl,
+          databaseUrl: options.databaseUrl,
+          cdcDatabaseUrl: options.cdcDatabaseUrl,
+          connectUrl: c.connectUrl,
+          faults: { failureRate: 0.1, timeoutRate: 0 },
+          slowMs: stepTimeoutMs + 500,
+          schemaPrefix: `${app}_`,
+          concurrency: PARTITIONS,
+          region,
+          connectorsElsewhere: region !== "primary",
+        } satisfies ParticipantsProcessOptions,
+        region,
+      );
+    const tmp = (name: string) => mkdtemp(path.join(os.tmpdir(), `${app}-${name}-`));
+    const primaryWorker = await worker("primary", options.primary, await tmp("primary"));
+    const primaryParticipants = await participants("primary", options.primary);
+    const drWorker = await worker("dr", options.dr, await tmp("dr"));
+    await participants("dr", options.dr);
+    const drApi = drWorker.said.get("api") ?? "";
+
+    // DR's saga-events log as it grows: mirrored first, then written by DR's worker.
+    const ends = new Map<string, { type: string; at: number }[]>();
+    let firstDrCompletion: number | undefined;
+    let killAt = Number.POSITIVE_INFINITY;
+    const watcher = await followSagaEvents(
+      drKafka,
+      { applicationId: app, groupId: `${app}-drill-watcher`, codec: drCodec },
+      ({ record: { sagaId, event }, timestamp }) => {
+        if (!TERMINAL.has(event.type)) return;
+        const list = ends.get(sagaId) ?? [];
+        list.push({ type: event.type, at: timestamp });
+        ends.set(sagaId, list);
+        if (event.type === "SagaCompleted" && timestamp > killAt) firstDrCompletion ??= timestamp;
+      },
+    );
+
+    const placedAt = new Map<string, number>();
+    let next = 0;
+    let placing = true;
+    const placer = (async () => {
+      const started = Date.now();
+      while (placing) {
+        const due = started + (next / rate) * 1000;
+        if (due > Date.now()) await sleep(due - Date.now());
+        const o = order(app, next);
+        next += 1;
+        await orders.place(o);
+        placedAt.set(o.orderId, Date.now());
+      }
+    })();
+
+    await sleep((options.beforeKillSeconds ?? 20) * 1000);
+    write(
+      `${placedAt.size} orders placed; ${ends.size} sagas ended (mirrored to DR); losing the primary region …`,
+    );
+    killAt = Date.now();
+    await Promise.all([
+      options.killPrimaryRegion(),
+      primaryWorker.kill(),
+      primaryParticipants.kill(),
+    ]);
+    // What DR holds now is what was mirrored: nothing more comes from a dead primary.
+    await sleep(1_000);
+    const mirroredEnds = await appTopicEnds(drKafka, app, orders.topic);
+    write(`primary region lost at ${new Date(killAt).toISOString()}; failing over …`);
+    const failoverStarted = Date.now();
+    await options.failover(app);
+    const failoverMs = Date.now() - failoverStarted;
+    write(`failover done in ${(failoverMs / 1000).toFixed(1)} s; orders keep coming …`);
+    await waitFor("the first saga completed in DR", 180_000, () => firstDrCompletion !== undefined);
+    const rtoMs = (firstDrCompletion ?? Date.now()) - killAt;
+    await sleep((options.afterFailoverSeconds ?? 20) * 1000);
+    placing = false;
+    await placer;
+    const placedAfterKill = [...placedAt.values()].filter((at) => at >= killAt).length;
+    write(
+      `${placedAt.size} orders placed (${placedAfterKill} after the kill); waiting for their sagas to end in DR …`,
+    );
+    await waitFor("every saga to end", 120_000 + 4 * stepTimeoutMs, () =>
+      [...placedAt.keys()].every((id) => ends.has(id)),
+    ).catch((error: unknown) => write(String(error)));
+    await watcher.stop();
+
+    write("bringing the primary's brokers back to count what never reached DR …");
+    await options.restartPrimaryBrokers();
+    const partitions: PartitionLoss[] = [];
+    for (const [topic, drEnds] of mirroredEnds) {
+      partitions.push(
+        ...(await replicationLoss({
+          primary: { brokers: options.primary.kafkaBrokers, clientId: app },
+          dr: drKafka,
+          topic,
+          drEnds,
+        })),
+      );
+    }
+    const lost = partitions.reduce((n, p) => n + p.lost, 0);
+    const oldest = Math.min(...partitions.map((p) => p.oldestLostAt ?? Number.POSITIVE_INFINITY));
+    const rpoSeconds = lost === 0 ? 0 : Math.max(0, (killAt - oldest) / 1000);
+
+    const windowStart = killAt - rpoSeconds * 1000;
+    const before = [...placedAt].filter(([, at]) => at < windowStart).map(([id]) => id);
+    const later = [...placedAt].filter(([, at]) => at >= windowStart).map(([id]) => id);
+    const endedOnce = before.filter((id) => ends.get(id)?.length === 1);
+    const report: DrDrillReport = {
+      app,
+      placed: placedAt.size,
+      placedAfterKill,
+      killAt,
+      failoverMs,
+      rtoMs,
+      rpo: { records: lost, seconds: rpoSeconds, partitions },
+      sagas: {
+        before: before.length,
+        endedOnce: endedOnce.length,
+        endedTwice: before.filter((id) => (ends.get(id)?.length ?? 0) > 1),
+        notEnded: before.filter((id) => !ends.has(id)),
+        laterEnded: later.filter((id) => ends.has(id)).length,
+        laterNotEnded: later.filter((id) => !ends.has(id)),
+      },
+      duplicateEffects: await duplicateEffects(pool, app),
+      api: await compareApi(drApi, ends),
+    };
+    return report;
+  } finally {
+    for (const c of children.reverse()) await c.stop().catch(() => undefined);
+    await pool.end();
+  }
+}
+
+/** Orders with any effect recorded twice in the participants' tables. */
+async function duplicateEffects(pool: pg.Pool, app: string): Promise<string[]> {
+  const schemas = serviceSchemas(`${app}_`);
+  const tables = [
+    `${schemas.payment}.payments`,
+    `${schemas.payment}.refunds`,
+    `${schemas.inventory}.reservations`,
+    `${schemas.inventory}.releases`,
+    `${schemas.shipping}.shipments`,
+  ];
+  const twice: string[] = [];
+  for (const table of tables) {
+    const { rows } = await pool.query<{ order_id: string; n: string }>(
+      `SELECT order_id, count(*) AS n FROM ${table} GROUP BY order_id HAVING count(*) > 1`,
+    );
+    twice.push(...rows.map((r) => `${table}: ${r.order_id} × ${r.n}`));
+  }
+  return twice;
+}
+
+/** Every saga's status as DR's worker answers it, against the end its log holds. */
+async function compareApi(
+  api: string,
+  ends: ReadonlyMap<string, { type: string }[]>,
+): Promise<{ checked: number; differ: string[] }> {
+  const differ: string[] = [];
+  const answered = new Map<string, string>();
+  for (const status of ["COMPLETED", "ABORTED", "FAILED", "CANCELLED", "RUNNING", "COMPENSATING"]) {
+    const response = await fetch(`${api}/sagas?status=${status}&limit=100000`);
+    if (!response.ok) throw new Error(`GET ${api}/sagas?status=${status}: HTTP ${response.status}`);
+    const body = (await response.json()) as { sagas: { sagaId: string }[] };
+    for (const s of body.sagas) answered.set(s.sagaId, status);
+  }
+  for (const [sagaId, list] of ends) {
+    const expected = STATUS_OF_END[list.at(-1)?.type ?? ""] ?? "?";
+    const said = answered.get(sagaId) ?? "missing";
+    if (said !== expected) differ.push(`${sagaId}: API ${said}, log ${expected}`);
+  }
+  return { checked: ends.size, differ };
+}
+
+/** The end offsets of the application's topics (not its changelogs) in a cluster. */
+async function appTopicEnds(
+  kafka: KafkaSettings,
+  app: string,
+  orderTopic: string,
+): Promise<Map<string, bigint[]>> {
+  return withAdmin(kafka, async (admin) => {
+    const topics = (await admin.listTopics()).filter(
+      (t) =>
+        t === orderTopic ||
+        (t.startsWith(`${app}.`) && !t.endsWith("-changelog") && !t.startsWith(`${app}.drill`)),
+    );
+    const ends = new Map<string, bigint[]>();
+    for (const topic of topics) {
+      const offsets = await topicOffsets(admin, topic);
+      ends.set(
+        topic,
+        offsets.map((o) => o.high),
+      );
+    }
+    return ends;
+  });
+}
