@@ -42,7 +42,8 @@ function stateDirOption(): Option {
 export function stackCommand(): Command {
   const stack = new Command("stack").description(
     "run the local real stack without Docker: Kafka (KRaft), schema registry (Apicurio), " +
-      "PostgreSQL, Kafka Connect with Debezium, and with --dr a DR Kafka and MirrorMaker 2",
+      "PostgreSQL, Kafka Connect with Debezium, and with --dr a DR region (Kafka, MirrorMaker 2, " +
+      "a registry and Connect)",
   );
 
   stack
@@ -50,7 +51,12 @@ export function stackCommand(): Command {
     .description(
       "start the stack (reuses components already running) and print its connection settings",
     )
-    .option("--dr", "also start the DR Kafka cluster and MirrorMaker 2 (primary → DR)", false)
+    .option(
+      "--dr",
+      "also start the DR region: its Kafka cluster, MirrorMaker 2 (primary → DR), a registry " +
+        "reading the mirrored journal, and a Connect worker",
+      false,
+    )
     .option(
       "--secure",
       "make a new stack whose brokers listen with SASL_SSL (SCRAM-SHA-512 and PLAIN users, a CA " +
@@ -131,7 +137,8 @@ export function stackCommand(): Command {
     .description("print the last lines of a component's log (or of all), optionally following it")
     .argument(
       "[component]",
-      "postgres, kafka (kafka-2 ... with --brokers), registry, connect, kafka-dr or mirror-maker",
+      "postgres, kafka (kafka-2 ... with --brokers), registry, connect, kafka-dr, mirror-maker, " +
+        "registry-dr or connect-dr",
     )
     .option("-n, --lines <count>", "how many lines", "50")
     .option("-f, --follow", "keep printing new lines", false)

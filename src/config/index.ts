@@ -91,10 +91,14 @@ const schema = z.object({
   SAGASTREAM_REGISTRY_PORT: port.default(18081),
   SAGASTREAM_CONNECT_PORT: port.default(18083),
   SAGASTREAM_POSTGRES_PORT: port.default(15432),
+  SAGASTREAM_DR_REGISTRY_PORT: port.default(28081),
+  SAGASTREAM_DR_CONNECT_PORT: port.default(28083),
   KAFKA_BROKERS: brokerList.optional(),
   DR_KAFKA_BROKERS: brokerList.optional(),
   SCHEMA_REGISTRY_URL: httpUrl.optional(),
   CONNECT_URL: httpUrl.optional(),
+  DR_SCHEMA_REGISTRY_URL: httpUrl.optional(),
+  DR_CONNECT_URL: httpUrl.optional(),
   DATABASE_URL: postgresUrl.optional(),
   CDC_DATABASE_URL: postgresUrl.optional(),
   SAGASTREAM_API_URL: httpUrl.default("http://127.0.0.1:18090"),
@@ -111,6 +115,8 @@ export interface StackPorts {
   registry: number;
   connect: number;
   postgres: number;
+  drRegistry: number;
+  drConnect: number;
 }
 
 /** Where every client finds the infrastructure; printed by `stack up` and `stack status`. */
@@ -119,6 +125,9 @@ export interface Connections {
   drKafkaBrokers: string[];
   schemaRegistryUrl: string;
   connectUrl: string;
+  /** The DR region's registry and Connect (`stack up --dr`), for a failover. */
+  drSchemaRegistryUrl: string;
+  drConnectUrl: string;
   databaseUrl: string;
   /** Where Debezium reads the WAL: a login role with REPLICATION (made by `outbox migrate`). */
   cdcDatabaseUrl: string;
@@ -182,6 +191,8 @@ export function loadConfig(
     registry: c.SAGASTREAM_REGISTRY_PORT,
     connect: c.SAGASTREAM_CONNECT_PORT,
     postgres: c.SAGASTREAM_POSTGRES_PORT,
+    drRegistry: c.SAGASTREAM_DR_REGISTRY_PORT,
+    drConnect: c.SAGASTREAM_DR_CONNECT_PORT,
   };
   assertDistinctPorts(ports, c.SAGASTREAM_BROKERS ?? 1);
   const local = localConnections(ports, c.SAGASTREAM_BROKERS ?? 1);
@@ -201,6 +212,8 @@ export function loadConfig(
       drKafkaBrokers: c.DR_KAFKA_BROKERS ?? local.drKafkaBrokers,
       schemaRegistryUrl: c.SCHEMA_REGISTRY_URL ?? local.schemaRegistryUrl,
       connectUrl: c.CONNECT_URL ?? local.connectUrl,
+      drSchemaRegistryUrl: c.DR_SCHEMA_REGISTRY_URL ?? local.drSchemaRegistryUrl,
+      drConnectUrl: c.DR_CONNECT_URL ?? local.drConnectUrl,
       databaseUrl: c.DATABASE_URL ?? local.databaseUrl,
       cdcDatabaseUrl: c.CDC_DATABASE_URL ?? cdcUrlFor(c.DATABASE_URL ?? local.databaseUrl),
       kafkaSecurity: kafkaSecurityOf(c, localSecurity),
@@ -229,6 +242,8 @@ export function localConnections(ports: StackPorts, brokers = 1): Connections {
     drKafkaBrokers: [`${LOCAL_HOST}:${ports.drKafka}`],
     schemaRegistryUrl: `http://${LOCAL_HOST}:${ports.registry}/apis/ccompat/v7`,
     connectUrl: `http://${LOCAL_HOST}:${ports.connect}`,
+    drSchemaRegistryUrl: `http://${LOCAL_HOST}:${ports.drRegistry}/apis/ccompat/v7`,
+    drConnectUrl: `http://${LOCAL_HOST}:${ports.drConnect}`,
     databaseUrl,
     cdcDatabaseUrl: cdcUrlFor(databaseUrl),
     kafkaSecurity: PLAINTEXT,
@@ -262,6 +277,8 @@ export function connectionEnv(
     CDC_DATABASE_URL: url(c.cdcDatabaseUrl),
     CONNECT_URL: url(c.connectUrl),
     DR_KAFKA_BROKERS: c.drKafkaBrokers.join(","),
+    DR_SCHEMA_REGISTRY_URL: url(c.drSchemaRegistryUrl),
+    DR_CONNECT_URL: url(c.drConnectUrl),
     ...kafkaSecurityEnv(c.kafkaSecurity, { revealPassword: !options.redact }),
   };
 }
@@ -279,6 +296,8 @@ const portKeys: Record<keyof StackPorts, ConfigKey> = {
   registry: "SAGASTREAM_REGISTRY_PORT",
   connect: "SAGASTREAM_CONNECT_PORT",
   postgres: "SAGASTREAM_POSTGRES_PORT",
+  drRegistry: "SAGASTREAM_DR_REGISTRY_PORT",
+  drConnect: "SAGASTREAM_DR_CONNECT_PORT",
 };
 
 /** The variable that moves a port, for error messages that say what to change. */

@@ -6,6 +6,7 @@ import {
   type ConfigKey,
   type KafkaSecurity,
 } from "../config/index.js";
+import type { KafkaSettings } from "../kafka/index.js";
 import type { StackPaths } from "./paths.js";
 import type { Prerequisites } from "./prerequisites.js";
 import type { LaunchSpec } from "./processes.js";
@@ -19,6 +20,8 @@ export const ComponentName = {
   Connect: "connect",
   DrKafka: "kafka-dr",
   MirrorMaker: "mirror-maker",
+  RegistryDr: "registry-dr",
+  ConnectDr: "connect-dr",
 } as const;
 /** The fixed components, and `kafka-2` ... for the further nodes of the primary cluster. */
 export type ComponentName = (typeof ComponentName)[keyof typeof ComponentName] | `kafka-${number}`;
@@ -84,12 +87,34 @@ export function javaLaunch(
   return { command: ctx.prereqs.java, args: [...args, ...options.args] };
 }
 
-/** Where the stack's own clients (Connect, the registry, MirrorMaker 2) find the primary. */
+/** The two regions of a stack: its primary cluster, and with `--dr` the DR cluster. */
+export const Region = { Primary: "primary", Dr: "dr" } as const;
+export type Region = (typeof Region)[keyof typeof Region];
+
+/** Where the stack's own clients (Connect, the registry, MirrorMaker 2) find a region's Kafka. */
+export function regionBootstrap(ctx: StackContext, region: Region): string {
+  const local = localConnections(ctx.config.ports, ctx.brokers);
+  return (region === Region.Primary ? local.kafkaBrokers : local.drKafkaBrokers).join(",");
+}
+
 export function primaryBootstrap(ctx: StackContext): string {
-  return localConnections(ctx.config.ports, ctx.brokers).kafkaBrokers.join(",");
+  return regionBootstrap(ctx, Region.Primary);
 }
 
 /** How the stack's own Node clients (probes, topic setup) connect to its brokers. */
 export function stackClientSecurity(ctx: StackContext): KafkaSecurity {
   return ctx.security?.client ?? PLAINTEXT;
+}
+
+/** The stack's own Node client of a region's Kafka (topic setup; probes name themselves). */
+export function stackClientSettings(
+  ctx: StackContext,
+  region: Region,
+  clientId = "sagastream-stack",
+): KafkaSettings {
+  return {
+    brokers: regionBootstrap(ctx, region).split(","),
+    clientId,
+    security: stackClientSecurity(ctx),
+  };
 }

@@ -22,7 +22,7 @@ import {
   UsageError,
 } from "../errors/index.js";
 import { secondsSince, waitUntil, WaitTimeoutError } from "../util/index.js";
-import { ComponentName, type Component, type StackContext } from "./component.js";
+import { ComponentName, Region, type Component, type StackContext } from "./component.js";
 import { connect } from "./components/connect.js";
 import { kafkaBroker, primaryBrokerName } from "./components/kafka.js";
 import { mirrorMaker } from "./components/mirror-maker.js";
@@ -60,11 +60,20 @@ export function stackComponents(brokers: number): Component[] {
     node: 1,
     nodes: 1,
   });
-  return [postgres(), ...primary, dr, registry(), connect(), mirrorMaker()];
+  return [
+    postgres(),
+    ...primary,
+    dr,
+    registry(Region.Primary),
+    connect(Region.Primary),
+    mirrorMaker(),
+    registry(Region.Dr),
+    connect(Region.Dr),
+  ];
 }
 
 export interface UpOptions {
-  /** Also start the DR Kafka cluster and MirrorMaker 2. */
+  /** Also start the DR region: its Kafka cluster, MirrorMaker 2, a registry and Connect. */
   dr: boolean;
   /** Only these components (e.g. one broker brought back after a fault drill). */
   only?: ComponentName[];

@@ -50,7 +50,7 @@ async function freePorts(count: number, hold: boolean): Promise<number[]> {
 async function isolatedEnv(
   hold: boolean,
 ): Promise<{ env: Record<string, string>; busyPort: number }> {
-  const [kafka, ...rest] = await freePorts(7, hold);
+  const [kafka, ...rest] = await freePorts(9, hold);
   const keys = [
     "SAGASTREAM_KAFKA_CONTROLLER_PORT",
     "SAGASTREAM_DR_KAFKA_PORT",
@@ -58,6 +58,8 @@ async function isolatedEnv(
     "SAGASTREAM_REGISTRY_PORT",
     "SAGASTREAM_CONNECT_PORT",
     "SAGASTREAM_POSTGRES_PORT",
+    "SAGASTREAM_DR_REGISTRY_PORT",
+    "SAGASTREAM_DR_CONNECT_PORT",
   ];
   const env: Record<string, string> = {
     SAGASTREAM_STATE_DIR: stateDir,
@@ -156,6 +158,8 @@ describe("stack up", () => {
       "registry",
       "connect",
       "mirror-maker",
+      "registry-dr",
+      "connect-dr",
     ]);
     expect(parsed.components.every((c) => c.pid === undefined)).toBe(true);
   });

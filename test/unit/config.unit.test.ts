@@ -15,7 +15,27 @@ describe("loadConfig", () => {
       CDC_DATABASE_URL: "postgres://sagastream_cdc:sagastream_cdc@127.0.0.1:15432/sagastream",
       CONNECT_URL: "http://127.0.0.1:18083",
       DR_KAFKA_BROKERS: "127.0.0.1:29092",
+      DR_SCHEMA_REGISTRY_URL: "http://127.0.0.1:28081/apis/ccompat/v7",
+      DR_CONNECT_URL: "http://127.0.0.1:28083",
     });
+    expect(config.ports.drRegistry).toBe(28081);
+    expect(config.ports.drConnect).toBe(28083);
+  });
+
+  it("points DR clients at an existing DR region when DR_* are set", () => {
+    const config = loadConfig({
+      DR_KAFKA_BROKERS: "dr1:9092",
+      DR_SCHEMA_REGISTRY_URL: "https://registry.dr.example/apis/ccompat/v7",
+      DR_CONNECT_URL: "http://connect.dr.example:8083",
+    });
+    expect(config.connections.drKafkaBrokers).toEqual(["dr1:9092"]);
+    expect(config.connections.drSchemaRegistryUrl).toBe(
+      "https://registry.dr.example/apis/ccompat/v7",
+    );
+    expect(config.connections.drConnectUrl).toBe("http://connect.dr.example:8083");
+    // the primary's settings stay local
+    expect(config.connections.schemaRegistryUrl).toBe("http://127.0.0.1:18081/apis/ccompat/v7");
+    expect(config.externalCluster).toBe(false);
   });
 
   it("points every client at an existing cluster when KAFKA_BROKERS and friends are set", () => {
@@ -53,6 +73,13 @@ describe("loadConfig", () => {
     });
     expect(config.connections.kafkaBrokers).toEqual(["127.0.0.1:39092"]);
     expect(config.connections.schemaRegistryUrl).toBe("http://127.0.0.1:38081/apis/ccompat/v7");
+    const dr = loadConfig({
+      SAGASTREAM_DR_REGISTRY_PORT: "48081",
+      SAGASTREAM_DR_CONNECT_PORT: "48083",
+    });
+    expect(dr.ports).toMatchObject({ drRegistry: 48081, drConnect: 48083 });
+    expect(dr.connections.drSchemaRegistryUrl).toBe("http://127.0.0.1:48081/apis/ccompat/v7");
+    expect(dr.connections.drConnectUrl).toBe("http://127.0.0.1:48083");
   });
 
   it.each([
@@ -73,6 +100,18 @@ describe("loadConfig", () => {
       /must differ from SAGASTREAM_KAFKA_PORT/,
     ],
     [{ SAGASTREAM_BROKERS: "7" }, "SAGASTREAM_BROKERS", /from 1 to 5/],
+    [{ DR_CONNECT_URL: "connect-dr:8083" }, "DR_CONNECT_URL", /http\(s\) URL/],
+    [{ SAGASTREAM_DR_REGISTRY_PORT: "1" }, "SAGASTREAM_DR_REGISTRY_PORT", /from 1024 to 65535/],
+    [
+      { SAGASTREAM_DR_CONNECT_PORT: "18083" },
+      "SAGASTREAM_DR_CONNECT_PORT",
+      /must differ from SAGASTREAM_CONNECT_PORT \(both use 18083\)/,
+    ],
+    [
+      { SAGASTREAM_DR_REGISTRY_PORT: "28083", SAGASTREAM_DR_CONNECT_PORT: "28083" },
+      "SAGASTREAM_DR_CONNECT_PORT",
+      /must differ from SAGASTREAM_DR_REGISTRY_PORT/,
+    ],
     [
       // the third broker would listen on 19096
       { SAGASTREAM_BROKERS: "3", SAGASTREAM_CONNECT_PORT: "19096" },

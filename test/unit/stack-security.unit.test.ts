@@ -86,13 +86,23 @@ describe("a secure stack's own Java clients", () => {
   };
 
   it("Connect: the worker and its connectors' producers, consumers and admins", () => {
-    const props = connectWorkerProperties(secure);
+    const props = connectWorkerProperties(secure, "primary");
     for (const prefix of ["", "producer.", "consumer.", "admin."]) {
       for (const [key, value] of Object.entries(client)) {
         expect(props[`${prefix}${key}`], `${prefix}${key}`).toBe(value);
       }
     }
-    expect(connectWorkerProperties(plain)["security.protocol"]).toBeUndefined();
+    expect(connectWorkerProperties(plain, "primary")["security.protocol"]).toBeUndefined();
+  });
+
+  it("Connect in the DR region: the same, against the DR cluster", () => {
+    const props = connectWorkerProperties(secure, "dr");
+    expect(props["bootstrap.servers"]).toBe("127.0.0.1:29092");
+    for (const prefix of ["", "producer.", "consumer.", "admin."]) {
+      for (const [key, value] of Object.entries(client)) {
+        expect(props[`${prefix}${key}`], `${prefix}${key}`).toBe(value);
+      }
+    }
   });
 
   it("MirrorMaker 2: both clusters", () => {

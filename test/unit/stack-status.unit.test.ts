@@ -24,6 +24,10 @@ beforeEach(async () => {
     "CDC_DATABASE_URL",
     "DATABASE_URL",
     "KAFKA_SECURITY_PROTOCOL",
+    "DR_SCHEMA_REGISTRY_URL",
+    "DR_CONNECT_URL",
+    "SAGASTREAM_DR_REGISTRY_PORT",
+    "SAGASTREAM_DR_CONNECT_PORT",
   ])
     vi.stubEnv(key, "");
 });
@@ -46,6 +50,14 @@ describe("stack status", () => {
     );
     expect(out).not.toMatch(/sagastream_cdc:sagastream_cdc@/);
     expect(out).toContain("kafka         stopped");
+  });
+
+  it("lists the DR region's registry and Connect, and where to reach them", async () => {
+    await status();
+    expect(out).toContain("registry-dr   stopped");
+    expect(out).toContain("connect-dr    stopped");
+    expect(out).toContain("DR_SCHEMA_REGISTRY_URL=http://127.0.0.1:28081/apis/ccompat/v7\n");
+    expect(out).toContain("DR_CONNECT_URL=http://127.0.0.1:28083\n");
   });
 
   it("prints no password in --json either", async () => {

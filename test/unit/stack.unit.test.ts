@@ -8,7 +8,8 @@ import { mirrorMakerProperties } from "../../src/stack/components/mirror-maker.j
 import { downloadedBytes } from "../../src/stack/jvm-resolve.js";
 import { stackPaths } from "../../src/stack/paths.js";
 import { renderProperties } from "../../src/stack/properties.js";
-import { stackComponents, startWaves } from "../../src/stack/stack.js";
+import { registry } from "../../src/stack/components/registry.js";
+import { Stack, stackComponents, startWaves } from "../../src/stack/stack.js";
 
 const ctx = {
   config: loadConfig({}, {}, "/srv"),
@@ -30,7 +31,9 @@ describe("startWaves", () => {
     const waves = startWaves(COMPONENTS).map((w) => w.map((c) => c.name).sort());
     expect(waves).toEqual([
       ["kafka", "kafka-dr", "postgres"],
-      ["connect", "mirror-maker", "registry"],
+      ["connect", "connect-dr", "mirror-maker", "registry"],
+      // after MirrorMaker 2, which creates DR's copy of the registry's journal
+      ["registry-dr"],
     ]);
   });
 
@@ -43,17 +46,41 @@ describe("startWaves", () => {
 
   it("ignores dependencies outside the selection (e.g. without --dr)", () => {
     const withoutDr = COMPONENTS.filter((c) => !c.disasterRecovery);
-    expect(
-      startWaves(withoutDr)
-        .flat()
-        .map((c) => c.name),
-    ).not.toContain("mirror-maker");
+    const names = startWaves(withoutDr)
+      .flat()
+      .map((c) => c.name);
+    for (const dr of ["kafka-dr", "mirror-maker", "registry-dr", "connect-dr"]) {
+      expect(names).not.toContain(dr);
+    }
   });
 
   it("reports a dependency cycle", () => {
     const a = { name: "kafka", dependsOn: ["registry"] } as unknown as Component;
     const b = { name: "registry", dependsOn: ["kafka"] } as unknown as Component;
     expect(() => startWaves([a, b])).toThrow(/dependency cycle among: kafka, registry/);
+  });
+});
+
+describe("the components of a stack", () => {
+  const stack = new Stack(loadConfig({}, {}, "/nonexistent"));
+  const names = (dr: boolean) => stack.components({ dr }).map((c) => c.name);
+
+  it("are the primary region's without --dr", () => {
+    expect(names(false)).toEqual(["postgres", "kafka", "registry", "connect"]);
+  });
+
+  it("add the DR region with --dr: Kafka, MirrorMaker 2, a registry and Connect", () => {
+    const added = names(true).filter((name) => !names(false).includes(name));
+    expect(added).toEqual(["kafka-dr", "mirror-maker", "registry-dr", "connect-dr"]);
+    expect(names(true)).toEqual(expect.arrayContaining(names(false)));
+  });
+
+  it("give each DR service its own port and the variable that moves it", () => {
+    const ports = Object.fromEntries(
+      stack.components({ dr: true }).map((c) => [c.name, c.ports(stack.config)]),
+    );
+    expect(ports["registry-dr"]).toEqual([{ port: 28081, key: "SAGASTREAM_DR_REGISTRY_PORT" }]);
+    expect(ports["connect-dr"]).toEqual([{ port: 28083, key: "SAGASTREAM_DR_CONNECT_PORT" }]);
   });
 });
 
@@ -85,7 +112,7 @@ describe("generated component configs", () => {
   });
 
   it("lists every node of a three-broker stack to the stack's own clients", () => {
-    const props = connectWorkerProperties({ ...ctx, brokers: 3 });
+    const props = connectWorkerProperties({ ...ctx, brokers: 3 }, "primary");
     expect(props["bootstrap.servers"]).toBe("127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096");
     expect(
       mirrorMakerProperties({ ...ctx, brokers: 3 })["offset-syncs.topic.replication.factor"],
@@ -97,11 +124,49 @@ describe("generated component configs", () => {
   });
 
   it("points Connect at the Debezium plugin dir and keeps its topics out of DR", () => {
-    const props = connectWorkerProperties(ctx);
+    const props = connectWorkerProperties(ctx, "primary");
     expect(props["plugin.path"]).toBe("/srv/.stack/jvm/plugins");
     for (const key of ["config.storage.topic", "offset.storage.topic", "status.storage.topic"]) {
       expect(String(props[key])).toMatch(/\.internal$/); // MM2 excludes .*[-.]internal by default
     }
+  });
+
+  it("gives the DR Connect worker its own group and topics on the DR cluster, not mirrored", () => {
+    const primary = connectWorkerProperties(ctx, "primary");
+    const dr = connectWorkerProperties(ctx, "dr");
+    expect(dr["bootstrap.servers"]).toBe("127.0.0.1:29092");
+    expect(dr["group.id"]).toBe("sagastream-connect-dr");
+    expect(dr.listeners).toBe("http://127.0.0.1:28083");
+    expect(dr["rest.advertised.port"]).toBe(28083);
+    const excluded = String(mirrorMakerProperties(ctx)["primary->dr.topics.exclude"])
+      .split(",")
+      .map((pattern) => new RegExp(`^${pattern.trim()}$`));
+    for (const key of ["config.storage.topic", "offset.storage.topic", "status.storage.topic"]) {
+      expect(dr[key]).toBe(
+        String(primary[key]).replace("sagastream-connect-", "sagastream-connect-dr-"),
+      );
+      expect(
+        excluded.some((re) => re.test(String(dr[key]))),
+        String(dr[key]),
+      ).toBe(true);
+    }
+  });
+
+  it("points the DR registry at the DR cluster's copy of the same journal", () => {
+    const launch = (region: "primary" | "dr") =>
+      registry(region).launchSpec({ ...ctx, prereqs: { java: "java" } } as StackContext).args;
+    const dr = launch("dr");
+    expect(dr).toContain("-Dapicurio.kafkasql.bootstrap.servers=127.0.0.1:29092");
+    expect(dr).toContain("-Dquarkus.http.port=28081");
+    expect(dr).toContain("-Dapicurio.kafkasql.topic=sagastream.registry-journal");
+    expect(dr).toContain("-Xmx512m");
+    // the same settings as the primary's but for the cluster and the port
+    const differing = dr.filter((arg) => !launch("primary").includes(arg));
+    expect(differing.sort()).toEqual([
+      "-Dapicurio.kafkasql.bootstrap.servers=127.0.0.1:29092",
+      "-Dquarkus.http.port=28081",
+    ]);
+    expect(registry("dr").dependsOn).toEqual(["mirror-maker"]);
   });
 
   it("mirrors primary to DR only, with identity names, checkpoints and group offset sync", () => {

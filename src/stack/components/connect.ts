@@ -1,7 +1,19 @@
-/** A Kafka Connect worker (distributed mode) with the Debezium PostgreSQL connector plugin. */
+/**
+ * A Kafka Connect worker (distributed mode) with the Debezium PostgreSQL connector plugin, one
+ * per region: each keeps its group and its internal topics in its own region's Kafka. The DR
+ * region's worker (`stack up --dr`) starts with no connectors: Connect's topics are not
+ * mirrored, so a failover applies its connectors there.
+ */
 import path from "node:path";
 import { LOCAL_HOST, portKey } from "../../config/index.js";
-import { javaLaunch, primaryBootstrap, type Component, type StackContext } from "../component.js";
+import {
+  javaLaunch,
+  Region,
+  regionBootstrap,
+  type Component,
+  type ComponentName,
+  type StackContext,
+} from "../component.js";
 import { writeProperties, type Properties } from "../properties.js";
 import { javaClientSecurity, prefixed } from "../security.js";
 
@@ -9,22 +21,47 @@ export const POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.Postgr
 /** The primary Connect's config topic: mirrored to DR, unlike its other internal topics. */
 export const PRIMARY_CONNECT_CONFIGS_TOPIC = "sagastream-connect-configs.internal";
 
-function propsFile(ctx: StackContext): string {
-  return path.join(ctx.paths.componentDir("connect"), "connect-distributed.properties");
+/** What differs between the two regions' workers; the group id also prefixes its topics. */
+const REGIONS = {
+  primary: {
+    name: "connect",
+    port: "connect",
+    groupId: "sagastream-connect",
+    dependsOn: ["kafka", "postgres"],
+  },
+  dr: {
+    name: "connect-dr",
+    port: "drConnect",
+    groupId: "sagastream-connect-dr",
+    dependsOn: ["kafka-dr", "postgres"],
+  },
+} as const satisfies Record<
+  Region,
+  {
+    name: ComponentName;
+    port: "connect" | "drConnect";
+    groupId: string;
+    dependsOn: ComponentName[];
+  }
+>;
+
+function propsFile(ctx: StackContext, region: Region): string {
+  return path.join(ctx.paths.componentDir(REGIONS[region].name), "connect-distributed.properties");
 }
 
-export function connectWorkerProperties(ctx: StackContext): Properties {
-  const port = ctx.config.ports.connect;
+export function connectWorkerProperties(ctx: StackContext, region: Region): Properties {
+  const { port: portName, groupId } = REGIONS[region];
+  const port = ctx.config.ports[portName];
   return {
-    "bootstrap.servers": primaryBootstrap(ctx),
-    "group.id": "sagastream-connect",
+    "bootstrap.servers": regionBootstrap(ctx, region),
+    "group.id": groupId,
     // Debezium outbox connectors set their own converters; these are the worker defaults.
     "key.converter": "org.apache.kafka.connect.storage.StringConverter",
     "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
     // Named *.internal so that MirrorMaker 2's default exclusions leave them out of DR.
-    "config.storage.topic": PRIMARY_CONNECT_CONFIGS_TOPIC,
-    "offset.storage.topic": "sagastream-connect-offsets.internal",
-    "status.storage.topic": "sagastream-connect-status.internal",
+    "config.storage.topic": `${groupId}-configs.internal`,
+    "offset.storage.topic": `${groupId}-offsets.internal`,
+    "status.storage.topic": `${groupId}-status.internal`,
     // The broker's default.replication.factor: 1 on one broker, 3 on three.
     "config.storage.replication.factor": -1,
     "offset.storage.replication.factor": -1,
@@ -52,32 +89,38 @@ function securityProperties(ctx: StackContext): Properties {
   };
 }
 
-export function connect(): Component {
+export function connect(region: Region): Component {
+  const { name, port, dependsOn } = REGIONS[region];
   return {
-    name: "connect",
-    ports: (config) => [{ port: config.ports.connect, key: portKey("connect") }],
-    dependsOn: ["kafka", "postgres"],
-    disasterRecovery: false,
+    name,
+    ports: (config) => [{ port: config.ports[port], key: portKey(port) }],
+    dependsOn: [...dependsOn],
+    disasterRecovery: region === Region.Dr,
     readiness: "Connect's REST API to list the Debezium PostgreSQL connector plugin",
     stopSignal: "SIGTERM",
 
     async prepare(ctx) {
-      await writeProperties(propsFile(ctx), connectWorkerProperties(ctx), undefined, {
-        secret: ctx.security !== undefined,
-      });
+      await writeProperties(
+        propsFile(ctx, region),
+        connectWorkerProperties(ctx, region),
+        undefined,
+        {
+          secret: ctx.security !== undefined,
+        },
+      );
     },
 
     launchSpec(ctx) {
       return javaLaunch(ctx, {
         heap: "768m",
         mainClass: "org.apache.kafka.connect.cli.ConnectDistributed",
-        args: [propsFile(ctx)],
+        args: [propsFile(ctx, region)],
       });
     },
 
     async probe(ctx) {
       const response = await fetch(
-        `http://${LOCAL_HOST}:${ctx.config.ports.connect}/connector-plugins`,
+        `http://${LOCAL_HOST}:${ctx.config.ports[port]}/connector-plugins`,
         {
           signal: AbortSignal.timeout(2000),
         },

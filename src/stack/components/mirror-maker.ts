@@ -4,12 +4,13 @@
  * synced to DR, with intervals of seconds instead of the defaults' minutes.
  */
 import path from "node:path";
-import { LOCAL_HOST } from "../../config/index.js";
 import { topicOffsets, withAdmin } from "../../kafka/index.js";
 import {
   javaLaunch,
   primaryBootstrap,
-  stackClientSecurity,
+  Region,
+  regionBootstrap,
+  stackClientSettings,
   type Component,
   type StackContext,
 } from "../component.js";
@@ -31,7 +32,7 @@ export function mirrorMakerProperties(ctx: StackContext): Properties {
   return {
     clusters: `${PRIMARY_ALIAS}, ${DR_ALIAS}`,
     [`${PRIMARY_ALIAS}.bootstrap.servers`]: primaryBootstrap(ctx),
-    [`${DR_ALIAS}.bootstrap.servers`]: `${LOCAL_HOST}:${ctx.config.ports.drKafka}`,
+    [`${DR_ALIAS}.bootstrap.servers`]: regionBootstrap(ctx, Region.Dr),
     [`${flow}.enabled`]: true,
     [`${DR_ALIAS}->${PRIMARY_ALIAS}.enabled`]: false,
     [`${flow}.topics`]: ".*",
@@ -106,13 +107,8 @@ export function mirrorMaker(): Component {
     },
 
     async probe(ctx) {
-      const settings = {
-        brokers: [`${LOCAL_HOST}:${ctx.config.ports.drKafka}`],
-        clientId: "sagastream-stack-probe",
-        security: stackClientSecurity(ctx),
-      };
       await withAdmin(
-        settings,
+        stackClientSettings(ctx, Region.Dr, "sagastream-stack-probe"),
         async (admin) => {
           const offsets = await topicOffsets(admin, HEARTBEATS_TOPIC);
           if (!offsets.some((o) => o.high > 0n)) throw new Error("no heartbeat yet");

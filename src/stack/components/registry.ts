@@ -1,16 +1,30 @@
 /**
- * Apicurio Registry with its Confluent-compatible API. Its storage is a journal topic in the
- * primary Kafka (`kafkasql`), so schemas survive restarts and MirrorMaker 2 carries the same
- * schema ids to the DR cluster.
+ * Apicurio Registry with its Confluent-compatible API, one per region. Its storage is a
+ * journal topic (`kafkasql`) written in the primary Kafka, so schemas survive restarts;
+ * MirrorMaker 2 copies the journal to the DR cluster, where the DR region's registry
+ * (`stack up --dr`) reads it, so a schema id means the same schema in both regions.
+ *
+ * What Apicurio 3.0.9 writes by itself: at every start a registry appends one `Bootstrap`
+ * record (key: that type and a random UUID; no value) to the journal in its own cluster, and
+ * is ready once it has read that record back. The DR registry's therefore lands in DR's copy,
+ * between MirrorMaker 2's records; every registry skips bootstrap records other than its own,
+ * so they change no schema and no id (they only make DR's offsets differ from the primary's).
+ * It also creates its events topic (`registry-events`) when missing, and its consumers commit
+ * offsets under a new group (`<registry.id>-<uuid>`) at each start. It takes no snapshot unless
+ * asked through its admin API.
  */
 import path from "node:path";
 import { LOCAL_HOST, portKey } from "../../config/index.js";
+import { ComponentFailedError } from "../../errors/index.js";
 import { ensureTopics, withAdmin } from "../../kafka/index.js";
+import { waitUntil } from "../../util/index.js";
 import {
   javaLaunch,
-  primaryBootstrap,
-  stackClientSecurity,
+  Region,
+  regionBootstrap,
+  stackClientSettings,
   type Component,
+  type ComponentName,
   type StackContext,
 } from "../component.js";
 import { writeProperties, type Properties } from "../properties.js";
@@ -19,10 +33,21 @@ import { javaClientSecurity, prefixed } from "../security.js";
 export const REGISTRY_VERSION = "3.0.9";
 export const REGISTRY_JOURNAL_TOPIC = "sagastream.registry-journal";
 const SNAPSHOTS_TOPIC = "sagastream.registry-snapshots";
+const JOURNAL_TOPICS = [REGISTRY_JOURNAL_TOPIC, SNAPSHOTS_TOPIC];
+
+/** What differs between the two regions' registries. */
+const REGIONS = {
+  primary: { name: "registry", port: "registry", dependsOn: ["kafka"] },
+  // MirrorMaker 2 creates DR's copy of the journal, with the primary's topic configs.
+  dr: { name: "registry-dr", port: "drRegistry", dependsOn: ["mirror-maker"] },
+} as const satisfies Record<
+  Region,
+  { name: ComponentName; port: "registry" | "drRegistry"; dependsOn: ComponentName[] }
+>;
 
 /** A secure stack's registry reads its Kafka clients' SASL_SSL settings from here (mode 600). */
-function securityFile(ctx: StackContext): string {
-  return path.join(ctx.paths.componentDir("registry"), "kafka-security.properties");
+function securityFile(ctx: StackContext, name: ComponentName): string {
+  return path.join(ctx.paths.componentDir(name), "kafka-security.properties");
 }
 
 /** What every Kafka client of the registry gets (`apicurio.kafka.common.*`), on a secure stack. */
@@ -32,41 +57,66 @@ export function registrySecurityProperties(ctx: StackContext): Properties {
     : prefixed("apicurio.kafka.common.", javaClientSecurity(ctx.security));
 }
 
-function baseUrl(ctx: StackContext): string {
-  return `http://${LOCAL_HOST}:${ctx.config.ports.registry}`;
+/** Creates the journal in the primary, not by the broker's auto-create, so it never expires. */
+async function ensureJournal(ctx: StackContext): Promise<void> {
+  await withAdmin(stackClientSettings(ctx, Region.Primary), (admin) =>
+    ensureTopics(
+      admin,
+      JOURNAL_TOPICS.map((topic) => ({
+        topic,
+        partitions: 1, // the journal is one ordered log
+        configs: { "retention.ms": "-1" },
+      })),
+    ),
+  );
 }
 
-export function registry(): Component {
+/**
+ * Waits for MirrorMaker 2 to create DR's copy of the journal: a registry that found it missing
+ * would create it itself, with Apicurio's configs rather than the primary's.
+ */
+async function awaitMirroredJournal(ctx: StackContext, name: ComponentName): Promise<void> {
+  const description = `MirrorMaker 2 to create ${JOURNAL_TOPICS.join(" and ")} on the DR cluster`;
+  try {
+    await withAdmin(stackClientSettings(ctx, Region.Dr), (admin) =>
+      waitUntil(
+        async () => {
+          const topics = await admin.listTopics();
+          const missing = JOURNAL_TOPICS.filter((t) => !topics.includes(t));
+          if (missing.length === 0) return true;
+          throw new Error(`missing: ${missing.join(", ")}`);
+        },
+        { timeoutMs: ctx.config.stackTimeoutSeconds * 1000, intervalMs: 500, description },
+      ),
+    );
+  } catch (error) {
+    throw new ComponentFailedError(
+      name,
+      `cannot start: ${error instanceof Error ? error.message : String(error)}; ` +
+        "see `sagastream stack logs mirror-maker`",
+    );
+  }
+}
+
+export function registry(region: Region): Component {
+  const { name, port, dependsOn } = REGIONS[region];
+  const baseUrl = (ctx: StackContext) => `http://${LOCAL_HOST}:${ctx.config.ports[port]}`;
   return {
-    name: "registry",
-    ports: (config) => [{ port: config.ports.registry, key: portKey("registry") }],
-    dependsOn: ["kafka"],
-    disasterRecovery: false,
+    name,
+    ports: (config) => [{ port: config.ports[port], key: portKey(port) }],
+    dependsOn: [...dependsOn],
+    disasterRecovery: region === Region.Dr,
     readiness: "the registry to answer GET /apis/ccompat/v7/subjects",
     stopSignal: "SIGTERM",
 
     async prepare(ctx) {
-      // Created here, not by the broker's auto-create, so the journal is never expired.
-      const settings = {
-        brokers: primaryBootstrap(ctx).split(","),
-        clientId: "sagastream-stack",
-        security: stackClientSecurity(ctx),
-      };
       if (ctx.security !== undefined) {
-        await writeProperties(securityFile(ctx), registrySecurityProperties(ctx), undefined, {
+        await writeProperties(securityFile(ctx, name), registrySecurityProperties(ctx), undefined, {
           secret: true,
         });
       }
-      await withAdmin(settings, (admin) =>
-        ensureTopics(
-          admin,
-          [REGISTRY_JOURNAL_TOPIC, SNAPSHOTS_TOPIC].map((topic) => ({
-            topic,
-            partitions: 1, // the journal is one ordered log
-            configs: { "retention.ms": "-1" },
-          })),
-        ),
-      );
+      await ensureJournal(ctx);
+      if (region === Region.Dr) await awaitMirroredJournal(ctx, name);
     },
 
     launchSpec(ctx) {
@@ -80,9 +130,9 @@ export function registry(): Component {
         args: [],
         systemProperties: {
           "quarkus.http.host": LOCAL_HOST,
-          "quarkus.http.port": ctx.config.ports.registry,
+          "quarkus.http.port": ctx.config.ports[port],
           "apicurio.storage.kind": "kafkasql",
-          "apicurio.kafkasql.bootstrap.servers": primaryBootstrap(ctx),
+          "apicurio.kafkasql.bootstrap.servers": regionBootstrap(ctx, region),
           "apicurio.kafkasql.topic": REGISTRY_JOURNAL_TOPIC,
           "apicurio.kafkasql.snapshots.topic": SNAPSHOTS_TOPIC,
           // Lets tests and operators delete subjects through the Confluent API.
@@ -92,7 +142,7 @@ export function registry(): Component {
           // The SASL_SSL settings (a password among them) from a file, not the command line.
           ...(ctx.security === undefined
             ? {}
-            : { "quarkus.config.locations": `file:${securityFile(ctx)}` }),
+            : { "quarkus.config.locations": `file:${securityFile(ctx, name)}` }),
         },
       });
     },
