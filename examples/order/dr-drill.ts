@@ -197,10 +197,10 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
 
     const placedAt = new Map<string, number>();
     let next = 0;
-    let placing = true;
+    const traffic = { on: true };
     const placer = (async () => {
       const started = Date.now();
-      while (placing) {
+      while (traffic.on) {
         const due = started + (next / rate) * 1000;
         if (due > Date.now()) await sleep(due - Date.now());
         const o = order(app, next);
@@ -231,7 +231,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
     await waitFor("the first saga completed in DR", 180_000, () => firstDrCompletion !== undefined);
     const rtoMs = (firstDrCompletion ?? Date.now()) - killAt;
     await sleep((options.afterFailoverSeconds ?? 20) * 1000);
-    placing = false;
+    traffic.on = false;
     await placer;
     const placedAfterKill = [...placedAt.values()].filter((at) => at >= killAt).length;
     write(
@@ -239,7 +239,9 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
     );
     await waitFor("every saga to end", 120_000 + 4 * stepTimeoutMs, () =>
       [...placedAt.keys()].every((id) => ends.has(id)),
-    ).catch((error: unknown) => write(String(error)));
+    ).catch((error: unknown) => {
+      write(String(error));
+    });
     await watcher.stop();
 
     write("bringing the primary's brokers back to count what never reached DR …");

@@ -3,6 +3,8 @@ import { Command } from "commander";
 import {
   DEFAULT_PIPE_CLIENTS,
   failoverBenchmark,
+  formatDrDrill,
+  runDrDrill,
   soakBenchmark,
   outboxBenchmark,
   PipeClient,
@@ -104,6 +106,12 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
       },
       report,
     ),
+  dr: async (options) => {
+    const config = loadConfig();
+    const stack = new Stack(config, (line) => process.stderr.write(`stack: ${line}\n`));
+    const drill = await runDrDrill(config, stack, { rate: options.rate?.[0] }, report);
+    process.stdout.write(`\n${formatDrDrill(drill)}\n`);
+  },
   outbox: async () => {
     const { connections, stack } = await localStack();
     const connectPid = async () => (await stack.status()).find((c) => c.name === "connect")?.pid;

@@ -88,7 +88,7 @@ export async function replicationLoss(options: {
         mirrored: copy.length,
         lost: lost.length,
         oldestLostAt:
-          lost.length === 0 ? undefined : Math.min(...lost.map((r) => Number(r.timestamp))),
+          lost.length === 0 ? undefined : Math.min(...lost.map((r) => r.timestamp)),
         prefix: copy.length === 0 || same(copy.at(-1), held[copy.length - 1]),
       };
     });

@@ -1,0 +1,157 @@
+/**
+ * `sagastream bench dr`: the disaster-recovery drill (examples/order/dr-drill.ts) on a stack
+ * with its DR region: the primary region SIGKILLed mid-run, `sagastream dr failover` run as an
+ * operator would, the RPO and RTO measured and the outcomes checked. The stack is whole again
+ * afterwards (the primary's components restarted, MirrorMaker 2 too).
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import type { Config } from "../config/index.js";
+import type { Stack } from "../stack/index.js";
+import { formatTable, waitUntil } from "../util/index.js";
+
+/** What the drill module (built beside the engine, in dist/examples) returns. */
+export interface DrDrillReport {
+  app: string;
+  placed: number;
+  placedAfterKill: number;
+  killAt: number;
+  failoverMs: number;
+  rtoMs: number;
+  rpo: {
+    records: number;
+    seconds: number;
+    partitions: { topic: string; partition: number; lost: number; prefix: boolean }[];
+  };
+  sagas: {
+    before: number;
+    endedOnce: number;
+    endedTwice: string[];
+    notEnded: string[];
+    laterEnded: number;
+    laterNotEnded: string[];
+  };
+  duplicateEffects: string[];
+  api: { checked: number; differ: string[] };
+}
+
+interface DrillModule {
+  runDrDrill(options: object): Promise<DrDrillReport>;
+}
+
+export interface DrDrillRun {
+  rate?: number | undefined;
+  beforeKillSeconds?: number | undefined;
+  afterFailoverSeconds?: number | undefined;
+}
+
+const PRIMARY_REGION_COMPONENTS = ["kafka", "registry", "connect"] as const;
+
+async function sigkill(stack: Stack, names: readonly string[]): Promise<void> {
+  const running = (await stack.status()).filter(
+    (c) => names.includes(c.name) || /^kafka-\d+$/.test(c.name),
+  );
+  for (const c of running) if (c.pid !== undefined) process.kill(c.pid, "SIGKILL");
+  for (const c of running) {
+    const { pid } = c;
+    if (pid === undefined) continue;
+    await waitUntil(
+      () => {
+        try {
+          process.kill(pid, 0);
+          return undefined;
+        } catch {
+          return true;
+        }
+      },
+      { timeoutMs: 10_000, intervalMs: 50, description: `${c.name} (pid ${pid}) to die` },
+    );
+  }
+}
+
+/** Runs `sagastream <args>` (this build's CLI) with the config's environment, output to stderr. */
+async function cli(config: Config, args: string[]): Promise<void> {
+  const main = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+  const child = spawn(process.execPath, [main, ...args], {
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, SAGASTREAM_STATE_DIR: config.stateDir },
+  });
+  const [code] = (await once(child, "exit")) as [number | null];
+  if (code !== 0) throw new Error(`sagastream ${args.join(" ")} exited with ${String(code)}`);
+}
+
+/** Runs the drill on `stack` (brought up with DR first) and makes the stack whole again. */
+export async function runDrDrill(
+  config: Config,
+  stack: Stack,
+  run: DrDrillRun,
+  report: (line: string) => void,
+): Promise<DrDrillReport> {
+  await stack.up({ dr: true });
+  const { connections } = config;
+  const drill = (await import(
+    new URL("../../dist/examples/order/dr-drill.js", import.meta.url).href
+  )) as DrillModule;
+  try {
+    return await drill.runDrDrill({
+      primary: {
+        kafkaBrokers: connections.kafkaBrokers,
+        schemaRegistryUrl: connections.schemaRegistryUrl,
+        connectUrl: connections.connectUrl,
+      },
+      dr: {
+        kafkaBrokers: connections.drKafkaBrokers,
+        schemaRegistryUrl: connections.drSchemaRegistryUrl,
+        connectUrl: connections.drConnectUrl,
+      },
+      databaseUrl: connections.databaseUrl,
+      cdcDatabaseUrl: connections.cdcDatabaseUrl,
+      rate: run.rate,
+      beforeKillSeconds: run.beforeKillSeconds,
+      afterFailoverSeconds: run.afterFailoverSeconds,
+      killPrimaryRegion: () => sigkill(stack, PRIMARY_REGION_COMPONENTS),
+      failover: (app: string) => cli(config, ["dr", "failover", "--app", app]),
+      restartPrimaryBrokers: async () => {
+        await stack.up({ dr: true, only: ["kafka"] });
+      },
+      write: report,
+    });
+  } finally {
+    report("making the stack whole again (the primary's registry and Connect, MirrorMaker 2) …");
+    await stack.up({ dr: true });
+  }
+}
+
+export function formatDrDrill(r: DrDrillReport): string {
+  const list = (ids: readonly string[]) =>
+    ids.length === 0 ? "0" : `${ids.length} (${ids.slice(0, 3).join(", ")}…)`;
+  const rows = [
+    ["application", r.app],
+    ["orders placed (after the kill)", `${r.placed} (${r.placedAfterKill})`],
+    [
+      "RPO: records the primary acknowledged that never reached DR",
+      `${r.rpo.records} (the oldest ${r.rpo.seconds.toFixed(1)} s old at the kill)`,
+    ],
+    ["RTO: kill → first saga completed in DR", `${(r.rtoMs / 1000).toFixed(1)} s`],
+    ["dr failover took", `${(r.failoverMs / 1000).toFixed(1)} s`],
+    ["sagas started before kill − RPO window", String(r.sagas.before)],
+    ["  ended once", String(r.sagas.endedOnce)],
+    ["  ended twice", list(r.sagas.endedTwice)],
+    ["  not ended", list(r.sagas.notEnded)],
+    [
+      "sagas placed later: ended / not ended",
+      `${r.sagas.laterEnded} / ${list(r.sagas.laterNotEnded)}`,
+    ],
+    ["participant effects twice", list(r.duplicateEffects)],
+    [
+      "DR status API vs DR log: sagas checked / differing",
+      `${r.api.checked} / ${list(r.api.differ)}`,
+    ],
+    [
+      "partitions whose mirrored prefix is not the primary's",
+      String(r.rpo.partitions.filter((p) => !p.prefix).length),
+    ],
+  ];
+  return formatTable(["", ""], rows);
+}
