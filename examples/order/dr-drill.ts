@@ -121,6 +121,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
   const drCodec = new AvroCodec(createSchemaRegistry(options.dr.schemaRegistryUrl));
   const drKafka: KafkaSettings = { brokers: options.dr.kafkaBrokers, clientId: app };
   const children: ChildProcess[] = [];
+  const traffic = { on: false, placing: Promise.resolve() };
   const child = async (script: string, childOptions: object, region: string) => {
     const started = await startChild(script, childOptions, { SAGASTREAM_REGION: region });
     children.push(started);
@@ -197,8 +198,8 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
 
     const placedAt = new Map<string, number>();
     let next = 0;
-    const traffic = { on: true };
-    const placer = (async () => {
+    traffic.on = true;
+    traffic.placing = (async () => {
       const started = Date.now();
       while (traffic.on) {
         const due = started + (next / rate) * 1000;
@@ -209,6 +210,8 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
         placedAt.set(o.orderId, Date.now());
       }
     })();
+    // (awaited later; a failure must not go unhandled meanwhile)
+    traffic.placing.catch(() => undefined);
 
     await sleep((options.beforeKillSeconds ?? 20) * 1000);
     write(
@@ -232,7 +235,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
     const rtoMs = (firstDrCompletion ?? Date.now()) - killAt;
     await sleep((options.afterFailoverSeconds ?? 20) * 1000);
     traffic.on = false;
-    await placer;
+    await traffic.placing;
     const placedAfterKill = [...placedAt.values()].filter((at) => at >= killAt).length;
     write(
       `${placedAt.size} orders placed (${placedAfterKill} after the kill); waiting for their sagas to end in DR …`,
@@ -286,6 +289,8 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
     };
     return report;
   } finally {
+    traffic.on = false;
+    await traffic.placing.catch(() => undefined);
     for (const c of children.reverse()) await c.stop().catch(() => undefined);
     await pool.end();
   }
@@ -319,10 +324,10 @@ async function compareApi(
   const differ: string[] = [];
   const answered = new Map<string, string>();
   for (const status of ["COMPLETED", "ABORTED", "FAILED", "CANCELLED", "RUNNING", "COMPENSATING"]) {
-    const response = await fetch(`${api}/sagas?status=${status}&limit=100000`);
+    const response = await fetch(`${api}/sagas?status=${status}&limit=10000`);
     if (!response.ok) throw new Error(`GET ${api}/sagas?status=${status}: HTTP ${response.status}`);
-    const body = (await response.json()) as { sagas: { sagaId: string }[] };
-    for (const s of body.sagas) answered.set(s.sagaId, status);
+    const sagas = (await response.json()) as { sagaId: string }[];
+    for (const s of sagas) answered.set(s.sagaId, status);
   }
   for (const [sagaId, list] of ends) {
     const expected = STATUS_OF_END[list.at(-1)?.type ?? ""] ?? "?";

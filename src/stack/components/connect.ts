@@ -1,8 +1,8 @@
 /**
  * A Kafka Connect worker (distributed mode) with the Debezium PostgreSQL connector plugin, one
  * per region: each keeps its group and its internal topics in its own region's Kafka. The DR
- * region's worker (`stack up --dr`) starts with no connectors: Connect's topics are not
- * mirrored, so a failover applies its connectors there.
+ * region's worker (`stack up --dr`) starts with no connectors: a failover creates them there,
+ * finding them in the primary's config topic, which MirrorMaker 2 copies to DR.
  */
 import path from "node:path";
 import { LOCAL_HOST, portKey } from "../../config/index.js";
@@ -19,7 +19,7 @@ import { javaClientSecurity, prefixed } from "../security.js";
 
 export const POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector";
 /** The primary Connect's config topic: mirrored to DR, unlike its other internal topics. */
-export const PRIMARY_CONNECT_CONFIGS_TOPIC = "sagastream-connect-configs.internal";
+export const PRIMARY_CONNECT_CONFIGS_TOPIC = "sagastream-connect-configs";
 
 /** What differs between the two regions' workers; the group id also prefixes its topics. */
 const REGIONS = {
@@ -58,8 +58,9 @@ export function connectWorkerProperties(ctx: StackContext, region: Region): Prop
     // Debezium outbox connectors set their own converters; these are the worker defaults.
     "key.converter": "org.apache.kafka.connect.storage.StringConverter",
     "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
-    // Named *.internal so that MirrorMaker 2's default exclusions leave them out of DR.
-    "config.storage.topic": `${groupId}-configs.internal`,
+    // The offsets and statuses are named *.internal so that MirrorMaker 2 leaves them out of
+    // DR (it never copies such topics); the connectors' configs are copied, for a failover.
+    "config.storage.topic": `${groupId}-configs`,
     "offset.storage.topic": `${groupId}-offsets.internal`,
     "status.storage.topic": `${groupId}-status.internal`,
     // The broker's default.replication.factor: 1 on one broker, 3 on three.

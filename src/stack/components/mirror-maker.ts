@@ -15,7 +15,6 @@ import {
   type StackContext,
 } from "../component.js";
 import { PROBE } from "./kafka.js";
-import { PRIMARY_CONNECT_CONFIGS_TOPIC } from "./connect.js";
 import { writeProperties, type Properties } from "../properties.js";
 import { javaClientSecurity, prefixed } from "../security.js";
 
@@ -38,10 +37,9 @@ export function mirrorMakerProperties(ctx: StackContext): Properties {
     [`${flow}.topics`]: ".*",
     [`${flow}.groups`]: ".*",
     // The defaults, and the benchmarks' topics and groups: a bench measures one worker, not
-    // this machine's ability to run a second region beside it. But the primary Connect's
-    // config topic is copied: a failover finds the connectors to create in DR there when the
-    // primary's Connect is gone with its region (ops/mirrored-connect-configs.ts).
-    [`${flow}.topics.exclude`]: `(?!${PRIMARY_CONNECT_CONFIGS_TOPIC.replaceAll(".", "[.]")}$).*[-.]internal, .*[.]replica, __.*, bench[-_].*`,
+    // this machine's ability to run a second region beside it. (MirrorMaker 2 never copies a
+    // topic named *.internal or *-internal, whatever the filter says.)
+    [`${flow}.topics.exclude`]: ".*[-.]internal, .*[.]replica, __.*, bench[-_].*",
     [`${flow}.groups.exclude`]: "console-consumer-.*, connect-.*, __.*, bench[-_].*",
     // Batches rather than a request per record: replication lags by at most about this.
     // The engine writes in transactions: read uncommitted (the consumer's default), MirrorMaker
