@@ -16,6 +16,7 @@ import { scaleCommand } from "./scale-command.js";
 import { whatifCommand } from "./whatif-command.js";
 import { capacityCommand } from "./capacity-command.js";
 import { repartitionCommand } from "./repartition-command.js";
+import { drCommand } from "./dr-command.js";
 
 const program = new Command("sagastream")
   .description("event-sourced saga engine on Apache Kafka")
@@ -31,6 +32,7 @@ const program = new Command("sagastream")
   .addCommand(scaleCommand())
   .addCommand(capacityCommand())
   .addCommand(repartitionCommand())
+  .addCommand(drCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());
 

@@ -35,7 +35,13 @@ export {
   type WhatIfDiff,
   type WhatIfRun,
 } from "./whatif.js";
-export { capacityRows, planCapacity, type CapacityInput, type CapacityPlan } from "./capacity.js";
+export {
+  capacityRows,
+  formatNumber,
+  planCapacity,
+  type CapacityInput,
+  type CapacityPlan,
+} from "./capacity.js";
 export {
   measuredThroughputFile,
   readMeasuredThroughput,
@@ -64,3 +70,18 @@ export {
 } from "./repartition-plan-text.js";
 export * from "./repartition.js";
 export * from "./repartition-verify.js";
+export {
+  checkpointsTopic,
+  decodeCheckpoint,
+  isMirroredTopic,
+  type Checkpoint,
+} from "./mirror-internals.js";
+export { GapBasis, type PartitionLog, type ReplicationGap } from "./replication-gap.js";
+export type { GroupCheckpoint } from "./dr-checkpoints.js";
+export {
+  drStatus,
+  type DrStatus,
+  type DrStatusOptions,
+  type PartitionStatus,
+  type Rpo,
+} from "./dr-status.js";
