@@ -85,3 +85,5 @@ export {
   type PartitionStatus,
   type Rpo,
 } from "./dr-status.js";
+export { DrMonitor, DEFAULT_DR_INTERVAL_MS, type DrMonitorOptions } from "./dr-monitor.js";
+export { registerDrMetrics } from "./dr-metrics.js";
