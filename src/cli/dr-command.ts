@@ -14,18 +14,23 @@ const count = (n: number | undefined) => (n === undefined ? "-" : formatNumber(n
 
 export function formatDrStatus(status: DrStatus): string {
   const lines: string[] = [];
+  // The primary lost: no lag, but how old DR's newest record is.
+  const drOnly = !status.primary.reachable;
   const rows = status.partitions.map((p) => [
     p.topic,
     String(p.partition),
     count(p.primaryEnd),
     p.drEnd === undefined ? "not on DR" : formatNumber(p.drEnd),
     p.gap === undefined ? "-" : `${p.gap.atLeast ? "≥ " : ""}${formatNumber(p.gap.unmirrored)}`,
-    p.gap === undefined ? "-" : seconds(p.gap.lagSeconds),
+    drOnly
+      ? seconds(p.drLastAt === undefined ? undefined : (status.at - p.drLastAt) / 1000)
+      : seconds(p.gap?.lagSeconds),
   ]);
+  const header = ["topic", "partition", "primary end", "DR end", "unmirrored"];
   lines.push(
     rows.length === 0
       ? "no mirrored topic found"
-      : formatTable(["topic", "partition", "primary end", "DR end", "unmirrored", "lag s"], rows),
+      : formatTable([...header, drOnly ? "DR newest record age" : "lag s"], rows),
   );
   lines.push("");
   lines.push(

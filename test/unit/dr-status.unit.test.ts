@@ -324,4 +324,23 @@ describe("the RPO and its line", () => {
       "RPO if the primary were lost now: at least 100,003 record(s), 4.5 s",
     );
   });
+
+  it("shows the age of DR's newest record instead of a lag when the primary is lost", () => {
+    const lost: DrStatus = {
+      at: 60_000,
+      applicationId: undefined,
+      primary: { brokers: ["p:1"], reachable: false, error: "Cannot connect to any broker." },
+      dr: { brokers: ["d:1"] },
+      partitions: [{ ...partition(0, undefined), primaryEnd: undefined, drLastAt: 45_000 }],
+      groups: [],
+      rpo: undefined,
+      notes: ["the primary did not answer"],
+    };
+    const text = formatDrStatus(lost);
+    expect(text).toMatch(/ DR newest record age$/m);
+    expect(text).toMatch(/^t +0 +- +5 +- +15\.0 s *$/m);
+    expect(text.split("\n").at(-1)).toBe(
+      "RPO if the primary were lost now: unknown (the primary did not answer)",
+    );
+  });
 });
