@@ -82,6 +82,24 @@ export class ReadCommittedConsumer<
   }
 }
 
+/**
+ * A read_committed consumer that never joins its group: it lists offsets and fetches
+ * partitions from their leaders (KafkaPartitionFetcher), for readers that keep their own
+ * positions (the library wants a group named all the same).
+ */
+export function createReader(
+  settings: KafkaSettings,
+  groupId: string,
+  options: ClientOptions = {},
+): ReadCommittedConsumer {
+  return new ReadCommittedConsumer({
+    ...baseOptions(settings, options),
+    groupId,
+    autocommit: false,
+    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+  });
+}
+
 export function createConsumer(settings: KafkaSettings, options: ConsumerOptions): KafkaConsumer {
   const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
   const consumer = new ReadCommittedConsumer<Buffer, Buffer, string>({

@@ -23,6 +23,7 @@ export {
 } from "./producer.js";
 export {
   createConsumer,
+  createReader,
   ReadCommittedConsumer,
   type ConsumerOptions,
   type KafkaConsumer,

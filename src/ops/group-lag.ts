@@ -4,10 +4,10 @@
  * offset and the last stable offset, and the time of the first of them (one small fetch per
  * partition leader); with the group's members and its partition count.
  */
-import { FetchIsolationLevels, ListOffsetTimestamps } from "@platformatic/kafka";
+import { ListOffsetTimestamps } from "@platformatic/kafka";
 import {
-  baseOptions,
   createAdmin,
+  createReader,
   ReadCommittedConsumer,
   type KafkaAdmin,
   type KafkaSettings,
@@ -53,13 +53,7 @@ export class GroupLagProbe {
     private readonly topics: readonly string[],
   ) {
     this.admin = createAdmin(settings);
-    // Never joins its group (the library wants one named): it lists offsets and fetches.
-    this.consumer = new ReadCommittedConsumer({
-      ...baseOptions(settings),
-      groupId: `${groupId}-lag-probe`,
-      autocommit: false,
-      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-    });
+    this.consumer = createReader(settings, `${groupId}-lag-probe`);
     this.fetcher = new KafkaPartitionFetcher(this.consumer, PEEK_BYTES);
   }
 

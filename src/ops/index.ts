@@ -35,7 +35,13 @@ export {
   type WhatIfDiff,
   type WhatIfRun,
 } from "./whatif.js";
-export { capacityRows, planCapacity, type CapacityInput, type CapacityPlan } from "./capacity.js";
+export {
+  capacityRows,
+  formatNumber,
+  planCapacity,
+  type CapacityInput,
+  type CapacityPlan,
+} from "./capacity.js";
 export {
   measuredThroughputFile,
   readMeasuredThroughput,
@@ -73,3 +79,20 @@ export {
   type RegionEndpoint,
 } from "./dr-failover.js";
 export { replicationLoss, type PartitionLoss } from "./replication-loss.js";
+export {
+  checkpointsTopic,
+  decodeCheckpoint,
+  isMirroredTopic,
+  type Checkpoint,
+} from "./mirror-internals.js";
+export { GapBasis, type PartitionLog, type ReplicationGap } from "./replication-gap.js";
+export type { GroupCheckpoint } from "./dr-checkpoints.js";
+export {
+  drStatus,
+  type DrStatus,
+  type DrStatusOptions,
+  type PartitionStatus,
+  type Rpo,
+} from "./dr-status.js";
+export { DrMonitor, DEFAULT_DR_INTERVAL_MS, type DrMonitorOptions } from "./dr-monitor.js";
+export { registerDrMetrics } from "./dr-metrics.js";

@@ -11,10 +11,10 @@
  * later. So the end is read LATE_WRITE_MS past the bound, and a record stamped outside the times
  * is skipped, and counted.
  */
-import { FetchIsolationLevels, ListOffsetTimestamps, type Consumer } from "@platformatic/kafka";
+import { ListOffsetTimestamps, type Consumer } from "@platformatic/kafka";
 import { UsageError } from "../errors/index.js";
-import { baseOptions, ReadCommittedConsumer, type KafkaSettings } from "../kafka/index.js";
-import { KafkaPartitionFetcher } from "../topology/index.js";
+import { createReader, type KafkaSettings } from "../kafka/index.js";
+import { KafkaPartitionFetcher, type PartitionFetcher } from "../topology/index.js";
 import type { CommittedRecord } from "../topology/index.js";
 import type { Position } from "./positions.js";
 
@@ -56,25 +56,12 @@ export class RangeReader {
     settings: KafkaSettings,
     private readonly range: ReadRange,
   ) {
-    // Never joins its group (the library wants one named): it lists offsets and fetches.
-    this.consumer = new ReadCommittedConsumer({
-      ...baseOptions(settings),
-      groupId: `${settings.clientId}-replay`,
-      autocommit: false,
-      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-    });
+    this.consumer = createReader(settings, `${settings.clientId}-replay`);
     this.fetcher = new KafkaPartitionFetcher(this.consumer);
   }
 
   private async offsets(partitions: number[], timestamp: bigint): Promise<Map<number, bigint>> {
-    const { topic } = this.range;
-    const listed = await this.consumer.listOffsets({
-      topics: [topic],
-      partitions: { [topic]: partitions },
-      timestamp,
-    });
-    const offsets = listed.get(topic) ?? [];
-    return new Map(partitions.map((p) => [p, offsets[p] ?? -1n]));
+    return offsetsAt(this.consumer, this.range.topic, partitions, timestamp);
   }
 
   /** The offsets to read per partition: fixed now, before any record is read. */
@@ -125,39 +112,68 @@ export class RangeReader {
     const after = from.kind === "time" ? from.at : -Infinity;
     const before = to.kind === "time" ? to.at : Infinity;
     for (const span of spans) {
-      let position = span.from;
-      let idle = 0;
-      while (position < span.to) {
-        const [fetched] = await this.fetcher.fetch(
-          [{ topic, partition: span.partition, offset: position }],
-          FETCH_WAIT_MS,
-        );
-        if (fetched?.errorCode !== undefined && fetched.errorCode !== 0) {
-          throw new Error(
-            `fetching ${topic}/${span.partition} at offset ${position}: the broker answered error ${fetched.errorCode}`,
-          );
-        }
-        if (fetched === undefined || fetched.next <= position) {
-          // Nothing moved: the span ends in markers or aborted batches that no fetch returns.
-          if (++idle >= MAX_IDLE_FETCHES) break;
+      for await (const record of readSpan(this.fetcher, topic, span)) {
+        if (record.timestamp < after || record.timestamp >= before) {
+          this.outsideTimes += 1;
           continue;
         }
-        idle = 0;
-        for (const record of fetched.records) {
-          if (record.offset < position || record.offset >= span.to) continue;
-          if (record.timestamp < after || record.timestamp >= before) {
-            this.outsideTimes += 1;
-            continue;
-          }
-          yield { partition: span.partition, record };
-        }
-        position = fetched.next;
+        yield { partition: span.partition, record };
       }
     }
   }
 
   async close(): Promise<void> {
     await this.consumer.close(true).catch(() => undefined);
+  }
+}
+
+/** Each partition's offset at `timestamp` (ListOffsets; -1: no record stamped at or after it). */
+export async function offsetsAt(
+  consumer: Pick<Consumer, "listOffsets">,
+  topic: string,
+  partitions: readonly number[],
+  timestamp: bigint,
+): Promise<Map<number, bigint>> {
+  const listed = await consumer.listOffsets({
+    topics: [topic],
+    partitions: { [topic]: [...partitions] },
+    timestamp,
+  });
+  const offsets = listed.get(topic) ?? [];
+  return new Map(partitions.map((p) => [p, offsets[p] ?? -1n]));
+}
+
+/**
+ * A partition's committed records from `span.from` up to `span.to` (exclusive), in offset
+ * order, fetched one response at a time.
+ */
+export async function* readSpan(
+  fetcher: PartitionFetcher,
+  topic: string,
+  span: PartitionSpan,
+): AsyncGenerator<CommittedRecord> {
+  let position = span.from;
+  let idle = 0;
+  while (position < span.to) {
+    const [fetched] = await fetcher.fetch(
+      [{ topic, partition: span.partition, offset: position }],
+      FETCH_WAIT_MS,
+    );
+    if (fetched?.errorCode !== undefined && fetched.errorCode !== 0) {
+      throw new Error(
+        `fetching ${topic}/${span.partition} at offset ${position}: the broker answered error ${fetched.errorCode}`,
+      );
+    }
+    if (fetched === undefined || fetched.next <= position) {
+      // Nothing moved: the span ends in markers or aborted batches that no fetch returns.
+      if (++idle >= MAX_IDLE_FETCHES) return;
+      continue;
+    }
+    idle = 0;
+    for (const record of fetched.records) {
+      if (record.offset >= position && record.offset < span.to) yield record;
+    }
+    position = fetched.next;
   }
 }
 
