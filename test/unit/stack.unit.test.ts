@@ -2,7 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/index.js";
 import type { Component, StackContext } from "../../src/stack/component.js";
-import { connectWorkerProperties } from "../../src/stack/components/connect.js";
+import {
+  connectWorkerProperties,
+  PRIMARY_CONNECT_CONFIGS_TOPIC,
+} from "../../src/stack/components/connect.js";
 import { brokerProperties, newClusterId } from "../../src/stack/components/kafka.js";
 import { mirrorMakerProperties } from "../../src/stack/components/mirror-maker.js";
 import { downloadedBytes } from "../../src/stack/jvm-resolve.js";
@@ -123,12 +126,15 @@ describe("generated component configs", () => {
     for (let i = 0; i < 200; i++) expect(newClusterId()).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
   });
 
-  it("points Connect at the Debezium plugin dir and keeps its topics out of DR", () => {
+  it("points Connect at the Debezium plugin dir and mirrors only its connectors' configs", () => {
     const props = connectWorkerProperties(ctx, "primary");
     expect(props["plugin.path"]).toBe("/srv/.stack/jvm/plugins");
-    for (const key of ["config.storage.topic", "offset.storage.topic", "status.storage.topic"]) {
-      expect(String(props[key])).toMatch(/\.internal$/); // MM2 excludes .*[-.]internal by default
+    // MirrorMaker 2 never copies *.internal: a failover reads the configs in DR, not the rest
+    for (const key of ["offset.storage.topic", "status.storage.topic"]) {
+      expect(String(props[key])).toMatch(/\.internal$/);
     }
+    expect(props["config.storage.topic"]).toBe(PRIMARY_CONNECT_CONFIGS_TOPIC);
+    expect(PRIMARY_CONNECT_CONFIGS_TOPIC).not.toMatch(/[-.]internal$/);
   });
 
   it("gives the DR Connect worker its own group and topics on the DR cluster, not mirrored", () => {
@@ -145,6 +151,8 @@ describe("generated component configs", () => {
       expect(dr[key]).toBe(
         String(primary[key]).replace("sagastream-connect-", "sagastream-connect-dr-"),
       );
+    }
+    for (const key of ["offset.storage.topic", "status.storage.topic"]) {
       expect(
         excluded.some((re) => re.test(String(dr[key]))),
         String(dr[key]),
