@@ -55,6 +55,8 @@ export interface DrDrillOptions {
   failover: (app: string) => Promise<void>;
   /** Brings the primary's brokers back, to read what never reached DR. */
   restartPrimaryBrokers: () => Promise<void>;
+  /** Brings the rest of the primary region back (its registry and Connect), to clean up. */
+  restorePrimaryRegion: () => Promise<void>;
   write: (line: string) => void;
 }
 
@@ -292,7 +294,42 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
     traffic.on = false;
     await traffic.placing.catch(() => undefined);
     for (const c of children.reverse()) await c.stop().catch(() => undefined);
+    await options.restorePrimaryRegion();
+    await removeConnectors(pool, [options.primary, options.dr], app);
     await pool.end();
+  }
+}
+
+/**
+ * The drill's connectors in both regions (the primary's came back with its Connect), and their
+ * replication slots, which would otherwise hold the WAL.
+ */
+async function removeConnectors(
+  pool: pg.Pool,
+  regions: readonly RegionConnections[],
+  app: string,
+): Promise<void> {
+  for (const region of regions) {
+    const connect = new ConnectClient(region.connectUrl);
+    const names = (await connect.list().catch(() => [])).filter((n) => n.startsWith(`${app}_`));
+    for (const name of names) await connect.delete(name).catch(() => undefined);
+  }
+  const slots = `${app.replaceAll("_", "\\_")}\\_%`;
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    await pool.query(
+      "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name LIKE $1 AND active",
+      [slots],
+    );
+    await pool.query(
+      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE $1 AND NOT active",
+      [slots],
+    );
+    const { rows } = await pool.query(
+      "SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE $1",
+      [slots],
+    );
+    if (rows.length === 0) return;
+    await sleep(500);
   }
 }
 

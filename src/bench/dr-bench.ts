@@ -115,6 +115,9 @@ export async function runDrDrill(
       restartPrimaryBrokers: async () => {
         await stack.up({ dr: true, only: ["kafka"] });
       },
+      restorePrimaryRegion: async () => {
+        await stack.up({ dr: true, only: [...PRIMARY_REGION_COMPONENTS] });
+      },
       write: report,
     });
   } finally {
