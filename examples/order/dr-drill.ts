@@ -81,6 +81,8 @@ export interface DrDrillReport {
     laterEnded: number;
     laterNotEnded: string[];
   };
+  /** The primary worker's `sagastream_dr_rpo_seconds` just before the kill. */
+  rpoGaugeBeforeKill: number | undefined;
   /** Orders with an effect twice (two payments, reservations, shipments or refunds). */
   duplicateEffects: string[];
   api: { checked: number; differ: string[] };
@@ -140,7 +142,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
       cdcDatabaseUrl: options.cdcDatabaseUrl,
       name: `${app}_orders`,
     });
-    const worker = (region: string, c: RegionConnections, stateDir: string) =>
+    const worker = (region: string, c: RegionConnections, stateDir: string, drBrokers?: string[]) =>
       child(
         "./worker.js",
         {
@@ -153,6 +155,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
           stateDir,
           logLevel: "error",
           region,
+          ...(drBrokers === undefined ? {} : { drBrokers }),
         } satisfies WorkerOptions,
         region,
       );
@@ -176,7 +179,12 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
         region,
       );
     const tmp = (name: string) => mkdtemp(path.join(os.tmpdir(), `${app}-${name}-`));
-    const primaryWorker = await worker("primary", options.primary, await tmp("primary"));
+    const primaryWorker = await worker(
+      "primary",
+      options.primary,
+      await tmp("primary"),
+      options.dr.kafkaBrokers,
+    );
     const primaryParticipants = await participants("primary", options.primary);
     const drWorker = await worker("dr", options.dr, await tmp("dr"));
     await participants("dr", options.dr);
@@ -216,6 +224,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
     traffic.placing.catch(() => undefined);
 
     await sleep((options.beforeKillSeconds ?? 20) * 1000);
+    const rpoGauge = await gauge(primaryWorker.said.get("api") ?? "", "sagastream_dr_rpo_seconds");
     write(
       `${placedAt.size} orders placed; ${ends.size} sagas ended (mirrored to DR); losing the primary region …`,
     );
@@ -286,6 +295,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
         laterEnded: later.filter((id) => ends.has(id)).length,
         laterNotEnded: later.filter((id) => !ends.has(id)),
       },
+      rpoGaugeBeforeKill: rpoGauge,
       duplicateEffects: await duplicateEffects(pool, app),
       api: await compareApi(drApi, ends),
     };
@@ -331,6 +341,13 @@ async function removeConnectors(
     if (rows.length === 0) return;
     await sleep(500);
   }
+}
+
+/** A metric's value on a worker's /metrics (undefined when it has none). */
+async function gauge(api: string, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${api}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
 /** Orders with any effect recorded twice in the participants' tables. */

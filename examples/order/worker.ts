@@ -24,6 +24,8 @@ export interface WorkerOptions {
   logLevel?: "info" | "warn" | "error";
   /** The region it runs in (default SAGASTREAM_REGION, else the primary): it stands by elsewhere. */
   region?: string;
+  /** The DR cluster: the worker then exports the replication lag and RPO as metrics. */
+  drBrokers?: string[];
 }
 
 const options = JSON.parse(process.argv[2] ?? "{}") as WorkerOptions;
@@ -39,6 +41,9 @@ const worker = new SagaWorker({
   ...(options.api === undefined ? {} : { api: options.api }),
   codec,
   region: options.region,
+  ...(options.drBrokers === undefined
+    ? {}
+    : { disasterRecovery: { brokers: options.drBrokers, intervalMs: 2_000 } }),
   logger: createLogger(options.logLevel ?? "warn", `saga-worker-${process.pid}`),
 });
 

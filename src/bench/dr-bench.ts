@@ -32,6 +32,7 @@ export interface DrDrillReport {
     laterEnded: number;
     laterNotEnded: string[];
   };
+  rpoGaugeBeforeKill: number | undefined;
   duplicateEffects: string[];
   api: { checked: number; differ: string[] };
 }
@@ -135,6 +136,10 @@ export function formatDrDrill(r: DrDrillReport): string {
     [
       "RPO: records the primary acknowledged that never reached DR",
       `${r.rpo.records} (the oldest ${r.rpo.seconds.toFixed(1)} s old at the kill)`,
+    ],
+    [
+      "sagastream_dr_rpo_seconds on the primary worker before the kill",
+      r.rpoGaugeBeforeKill === undefined ? "-" : r.rpoGaugeBeforeKill.toFixed(1),
     ],
     ["RTO: kill → first saga completed in DR", `${(r.rtoMs / 1000).toFixed(1)} s`],
     ["dr failover took", `${(r.failoverMs / 1000).toFixed(1)} s`],

@@ -100,7 +100,7 @@ export interface FailoverOptions {
   mirroredConnectConfigs?: string | undefined;
   /** Says what each stage would do; changes nothing. */
   dryRun?: boolean | undefined;
-  /** How long the old region has to answer before it counts as lost (ms, default 5 s). */
+  /** How long the old region has to answer before it counts as lost (ms, default 3 s). */
   reachTimeoutMs?: number | undefined;
   log?: ((line: string) => void) | undefined;
 }
@@ -228,15 +228,16 @@ export async function failover(options: FailoverOptions): Promise<FailoverJob> {
     };
     const step = async (stage: FailoverStage, run: () => Promise<void>) => {
       if (STAGES.indexOf(job.stage) >= STAGES.indexOf(stage)) return;
+      const began = Date.now();
       await run();
       if (dryRun) return;
       job.stage = stage;
       await save();
-      log(`stage done: ${stage}`);
+      log(`stage done: ${stage} (${((Date.now() - began) / 1000).toFixed(1)} s)`);
     };
 
     await step(FailoverStage.Fenced, async () => {
-      job.fromReachable = await reachable(from.kafka, options.reachTimeoutMs ?? 5_000);
+      job.fromReachable = await reachable(from.kafka, options.reachTimeoutMs ?? 3_000);
       if (!job.fromReachable) {
         log(
           `region ${from.name} does not answer: not fenced there (its workers stop with it; make sure its Connect does not come back running ${app}'s connectors)`,

@@ -18,7 +18,13 @@ import {
 import type { KafkaSecurity } from "../config/index.js";
 import { createProducer, type KafkaProducer, type KafkaSettings } from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
-import { ScalingMonitor, type ScalingReport, type ScalingTriggers } from "../ops/index.js";
+import {
+  DrMonitor,
+  registerDrMetrics,
+  ScalingMonitor,
+  type ScalingReport,
+  type ScalingTriggers,
+} from "../ops/index.js";
 import type { AvroCodec } from "../schema/index.js";
 import {
   avroSagaSerdes,
@@ -88,6 +94,12 @@ export interface SagaWorkerOptions {
    * disaster-recovery region's workers do until a failover (ops/dr-failover.ts).
    */
   region?: string | undefined;
+  /**
+   * The DR cluster MirrorMaker 2 fills: the worker then exports the replication lag and the
+   * RPO of its application as metrics (`sagastream_dr_*`, sampled every `intervalMs`, default
+   * 10 s); one worker of a group is enough. Off by default.
+   */
+  disasterRecovery?: { brokers: string[]; intervalMs?: number | undefined } | undefined;
   /** Scaling advice (GET /scaling): the triggers and how often the group's lag is sampled. */
   scaling?: { triggers?: Partial<ScalingTriggers>; intervalMs?: number } | undefined;
   logger: Logger;
@@ -106,6 +118,7 @@ export class SagaWorker {
   private history: SagaHistoryReader | undefined;
   private scaling: ScalingMonitor | undefined;
   private layoutLog: LayoutLog | undefined;
+  private readonly drMonitor: DrMonitor | undefined;
   /** The layout it follows (undefined before start). */
   private layout: AppLayout | undefined;
   private readonly metrics = sagaMetrics(
@@ -122,6 +135,17 @@ export class SagaWorker {
       logger: options.logger,
       ...(options.security === undefined ? {} : { security: options.security }),
     };
+    const dr = options.disasterRecovery;
+    if (dr !== undefined) {
+      this.drMonitor = new DrMonitor({
+        primary: this.kafka,
+        dr: { ...this.kafka, brokers: dr.brokers },
+        applicationId: options.applicationId,
+        intervalMs: dr.intervalMs,
+        logger: options.logger,
+      });
+      registerDrMetrics(this.metrics.registry, this.drMonitor);
+    }
   }
 
   /** The partition count of the generation it runs (or was told to use before any runs). */
@@ -172,6 +196,7 @@ export class SagaWorker {
     }
     await this.follow(layout);
     this.layoutLog.follow((next) => this.follow(next));
+    this.drMonitor?.start();
   }
 
   /** The region it runs in (SagaWorkerOptions.region). */
@@ -349,6 +374,7 @@ export class SagaWorker {
   }
 
   async stop(): Promise<void> {
+    await this.drMonitor?.stop();
     await this.layoutLog?.close();
     await this.server?.close();
     await this.stopGeneration();

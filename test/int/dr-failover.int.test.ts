@@ -25,6 +25,8 @@ describe("region failover", () => {
     log(`\n${formatDrDrill(drill)}`);
 
     expect(drill.rpo.seconds).toBeLessThan(5);
+    // what the primary worker exported: the RPO had it been lost then
+    expect(drill.rpoGaugeBeforeKill).toBeLessThan(5);
     expect(drill.rpo.partitions.filter((p) => !p.prefix)).toEqual([]);
     expect(drill.rtoMs).toBeLessThan(60_000);
     expect(drill.sagas.before).toBeGreaterThan(100);
