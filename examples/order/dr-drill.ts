@@ -51,6 +51,8 @@ export interface DrDrillOptions {
   stepTimeoutMs?: number;
   /** SIGKILLs the primary region's JVMs (brokers, registry, Connect); the drill kills its own processes. */
   killPrimaryRegion: () => Promise<void>;
+  /** What a failover would do (`dr failover --dry-run`), asked before the kill. */
+  dryRun: (app: string) => Promise<string>;
   /** Fails the application over (the CLI's `dr failover --app <app>`); resolves when done. */
   failover: (app: string) => Promise<void>;
   /** Brings the primary's brokers back, to read what never reached DR. */
@@ -81,6 +83,8 @@ export interface DrDrillReport {
     laterEnded: number;
     laterNotEnded: string[];
   };
+  /** What `dryRun` said. */
+  dryRun: string;
   /** The primary worker's `sagastream_dr_rpo_seconds` just before the kill. */
   rpoGaugeBeforeKill: number | undefined;
   /** Orders with an effect twice (two payments, reservations, shipments or refunds). */
@@ -225,6 +229,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
 
     await sleep((options.beforeKillSeconds ?? 20) * 1000);
     const rpoGauge = await gauge(primaryWorker.said.get("api") ?? "", "sagastream_dr_rpo_seconds");
+    const dryRun = await options.dryRun(app);
     write(
       `${placedAt.size} orders placed; ${ends.size} sagas ended (mirrored to DR); losing the primary region …`,
     );
@@ -296,6 +301,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
         laterNotEnded: later.filter((id) => !ends.has(id)),
       },
       rpoGaugeBeforeKill: rpoGauge,
+      dryRun,
       duplicateEffects: await duplicateEffects(pool, app),
       api: await compareApi(drApi, ends),
     };

@@ -33,6 +33,8 @@ export interface DrDrillReport {
     laterNotEnded: string[];
   };
   rpoGaugeBeforeKill: number | undefined;
+  /** What `dr failover --dry-run` said before the kill. */
+  dryRun: string;
   duplicateEffects: string[];
   api: { checked: number; differ: string[] };
 }
@@ -71,15 +73,24 @@ async function sigkill(stack: Stack, names: readonly string[]): Promise<void> {
   }
 }
 
-/** Runs `sagastream <args>` (this build's CLI) with the config's environment, output to stderr. */
-async function cli(config: Config, args: string[]): Promise<void> {
+/**
+ * Runs `sagastream <args>` (this build's CLI) with the config's environment; its output goes to
+ * stderr as it comes, and is returned.
+ */
+export async function cli(config: Config, args: string[]): Promise<string> {
   const main = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
   const child = spawn(process.execPath, [main, ...args], {
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, SAGASTREAM_STATE_DIR: config.stateDir },
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+    process.stderr.write(chunk);
   });
   const [code] = (await once(child, "exit")) as [number | null];
   if (code !== 0) throw new Error(`sagastream ${args.join(" ")} exited with ${String(code)}`);
+  return output;
 }
 
 /** Runs the drill on `stack` (brought up with DR first) and makes the stack whole again. */
@@ -112,7 +123,10 @@ export async function runDrDrill(
       beforeKillSeconds: run.beforeKillSeconds,
       afterFailoverSeconds: run.afterFailoverSeconds,
       killPrimaryRegion: () => sigkill(stack, PRIMARY_REGION_COMPONENTS),
-      failover: (app: string) => cli(config, ["dr", "failover", "--app", app]),
+      dryRun: (app: string) => cli(config, ["dr", "failover", "--app", app, "--dry-run"]),
+      failover: async (app: string) => {
+        await cli(config, ["dr", "failover", "--app", app]);
+      },
       restartPrimaryBrokers: async () => {
         await stack.up({ dr: true, only: ["kafka"] });
       },

@@ -7,4 +7,4 @@ export { sagaBenchmark } from "./saga-bench.js";
 export { failoverBenchmark } from "./failover-bench.js";
 export { soakBenchmark } from "./soak-bench.js";
 export { replayBenchmark } from "./replay-bench.js";
-export { formatDrDrill, runDrDrill, type DrDrillReport, type DrDrillRun } from "./dr-bench.js";
+export { cli, formatDrDrill, runDrDrill, type DrDrillReport, type DrDrillRun } from "./dr-bench.js";

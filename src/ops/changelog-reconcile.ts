@@ -67,6 +67,42 @@ async function latestValues(
   return latest;
 }
 
+export interface ChangelogWrite {
+  key: string;
+  /** null: a tombstone. */
+  value: Buffer | null;
+}
+
+/**
+ * What one partition's changelog needs to agree with its log: `folded` is what the log's events
+ * fold to per saga, `unfolded` the sagas with a record that did not decode (left alone),
+ * `stored` the changelog's latest value per saga (null: a tombstone).
+ */
+export function changelogCorrections(
+  folded: ReadonlyMap<string, SagaRecord>,
+  unfolded: ReadonlySet<string>,
+  stored: ReadonlyMap<string, Buffer | null>,
+): ChangelogWrite[] {
+  const writes: ChangelogWrite[] = [];
+  for (const [sagaId, saga] of folded) {
+    if (unfolded.has(sagaId)) continue;
+    const value = stored.get(sagaId);
+    if (value === null) continue; // deleted after its retention
+    const current = value === undefined ? undefined : sagaRecordSerde.deserialize(value);
+    if (current?.seq === saga.seq) continue;
+    const record: SagaRecord =
+      current === undefined
+        ? saga
+        : { ...saga, correlationId: current.correlationId, traceparent: current.traceparent };
+    writes.push({ key: sagaId, value: sagaRecordSerde.serialize(record) });
+  }
+  for (const [sagaId, value] of stored) {
+    if (value === null || folded.has(sagaId) || unfolded.has(sagaId)) continue;
+    writes.push({ key: sagaId, value: null });
+  }
+  return writes;
+}
+
 export async function reconcileChangelog(options: ReconcileOptions): Promise<ReconcileReport> {
   const { kafka, applicationId, generation } = options;
   const events = sagaTopics(applicationId, generation).events;
@@ -92,24 +128,10 @@ export async function reconcileChangelog(options: ReconcileOptions): Promise<Rec
       }
       report.sagas += folder.sagas.size;
       const stored = await latestValues(kafka, changelog, span.partition);
-      const writes: { key: string; value: Buffer | null }[] = [];
-      for (const [sagaId, folded] of folder.sagas) {
-        if (unfolded.has(sagaId)) continue;
-        const value = stored.get(sagaId);
-        if (value === null) continue; // deleted after its retention
-        const current = value === undefined ? undefined : sagaRecordSerde.deserialize(value);
-        if (current?.seq === folded.seq) continue;
-        const record: SagaRecord =
-          current === undefined
-            ? folded
-            : { ...folded, correlationId: current.correlationId, traceparent: current.traceparent };
-        writes.push({ key: sagaId, value: sagaRecordSerde.serialize(record) });
-        report.rewritten += 1;
-      }
-      for (const [sagaId, value] of stored) {
-        if (value === null || folder.sagas.has(sagaId) || unfolded.has(sagaId)) continue;
-        writes.push({ key: sagaId, value: null });
-        report.deleted += 1;
+      const writes = changelogCorrections(folder.sagas, unfolded, stored);
+      for (const w of writes) {
+        if (w.value === null) report.deleted += 1;
+        else report.rewritten += 1;
       }
       if (producer !== undefined && writes.length > 0) {
         await producer.send({

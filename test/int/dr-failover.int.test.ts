@@ -6,7 +6,7 @@
  * to DR while orders keep coming. The stack is whole again afterwards.
  */
 import { describe, expect, it } from "vitest";
-import { formatDrDrill, runDrDrill } from "../../src/bench/index.js";
+import { cli, formatDrDrill, runDrDrill } from "../../src/bench/index.js";
 import { loadConfig } from "../../src/config/index.js";
 import { Stack } from "../../src/stack/index.js";
 
@@ -39,5 +39,13 @@ describe("region failover", () => {
     expect(drill.duplicateEffects).toEqual([]);
     expect(drill.api.checked).toBe(drill.placed);
     expect(drill.api.differ).toEqual([]);
+
+    // asked before the kill, the dry run said what it would do, and did none of it
+    expect(drill.dryRun).toContain(`would fail ${drill.app} over from region primary to dr`);
+    expect(drill.dryRun).toMatch(/would copy slot \S+_orders_slot to \S+_orders_slot_dr/);
+    expect(drill.dryRun).toContain(`would write ${drill.app}.layout in dr`);
+    // once over, a rerun changes nothing
+    const rerun = await cli(config, ["dr", "failover", "--app", drill.app]);
+    expect(rerun).toContain(`${drill.app} runs in region dr already: nothing to do`);
   }, 900_000);
 });
