@@ -19,7 +19,7 @@
  * 7. done: the workers' group has members again.
  */
 import { UsageError } from "../errors/index.js";
-import { createAdmin, ensureTopics, type KafkaSettings } from "../kafka/index.js";
+import { createAdmin, ensureTopics, withAdmin, type KafkaSettings } from "../kafka/index.js";
 import type { ConnectClient, ConnectorConfig } from "../outbox/index.js";
 import {
   encodeLayout,
@@ -28,7 +28,6 @@ import {
   LAYOUT_KEY,
   layoutRegion,
   layoutTopic,
-  LayoutLog,
   LayoutState,
   sagaTopics,
   type AppLayout,
@@ -41,7 +40,13 @@ import { connectorConfigs, connectorsWriting } from "./connector-routes.js";
 import { waitForEmptyGroups } from "./consumer-groups.js";
 import { resumeOffsets, type GroupResume } from "./dr-offsets.js";
 import { readMirroredConnectorConfigs } from "./mirrored-connect-configs.js";
-import { planRepartition, TopicRole, type PlannedTopic } from "./repartition-plan.js";
+import {
+  groupsReading,
+  readAppLayout,
+  readAppTopics,
+  TopicRole,
+  type AppTopic,
+} from "./app-topics.js";
 import { JobJournal, transact } from "./topic-copier.js";
 
 /** One region as the failover sees it. */
@@ -140,26 +145,23 @@ async function reachable(kafka: KafkaSettings, timeoutMs: number): Promise<boole
   }
 }
 
-async function readLayout(kafka: KafkaSettings, app: string): Promise<AppLayout | undefined> {
-  const log = new LayoutLog(kafka, app);
-  try {
-    return await log.read();
-  } finally {
-    await log.close();
-  }
+/** One of the application's topics, with its partition count and the groups reading it. */
+export interface FailoverTopic extends AppTopic {
+  partitions: number;
+  groups: string[];
 }
 
 /** The application's topics and groups in the new region, as the mirror left them. */
-async function appTopics(kafka: KafkaSettings, app: string, partitions: number) {
-  // The repartition plan lists an application's topics by role and the groups reading each; a
-  // plan to one partition more is only read for that.
-  const plan = await planRepartition({
-    kafka,
-    applicationId: app,
-    partitions: partitions + 1,
-    countKeys: false,
+async function appTopics(kafka: KafkaSettings, app: string): Promise<FailoverTopic[]> {
+  return withAdmin(kafka, async (admin) => {
+    const found = await readAppTopics(admin, kafka, app);
+    const metadata = await admin.metadata({ topics: found.topics.map((t) => t.topic) });
+    return found.topics.map((t) => ({
+      ...t,
+      partitions: metadata.topics.get(t.topic)?.partitionsCount ?? 0,
+      groups: groupsReading(found.committed, t.topic),
+    }));
   });
-  return plan.topics;
 }
 
 /** Runs (or finishes) the failover of `applicationId` from one region to another. */
@@ -168,7 +170,7 @@ export async function failover(options: FailoverOptions): Promise<FailoverJob> {
   const log = options.log ?? (() => undefined);
   const dryRun = options.dryRun === true;
   const layout =
-    (await readLayout(to.kafka, app)) ?? initialLayout(await partitionCount(to.kafka, app));
+    (await readAppLayout(to.kafka, app)) ?? initialLayout(await partitionCount(to.kafka, app));
   if (layout.state === LayoutState.Frozen) {
     throw new UsageError(
       `${app} is frozen for a repartition in region ${to.name}: finish the move first`,
@@ -214,7 +216,7 @@ export async function failover(options: FailoverOptions): Promise<FailoverJob> {
         `${dryRun ? "would fail" : "failing"} ${app} over from region ${from.name} to ${to.name} (generation ${job.generation}, ${job.partitions} partitions)`,
       );
     }
-    const topics = await appTopics(to.kafka, app, job.partitions);
+    const topics = await appTopics(to.kafka, app);
     const workers = generationId(app, job.generation);
     const groups = [...new Set(topics.flatMap((t) => t.groups))].filter(
       (g) => g === workers || g.startsWith(`${workers}.participant.`),
@@ -370,7 +372,7 @@ async function fence(
   options: FailoverOptions,
   job: FailoverJob,
   groups: readonly string[],
-  inputs: readonly PlannedTopic[],
+  inputs: readonly FailoverTopic[],
   log: (line: string) => void,
 ): Promise<void> {
   const { from, to, applicationId: app } = options;
@@ -436,7 +438,7 @@ async function fence(
 async function createConnectors(
   options: FailoverOptions,
   job: FailoverJob,
-  inputs: readonly PlannedTopic[],
+  inputs: readonly FailoverTopic[],
   log: (line: string) => void,
 ): Promise<string[]> {
   const { from, to } = options;

@@ -15,7 +15,7 @@
 import { ListOffsetTimestamps } from "@platformatic/kafka";
 import { createAdmin, type KafkaAdmin, type KafkaSettings } from "../kafka/index.js";
 import { generationId, sagaTopics } from "../saga/index.js";
-import { TopicRole, type PlannedTopic } from "./repartition-plan.js";
+import { TopicRole, type AppTopic } from "./app-topics.js";
 
 /** How far before the last mirrored event the workers' inputs are read again. */
 export const MARGIN_MS = 10_000;
@@ -35,7 +35,7 @@ export interface ResumeOptions {
   generation: number;
   groups: readonly string[];
   /** The application's input topics (starts, replies, control, commands). */
-  inputs: readonly PlannedTopic[];
+  inputs: readonly (AppTopic & { partitions: number })[];
   dryRun?: boolean | undefined;
 }
 

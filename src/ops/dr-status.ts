@@ -19,7 +19,7 @@ import {
 } from "./dr-checkpoints.js";
 import { isMirroredTopic } from "./mirror-internals.js";
 import { GapBasis, lastRecord, replicationGap, type ReplicationGap } from "./replication-gap.js";
-import { planRepartition } from "./repartition-plan.js";
+import { groupsReading, readAppTopics } from "./app-topics.js";
 
 export interface DrStatusOptions {
   primary: KafkaSettings;
@@ -69,9 +69,6 @@ export interface DrStatus {
 /** Every request bounded: a status must answer, the primary lost or not. */
 const CLIENT: ClientOptions = { connectTimeoutMs: 3_000, requestTimeoutMs: 10_000, retries: 1 };
 
-/** A partition count no topic has: the plan is asked for its inventory, not for a move. */
-const NO_MOVE = 2 ** 31 - 1;
-
 interface Scope {
   topics: string[];
   /** Undefined: every group with a checkpoint. */
@@ -88,14 +85,13 @@ async function scope(
     const topics = (await cluster.admin.listTopics()).filter(isMirroredTopic).sort();
     return { topics, groups: undefined };
   }
-  const plan = await planRepartition({
-    kafka: settings,
-    applicationId,
-    partitions: NO_MOVE,
-    countKeys: false,
-  });
-  const groups = new Set([plan.workersGroup.now, ...plan.topics.flatMap((t) => t.groups)]);
-  return { topics: plan.topics.map((t) => t.topic), groups: [...groups] };
+  const found = await readAppTopics(cluster.admin, settings, applicationId);
+  const topics = found.topics.map((t) => t.topic);
+  const groups = new Set([
+    found.workersGroup,
+    ...topics.flatMap((t) => groupsReading(found.committed, t)),
+  ]);
+  return { topics, groups: [...groups] };
 }
 
 export function rpoOf(partitions: readonly PartitionStatus[]): Rpo {

@@ -52,6 +52,7 @@ export * from "./scaling.js";
 export * from "./group-lag.js";
 export * from "./scaling-monitor.js";
 export * from "./topic-copier.js";
+export * from "./app-topics.js";
 export * from "./repartition-plan.js";
 export {
   KeyCounter,

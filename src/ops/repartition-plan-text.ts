@@ -7,10 +7,9 @@
 import { generationId, layoutTopic, LayoutState } from "../saga/index.js";
 import { formatTable } from "../util/index.js";
 import { formatNumber, humanBytes } from "./capacity.js";
+import { participantGroup, TopicRole } from "./app-topics.js";
 import {
   CopyKind,
-  participantGroup,
-  TopicRole,
   type PlannedTopic,
   type RepartitionPlan,
   type RepartitionPlanOptions,

@@ -1,9 +1,8 @@
 /**
  * `sagastream repartition --plan` (issue 15): what moving a live application to another
  * partition count would do, read from the cluster and changing nothing. The move makes a new
- * generation of every co-partitioned topic (saga/generations.ts); the plan finds the
- * application's topics in its current generation (the layout record, else generation 0), and
- * for each: its partitions now and its new name, its records and bytes, the consumer groups
+ * generation of every co-partitioned topic (saga/generations.ts); the plan takes the
+ * application's topics in its current generation (app-topics.ts), and for each: its partitions now and its new name, its records and bytes, the consumer groups
  * reading it, and what the move copies of it. The topics copied in full (saga-events, and the
  * changelogs' latest values) have their keys counted (key-skew.ts); the stages, the estimates
  * and the plan's text are in repartition-plan-text.ts.
@@ -20,30 +19,24 @@ import {
 import {
   generationId,
   generationTopic,
-  LayoutLog,
   layoutTopic,
   LayoutState,
-  SAGA_STORES,
   sagaIdOfStoreKey,
   sagaTopics,
-  type AppLayout,
 } from "../saga/index.js";
 import { changelogTopic } from "../topology/index.js";
 import { formatNumber } from "./capacity.js";
+import {
+  baseTopic,
+  groupsReading,
+  participantGroup,
+  readAppTopics,
+  TopicRole,
+  type AppTopic,
+} from "./app-topics.js";
 import { countKeys, KeyCounter, type KeyCount, type KeyCountProgress } from "./key-skew.js";
 import { assumptionsOf, estimateRepartition, repartitionStages } from "./repartition-plan-text.js";
 import type { RepartitionEstimate, RepartitionStage } from "./repartition-plan-text.js";
-
-/** What a topic is to the application. */
-export enum TopicRole {
-  Start = "start",
-  Events = "saga-events",
-  Replies = "replies",
-  Control = "control",
-  Commands = "commands",
-  DeadLetters = "dead letters",
-  Changelog = "changelog",
-}
 
 /** How a topic's records reach the new generation. */
 export enum CopyKind {
@@ -132,67 +125,6 @@ export const REPARTITION_DEFAULTS = {
   switchOverheadMs: 10_000,
 } as const;
 
-/** Groups per OffsetFetch request. */
-const GROUPS_PER_REQUEST = 100;
-
-/** A topic's name without the generation's suffix (a start topic's name as its service gave it). */
-export function baseTopic(topic: string, generation: number): string {
-  const suffix = `.g${generation}`;
-  return generation > 0 && topic.endsWith(suffix) ? topic.slice(0, -suffix.length) : topic;
-}
-
-/** A participant's consumer group in a generation. */
-export function participantGroup(
-  applicationId: string,
-  generation: number,
-  participant: string,
-): string {
-  return `${generationId(applicationId, generation)}.participant.${participant}`;
-}
-
-/** The participant whose commands topic (of `generation`) `topic` is, if it is one. */
-export function commandsParticipant(
-  applicationId: string,
-  generation: number,
-  topic: string,
-): string | undefined {
-  const prefix = `${applicationId}.commands.`;
-  if (!topic.startsWith(prefix)) return undefined;
-  const rest = topic.slice(prefix.length);
-  if (generation === 0) {
-    // another generation's commands topic, not a participant named "….g1"
-    return /\.g\d+$/.test(rest) || rest === "" ? undefined : rest;
-  }
-  const suffix = `.g${generation}`;
-  if (!rest.endsWith(suffix) || rest.length === suffix.length) return undefined;
-  return rest.slice(0, -suffix.length);
-}
-
-/** Committed offsets of every consumer group: group → topic → partition → offset. */
-type CommittedOffsets = Map<string, Map<string, Map<number, bigint>>>;
-
-async function committedOffsets(admin: KafkaAdmin): Promise<CommittedOffsets> {
-  const groups = [...(await admin.listGroups()).keys()];
-  const committed: CommittedOffsets = new Map();
-  for (let i = 0; i < groups.length; i += GROUPS_PER_REQUEST) {
-    const listed = await admin.listConsumerGroupOffsets({
-      groups: groups.slice(i, i + GROUPS_PER_REQUEST),
-    });
-    for (const group of listed) {
-      const topics = new Map<string, Map<number, bigint>>();
-      for (const topic of group.topics) {
-        const partitions = new Map<number, bigint>();
-        for (const p of topic.partitions) {
-          if (p.committedOffset >= 0n) partitions.set(p.partitionIndex, p.committedOffset);
-        }
-        if (partitions.size > 0) topics.set(topic.name, partitions);
-      }
-      if (topics.size > 0) committed.set(group.groupId, topics);
-    }
-  }
-  return committed;
-}
-
 /** One replica's bytes per topic, or an empty map when the brokers do not say. */
 async function topicBytes(
   admin: KafkaAdmin,
@@ -226,19 +158,6 @@ async function topicBytes(
   }
 }
 
-/** The application's layout record, if it has one. */
-async function readLayout(
-  kafka: KafkaSettings,
-  applicationId: string,
-): Promise<AppLayout | undefined> {
-  const log = new LayoutLog(kafka, applicationId);
-  try {
-    return await log.read();
-  } finally {
-    await log.close();
-  }
-}
-
 /** Records after a group's committed offsets (a partition it never committed: all of it). */
 function unconsumed(offsets: readonly PartitionOffsets[], committed?: Map<number, bigint>): number {
   let records = 0n;
@@ -269,8 +188,9 @@ export async function planRepartition(options: RepartitionPlanOptions): Promise<
   const warnings: string[] = [];
 
   return withAdmin(kafka, async (admin) => {
-    const existing = new Set(await admin.listTopics());
-    const layout = existing.has(layoutTopic(app)) ? await readLayout(kafka, app) : undefined;
+    const found = await readAppTopics(admin, kafka, app, options.startTopics);
+    const { layout, generation, existing, committed } = found;
+    warnings.push(...found.warnings);
     if (layout?.state === LayoutState.Frozen) {
       const next =
         layout.next === undefined
@@ -282,85 +202,34 @@ export async function planRepartition(options: RepartitionPlanOptions): Promise<
           ": finish that move (or roll it back) before planning another",
       );
     }
-    const generation = layout?.generation ?? 0;
     const next = generation + 1;
     const names = sagaTopics(app, generation);
-    const newNames = sagaTopics(app, next);
-    if (!existing.has(names.events)) {
-      throw new UsageError(
-        `no topic ${names.events} on the cluster: is "${app}" the application's id?` +
-          (layout === undefined ? "" : ` (its layout names generation ${generation} live)`),
-      );
-    }
-    const workers = generationId(app, generation);
+    const workers = found.workersGroup;
     const nextWorkers = generationId(app, next);
-    const committed = await committedOffsets(admin);
     const workersCommitted = committed.get(workers);
-
-    // The application's topics in this generation, in the order the plan lists them.
-    const found: Omit<PlannedTopic, "partitions" | "records" | "groups" | "toCopy" | "copy">[] = [];
-    const add = (
-      topic: string,
-      role: TopicRole,
-      newTopic: string,
-      extra: { participant?: string; store?: string } = {},
-    ) => {
-      if (found.some((t) => t.topic === topic)) return;
-      found.push({ topic, role, newTopic, newPartitions: partitions, ...extra });
-    };
-    add(names.events, TopicRole.Events, newNames.events);
-    for (const [topic, role, newTopic] of [
-      [names.replies, TopicRole.Replies, newNames.replies],
-      [names.control, TopicRole.Control, newNames.control],
-    ] as const) {
-      if (existing.has(topic)) add(topic, role, newTopic);
-      else warnings.push(`no topic ${topic}: the workers create it when they start`);
-    }
-    for (const topic of [...existing].sort()) {
-      const participant = commandsParticipant(app, generation, topic);
-      if (participant !== undefined) {
-        add(topic, TopicRole.Commands, newNames.commands(participant), { participant });
+    const nextName = (t: AppTopic): string => {
+      const newNames = sagaTopics(app, next);
+      switch (t.role) {
+        case TopicRole.Events:
+          return newNames.events;
+        case TopicRole.Replies:
+          return newNames.replies;
+        case TopicRole.Control:
+          return newNames.control;
+        case TopicRole.Commands:
+          return newNames.commands(t.participant ?? "");
+        case TopicRole.Start:
+          return generationTopic(baseTopic(t.topic, generation), next);
+        case TopicRole.DeadLetters:
+          return deadLetterTopic(nextWorkers);
+        case TopicRole.Changelog:
+          return changelogTopic(nextWorkers, t.store ?? "");
       }
-    }
-    const dlq = deadLetterTopic(workers);
-    const changelogs = Object.values(SAGA_STORES).map((store) => ({
-      store,
-      topic: changelogTopic(workers, store),
-      newTopic: changelogTopic(nextWorkers, store),
-    }));
-    const known = new Set([...found.map((t) => t.topic), dlq, ...changelogs.map((c) => c.topic)]);
-    const named = options.startTopics ?? [];
-    const missing = named.filter((topic) => !existing.has(topic));
-    if (missing.length > 0) {
-      throw new UsageError(`no start topic ${missing.join(", ")} on the cluster`);
-    }
-    const starts = new Set(named);
-    for (const topic of workersCommitted?.keys() ?? []) {
-      if (known.has(topic) || starts.has(topic)) continue;
-      if (existing.has(topic)) starts.add(topic);
-      else warnings.push(`group ${workers} has offsets on ${topic}, which no longer exists`);
-    }
-    for (const topic of [...starts].sort()) {
-      add(topic, TopicRole.Start, generationTopic(baseTopic(topic, generation), next));
-    }
-    if (workersCommitted === undefined) {
-      warnings.push(
-        `the workers' group ${workers} has committed no offsets: its inputs' tails count whole, and start topics cannot be found (name them with --topic)`,
-      );
-    } else if (starts.size === 0) {
-      warnings.push(
-        `no start topic found: group ${workers} has committed offsets only on ${names.replies} and ${names.control} (name start topics with --topic)`,
-      );
-    }
-    if (existing.has(dlq)) add(dlq, TopicRole.DeadLetters, deadLetterTopic(nextWorkers));
-    for (const { store, topic, newTopic } of changelogs) {
-      if (existing.has(topic)) add(topic, TopicRole.Changelog, newTopic, { store });
-      else warnings.push(`no changelog ${topic} (store "${store}"): nothing of it to copy`);
-    }
+    };
 
-    const metadata = await admin.metadata({ topics: found.map((t) => t.topic) });
+    const metadata = await admin.metadata({ topics: found.topics.map((t) => t.topic) });
     const counts = new Map(
-      found.map((t) => [t.topic, metadata.topics.get(t.topic)?.partitionsCount ?? 0]),
+      found.topics.map((t) => [t.topic, metadata.topics.get(t.topic)?.partitionsCount ?? 0]),
     );
     const current = counts.get(names.events) ?? 0;
     if (partitions === current) {
@@ -369,21 +238,22 @@ export async function planRepartition(options: RepartitionPlanOptions): Promise<
       );
     }
     const [offsets, bytes] = await Promise.all([
-      Promise.all(found.map(async (t) => [t.topic, await topicOffsets(admin, t.topic)] as const)),
+      Promise.all(
+        found.topics.map(async (t) => [t.topic, await topicOffsets(admin, t.topic)] as const),
+      ),
       topicBytes(admin, counts),
     ]).then(([listed, sizes]) => [new Map(listed), sizes] as const);
 
     const topics: PlannedTopic[] = [];
-    for (const t of found) {
+    for (const t of found.topics) {
       const spans = offsets.get(t.topic) ?? [];
       const count = counts.get(t.topic) ?? 0;
       const records = Number(spans.reduce((sum, p) => sum + (p.high - p.low), 0n));
-      const groups = [...committed]
-        .filter(([, byTopic]) => byTopic.has(t.topic))
-        .map(([group]) => group)
-        .sort();
+      const groups = groupsReading(committed, t.topic);
       const planned: PlannedTopic = {
         ...t,
+        newTopic: nextName(t),
+        newPartitions: partitions,
         partitions: count,
         records,
         bytes: bytes.get(t.topic),
@@ -434,9 +304,9 @@ export async function planRepartition(options: RepartitionPlanOptions): Promise<
           `${t.topic} has ${count} partitions, ${names.events} ${current}: they are not co-partitioned now`,
         );
       }
-      if (existing.has(t.newTopic)) {
+      if (existing.has(planned.newTopic)) {
         warnings.push(
-          `${t.newTopic} exists already (left by an earlier attempt?): stage 1 will find it there`,
+          `${planned.newTopic} exists already (left by an earlier attempt?): stage 1 will find it there`,
         );
       }
       topics.push(planned);

@@ -20,7 +20,7 @@ import type { AvroCodec } from "../schema/index.js";
 import type { CommittedRecord } from "../topology/index.js";
 import { RangeReader } from "./range-reader.js";
 import { MoveStage, repartitionJournalTopic, type RepartitionJob } from "./repartition.js";
-import { TopicRole } from "./repartition-plan.js";
+import { TopicRole } from "./app-topics.js";
 import { JobJournal } from "./topic-copier.js";
 
 export interface TopicCheck {

@@ -40,7 +40,8 @@ import {
 import { waitUntil } from "../util/index.js";
 import { waitForEmptyGroups } from "./consumer-groups.js";
 import { connectorConfigs, connectorsWriting, ROUTE_KEY } from "./connector-routes.js";
-import { planRepartition, TopicRole } from "./repartition-plan.js";
+import { TopicRole } from "./app-topics.js";
+import { planRepartition } from "./repartition-plan.js";
 import { copySpans, JobJournal, transact, type CopySpan } from "./topic-copier.js";
 
 export enum MoveStage {

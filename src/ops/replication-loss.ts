@@ -87,8 +87,7 @@ export async function replicationLoss(options: {
         primary: held.length,
         mirrored: copy.length,
         lost: lost.length,
-        oldestLostAt:
-          lost.length === 0 ? undefined : Math.min(...lost.map((r) => r.timestamp)),
+        oldestLostAt: lost.length === 0 ? undefined : Math.min(...lost.map((r) => r.timestamp)),
         prefix: copy.length === 0 || same(copy.at(-1), held[copy.length - 1]),
       };
     });
