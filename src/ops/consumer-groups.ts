@@ -21,3 +21,18 @@ export async function waitForEmptyGroups(
     { timeoutMs: options.timeoutMs, intervalMs: 500, description: options.why },
   );
 }
+
+/** A group's committed offsets on `topic`, by partition (none committed: empty). */
+export async function groupOffsets(
+  admin: KafkaAdmin,
+  group: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
+  const [listed] = await admin.listConsumerGroupOffsets({ groups: [group] });
+  const partitions = listed?.topics.find((t) => t.name === topic)?.partitions ?? [];
+  return new Map(
+    partitions
+      .filter((p) => p.committedOffset >= 0n)
+      .map((p) => [p.partitionIndex, p.committedOffset]),
+  );
+}

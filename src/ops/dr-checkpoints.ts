@@ -40,10 +40,15 @@ export type CommittedOffsets = ReadonlyMap<string, ReadonlyMap<string, bigint>>;
 
 const at = (topic: string, partition: number) => `${topic}/${partition}`;
 
-/** Reads DR's checkpoints topic whole (compacted: one record per group and partition, about). */
+/**
+ * Reads DR's checkpoints topic whole (compacted: one record per group and partition, about,
+ * once its segments roll). `notAfter` picks, per group and partition, the newest checkpoint
+ * written at or before the time it gives (default: the newest of all).
+ */
 export async function readCheckpoints(
   dr: ClusterLogs,
   sourceAlias?: string,
+  notAfter?: (checkpoint: Checkpoint) => number,
 ): Promise<CheckpointRead> {
   const topic = checkpointsTopic(sourceAlias);
   const count = (await dr.partitionCounts([topic])).get(topic) ?? 0;
@@ -54,6 +59,7 @@ export async function readCheckpoints(
       if (record.key === null || record.value === null) continue; // a tombstone
       try {
         const checkpoint = decodeCheckpoint(record.key, record.value);
+        if (notAfter !== undefined && record.timestamp > notAfter(checkpoint)) continue;
         const id = `${checkpoint.group}\0${at(checkpoint.topic, checkpoint.partition)}`;
         newest.set(id, { ...checkpoint, at: record.timestamp });
       } catch {

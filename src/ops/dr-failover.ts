@@ -263,7 +263,7 @@ export async function failover(options: FailoverOptions): Promise<FailoverJob> {
         applicationId: app,
         generation: job.generation,
         groups,
-        inputs,
+        topics,
         dryRun,
       });
       for (const line of describeResumes(resumes)) log(line);
@@ -506,6 +506,7 @@ function withSlot(config: ConnectorConfig, slot: string): ConnectorConfig {
 function describeResumes(resumes: readonly GroupResume[]): string[] {
   return resumes.map(
     (r) =>
-      `group ${r.group}: ${r.partitions} partition(s) set, ${r.reread} record(s) to read again${r.note === undefined ? "" : ` (${r.note})`}`,
+      `group ${r.group}: ${r.partitions} partition(s) set from MirrorMaker 2's checkpoints, ${r.reread} record(s) before the newest read again` +
+      (r.unchecked > 0 ? `; ${r.unchecked} partition(s) without a checkpoint` : ""),
   );
 }

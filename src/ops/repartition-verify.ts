@@ -21,6 +21,7 @@ import type { CommittedRecord } from "../topology/index.js";
 import { RangeReader } from "./range-reader.js";
 import { MoveStage, repartitionJournalTopic, type RepartitionJob } from "./repartition.js";
 import { TopicRole } from "./app-topics.js";
+import { groupOffsets } from "./consumer-groups.js";
 import { JobJournal } from "./topic-copier.js";
 
 export interface TopicCheck {
@@ -109,9 +110,10 @@ export async function verifyRepartition(options: {
   const topics: TopicCheck[] = [];
   for (const t of job.topics) {
     const placeBy = t.role === TopicRole.Changelog ? sagaIdOfStoreKey : (key: Buffer) => key;
+    const group = t.tailGroup;
     const starts =
-      t.tailGroup !== undefined && t.role !== TopicRole.Events && t.role !== TopicRole.Changelog
-        ? await groupOffsets(kafka, t.tailGroup, t.topic)
+      group !== undefined && t.role !== TopicRole.Events && t.role !== TopicRole.Changelog
+        ? await withAdmin(kafka, (admin) => groupOffsets(admin, group, t.topic))
         : new Map<number, bigint>();
     // The old records of each key, from where the copy began to the freeze.
     const old = new Map<string, KeyDigest>();
@@ -228,20 +230,4 @@ async function decoded(
   } catch (error) {
     return [{ undecodable: (error as Error).message }];
   }
-}
-
-async function groupOffsets(
-  kafka: KafkaSettings,
-  group: string,
-  topic: string,
-): Promise<Map<number, bigint>> {
-  return withAdmin(kafka, async (admin) => {
-    const [listed] = await admin.listConsumerGroupOffsets({ groups: [group] });
-    const partitions = listed?.topics.find((t) => t.name === topic)?.partitions ?? [];
-    return new Map(
-      partitions
-        .filter((p) => p.committedOffset >= 0n)
-        .map((p) => [p.partitionIndex, p.committedOffset]),
-    );
-  });
 }

@@ -38,7 +38,7 @@ import {
   type AppLayout,
 } from "../saga/index.js";
 import { waitUntil } from "../util/index.js";
-import { waitForEmptyGroups } from "./consumer-groups.js";
+import { groupOffsets, waitForEmptyGroups } from "./consumer-groups.js";
 import { connectorConfigs, connectorsWriting, ROUTE_KEY } from "./connector-routes.js";
 import { TopicRole } from "./app-topics.js";
 import { planRepartition } from "./repartition-plan.js";
@@ -252,11 +252,13 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
     const ends = frozenEnds(job);
     for (const t of job.topics.filter((topic) => INPUT_ROLES.has(topic.role))) {
       const committed =
-        t.tailGroup === undefined ? new Map<string, bigint>() : await groupOffsets(a, t.tailGroup);
+        t.tailGroup === undefined
+          ? new Map<number, bigint>()
+          : await groupOffsets(a, t.tailGroup, t.topic);
       const spans: CopySpan[] = (ends.get(t.topic) ?? []).map((to, partition) => ({
         topic: t.topic,
         partition,
-        from: committed.get(`${t.topic}/${partition}`) ?? 0n,
+        from: committed.get(partition) ?? 0n,
         to,
       }));
       const copied = await copySpans({
@@ -335,18 +337,6 @@ async function endsOf(admin: KafkaAdmin, topics: string[]): Promise<Map<string, 
     );
   }
   return ends;
-}
-
-async function groupOffsets(admin: KafkaAdmin, group: string): Promise<Map<string, bigint>> {
-  const [listed] = await admin.listConsumerGroupOffsets({ groups: [group] });
-  const offsets = new Map<string, bigint>();
-  for (const topic of listed?.topics ?? []) {
-    for (const p of topic.partitions) {
-      if (p.committedOffset >= 0n)
-        offsets.set(`${topic.name}/${p.partitionIndex}`, p.committedOffset);
-    }
-  }
-  return offsets;
 }
 
 /** The groups of the frozen generation: the workers', each participant's and its saga-ends'. */

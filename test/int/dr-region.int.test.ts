@@ -17,9 +17,12 @@ const primary: KafkaSettings = { brokers: kafkaBrokers, clientId: "dr-region-int
 const dr: KafkaSettings = { brokers: drKafkaBrokers, clientId: "dr-region-int-test" };
 const subject = `${uniqueName("dr_region")}-value`;
 const CONFLUENT_JSON = { "Content-Type": "application/vnd.schemaregistry.v1+json" };
-const DR_CONNECT_TOPICS = ["configs", "offsets", "status"].map(
-  (kind) => `sagastream-connect-dr-${kind}.internal`,
-);
+// (the configs topic without .internal: MirrorMaker 2 copies a region's connector configs)
+const DR_CONNECT_TOPICS = [
+  "sagastream-connect-dr-configs",
+  "sagastream-connect-dr-offsets.internal",
+  "sagastream-connect-dr-status.internal",
+];
 
 afterAll(async () => {
   // Soft, then permanent: the deletions reach DR through the journal too.
