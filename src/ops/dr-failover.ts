@@ -95,9 +95,10 @@ export interface FailoverOptions {
   codec: AvroCodec;
   /**
    * Stops MirrorMaker 2 copying into the new region (the local stack's); without it the
-   * operator is told to. Returns what it did.
+   * operator is told to. `fromReachable`: whether the old region still answers (if not, the
+   * mirror has nothing left to copy). Returns what it did.
    */
-  stopMirror?: (() => Promise<string>) | undefined;
+  stopMirror?: ((fromReachable: boolean) => Promise<string>) | undefined;
   /**
    * The old region's Connect config topic as mirrored into the new region: where the
    * application's connectors are found when the old Connect does not answer.
@@ -255,7 +256,7 @@ export async function failover(options: FailoverOptions): Promise<FailoverJob> {
         );
         return;
       }
-      log(await options.stopMirror());
+      log(await options.stopMirror(job.fromReachable === true));
     });
     await step(FailoverStage.OffsetsSet, async () => {
       const resumes = await resumeOffsets({

@@ -296,8 +296,13 @@ export class Stack {
     }
   }
 
-  /** Stops the running components (all, or `only` these), newest first. */
-  async down(options: { only?: ComponentName[]; purge?: boolean } = {}): Promise<ComponentName[]> {
+  /**
+   * Stops the running components (all, or `only` these), newest first; each gets `graceMs`
+   * (default 30 s) to stop cleanly before it is killed.
+   */
+  async down(
+    options: { only?: ComponentName[]; purge?: boolean; graceMs?: number } = {},
+  ): Promise<ComponentName[]> {
     const stopped: ComponentName[] = [];
     // Every node a stack may have: one started with more brokers than now configured stops too.
     const targets = stackComponents(MAX_BROKERS).filter(
@@ -310,7 +315,7 @@ export class Stack {
           const pid = await runningPid(pidFile, this.paths.root);
           if (pid !== undefined) {
             const started = Date.now();
-            const how = await stopProcess(pid, c.stopSignal, 30_000);
+            const how = await stopProcess(pid, c.stopSignal, options.graceMs ?? 30_000);
             this.report(`${c.name}: ${how} (pid ${pid}) in ${secondsSince(started)} s`);
             stopped.push(c.name);
           }
