@@ -20,7 +20,7 @@
  */
 import { UsageError } from "../errors/index.js";
 import { createAdmin, ensureTopics, withAdmin, type KafkaSettings } from "../kafka/index.js";
-import type { ConnectClient, ConnectorConfig } from "../outbox/index.js";
+import type { ConnectClient } from "../outbox/index.js";
 import {
   encodeLayout,
   generationId,
@@ -34,12 +34,10 @@ import {
 } from "../saga/index.js";
 import type { AvroCodec } from "../schema/index.js";
 import { waitUntil } from "../util/index.js";
-import { copySlot, slotIn } from "./cdc-slots.js";
 import { reconcileChangelog } from "./changelog-reconcile.js";
-import { connectorConfigs, connectorsWriting } from "./connector-routes.js";
+import { createConnectors, stopConnectors } from "./dr-connectors.js";
 import { waitForEmptyGroups } from "./consumer-groups.js";
 import { resumeOffsets, type GroupResume } from "./dr-offsets.js";
-import { readMirroredConnectorConfigs } from "./mirrored-connect-configs.js";
 import {
   groupsReading,
   readAppLayout,
@@ -283,7 +281,16 @@ export async function failover(options: FailoverOptions): Promise<FailoverJob> {
       );
     });
     await step(FailoverStage.ConnectorsCreated, async () => {
-      job.connectors = await createConnectors(options, job, inputs, log);
+      job.connectors = await createConnectors({
+        applicationId: app,
+        from,
+        to,
+        fromReachable: job.fromReachable === true,
+        mirroredConnectConfigs: options.mirroredConnectConfigs,
+        inputs: inputs.map((t) => t.topic),
+        dryRun,
+        log,
+      });
     });
     await step(FailoverStage.Activated, async () => {
       const active: AppLayout = {
@@ -411,97 +418,12 @@ async function fence(
       await admin.close();
     }
   }
-  const connect = from.connect;
-  if (connect === undefined) return;
-  const configs = await connectorConfigs(connect).catch(() => undefined);
-  if (configs === undefined) {
-    log(`Connect of region ${from.name} does not answer: its connectors are not stopped`);
-    return;
-  }
-  for (const { name } of connectorsWriting(
-    configs,
+  await stopConnectors(
+    from,
     inputs.map((t) => t.topic),
-  )) {
-    if (options.dryRun === true) {
-      log(`would stop connector ${name} in ${from.name}`);
-      continue;
-    }
-    await connect.stop(name);
-    log(`connector ${name} in ${from.name} stopped`);
-  }
-}
-
-/**
- * The application's outbox connectors, found in the old region's Connect or, when it does not
- * answer, in its config topic mirrored into the new region, created in the new region's Connect
- * on a copy of their slots.
- */
-async function createConnectors(
-  options: FailoverOptions,
-  job: FailoverJob,
-  inputs: readonly FailoverTopic[],
-  log: (line: string) => void,
-): Promise<string[]> {
-  const { from, to } = options;
-  if (to.connect === undefined) {
-    log(
-      `no Connect given for region ${to.name}: create ${options.applicationId}'s outbox connectors there yourself`,
-    );
-    return [];
-  }
-  const fromConnect = job.fromReachable === true ? from.connect : undefined;
-  let configs =
-    fromConnect === undefined
-      ? undefined
-      : await connectorConfigs(fromConnect).catch(() => undefined);
-  if (configs === undefined && options.mirroredConnectConfigs !== undefined) {
-    configs = await readMirroredConnectorConfigs(to.kafka, options.mirroredConnectConfigs);
-    log(`connectors read from ${options.mirroredConnectConfigs} as mirrored into ${to.name}`);
-  }
-  if (configs === undefined) {
-    log(
-      `the connectors of region ${from.name} cannot be read: create ${options.applicationId}'s outbox connectors in ${to.name} yourself`,
-    );
-    return [];
-  }
-  const created: string[] = [];
-  for (const { name, config } of connectorsWriting(
-    configs,
-    inputs.map((t) => t.topic),
-  )) {
-    const slot = config["slot.name"] ?? `${name}_slot`;
-    const copy = slotIn(slot, from.name, to.name);
-    if (options.dryRun === true) {
-      log(
-        `would copy slot ${slot} to ${copy} and create connector ${name} in ${to.name} reading it`,
-      );
-      continue;
-    }
-    const copied = await copySlot(config, slot, copy);
-    if (copied === "no source") {
-      log(
-        `slot ${slot} is gone: connector ${name} in ${to.name} starts a new slot ${copy} at the WAL's end (rows since ${slot}'s last confirmed position are not published)`,
-      );
-    }
-    await to.connect.put(name, withSlot(config, copy));
-    created.push(name);
-    log(
-      `connector ${name} created in ${to.name}, reading slot ${copy}${copied === "copied" ? ` (a copy of ${slot})` : ""}`,
-    );
-  }
-  for (const name of created) {
-    await waitUntil(async () => (await to.connect?.isRunning(name)) || undefined, {
-      timeoutMs: 120_000,
-      description: `connector ${name} to run in region ${to.name}`,
-    });
-  }
-  return created;
-}
-
-/** The config with another slot (and without the `name` Connect's REST API adds). */
-function withSlot(config: ConnectorConfig, slot: string): ConnectorConfig {
-  const rest = Object.fromEntries(Object.entries(config).filter(([k]) => k !== "name"));
-  return { ...rest, "slot.name": slot };
+    options.dryRun === true,
+    log,
+  );
 }
 
 function describeResumes(resumes: readonly GroupResume[]): string[] {
