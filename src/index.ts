@@ -110,8 +110,10 @@ export { createLogger, type Logger } from "./log/index.js";
 export { formatTable, percentile, waitUntil } from "./util/index.js";
 export { Stack } from "./stack/index.js";
 export {
+  failback,
   failover,
   replicationLoss,
+  type FailbackJob,
   type FailoverJob,
   type PartitionLoss,
   type RegionEndpoint,

@@ -7,7 +7,7 @@
  * and how old the oldest of them was at the kill, read once the primary broker is back), the
  * RTO (from the kill to the first saga DR completed). Checked: every saga started before the
  * kill minus the RPO window ends once; no participant effect happened twice; DR's status API
- * says what DR's log says.
+ * says what DR's log says. Then, if asked, the failback (dr-failback-drill.ts).
  */
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
@@ -18,7 +18,6 @@ import {
   AvroCodec,
   ConnectClient,
   createSchemaRegistry,
-  followSagaEvents,
   replicationLoss,
   topicOffsets,
   withAdmin,
@@ -26,9 +25,17 @@ import {
   type PartitionLoss,
 } from "sagastream";
 import { startChild, type ChildProcess } from "./child-process.js";
+import {
+  compareApi,
+  duplicateEffects,
+  endedOnce,
+  followEnds,
+  gauge,
+  waitFor,
+} from "./dr-drill-checks.js";
+import { runFailbackPhase, type FailbackReport } from "./dr-failback-drill.js";
 import { startOrderService } from "./order-service.js";
 import type { ParticipantsProcessOptions } from "./participants-process.js";
-import { serviceSchemas } from "./participants.js";
 import type { OrderData } from "./saga.js";
 import type { WorkerOptions } from "./worker.js";
 
@@ -57,8 +64,17 @@ export interface DrDrillOptions {
   failover: (app: string) => Promise<void>;
   /** Brings the primary's brokers back, to read what never reached DR. */
   restartPrimaryBrokers: () => Promise<void>;
-  /** Brings the rest of the primary region back (its registry and Connect), to clean up. */
+  /** Brings the rest of the primary region back (its registry and Connect). */
   restorePrimaryRegion: () => Promise<void>;
+  /** Then fails back to the primary (`dr failback`), orders coming all the while. */
+  failback?:
+    | {
+        dryRun: (app: string) => Promise<string>;
+        run: (app: string, onLine: (line: string) => void) => Promise<string>;
+        /** Seconds of orders once it is back (default 20). */
+        afterSeconds?: number;
+      }
+    | undefined;
   write: (line: string) => void;
 }
 
@@ -90,15 +106,9 @@ export interface DrDrillReport {
   /** Orders with an effect twice (two payments, reservations, shipments or refunds). */
   duplicateEffects: string[];
   api: { checked: number; differ: string[] };
+  failback?: FailbackReport | undefined;
 }
 
-const TERMINAL = new Set(["SagaCompleted", "SagaAborted", "SagaFailed", "SagaCancelled"]);
-const STATUS_OF_END: Record<string, string> = {
-  SagaCompleted: "COMPLETED",
-  SagaAborted: "ABORTED",
-  SagaFailed: "FAILED",
-  SagaCancelled: "CANCELLED",
-};
 const PARTITIONS = 6;
 
 function order(run: string, i: number): OrderData {
@@ -108,15 +118,6 @@ function order(run: string, i: number): OrderData {
     amountCents: 500 + ((i * 37) % 10_000),
     items: [{ sku: `sku-${i % 23}`, quantity: 1 + (i % 3) }],
   };
-}
-
-async function waitFor(what: string, timeoutMs: number, done: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport> {
@@ -163,7 +164,11 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
         } satisfies WorkerOptions,
         region,
       );
-    const participants = (region: string, c: RegionConnections) =>
+    const participants = (
+      region: string,
+      c: RegionConnections,
+      connectorsElsewhere = region !== "primary",
+    ) =>
       child(
         "./participants-process.js",
         {
@@ -178,7 +183,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
           schemaPrefix: `${app}_`,
           concurrency: PARTITIONS,
           region,
-          connectorsElsewhere: region !== "primary",
+          connectorsElsewhere,
         } satisfies ParticipantsProcessOptions,
         region,
       );
@@ -195,37 +200,37 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
     const drApi = drWorker.said.get("api") ?? "";
 
     // DR's saga-events log as it grows: mirrored first, then written by DR's worker.
-    const ends = new Map<string, { type: string; at: number }[]>();
     let firstDrCompletion: number | undefined;
     let killAt = Number.POSITIVE_INFINITY;
-    const watcher = await followSagaEvents(
-      drKafka,
-      { applicationId: app, groupId: `${app}-drill-watcher`, codec: drCodec },
-      ({ record: { sagaId, event }, timestamp }) => {
-        if (!TERMINAL.has(event.type)) return;
-        const list = ends.get(sagaId) ?? [];
-        list.push({ type: event.type, at: timestamp });
-        ends.set(sagaId, list);
-        if (event.type === "SagaCompleted" && timestamp > killAt) firstDrCompletion ??= timestamp;
-      },
-    );
+    const watcher = await followEnds(drKafka, app, `${app}-drill-watcher`, drCodec, (at) => {
+      if (at > killAt) firstDrCompletion ??= at;
+    });
+    const { ends } = watcher;
 
     const placedAt = new Map<string, number>();
     let next = 0;
-    traffic.on = true;
-    traffic.placing = (async () => {
-      const started = Date.now();
-      while (traffic.on) {
-        const due = started + (next / rate) * 1000;
-        if (due > Date.now()) await sleep(due - Date.now());
-        const o = order(app, next);
-        next += 1;
-        await orders.place(o);
-        placedAt.set(o.orderId, Date.now());
-      }
-    })();
-    // (awaited later; a failure must not go unhandled meanwhile)
-    traffic.placing.catch(() => undefined);
+    const startTraffic = () => {
+      traffic.on = true;
+      const first = next;
+      traffic.placing = (async () => {
+        const started = Date.now();
+        while (traffic.on) {
+          const due = started + ((next - first) / rate) * 1000;
+          if (due > Date.now()) await sleep(due - Date.now());
+          const o = order(app, next);
+          next += 1;
+          await orders.place(o);
+          placedAt.set(o.orderId, Date.now());
+        }
+      })();
+      // (awaited later; a failure must not go unhandled meanwhile)
+      traffic.placing.catch(() => undefined);
+      return async () => {
+        traffic.on = false;
+        await traffic.placing;
+      };
+    };
+    const stopTraffic = startTraffic();
 
     await sleep((options.beforeKillSeconds ?? 20) * 1000);
     const rpoGauge = await gauge(primaryWorker.said.get("api") ?? "", "sagastream_dr_rpo_seconds");
@@ -250,8 +255,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
     await waitFor("the first saga completed in DR", 180_000, () => firstDrCompletion !== undefined);
     const rtoMs = (firstDrCompletion ?? Date.now()) - killAt;
     await sleep((options.afterFailoverSeconds ?? 20) * 1000);
-    traffic.on = false;
-    await traffic.placing;
+    await stopTraffic();
     const placedAfterKill = [...placedAt.values()].filter((at) => at >= killAt).length;
     write(
       `${placedAt.size} orders placed (${placedAfterKill} after the kill); waiting for their sagas to end in DR …`,
@@ -283,7 +287,6 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
     const windowStart = killAt - rpoSeconds * 1000;
     const before = [...placedAt].filter(([, at]) => at < windowStart).map(([id]) => id);
     const later = [...placedAt].filter(([, at]) => at >= windowStart).map(([id]) => id);
-    const endedOnce = before.filter((id) => ends.get(id)?.length === 1);
     const report: DrDrillReport = {
       app,
       placed: placedAt.size,
@@ -294,9 +297,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
       rpo: { records: lost, seconds: rpoSeconds, partitions },
       sagas: {
         before: before.length,
-        endedOnce: endedOnce.length,
-        endedTwice: before.filter((id) => (ends.get(id)?.length ?? 0) > 1),
-        notEnded: before.filter((id) => !ends.has(id)),
+        ...endedOnce(before, ends),
         laterEnded: later.filter((id) => ends.has(id)).length,
         laterNotEnded: later.filter((id) => !ends.has(id)),
       },
@@ -305,6 +306,28 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
       duplicateEffects: await duplicateEffects(pool, app),
       api: await compareApi(drApi, ends),
     };
+    if (options.failback === undefined) return report;
+    const { failback } = options;
+    report.failback = await runFailbackPhase({
+      app,
+      pool,
+      primaryKafka: { brokers: options.primary.kafkaBrokers, clientId: app },
+      primaryCodec,
+      drEnds: ends,
+      placedAt,
+      startTraffic,
+      startPrimary: async () => {
+        // its connectors are the failback's to take over
+        await participants("primary", options.primary, true);
+        return worker("primary", options.primary, await tmp("primary-back"));
+      },
+      restorePrimaryRegion: options.restorePrimaryRegion,
+      dryRun: failback.dryRun,
+      failback: failback.run,
+      afterFailbackSeconds: failback.afterSeconds ?? 20,
+      stepTimeoutMs,
+      write,
+    });
     return report;
   } finally {
     traffic.on = false;
@@ -347,54 +370,6 @@ async function removeConnectors(
     if (rows.length === 0) return;
     await sleep(500);
   }
-}
-
-/** A metric's value on a worker's /metrics (undefined when it has none). */
-async function gauge(api: string, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`${api}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
-
-/** Orders with any effect recorded twice in the participants' tables. */
-async function duplicateEffects(pool: pg.Pool, app: string): Promise<string[]> {
-  const schemas = serviceSchemas(`${app}_`);
-  const tables = [
-    `${schemas.payment}.payments`,
-    `${schemas.payment}.refunds`,
-    `${schemas.inventory}.reservations`,
-    `${schemas.inventory}.releases`,
-    `${schemas.shipping}.shipments`,
-  ];
-  const twice: string[] = [];
-  for (const table of tables) {
-    const { rows } = await pool.query<{ order_id: string; n: string }>(
-      `SELECT order_id, count(*) AS n FROM ${table} GROUP BY order_id HAVING count(*) > 1`,
-    );
-    twice.push(...rows.map((r) => `${table}: ${r.order_id} × ${r.n}`));
-  }
-  return twice;
-}
-
-/** Every saga's status as DR's worker answers it, against the end its log holds. */
-async function compareApi(
-  api: string,
-  ends: ReadonlyMap<string, { type: string }[]>,
-): Promise<{ checked: number; differ: string[] }> {
-  const differ: string[] = [];
-  const answered = new Map<string, string>();
-  for (const status of ["COMPLETED", "ABORTED", "FAILED", "CANCELLED", "RUNNING", "COMPENSATING"]) {
-    const response = await fetch(`${api}/sagas?status=${status}&limit=10000`);
-    if (!response.ok) throw new Error(`GET ${api}/sagas?status=${status}: HTTP ${response.status}`);
-    const sagas = (await response.json()) as { sagaId: string }[];
-    for (const s of sagas) answered.set(s.sagaId, status);
-  }
-  for (const [sagaId, list] of ends) {
-    const expected = STATUS_OF_END[list.at(-1)?.type ?? ""] ?? "?";
-    const said = answered.get(sagaId) ?? "missing";
-    if (said !== expected) differ.push(`${sagaId}: API ${said}, log ${expected}`);
-  }
-  return { checked: ends.size, differ };
 }
 
 /** The end offsets of the application's topics (not its changelogs) in a cluster. */

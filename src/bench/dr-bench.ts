@@ -1,11 +1,13 @@
 /**
  * `sagastream bench dr`: the disaster-recovery drill (examples/order/dr-drill.ts) on a stack
  * with its DR region: the primary region SIGKILLed mid-run, `sagastream dr failover` run as an
- * operator would, the RPO and RTO measured and the outcomes checked. The stack is whole again
+ * operator would, the RPO and RTO measured and the outcomes checked; then the primary brought
+ * back and `sagastream dr failback` run, with the same checks. The stack is whole again
  * afterwards (the primary's components restarted, MirrorMaker 2 too).
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/index.js";
 import type { Stack } from "../stack/index.js";
@@ -37,6 +39,21 @@ export interface DrDrillReport {
   dryRun: string;
   duplicateEffects: string[];
   api: { checked: number; differ: string[] };
+  failback?: FailbackReport | undefined;
+}
+
+/** The failback's part (examples/order/dr-failback-drill.ts). */
+export interface FailbackReport {
+  dryRun: string;
+  tookMs: number;
+  heldStillMs: number;
+  freezeToCompletionMs: number;
+  placedDuring: number;
+  drEnded: number;
+  lost: string[];
+  sagas: { placed: number; endedOnce: number; endedTwice: string[]; notEnded: string[] };
+  duplicateEffects: string[];
+  api: { checked: number; differ: string[] };
 }
 
 interface DrillModule {
@@ -47,6 +64,8 @@ export interface DrDrillRun {
   rate?: number | undefined;
   beforeKillSeconds?: number | undefined;
   afterFailoverSeconds?: number | undefined;
+  /** Then fail back to the primary, with orders for this many seconds once back. */
+  failback?: { afterSeconds: number } | undefined;
 }
 
 const PRIMARY_REGION_COMPONENTS = ["kafka", "registry", "connect"] as const;
@@ -77,13 +96,18 @@ async function sigkill(stack: Stack, names: readonly string[]): Promise<void> {
  * Runs `sagastream <args>` (this build's CLI) with the config's environment; its output goes to
  * stderr as it comes, and is returned.
  */
-export async function cli(config: Config, args: string[]): Promise<string> {
+export async function cli(
+  config: Config,
+  args: string[],
+  onLine: (line: string) => void = () => undefined,
+): Promise<string> {
   const main = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
   const child = spawn(process.execPath, [main, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, SAGASTREAM_STATE_DIR: config.stateDir },
   });
   let output = "";
+  createInterface({ input: child.stdout }).on("line", onLine);
   child.stdout.on("data", (chunk: Buffer) => {
     output += chunk.toString("utf8");
     process.stderr.write(chunk);
@@ -133,6 +157,15 @@ export async function runDrDrill(
       restorePrimaryRegion: async () => {
         await stack.up({ dr: true, only: [...PRIMARY_REGION_COMPONENTS] });
       },
+      failback:
+        run.failback === undefined
+          ? undefined
+          : {
+              dryRun: (app: string) => cli(config, ["dr", "failback", "--app", app, "--dry-run"]),
+              run: (app: string, onLine: (line: string) => void) =>
+                cli(config, ["dr", "failback", "--app", app], onLine),
+              afterSeconds: run.failback.afterSeconds,
+            },
       write: report,
     });
   } finally {
@@ -175,5 +208,30 @@ export function formatDrDrill(r: DrDrillReport): string {
       String(r.rpo.partitions.filter((p) => !p.prefix).length),
     ],
   ];
+  const back = r.failback;
+  if (back !== undefined) {
+    rows.push(
+      ["failback: orders placed during and after it", String(back.placedDuring)],
+      ["  dr failback took", `${(back.tookMs / 1000).toFixed(1)} s`],
+      ["  sagas held still (frozen → live)", `${(back.heldStillMs / 1000).toFixed(1)} s`],
+      [
+        "  freeze → first saga completed in the primary",
+        `${(back.freezeToCompletionMs / 1000).toFixed(1)} s`,
+      ],
+      [
+        "  sagas DR had ended / not ended the same in the primary",
+        `${back.drEnded} / ${list(back.lost)}`,
+      ],
+      ["  every order of the drill, in the primary's log", String(back.sagas.placed)],
+      ["    ended once", String(back.sagas.endedOnce)],
+      ["    ended twice", list(back.sagas.endedTwice)],
+      ["    not ended", list(back.sagas.notEnded)],
+      ["  participant effects twice", list(back.duplicateEffects)],
+      [
+        "  primary status API vs its log: sagas checked / differing",
+        `${back.api.checked} / ${list(back.api.differ)}`,
+      ],
+    );
+  }
   return formatTable(["", ""], rows);
 }

@@ -109,7 +109,12 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
   dr: async (options) => {
     const config = loadConfig();
     const stack = new Stack(config, (line) => process.stderr.write(`stack: ${line}\n`));
-    const drill = await runDrDrill(config, stack, { rate: options.rate?.[0] }, report);
+    const drill = await runDrDrill(
+      config,
+      stack,
+      { rate: options.rate?.[0], failback: { afterSeconds: 20 } },
+      report,
+    );
     process.stdout.write(`\n${formatDrDrill(drill)}\n`);
   },
   outbox: async () => {

@@ -1,11 +1,13 @@
 /**
  * `sagastream dr`: disaster recovery — how far the DR cluster trails the primary and the RPO
- * now (`status`), and an application failed over to the DR region (`failover`).
+ * now (`status`), an application failed over to the DR region (`failover`) and back to the
+ * primary (`failback`).
  */
 import { Command } from "commander";
 import { loadConfig, type Config } from "../config/index.js";
 import {
   drStatus,
+  failback,
   failover,
   formatNumber,
   type DrStatus,
@@ -14,7 +16,12 @@ import {
 import { ConnectClient } from "../outbox/index.js";
 import { DR_REGION, PRIMARY_REGION } from "../saga/index.js";
 import { AvroCodec, createSchemaRegistry } from "../schema/index.js";
-import { PRIMARY_CONNECT_CONFIGS_TOPIC, Stack } from "../stack/index.js";
+import {
+  ComponentName,
+  excludeFromMirror,
+  PRIMARY_CONNECT_CONFIGS_TOPIC,
+  Stack,
+} from "../stack/index.js";
 import { formatTable } from "../util/index.js";
 
 interface StatusFlags {
@@ -107,6 +114,20 @@ function stackMirror(config: Config): ((fromReachable: boolean) => Promise<strin
   };
 }
 
+/** The local stack's MirrorMaker 2, when it runs it: started again with `exclude` left out. */
+function stackMirrorRestart(
+  config: Config,
+): ((exclude: readonly string[]) => Promise<string>) | undefined {
+  if (config.externalCluster) return undefined;
+  return async (exclude) => {
+    const stack = new Stack(config, () => undefined);
+    await excludeFromMirror(stack.paths, exclude);
+    await stack.down({ only: [ComponentName.MirrorMaker] });
+    await stack.up({ dr: true, only: [ComponentName.MirrorMaker] });
+    return `MirrorMaker 2 of the local stack copies from the primary again, leaving out ${exclude.length} topic(s) of the old generation`;
+  };
+}
+
 export function drCommand(): Command {
   const dr = new Command("dr").description(
     "disaster recovery: how far DR trails the primary, and an application failed over to DR",
@@ -151,6 +172,26 @@ export function drCommand(): Command {
           codec,
           stopMirror: stackMirror(config),
           mirroredConnectConfigs: PRIMARY_CONNECT_CONFIGS_TOPIC,
+          dryRun: flags.dryRun === true,
+          log: (line) => process.stdout.write(`${line}\n`),
+        });
+      }),
+  );
+  dr.addCommand(
+    new Command("failback")
+      .description(
+        "run an application failed over to DR in the primary again, once the primary answers (its Kafka and Connect back, its workers standing by or stopped): fence the primary, copy DR's logs and unconsumed inputs into the next generation there (exactly once; sagas held still only for the rest), take the outbox connectors over, name the primary in both layouts, restart the mirror without the old generation; a rerun finishes an interrupted failback",
+      )
+      .requiredOption("--app <id>", "the application's id")
+      .option("--dry-run", "say what each stage would do; change nothing")
+      .action(async (flags: FailoverFlags) => {
+        const config = loadConfig();
+        const { primary, dr: source } = regions(config);
+        await failback({
+          applicationId: flags.app,
+          from: source,
+          to: primary,
+          restartMirror: stackMirrorRestart(config),
           dryRun: flags.dryRun === true,
           log: (line) => process.stdout.write(`${line}\n`),
         });

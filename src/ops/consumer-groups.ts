@@ -36,3 +36,18 @@ export async function groupOffsets(
       .map((p) => [p.partitionIndex, p.committedOffset]),
   );
 }
+
+/** Waits until `group` has a member; `why` says what a timeout means. */
+export async function waitForMember(
+  admin: KafkaAdmin,
+  group: string,
+  options: { timeoutMs: number; why: string },
+): Promise<void> {
+  await waitUntil(
+    async () => {
+      const described = await admin.describeGroups({ groups: [group] });
+      return (described.get(group)?.members.size ?? 0) > 0 || undefined;
+    },
+    { timeoutMs: options.timeoutMs, intervalMs: 250, description: options.why },
+  );
+}

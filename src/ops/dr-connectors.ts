@@ -5,7 +5,7 @@
  */
 import type { ConnectorConfig } from "../outbox/index.js";
 import { waitUntil } from "../util/index.js";
-import { copySlot, slotIn } from "./cdc-slots.js";
+import { copySlot, dropSlot, slotIn } from "./cdc-slots.js";
 import { connectorConfigs, connectorsWriting } from "./connector-routes.js";
 import type { RegionEndpoint } from "./dr-failover.js";
 import { readMirroredConnectorConfigs } from "./mirrored-connect-configs.js";
@@ -109,4 +109,51 @@ export async function createConnectors(options: {
 function withSlot(config: ConnectorConfig, slot: string): ConnectorConfig {
   const rest = Object.fromEntries(Object.entries(config).filter(([k]) => k !== "name"));
   return { ...rest, "slot.name": slot };
+}
+
+/**
+ * A connector's config for region `to` on a copy of its slot in region `from`, where it stands
+ * now: the slot of that name, left by `to`'s connector from before the failover (behind what
+ * `from` has published since), is dropped first.
+ */
+export async function onSlotCopy(
+  config: ConnectorConfig,
+  from: string,
+  to: string,
+  log: (line: string) => void,
+): Promise<ConnectorConfig> {
+  const slot = config["slot.name"];
+  if (slot === undefined) throw new Error("an outbox connector's config names its slot.name");
+  const copy = slotIn(slot, from, to);
+  if (await dropSlot(config, copy)) log(`slot ${copy}, left from before the failover, dropped`);
+  const copied = await copySlot(config, slot, copy);
+  log(
+    copied === "copied"
+      ? `slot ${slot} copied to ${copy}`
+      : `slot ${slot} is gone: ${copy} starts at the WAL's end`,
+  );
+  return withSlot(config, copy);
+}
+
+/** The connectors `names` deleted from a region's Connect, and their slots dropped. */
+export async function removeConnectors(
+  region: RegionEndpoint,
+  names: readonly string[],
+  dryRun: boolean,
+  log: (line: string) => void,
+): Promise<void> {
+  const { connect } = region;
+  if (connect === undefined) return;
+  for (const name of names) {
+    const config = await connect.config(name);
+    if (config === undefined) continue;
+    const slot = config["slot.name"];
+    if (dryRun) {
+      log(`would delete connector ${name} in ${region.name} and drop its slot ${slot ?? "?"}`);
+      continue;
+    }
+    await connect.delete(name);
+    const dropped = slot !== undefined && (await dropSlot(config, slot));
+    log(`connector ${name} deleted in ${region.name}${dropped ? `, its slot ${slot} dropped` : ""}`);
+  }
 }

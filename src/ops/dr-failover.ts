@@ -19,13 +19,11 @@
  * 7. done: the workers' group has members again.
  */
 import { UsageError } from "../errors/index.js";
-import { createAdmin, ensureTopics, withAdmin, type KafkaSettings } from "../kafka/index.js";
+import { createAdmin, withAdmin, type KafkaSettings } from "../kafka/index.js";
 import type { ConnectClient } from "../outbox/index.js";
 import {
-  encodeLayout,
   generationId,
   initialLayout,
-  LAYOUT_KEY,
   layoutRegion,
   layoutTopic,
   LayoutState,
@@ -33,10 +31,9 @@ import {
   type AppLayout,
 } from "../saga/index.js";
 import type { AvroCodec } from "../schema/index.js";
-import { waitUntil } from "../util/index.js";
 import { reconcileChangelog } from "./changelog-reconcile.js";
 import { createConnectors, stopConnectors } from "./dr-connectors.js";
-import { waitForEmptyGroups } from "./consumer-groups.js";
+import { waitForEmptyGroups, waitForMember } from "./consumer-groups.js";
 import { resumeOffsets, type GroupResume } from "./dr-offsets.js";
 import {
   groupsReading,
@@ -45,6 +42,7 @@ import {
   TopicRole,
   type AppTopic,
 } from "./app-topics.js";
+import { ensureLayoutTopic, layoutRecord, writeLayout } from "./layout-writer.js";
 import { JobJournal, transact } from "./topic-copier.js";
 
 /** One region as the failover sees it. */
@@ -122,7 +120,7 @@ const INPUT_ROLES = new Set([
 ]);
 
 /** Whether the cluster answers within `timeoutMs`. */
-async function reachable(kafka: KafkaSettings, timeoutMs: number): Promise<boolean> {
+export async function reachable(kafka: KafkaSettings, timeoutMs: number): Promise<boolean> {
   const admin = createAdmin(kafka, {
     connectTimeoutMs: timeoutMs,
     requestTimeoutMs: timeoutMs,
@@ -150,8 +148,8 @@ export interface FailoverTopic extends AppTopic {
   groups: string[];
 }
 
-/** The application's topics and groups in the new region, as the mirror left them. */
-async function appTopics(kafka: KafkaSettings, app: string): Promise<FailoverTopic[]> {
+/** The application's topics and groups in a region's cluster. */
+export async function appTopics(kafka: KafkaSettings, app: string): Promise<FailoverTopic[]> {
   return withAdmin(kafka, async (admin) => {
     const found = await readAppTopics(admin, kafka, app);
     const metadata = await admin.metadata({ topics: found.topics.map((t) => t.topic) });
@@ -313,22 +311,12 @@ export async function failover(options: FailoverOptions): Promise<FailoverJob> {
     });
     await step(FailoverStage.Done, async () => {
       if (dryRun) return;
-      const admin = createAdmin(to.kafka);
-      try {
-        await waitUntil(
-          async () => {
-            const described = await admin.describeGroups({ groups: [workers] });
-            return (described.get(workers)?.members.size ?? 0) > 0 || undefined;
-          },
-          {
-            timeoutMs: 120_000,
-            intervalMs: 250,
-            description: `a worker of ${app} in region ${to.name} to join ${workers} (are workers with SAGASTREAM_REGION=${to.name} running there?)`,
-          },
-        );
-      } finally {
-        await admin.close();
-      }
+      await withAdmin(to.kafka, (admin) =>
+        waitForMember(admin, workers, {
+          timeoutMs: 120_000,
+          why: `a worker of ${app} in region ${to.name} to join ${workers} (are workers with SAGASTREAM_REGION=${to.name} running there?)`,
+        }),
+      );
       job.doneAt = Date.now();
       log(
         `${app} runs in region ${to.name}: the failover took ${((job.doneAt - job.startedAt) / 1000).toFixed(1)} s`,
@@ -357,21 +345,6 @@ async function partitionCount(kafka: KafkaSettings, app: string): Promise<number
   }
 }
 
-async function ensureLayoutTopic(kafka: KafkaSettings, app: string): Promise<void> {
-  const admin = createAdmin(kafka);
-  try {
-    await ensureTopics(admin, [
-      { topic: layoutTopic(app), partitions: 1, configs: { "cleanup.policy": "compact" } },
-    ]);
-  } finally {
-    await admin.close();
-  }
-}
-
-function layoutRecord(app: string, layout: AppLayout) {
-  return { topic: layoutTopic(app), partition: 0, key: LAYOUT_KEY, value: encodeLayout(layout) };
-}
-
 /**
  * The old region, still answering: its layout names the new region, so its workers and
  * participants stand by; its connectors writing the application's inputs stop.
@@ -389,9 +362,6 @@ async function fence(
       `would write ${layoutTopic(app)} in ${from.name} naming region ${to.name}, and wait for ${groups.join(", ")} to empty there`,
     );
   } else {
-    await ensureLayoutTopic(from.kafka, app);
-    const journal = await JobJournal.open(from.kafka, failoverJournalTopic(app));
-    const producer = journal.producer(failoverJournalTopic(app));
     const fenced: AppLayout = {
       generation: job.generation,
       partitions: job.partitions,
@@ -399,11 +369,7 @@ async function fence(
       at: Date.now(),
       region: to.name,
     };
-    try {
-      await transact(producer, journal, [layoutRecord(app, fenced)], {});
-    } finally {
-      await producer.close();
-    }
+    await writeLayout(from.kafka, app, fenced, failoverJournalTopic(app));
     log(
       `${layoutTopic(app)} in ${from.name} names region ${to.name}: its workers and participants stand by`,
     );

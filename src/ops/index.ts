@@ -79,6 +79,13 @@ export {
   type FailoverOptions,
   type RegionEndpoint,
 } from "./dr-failover.js";
+export {
+  failback,
+  failbackJournalTopic,
+  FailbackStage,
+  type FailbackJob,
+  type FailbackOptions,
+} from "./dr-failback.js";
 export { replicationLoss, type PartitionLoss } from "./replication-loss.js";
 export {
   checkpointsTopic,

@@ -16,6 +16,11 @@
  *
  * No key is ever live on two partitions: the next generation starts only after the old
  * groups are empty, and the copy keeps each key's records in their order (copySpans).
+ *
+ * The next generation may be made in another region's cluster (`into`: a failback, with the
+ * same partition count): the copies read the application's cluster and write the other, whose
+ * connectors take over the application's outbox (their config from the old region's, through
+ * `into.connectorConfig`), and both layouts name the new region.
  */
 import { FetchIsolationLevels, ListOffsetTimestamps } from "@platformatic/kafka";
 import { UsageError } from "../errors/index.js";
@@ -23,23 +28,16 @@ import {
   createAdmin,
   ensureTopics,
   topicOffsets,
-  withAdmin,
   type KafkaAdmin,
   type KafkaSettings,
 } from "../kafka/index.js";
 import type { ConnectClient } from "../outbox/index.js";
-import {
-  encodeLayout,
-  generationId,
-  LAYOUT_KEY,
-  layoutTopic,
-  LayoutState,
-  sagaIdOfStoreKey,
-  type AppLayout,
-} from "../saga/index.js";
+import type { ConnectorConfig } from "../outbox/index.js";
+import { generationId, LayoutState, sagaIdOfStoreKey, type AppLayout } from "../saga/index.js";
 import { waitUntil } from "../util/index.js";
 import { groupOffsets, waitForEmptyGroups } from "./consumer-groups.js";
 import { connectorConfigs, connectorsWriting, ROUTE_KEY } from "./connector-routes.js";
+import { layoutRecord, writeLayout } from "./layout-writer.js";
 import { TopicRole } from "./app-topics.js";
 import { planRepartition } from "./repartition-plan.js";
 import { copySpans, JobJournal, transact, type CopySpan } from "./topic-copier.js";
@@ -63,7 +61,7 @@ interface JobTopic {
   tailGroup?: string | undefined;
 }
 
-interface ConnectorRoute {
+export interface ConnectorRoute {
   name: string;
   /** The route's topic replacement before and after. */
   from: string;
@@ -73,7 +71,8 @@ interface ConnectorRoute {
 export interface RepartitionJob {
   applicationId: string;
   from: { generation: number; partitions: number; region?: string | undefined };
-  to: { generation: number; partitions: number };
+  /** `region`: where the next generation is made, when not in the application's own cluster. */
+  to: { generation: number; partitions: number; region?: string | undefined };
   topics: JobTopic[];
   stage: MoveStage;
   /** The connectors stopped at the freeze, and their routes. */
@@ -95,8 +94,20 @@ export interface RepartitionOptions {
   startTopics?: readonly string[] | undefined;
   /** How long the old groups may take to empty, and the topics to stand still (ms). */
   freezeTimeoutMs?: number | undefined;
+  /** Makes the next generation in another region's cluster (a failback). */
+  into?: MoveTarget | undefined;
   /** Each step as it happens, for the terminal. */
   log?: ((line: string) => void) | undefined;
+}
+
+/** Another region's cluster, where the next generation is made. */
+export interface MoveTarget {
+  region: string;
+  kafka: KafkaSettings;
+  /** Its Connect, where the application's outbox connectors are made to run. */
+  connect?: ConnectClient | undefined;
+  /** A connector's config there, from its config in the old region (the route already new). */
+  connectorConfig: (name: string, config: ConnectorConfig) => Promise<ConnectorConfig>;
 }
 
 const JOB_KEY = "job";
@@ -115,12 +126,15 @@ export function repartitionJournalTopic(applicationId: string): string {
 
 /** Runs (or finishes) the move of `applicationId` to `partitions`; returns the finished job. */
 export async function repartition(options: RepartitionOptions): Promise<RepartitionJob> {
-  const { kafka, applicationId: app } = options;
+  const { kafka, applicationId: app, into } = options;
   const log = options.log ?? (() => undefined);
-  const journal = await JobJournal.open(kafka, repartitionJournalTopic(app));
+  // the cluster the next generation is made in, which journals the job
+  const target = into?.kafka ?? kafka;
+  const journal = await JobJournal.open(target, repartitionJournalTopic(app));
   // Fences any earlier run of this job still writing.
   const producer = journal.producer(repartitionJournalTopic(app));
   const admin = createAdmin(kafka);
+  const targetAdmin = into === undefined ? admin : createAdmin(target);
   try {
     let job = journal.get(JOB_KEY) as RepartitionJob | undefined;
     if (job !== undefined && job.stage !== MoveStage.Done) {
@@ -134,7 +148,8 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
       job = await newJob(options);
       await save(job);
       log(
-        `moving ${app} from generation ${job.from.generation} (${job.from.partitions} partitions) to generation ${job.to.generation} (${job.to.partitions})`,
+        `moving ${app} from generation ${job.from.generation} (${job.from.partitions} partitions) to generation ${job.to.generation} (${job.to.partitions})` +
+          (into === undefined ? "" : ` in region ${into.region}`),
       );
     }
     const current: RepartitionJob = job;
@@ -146,7 +161,7 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
     };
 
     await step(MoveStage.Prepared, async () => {
-      await prepareTopics(admin, current);
+      await prepareTopics(targetAdmin, current);
       return {};
     });
     await step(MoveStage.HistoryCopied, async () => {
@@ -163,7 +178,12 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
         current.frozenAt = Date.now();
         await save(current);
       }
-      await writeLayout(frozenLayout(current));
+      await writeLayout(
+        kafka,
+        app,
+        frozenLayout(current),
+        `${repartitionJournalTopic(app)}.layout`,
+      );
       log(`frozen: workers and participants of generation ${current.from.generation} stop`);
       const connectors = await stopConnectors(options, current);
       const groups = frozenGroups(current);
@@ -181,23 +201,31 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
       return {};
     });
     await step(MoveStage.Switched, async () => {
-      for (const route of current.connectors ?? []) await reroute(options, route);
+      for (const route of current.connectors ?? []) {
+        if (into === undefined) await reroute(options, route);
+        else await takeOver(options, into, route);
+      }
       const live: AppLayout = {
         generation: current.to.generation,
         partitions: current.to.partitions,
         state: LayoutState.Active,
         at: Date.now(),
-        region: current.from.region,
+        region: current.to.region ?? current.from.region,
       };
+      // the old region's workers and participants stand by
+      if (into !== undefined)
+        await writeLayout(kafka, app, live, `${repartitionJournalTopic(app)}.layout`);
       current.stage = MoveStage.Switched;
       current.switchedAt = live.at;
-      await transact(producer, journal, [layoutRecord(live)], { [JOB_KEY]: current });
-      log(`generation ${live.generation} is live: workers and participants start on it`);
+      await transact(producer, journal, [layoutRecord(app, live)], { [JOB_KEY]: current });
+      log(
+        `generation ${live.generation} is live${into === undefined ? "" : ` in region ${into.region}`}: workers and participants start on it`,
+      );
       return {};
     });
     await step(MoveStage.Done, async () => {
       for (const route of current.connectors ?? []) {
-        await options.connect?.resume(route.name);
+        await (into === undefined ? options.connect : into.connect)?.resume(route.name);
         log(`connector ${route.name} resumed, routing to ${route.to}`);
       }
       return {};
@@ -205,24 +233,12 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
     return current;
   } finally {
     await admin.close();
+    if (targetAdmin !== admin) await targetAdmin.close();
     await producer.close();
   }
 
   async function save(job: RepartitionJob): Promise<void> {
     await transact(producer, journal, [], { [JOB_KEY]: job });
-  }
-
-  async function writeLayout(layout: AppLayout): Promise<void> {
-    await withAdmin(kafka, (a) =>
-      ensureTopics(a, [
-        { topic: layoutTopic(app), partitions: 1, configs: { "cleanup.policy": "compact" } },
-      ]),
-    );
-    await transact(producer, journal, [layoutRecord(layout)], {});
-  }
-
-  function layoutRecord(layout: AppLayout) {
-    return { topic: layoutTopic(app), partition: 0, key: LAYOUT_KEY, value: encodeLayout(layout) };
   }
 
   async function copyHistory(job: RepartitionJob, ends: Map<string, bigint[]>): Promise<void> {
@@ -307,7 +323,7 @@ async function newJob(options: RepartitionOptions): Promise<RepartitionJob> {
   return {
     applicationId: options.applicationId,
     from: plan.from,
-    to: plan.to,
+    to: { ...plan.to, region: options.into?.region },
     topics: plan.topics
       .filter((t) => t.role !== TopicRole.DeadLetters)
       .map((t) => ({ topic: t.topic, role: t.role, newTopic: t.newTopic, tailGroup: t.tailGroup })),
@@ -447,6 +463,37 @@ async function stopConnectors(
     });
   }
   return routes;
+}
+
+/**
+ * A connector of the old region made to run in the new one, stopped: its config there from
+ * the old region's (a stopped connector keeps it) with the new route, whatever offsets an
+ * earlier connector of its name left there forgotten (they are the old region's, from before
+ * its failover).
+ */
+async function takeOver(
+  options: RepartitionOptions,
+  into: MoveTarget,
+  route: ConnectorRoute,
+): Promise<void> {
+  const config = await options.connect?.config(route.name);
+  if (config === undefined) {
+    throw new UsageError(
+      `connector ${route.name} is gone from the old region's Connect: create it in region ${into.region} routing to ${route.to}`,
+    );
+  }
+  const { connect, connectorConfig } = into;
+  const moved = await connectorConfig(route.name, { ...config, [ROUTE_KEY]: route.to });
+  if (connect === undefined) return;
+  if ((await connect.status(route.name)) !== undefined) {
+    await connect.stop(route.name);
+    await waitUntil(async () => (await connect.isStopped(route.name)) || undefined, {
+      timeoutMs: 60_000,
+      description: `connector ${route.name} to stop in region ${into.region}`,
+    });
+    await connect.resetOffsets(route.name);
+  }
+  await connect.put(route.name, moved);
 }
 
 async function reroute(options: RepartitionOptions, route: ConnectorRoute): Promise<void> {

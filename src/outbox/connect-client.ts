@@ -65,6 +65,14 @@ export class ConnectClient {
     await this.request("PUT", `/connectors/${encodeURIComponent(name)}/stop`);
   }
 
+  /**
+   * Forgets the offsets it committed (KIP-875; it must be stopped): it starts again as a new
+   * connector would, a Debezium one where its replication slot stands.
+   */
+  async resetOffsets(name: string): Promise<void> {
+    await this.request("DELETE", `/connectors/${encodeURIComponent(name)}/offsets`);
+  }
+
   async resume(name: string): Promise<void> {
     await this.request("PUT", `/connectors/${encodeURIComponent(name)}/resume`);
   }

@@ -3,7 +3,8 @@
  * suite's stack with its DR region: order sagas run in the primary region with a worker and
  * participants standing by in DR; the primary region's brokers, registry and Connect are
  * SIGKILLed with its worker and participants; `sagastream dr failover` moves the application
- * to DR while orders keep coming. The stack is whole again afterwards.
+ * to DR while orders keep coming; then the primary comes back and `sagastream dr failback`
+ * moves the application home, orders coming all the while. The stack is whole again afterwards.
  */
 import { describe, expect, it } from "vitest";
 import { cli, formatDrDrill, runDrDrill } from "../../src/bench/index.js";
@@ -12,14 +13,19 @@ import { Stack } from "../../src/stack/index.js";
 
 const log = (line: string) => process.stderr.write(`dr drill: ${line}\n`);
 
-describe("region failover", () => {
-  it("loses the primary region mid-run and goes on in DR: RPO under 5 s, RTO under 60 s, every saga ended once, no effect twice", async () => {
+describe("region failover and failback", () => {
+  it("loses the primary region mid-run and goes on in DR (RPO under 5 s, RTO under 60 s), then fails back with nothing DR accepted lost; every saga ended once, no effect twice", async () => {
     const config = loadConfig();
     const stack = new Stack(config, log);
     const drill = await runDrDrill(
       config,
       stack,
-      { rate: 20, beforeKillSeconds: 15, afterFailoverSeconds: 15 },
+      {
+        rate: 20,
+        beforeKillSeconds: 15,
+        afterFailoverSeconds: 15,
+        failback: { afterSeconds: 10 },
+      },
       log,
     );
     log(`\n${formatDrDrill(drill)}`);
@@ -47,5 +53,25 @@ describe("region failover", () => {
     // once over, a rerun changes nothing
     const rerun = await cli(config, ["dr", "failover", "--app", drill.app]);
     expect(rerun).toContain(`${drill.app} runs in region dr already: nothing to do`);
+
+    // the failback: everything DR accepted is in the primary's new generation
+    const back = drill.failback;
+    if (back === undefined) throw new Error("the drill did not fail back");
+    expect(back.drEnded).toBeGreaterThan(drill.sagas.before);
+    expect(back.lost).toEqual([]);
+    expect(back.placedDuring).toBeGreaterThan(100);
+    expect(back.sagas.placed).toBe(drill.placed + back.placedDuring);
+    expect(back.sagas.notEnded).toEqual([]);
+    expect(back.sagas.endedTwice).toEqual([]);
+    expect(back.sagas.endedOnce).toBe(back.sagas.placed);
+    expect(back.duplicateEffects).toEqual([]);
+    expect(back.api.checked).toBe(back.sagas.placed);
+    expect(back.api.differ).toEqual([]);
+    expect(back.heldStillMs).toBeLessThan(30_000);
+    expect(back.freezeToCompletionMs).toBeLessThan(60_000);
+    expect(back.dryRun).toContain(`would fail ${drill.app} back from region dr to primary`);
+    expect(back.dryRun).toMatch(/would stop connector \S+_orders in dr and run it in primary/);
+    const again = await cli(config, ["dr", "failback", "--app", drill.app]);
+    expect(again).toContain("nothing to do");
   }, 900_000);
 });

@@ -3,6 +3,7 @@
  * topic names (IdentityReplicationPolicy), consumer-group checkpoints, and group offsets
  * synced to DR, with intervals of seconds instead of the defaults' minutes.
  */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { topicOffsets, withAdmin } from "../../kafka/index.js";
 import {
@@ -14,6 +15,7 @@ import {
   type Component,
   type StackContext,
 } from "../component.js";
+import type { StackPaths } from "../paths.js";
 import { PROBE } from "./kafka.js";
 import { writeProperties, type Properties } from "../properties.js";
 import { javaClientSecurity, prefixed } from "../security.js";
@@ -26,7 +28,37 @@ function propsFile(ctx: StackContext): string {
   return path.join(ctx.paths.componentDir("mirror-maker"), "mm2.properties");
 }
 
-export function mirrorMakerProperties(ctx: StackContext): Properties {
+/** Topics left out of the mirror for good, a name per line (kept across restarts). */
+function excludedFile(paths: StackPaths): string {
+  return path.join(paths.componentDir("mirror-maker"), "excluded-topics");
+}
+
+async function excludedTopics(paths: StackPaths): Promise<string[]> {
+  const text = await readFile(excludedFile(paths), "utf8").catch(() => "");
+  return text.split("\n").filter((line) => line !== "");
+}
+
+/**
+ * Leaves `topics` out of the mirror from its next start: an application's old generation after
+ * a failback, whose logs diverge between the regions.
+ */
+export async function excludeFromMirror(
+  paths: StackPaths,
+  topics: readonly string[],
+): Promise<void> {
+  const all = new Set([...(await excludedTopics(paths)), ...topics]);
+  await mkdir(path.dirname(excludedFile(paths)), { recursive: true });
+  await writeFile(excludedFile(paths), [...all].map((t) => `${t}\n`).join(""));
+}
+
+function exactly(topic: string): string {
+  return topic.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+export function mirrorMakerProperties(
+  ctx: StackContext,
+  excluded: readonly string[] = [],
+): Properties {
   const flow = `${PRIMARY_ALIAS}->${DR_ALIAS}`;
   return {
     clusters: `${PRIMARY_ALIAS}, ${DR_ALIAS}`,
@@ -39,7 +71,10 @@ export function mirrorMakerProperties(ctx: StackContext): Properties {
     // The defaults, and the benchmarks' topics and groups: a bench measures one worker, not
     // this machine's ability to run a second region beside it. (MirrorMaker 2 never copies a
     // topic named *.internal or *-internal, whatever the filter says.)
-    [`${flow}.topics.exclude`]: ".*[-.]internal, .*[.]replica, __.*, bench[-_].*",
+    [`${flow}.topics.exclude`]: [
+      ".*[-.]internal, .*[.]replica, __.*, bench[-_].*",
+      ...excluded.map(exactly),
+    ].join(", "),
     [`${flow}.groups.exclude`]: "console-consumer-.*, connect-.*, __.*, bench[-_].*",
     // Batches rather than a request per record: replication lags by at most about this.
     // The engine writes in transactions: read uncommitted (the consumer's default), MirrorMaker
@@ -91,7 +126,8 @@ export function mirrorMaker(): Component {
     stopSignal: "SIGTERM",
 
     async prepare(ctx) {
-      await writeProperties(propsFile(ctx), mirrorMakerProperties(ctx), undefined, {
+      const excluded = await excludedTopics(ctx.paths);
+      await writeProperties(propsFile(ctx), mirrorMakerProperties(ctx, excluded), undefined, {
         secret: ctx.security !== undefined,
       });
     },
