@@ -113,6 +113,8 @@ export interface RepartitionPlanOptions {
   copyRecordsPerSecond?: number | undefined;
   /** Stopping groups and reconfiguring connectors, ms (default REPARTITION_DEFAULTS). */
   switchOverheadMs?: number | undefined;
+  /** A move to the same count (into another region's cluster) is not refused. */
+  sameCountAllowed?: boolean | undefined;
   /** Read the copied topics to count keys and their skew (default true; the move itself skips it). */
   countKeys?: boolean | undefined;
   /** While keys are counted: every PROGRESS_EVERY records (key-skew.ts) and at each topic's end. */
@@ -232,7 +234,7 @@ export async function planRepartition(options: RepartitionPlanOptions): Promise<
       found.topics.map((t) => [t.topic, metadata.topics.get(t.topic)?.partitionsCount ?? 0]),
     );
     const current = counts.get(names.events) ?? 0;
-    if (partitions === current) {
+    if (partitions === current && options.sameCountAllowed !== true) {
       throw new UsageError(
         `${names.events} has ${current} partitions already: nothing to move (give another --partitions)`,
       );

@@ -319,6 +319,7 @@ async function newJob(options: RepartitionOptions): Promise<RepartitionJob> {
     partitions: options.partitions,
     startTopics: options.startTopics,
     countKeys: false,
+    sameCountAllowed: options.into !== undefined,
   });
   return {
     applicationId: options.applicationId,
