@@ -60,8 +60,8 @@ export interface DrDrillOptions {
   killPrimaryRegion: () => Promise<void>;
   /** What a failover would do (`dr failover --dry-run`), asked before the kill. */
   dryRun: (app: string) => Promise<string>;
-  /** Fails the application over (the CLI's `dr failover --app <app>`); resolves when done. */
-  failover: (app: string) => Promise<void>;
+  /** Fails the application over (the CLI's `dr failover --app <app>`): what it printed. */
+  failover: (app: string) => Promise<string>;
   /** Brings the primary's brokers back, to read what never reached DR. */
   restartPrimaryBrokers: () => Promise<void>;
   /** Brings the rest of the primary region back (its registry and Connect). */
@@ -101,6 +101,8 @@ export interface DrDrillReport {
   };
   /** What `dryRun` said. */
   dryRun: string;
+  /** What the failover said when run again once over. */
+  failoverRerun: string;
   /** The primary worker's `sagastream_dr_rpo_seconds` just before the kill. */
   rpoGaugeBeforeKill: number | undefined;
   /** Orders with an effect twice (two payments, reservations, shipments or refunds). */
@@ -305,6 +307,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
       dryRun,
       duplicateEffects: await duplicateEffects(pool, app),
       api: await compareApi(drApi, ends),
+      failoverRerun: await options.failover(app),
     };
     if (options.failback === undefined) return report;
     const { failback } = options;

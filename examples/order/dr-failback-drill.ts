@@ -70,7 +70,7 @@ export async function runFailbackPhase(phase: FailbackPhase): Promise<FailbackRe
   const dryRun = await phase.dryRun(app);
   const started = Date.now();
   const stopTraffic = phase.startTraffic();
-  const marks: { frozenAt?: number; liveAt?: number } = {};
+  const marks: { frozenAt?: number; liveAt?: number; doneAt?: number } = {};
   const fenced = { resolve: (): void => undefined };
   const isFenced = new Promise<void>((resolve) => {
     fenced.resolve = resolve;
@@ -80,11 +80,15 @@ export async function runFailbackPhase(phase: FailbackPhase): Promise<FailbackRe
     if (line.startsWith("stage done: fenced")) fenced.resolve();
     if (line.trimStart().startsWith("frozen:")) marks.frozenAt ??= Date.now();
     if (line.includes(" is live in region ")) marks.liveAt ??= Date.now();
+    if (line.includes(` runs in region `) && line.includes(" again ")) marks.doneAt ??= Date.now();
   });
+  const finished = failingBack.then((output) => ({ output, at: Date.now() }));
   await Promise.race([isFenced, failingBack]);
   const primary = await phase.startPrimary();
-  const output = await failingBack;
-  const tookMs = Date.now() - started;
+  const { output, at: finishedAt } = await finished;
+  // until it said it was done (its process may take a moment more to exit)
+  const tookMs = (marks.doneAt ?? finishedAt) - started;
+  write(`dr failback said it was done ${tookMs} ms in, and exited ${finishedAt - started} ms in`);
   const heldStill = /sagas held still ([\d.]+) s/.exec(output)?.[1];
 
   let firstCompletion: number | undefined;

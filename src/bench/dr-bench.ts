@@ -35,8 +35,9 @@ export interface DrDrillReport {
     laterNotEnded: string[];
   };
   rpoGaugeBeforeKill: number | undefined;
-  /** What `dr failover --dry-run` said before the kill. */
+  /** What `dr failover --dry-run` said before the kill, and `dr failover` run again once over. */
   dryRun: string;
+  failoverRerun: string;
   duplicateEffects: string[];
   api: { checked: number; differ: string[] };
   failback?: FailbackReport | undefined;
@@ -148,9 +149,7 @@ export async function runDrDrill(
       afterFailoverSeconds: run.afterFailoverSeconds,
       killPrimaryRegion: () => sigkill(stack, PRIMARY_REGION_COMPONENTS),
       dryRun: (app: string) => cli(config, ["dr", "failover", "--app", app, "--dry-run"]),
-      failover: async (app: string) => {
-        await cli(config, ["dr", "failover", "--app", app]);
-      },
+      failover: (app: string) => cli(config, ["dr", "failover", "--app", app]),
       restartPrimaryBrokers: async () => {
         await stack.up({ dr: true, only: ["kafka"] });
       },

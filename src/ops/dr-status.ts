@@ -19,7 +19,8 @@ import {
 } from "./dr-checkpoints.js";
 import { isMirroredTopic } from "./mirror-internals.js";
 import { GapBasis, lastRecord, replicationGap, type ReplicationGap } from "./replication-gap.js";
-import { groupsReading, readAppTopics } from "./app-topics.js";
+import { layoutRegion, PRIMARY_REGION } from "../saga/index.js";
+import { groupsReading, readAppLayout, readAppTopics } from "./app-topics.js";
 
 export interface DrStatusOptions {
   primary: KafkaSettings;
@@ -164,6 +165,15 @@ export async function drStatus(options: DrStatusOptions): Promise<DrStatus> {
     if (reachable === undefined) {
       notes.push(
         `the primary did not answer (${primaryError}): DR's side only, no gap or RPO (it is whatever the primary had written past DR's last records)`,
+      );
+    }
+    const drLayout =
+      options.applicationId === undefined
+        ? undefined
+        : await readAppLayout(options.dr, options.applicationId);
+    if (drLayout !== undefined && layoutRegion(drLayout) !== PRIMARY_REGION) {
+      notes.push(
+        `${options.applicationId} runs in region ${layoutRegion(drLayout)} (failed over): nothing is mirrored into it, and the gaps below compare logs that have diverged since; \`sagastream dr failback --app ${options.applicationId}\` once the primary is back`,
       );
     }
     const { topics, groups } = await scope(

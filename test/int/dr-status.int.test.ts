@@ -25,7 +25,8 @@ import {
   type DrStatus,
   type PartitionStatus,
 } from "../../src/ops/index.js";
-import { sagaTopics } from "../../src/saga/index.js";
+import { writeLayout } from "../../src/ops/layout-writer.js";
+import { LayoutState, layoutTopic, sagaTopics } from "../../src/saga/index.js";
 import { Stack } from "../../src/stack/index.js";
 import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "../support/names.js";
@@ -93,7 +94,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await producer.close();
-  const all = [topics.events, topics.replies, topics.control];
+  const all = [topics.events, topics.replies, topics.control, layoutTopic(app)];
   await admin.deleteTopics({ topics: all }).catch(() => undefined);
   await drAdmin.deleteTopics({ topics: all }).catch(() => undefined);
   await Promise.all([admin.close(), drAdmin.close()]);
@@ -127,6 +128,21 @@ describe("sagastream dr status", () => {
     expect(group?.newestAt).toBeLessThanOrEqual(s.at);
     expect(group?.ageSeconds).toBeGreaterThanOrEqual(0);
     expect(group?.ageSeconds).toBeLessThan(60);
+  });
+
+  it("says when the application runs in DR (failed over), and not once it runs in the primary", async () => {
+    const named = (s: DrStatus) => s.notes.some((n) => n.includes(`${app} runs in region dr`));
+    const layout = (region: string) => ({
+      generation: 0,
+      partitions: 2,
+      state: LayoutState.Active,
+      at: Date.now(),
+      region,
+    });
+    await writeLayout(dr, app, layout("dr"), `${app}-layout`);
+    expect(named(await status())).toBe(true);
+    await writeLayout(dr, app, layout("primary"), `${app}-layout`);
+    expect(named(await status())).toBe(false);
   });
 
   describe.skipIf(config.externalCluster)("with MirrorMaker 2 stopped", () => {

@@ -191,6 +191,23 @@ describe("generated component configs", () => {
     expect(replicationFactors.length).toBeGreaterThanOrEqual(7);
     expect(replicationFactors.every(([, v]) => v === 1)).toBe(true);
   });
+
+  it("leaves out exactly the topics a failback excluded, by name", () => {
+    const exclude = String(
+      mirrorMakerProperties(ctx, ["app.saga-events", "app_orders.outbox.event.order"])[
+        "primary->dr.topics.exclude"
+      ],
+    )
+      .split(",")
+      .map((pattern) => new RegExp(`^${pattern.trim()}$`));
+    const excluded = (topic: string) => exclude.some((re) => re.test(topic));
+    expect(excluded("app.saga-events")).toBe(true);
+    expect(excluded("app_orders.outbox.event.order")).toBe(true);
+    // the dot is a dot: neither another topic nor the next generation
+    expect(excluded("appxsaga-events")).toBe(false);
+    expect(excluded("app.saga-events.g1")).toBe(false);
+    expect(excluded("heartbeats")).toBe(false);
+  });
 });
 
 describe("downloadedBytes", () => {
