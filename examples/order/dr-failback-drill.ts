@@ -23,8 +23,9 @@ import {
 } from "./dr-drill-checks.js";
 
 export interface FailbackReport {
-  /** What `dr failback --dry-run` said before it ran. */
+  /** What `dr failback --dry-run` said before it ran, and what `dr failback` said (every run). */
   dryRun: string;
+  said: string;
   /** How long `dr failback` took, and how long sagas were held still in it. */
   tookMs: number;
   heldStillMs: number;
@@ -56,7 +57,10 @@ export interface FailbackPhase {
   /** Brings the primary's registry and Connect back. */
   restorePrimaryRegion: () => Promise<void>;
   dryRun: (app: string) => Promise<string>;
-  /** `dr failback --app <app>`; `onLine` hears each line it prints, as it prints it. */
+  /**
+   * `dr failback --app <app>` (killed and run again, if the caller likes): what it printed;
+   * `onLine` hears each line as it is printed.
+   */
   failback: (app: string, onLine: (line: string) => void) => Promise<string>;
   afterFailbackSeconds: number;
   stepTimeoutMs: number;
@@ -70,7 +74,7 @@ export async function runFailbackPhase(phase: FailbackPhase): Promise<FailbackRe
   const dryRun = await phase.dryRun(app);
   const started = Date.now();
   const stopTraffic = phase.startTraffic();
-  const marks: { frozenAt?: number; liveAt?: number; doneAt?: number } = {};
+  const marks: { beganAt?: number; frozenAt?: number; liveAt?: number; doneAt?: number } = {};
   const fenced = { resolve: (): void => undefined };
   const isFenced = new Promise<void>((resolve) => {
     fenced.resolve = resolve;
@@ -78,6 +82,7 @@ export async function runFailbackPhase(phase: FailbackPhase): Promise<FailbackRe
   write("failing back to the primary while orders keep coming …");
   const failingBack = phase.failback(app, (line) => {
     if (line.startsWith("stage done: fenced")) fenced.resolve();
+    if (line.includes(" back from region ")) marks.beganAt ??= Date.now();
     if (line.trimStart().startsWith("frozen:")) marks.frozenAt ??= Date.now();
     if (line.includes(" is live in region ")) marks.liveAt ??= Date.now();
     if (line.includes(` runs in region `) && line.includes(" again ")) marks.doneAt ??= Date.now();
@@ -88,7 +93,9 @@ export async function runFailbackPhase(phase: FailbackPhase): Promise<FailbackRe
   const { output, at: finishedAt } = await finished;
   // until it said it was done (its process may take a moment more to exit)
   const tookMs = (marks.doneAt ?? finishedAt) - started;
-  write(`dr failback said it was done ${tookMs} ms in, and exited ${finishedAt - started} ms in`);
+  write(
+    `dr failback began its job ${(marks.beganAt ?? started) - started} ms in, said it was done ${tookMs} ms in, and exited ${finishedAt - started} ms in`,
+  );
   const heldStill = /sagas held still ([\d.]+) s/.exec(output)?.[1];
 
   let firstCompletion: number | undefined;
@@ -121,6 +128,7 @@ export async function runFailbackPhase(phase: FailbackPhase): Promise<FailbackRe
       .map(([id]) => id);
     return {
       dryRun,
+      said: output,
       tookMs,
       heldStillMs: heldStill === undefined ? Number.NaN : Number(heldStill) * 1000,
       freezeToCompletionMs: (firstCompletion ?? Number.NaN) - (marks.frozenAt ?? started),

@@ -46,6 +46,7 @@ export interface DrDrillReport {
 /** The failback's part (examples/order/dr-failback-drill.ts). */
 export interface FailbackReport {
   dryRun: string;
+  said: string;
   tookMs: number;
   heldStillMs: number;
   freezeToCompletionMs: number;
@@ -95,12 +96,14 @@ async function sigkill(stack: Stack, names: readonly string[]): Promise<void> {
 
 /**
  * Runs `sagastream <args>` (this build's CLI) with the config's environment; its output goes to
- * stderr as it comes, and is returned.
+ * stderr as it comes, and is returned. `killAt`: SIGKILLs it on the first line it matches (a
+ * crash mid-run), and then returns what it printed.
  */
 export async function cli(
   config: Config,
   args: string[],
   onLine: (line: string) => void = () => undefined,
+  killAt?: RegExp,
 ): Promise<string> {
   const main = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
   const child = spawn(process.execPath, [main, ...args], {
@@ -108,12 +111,20 @@ export async function cli(
     env: { ...process.env, SAGASTREAM_STATE_DIR: config.stateDir },
   });
   let output = "";
-  createInterface({ input: child.stdout }).on("line", onLine);
+  const killed = { at: undefined as string | undefined };
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    onLine(line);
+    if (killAt?.test(line) === true && killed.at === undefined) {
+      killed.at = line;
+      child.kill("SIGKILL");
+    }
+  });
   child.stdout.on("data", (chunk: Buffer) => {
     output += chunk.toString("utf8");
     process.stderr.write(chunk);
   });
   const [code] = (await once(child, "exit")) as [number | null];
+  if (killed.at !== undefined) return `${output}\n[SIGKILLed after "${killed.at.trim()}"]\n`;
   if (code !== 0) throw new Error(`sagastream ${args.join(" ")} exited with ${String(code)}`);
   return output;
 }
@@ -161,8 +172,12 @@ export async function runDrDrill(
           ? undefined
           : {
               dryRun: (app: string) => cli(config, ["dr", "failback", "--app", app, "--dry-run"]),
-              run: (app: string, onLine: (line: string) => void) =>
-                cli(config, ["dr", "failback", "--app", app], onLine),
+              // SIGKILLed once DR is frozen, and run again: its journal finishes it
+              run: async (app: string, onLine: (line: string) => void) => {
+                const args = ["dr", "failback", "--app", app];
+                const killed = await cli(config, args, onLine, /^\s*frozen:/);
+                return `${killed}${await cli(config, args, onLine)}`;
+              },
               afterSeconds: run.failback.afterSeconds,
             },
       write: report,

@@ -149,7 +149,7 @@ export async function failback(options: FailbackOptions): Promise<FailbackJob> {
           region: to.name,
           kafka: to.kafka,
           connect: to.connect,
-          connectorConfig: (_name, config) => onSlotCopy(config, from.name, to.name, log),
+          connectorConfig: (config) => onSlotCopy(config, from.name, to.name, log),
         },
         log: (line) => {
           log(`  ${line}`);

@@ -32,11 +32,17 @@ import {
   type KafkaSettings,
 } from "../kafka/index.js";
 import type { ConnectClient } from "../outbox/index.js";
-import type { ConnectorConfig } from "../outbox/index.js";
 import { generationId, LayoutState, sagaIdOfStoreKey, type AppLayout } from "../saga/index.js";
 import { waitUntil } from "../util/index.js";
+export type { MoveTarget } from "./move-connectors.js";
 import { groupOffsets, waitForEmptyGroups } from "./consumer-groups.js";
-import { connectorConfigs, connectorsWriting, ROUTE_KEY } from "./connector-routes.js";
+import {
+  reroute,
+  stopRoutedConnectors,
+  takeOver,
+  type ConnectorRoute,
+  type MoveTarget,
+} from "./move-connectors.js";
 import { layoutRecord, writeLayout } from "./layout-writer.js";
 import { TopicRole } from "./app-topics.js";
 import { planRepartition } from "./repartition-plan.js";
@@ -59,13 +65,6 @@ interface JobTopic {
   newTopic: string;
   /** The group whose unconsumed records are copied (inputs). */
   tailGroup?: string | undefined;
-}
-
-export interface ConnectorRoute {
-  name: string;
-  /** The route's topic replacement before and after. */
-  from: string;
-  to: string;
 }
 
 export interface RepartitionJob {
@@ -98,16 +97,6 @@ export interface RepartitionOptions {
   into?: MoveTarget | undefined;
   /** Each step as it happens, for the terminal. */
   log?: ((line: string) => void) | undefined;
-}
-
-/** Another region's cluster, where the next generation is made. */
-export interface MoveTarget {
-  region: string;
-  kafka: KafkaSettings;
-  /** Its Connect, where the application's outbox connectors are made to run. */
-  connect?: ConnectClient | undefined;
-  /** A connector's config there, from its config in the old region (the route already new). */
-  connectorConfig: (name: string, config: ConnectorConfig) => Promise<ConnectorConfig>;
 }
 
 const JOB_KEY = "job";
@@ -185,7 +174,12 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
         `${repartitionJournalTopic(app)}.layout`,
       );
       log(`frozen: workers and participants of generation ${current.from.generation} stop`);
-      const connectors = await stopConnectors(options, current);
+      const connectors = await stopRoutedConnectors(
+        options.connect,
+        current.topics.filter((t) => t.role === TopicRole.Start || t.role === TopicRole.Replies),
+        current.from.generation,
+        log,
+      );
       const groups = frozenGroups(current);
       await waitForEmptyGroups(admin, groups, {
         timeoutMs: options.freezeTimeoutMs ?? 120_000,
@@ -202,8 +196,8 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
     });
     await step(MoveStage.Switched, async () => {
       for (const route of current.connectors ?? []) {
-        if (into === undefined) await reroute(options, route);
-        else await takeOver(options, into, route);
+        if (into === undefined) await reroute(options.connect, route);
+        else await takeOver(options.connect, into, route);
       }
       const live: AppLayout = {
         generation: current.to.generation,
@@ -426,84 +420,4 @@ async function lastStable(
     })),
   });
   return new Map(listed.map((t) => [t.name, t.partitions.map((p) => p.offset)] as const));
-}
-
-/**
- * The connectors whose route writes one of the job's start or reply topics, stopped (their
- * services keep writing their outbox tables; the rows wait in the WAL).
- */
-async function stopConnectors(
-  options: RepartitionOptions,
-  job: RepartitionJob,
-): Promise<ConnectorRoute[]> {
-  const { connect } = options;
-  const log = options.log ?? (() => undefined);
-  if (connect === undefined) return [];
-  const inputs = job.topics.filter(
-    (t) => t.role === TopicRole.Start || t.role === TopicRole.Replies,
-  );
-  const routes: ConnectorRoute[] = [];
-  const writing = connectorsWriting(
-    await connectorConfigs(connect),
-    inputs.map((t) => t.topic),
-  );
-  for (const { name, route, topic } of writing) {
-    const written = inputs.find((t) => t.topic === topic);
-    if (written === undefined) continue;
-    // The new route names what the old one did with the new topic's suffix in place of the old.
-    const to = written.newTopic.slice(written.topic.length);
-    const from = job.from.generation === 0 ? route : route.replace(/\.g\d+$/, "");
-    routes.push({ name, from: route, to: `${from}${to}` });
-    await connect.stop(name);
-    log(`connector ${name} stopped (it routes to ${written.topic})`);
-  }
-  for (const { name } of routes) {
-    await waitUntil(async () => (await connect.isStopped(name)) || undefined, {
-      timeoutMs: 60_000,
-      description: `connector ${name} to stop`,
-    });
-  }
-  return routes;
-}
-
-/**
- * A connector of the old region made to run in the new one, stopped: its config there from
- * the old region's (a stopped connector keeps it) with the new route, whatever offsets an
- * earlier connector of its name left there forgotten (they are the old region's, from before
- * its failover).
- */
-async function takeOver(
-  options: RepartitionOptions,
-  into: MoveTarget,
-  route: ConnectorRoute,
-): Promise<void> {
-  const config = await options.connect?.config(route.name);
-  if (config === undefined) {
-    throw new UsageError(
-      `connector ${route.name} is gone from the old region's Connect: create it in region ${into.region} routing to ${route.to}`,
-    );
-  }
-  const { connect, connectorConfig } = into;
-  const moved = await connectorConfig(route.name, { ...config, [ROUTE_KEY]: route.to });
-  if (connect === undefined) return;
-  if ((await connect.status(route.name)) !== undefined) {
-    await connect.stop(route.name);
-    await waitUntil(async () => (await connect.isStopped(route.name)) || undefined, {
-      timeoutMs: 60_000,
-      description: `connector ${route.name} to stop in region ${into.region}`,
-    });
-    await connect.resetOffsets(route.name);
-  }
-  await connect.put(route.name, moved);
-}
-
-async function reroute(options: RepartitionOptions, route: ConnectorRoute): Promise<void> {
-  const { connect } = options;
-  if (connect === undefined) return;
-  const config = await connect.config(route.name);
-  if (config === undefined) {
-    throw new UsageError(`connector ${route.name} is gone: recreate it routing to ${route.to}`);
-  }
-  if (config[ROUTE_KEY] !== route.to)
-    await connect.put(route.name, { ...config, [ROUTE_KEY]: route.to });
 }

@@ -70,6 +70,14 @@ describe("region failover and failback", () => {
     expect(back.freezeToCompletionMs).toBeLessThan(60_000);
     expect(back.dryRun).toContain(`would fail ${drill.app} back from region dr to primary`);
     expect(back.dryRun).toMatch(/would stop connector \S+_orders in dr and run it in primary/);
+    // SIGKILLed once DR was frozen, the failback was run again and finished the move
+    expect(back.said).toMatch(/\[SIGKILLed after "frozen: /);
+    expect(back.said).toContain(
+      `resuming the failback of ${drill.app} to region primary at stage "fenced"`,
+    );
+    expect(back.said).toMatch(
+      /resuming the move to 6 partitions at stage "(history copied|frozen)"/,
+    );
     const again = await cli(config, ["dr", "failback", "--app", drill.app]);
     expect(again).toContain("nothing to do");
   }, 900_000);
