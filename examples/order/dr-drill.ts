@@ -101,7 +101,8 @@ export interface DrDrillReport {
   };
   /** What `dryRun` said. */
   dryRun: string;
-  /** What the failover said when run again once over. */
+  /** What the failover said, and what it said when run again once over. */
+  failoverSaid: string;
   failoverRerun: string;
   /** The primary worker's `sagastream_dr_rpo_seconds` just before the kill. */
   rpoGaugeBeforeKill: number | undefined;
@@ -251,7 +252,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
     const mirroredEnds = await appTopicEnds(drKafka, app, orders.topic);
     write(`primary region lost at ${new Date(killAt).toISOString()}; failing over …`);
     const failoverStarted = Date.now();
-    await options.failover(app);
+    const failoverSaid = await options.failover(app);
     const failoverMs = Date.now() - failoverStarted;
     write(`failover done in ${(failoverMs / 1000).toFixed(1)} s; orders keep coming …`);
     await waitFor("the first saga completed in DR", 180_000, () => firstDrCompletion !== undefined);
@@ -307,6 +308,7 @@ export async function runDrDrill(options: DrDrillOptions): Promise<DrDrillReport
       dryRun,
       duplicateEffects: await duplicateEffects(pool, app),
       api: await compareApi(drApi, ends),
+      failoverSaid,
       failoverRerun: await options.failover(app),
     };
     if (options.failback === undefined) return report;

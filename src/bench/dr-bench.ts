@@ -35,8 +35,9 @@ export interface DrDrillReport {
     laterNotEnded: string[];
   };
   rpoGaugeBeforeKill: number | undefined;
-  /** What `dr failover --dry-run` said before the kill, and `dr failover` run again once over. */
+  /** What `dr failover --dry-run` said before the kill, `dr failover`, and it run again once over. */
   dryRun: string;
+  failoverSaid: string;
   failoverRerun: string;
   duplicateEffects: string[];
   api: { checked: number; differ: string[] };
@@ -68,6 +69,11 @@ export interface DrDrillRun {
   afterFailoverSeconds?: number | undefined;
   /** Then fail back to the primary, with orders for this many seconds once back. */
   failback?: { afterSeconds: number } | undefined;
+  /**
+   * SIGKILL `dr failover` once it has set the offsets and `dr failback` once DR is frozen, and
+   * run each again (their journals finish them); the times then include the crash.
+   */
+  crashes?: boolean | undefined;
 }
 
 const PRIMARY_REGION_COMPONENTS = ["kafka", "registry", "connect"] as const;
@@ -138,6 +144,17 @@ export async function runDrDrill(
 ): Promise<DrDrillReport> {
   await stack.up({ dr: true });
   const { connections } = config;
+  /** The CLI, SIGKILLed at `killAt` and run again if `crash`: what it printed. */
+  const runTwiceIf = async (
+    crash: boolean | undefined,
+    args: string[],
+    killAt: RegExp,
+    onLine?: (line: string) => void,
+  ) => {
+    if (crash !== true) return cli(config, args, onLine);
+    const killed = await cli(config, args, onLine, killAt);
+    return `${killed}${await cli(config, args, onLine)}`;
+  };
   const drill = (await import(
     new URL("../../dist/examples/order/dr-drill.js", import.meta.url).href
   )) as DrillModule;
@@ -160,7 +177,8 @@ export async function runDrDrill(
       afterFailoverSeconds: run.afterFailoverSeconds,
       killPrimaryRegion: () => sigkill(stack, PRIMARY_REGION_COMPONENTS),
       dryRun: (app: string) => cli(config, ["dr", "failover", "--app", app, "--dry-run"]),
-      failover: (app: string) => cli(config, ["dr", "failover", "--app", app]),
+      failover: (app: string) =>
+        runTwiceIf(run.crashes, ["dr", "failover", "--app", app], /^stage done: offsets set/),
       restartPrimaryBrokers: async () => {
         await stack.up({ dr: true, only: ["kafka"] });
       },
@@ -172,12 +190,8 @@ export async function runDrDrill(
           ? undefined
           : {
               dryRun: (app: string) => cli(config, ["dr", "failback", "--app", app, "--dry-run"]),
-              // SIGKILLed once DR is frozen, and run again: its journal finishes it
-              run: async (app: string, onLine: (line: string) => void) => {
-                const args = ["dr", "failback", "--app", app];
-                const killed = await cli(config, args, onLine, /^\s*frozen:/);
-                return `${killed}${await cli(config, args, onLine)}`;
-              },
+              run: (app: string, onLine: (line: string) => void) =>
+                runTwiceIf(run.crashes, ["dr", "failback", "--app", app], /^\s*frozen:/, onLine),
               afterSeconds: run.failback.afterSeconds,
             },
       write: report,

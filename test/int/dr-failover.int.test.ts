@@ -25,6 +25,7 @@ describe("region failover and failback", () => {
         beforeKillSeconds: 15,
         afterFailoverSeconds: 15,
         failback: { afterSeconds: 10 },
+        crashes: true,
       },
       log,
     );
@@ -51,6 +52,11 @@ describe("region failover and failback", () => {
     expect(drill.dryRun).toMatch(/would copy slot \S+_orders_slot to \S+_orders_slot_dr/);
     expect(drill.dryRun).toContain(`would write ${drill.app}.layout in dr`);
     // once over, a rerun changes nothing
+    // SIGKILLed once it had set the offsets, the failover was run again and finished
+    expect(drill.failoverSaid).toMatch(/\[SIGKILLed after "stage done: offsets set/);
+    expect(drill.failoverSaid).toContain(
+      `resuming the failover of ${drill.app} to region dr at stage "offsets set"`,
+    );
     expect(drill.failoverRerun).toContain(`${drill.app} runs in region dr already: nothing to do`);
 
     // the failback: everything DR accepted is in the primary's new generation
