@@ -102,10 +102,11 @@ export async function failback(options: FailbackOptions): Promise<FailbackJob> {
       `region ${to.name} does not answer: bring its Kafka back (and its Connect, without ${app}'s workers) before failing back`,
     );
   }
-  const journal = await JobJournal.open(to.kafka, failbackJournalTopic(app));
-  const producer = journal.producer(failbackJournalTopic(app));
+  // (a dry run writes nothing, not even the journal's topic)
+  const journal = dryRun ? undefined : await JobJournal.open(to.kafka, failbackJournalTopic(app));
+  const producer = journal?.producer(failbackJournalTopic(app));
   try {
-    const earlier = journal.get(JOB_KEY) as FailbackJob | undefined;
+    const earlier = journal?.get(JOB_KEY) as FailbackJob | undefined;
     let job: FailbackJob;
     if (earlier !== undefined && earlier.stage !== FailbackStage.Done) {
       job = earlier;
@@ -127,7 +128,7 @@ export async function failback(options: FailbackOptions): Promise<FailbackJob> {
       if (STAGES.indexOf(job.stage) >= STAGES.indexOf(stage)) return;
       const began = Date.now();
       await run();
-      if (dryRun) return;
+      if (producer === undefined || journal === undefined) return;
       job.stage = stage;
       await transact(producer, journal, [], { [JOB_KEY]: job });
       log(`stage done: ${stage} (${((Date.now() - began) / 1000).toFixed(1)} s)`);
@@ -192,7 +193,7 @@ export async function failback(options: FailbackOptions): Promise<FailbackJob> {
     });
     return job;
   } finally {
-    await producer.close();
+    await producer?.close();
   }
 }
 
