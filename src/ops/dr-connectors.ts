@@ -154,6 +154,8 @@ export async function removeConnectors(
     }
     await connect.delete(name);
     const dropped = slot !== undefined && (await dropSlot(config, slot));
-    log(`connector ${name} deleted in ${region.name}${dropped ? `, its slot ${slot} dropped` : ""}`);
+    log(
+      `connector ${name} deleted in ${region.name}${dropped ? `, its slot ${slot} dropped` : ""}`,
+    );
   }
 }
