@@ -139,10 +139,18 @@ describe("sagastream dr status", () => {
       at: Date.now(),
       region,
     });
+    // (a transaction's markers are written after its commit returns: read committed, the
+    // layout shows a moment later)
+    const until = (said: boolean) =>
+      waitUntil(async () => (named(await status()) === said ? true : undefined), {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+        description: `dr status ${said ? "to say" : "no longer to say"} that ${app} runs in DR`,
+      });
     await writeLayout(dr, app, layout("dr"), `${app}-layout`);
-    expect(named(await status())).toBe(true);
+    expect(await until(true)).toBe(true);
     await writeLayout(dr, app, layout("primary"), `${app}-layout`);
-    expect(named(await status())).toBe(false);
+    expect(await until(false)).toBe(true);
   });
 
   describe.skipIf(config.externalCluster)("with MirrorMaker 2 stopped", () => {
