@@ -1,7 +1,7 @@
 /** `sagastream repartition`: move a live application to another partition count (--plan: what it would do). */
 import { Command } from "commander";
 import { loadConfig } from "../config/index.js";
-import { UsageError } from "../errors/index.js";
+import { UsageError, VerificationError } from "../errors/index.js";
 import { ConnectClient } from "../outbox/index.js";
 import {
   formatRepartitionPlan,
@@ -55,7 +55,7 @@ function progressPrinter(): (p: KeyCountProgress) => void {
   };
 }
 
-class VerifyFailedError extends UsageError {
+class VerifyFailedError extends VerificationError {
   constructor(app: string) {
     super(`the new generation of ${app} differs from the old: see the keys and sagas listed`);
   }

@@ -27,6 +27,7 @@ export const ErrorCode = {
   CircuitCallTimeout: "CIRCUIT_CALL_TIMEOUT",
   CommitOutcomeUnknown: "COMMIT_OUTCOME_UNKNOWN",
   KafkaSecurityRefused: "KAFKA_SECURITY_REFUSED",
+  VerificationFailed: "VERIFICATION_FAILED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -122,6 +123,12 @@ export class StackNotRunningError extends SagastreamError {
 /** A command was called with arguments it cannot accept. */
 export class UsageError extends SagastreamError {
   readonly code = ErrorCode.UsageInvalid;
+  readonly retriable = false;
+}
+
+/** A check of data found it not as it should be (a repartition's copy against its source). */
+export class VerificationError extends SagastreamError {
+  readonly code = ErrorCode.VerificationFailed;
   readonly retriable = false;
 }
 

@@ -104,3 +104,13 @@ export {
 } from "./dr-status.js";
 export { DrMonitor, DEFAULT_DR_INTERVAL_MS, type DrMonitorOptions } from "./dr-monitor.js";
 export { registerDrMetrics } from "./dr-metrics.js";
+export {
+  readDeadLetters,
+  redriveDeadLetters,
+  redrivesTopic,
+  REDRIVE_HEADERS,
+  type DeadLetter,
+  type DeadLetterFilter,
+  type Redrive,
+  type RedriveResult,
+} from "./dead-letters.js";

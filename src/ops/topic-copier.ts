@@ -61,10 +61,20 @@ export class JobJournal {
     readonly entries: Map<string, unknown>,
   ) {}
 
-  static async open(settings: KafkaSettings, topic: string): Promise<JobJournal> {
-    await withAdmin(settings, (admin) =>
-      ensureTopics(admin, [{ topic, partitions: 1, configs: { "cleanup.policy": "compact" } }]),
-    );
+  /** `readOnly`: a journal whose topic does not exist is empty, and its topic is not made. */
+  static async open(
+    settings: KafkaSettings,
+    topic: string,
+    options: { readOnly?: boolean } = {},
+  ): Promise<JobJournal> {
+    const exists = await withAdmin(settings, async (admin) => {
+      if (options.readOnly === true) return (await admin.listTopics()).includes(topic);
+      await ensureTopics(admin, [
+        { topic, partitions: 1, configs: { "cleanup.policy": "compact" } },
+      ]);
+      return true;
+    });
+    if (!exists) return new JobJournal(settings, topic, new Map());
     const reader = new RangeReader(settings, {
       topic,
       from: { kind: "earliest" },

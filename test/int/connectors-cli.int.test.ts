@@ -4,6 +4,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { ExitCode } from "../../src/cli/exit-codes.js";
 import { waitUntil } from "../../src/util/index.js";
 import { uniqueName } from "../support/names.js";
 
@@ -87,7 +88,7 @@ describe("sagastream outbox and connectors commands", () => {
     const missing = await cli("connectors", "status", "--name", name).catch(
       (e: unknown) => e as { code: number; stderr: string },
     );
-    expect(missing).toMatchObject({ code: 1 });
+    expect(missing).toMatchObject({ code: ExitCode.Usage });
     expect((missing as { stderr: string }).stderr).toMatch(
       /does not exist: run `sagastream connectors apply`/,
     );
@@ -97,7 +98,7 @@ describe("sagastream outbox and connectors commands", () => {
     const bad = await cli("connectors", "apply", "--name", "Bad-Name").catch(
       (e: unknown) => e as { code: number; stderr: string },
     );
-    expect(bad).toMatchObject({ code: 1 });
+    expect(bad).toMatchObject({ code: ExitCode.Usage });
     expect((bad as { stderr: string }).stderr).toMatch(/must hold only a-z, 0-9 and _/);
   });
 });

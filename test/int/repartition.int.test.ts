@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExitCode } from "../../src/cli/exit-codes.js";
 import { FaultPlan, orderSaga, type OrderService } from "../../examples/order/index.js";
 import { createProducer, topicOffsets, withAdmin } from "../../src/kafka/index.js";
 import { createLogger } from "../../src/log/index.js";
@@ -243,7 +244,7 @@ describe("repartition of a live application", () => {
       ["dist/cli/main.js", "repartition", "--app", name, "--verify"],
       { env: process.env },
     ).catch((error: unknown) => error as { code: number; stdout: string });
-    expect(failed).toMatchObject({ code: 1 });
+    expect(failed).toMatchObject({ code: ExitCode.Data });
     expect((failed as { stdout: string }).stdout).toContain(`differs: ${lost}`);
     expect((failed as { stdout: string }).stdout).toMatch(/^NOT verified$/m);
   }, 300_000);

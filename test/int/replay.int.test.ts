@@ -12,6 +12,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ExitCode } from "../../src/cli/exit-codes.js";
 import {
   createProducer,
   ensureTopics,
@@ -237,7 +238,7 @@ describe("saga timeline", () => {
       [cli, "saga", "timeline", "no-such-saga", "--topic", topic],
       { env: process.env },
     ).catch((error: unknown) => error as { code: number; stderr: string });
-    expect(missing).toMatchObject({ code: 1 });
+    expect(missing).toMatchObject({ code: ExitCode.Usage });
     expect((missing as { stderr: string }).stderr).toContain(
       `no events of saga no-such-saga in ${topic}`,
     );

@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExitCode } from "../../src/cli/exit-codes.js";
 import { loadConfig } from "../../src/config/index.js";
 import { PortBusyError } from "../../src/errors/index.js";
 import { Stack } from "../../src/stack/index.js";
@@ -132,16 +133,16 @@ describe("stack up", () => {
     expect(pidFiles.filter((f) => !["sleeper.pid", "stubborn.pid"].includes(f))).toEqual([]);
   });
 
-  it("prints one clear line and exits 1 for a busy port or a missing prerequisite", async () => {
+  it("prints one clear line and exits with its kind's code for a busy port or a missing prerequisite", async () => {
     const { env, busyPort } = await isolatedEnv(true);
     const busy = await cli(["stack", "up"], env);
-    expect(busy.code).toBe(1);
+    expect(busy.code).toBe(ExitCode.Unavailable);
     expect(busy.stderr.trim().split("\n").at(-1)).toMatch(
       new RegExp(`^sagastream: port ${busyPort} \\(kafka\\) is in use`),
     );
 
     const noJava = await cli(["stack", "up"], { ...env, SAGASTREAM_JAVA_HOME: "/nonexistent/jdk" });
-    expect(noJava.code).toBe(1);
+    expect(noJava.code).toBe(ExitCode.PrerequisiteMissing);
     expect(noJava.stderr.trim()).toMatch(
       /^sagastream: Java 17–21 at SAGASTREAM_JAVA_HOME=\/nonexistent\/jdk not found/,
     );

@@ -21,6 +21,7 @@ import {
   CircuitOpenError,
   CommitOutcomeUnknownError,
   KafkaSecurityError,
+  VerificationError,
   RegistryUnavailableError,
   RecordMisplacedError,
   RecordTooLargeError,
@@ -180,6 +181,15 @@ describe("error classes", () => {
       code: "KAFKA_SECURITY_REFUSED",
       retriable: false,
       says: /Kafka at 127\.0\.0\.1:9092 refused the credentials: check KAFKA_SASL_USERNAME/,
+    },
+    {
+      make: () =>
+        new VerificationError(
+          "the new generation of shop differs from the old: see the keys listed",
+        ),
+      code: "VERIFICATION_FAILED",
+      retriable: false,
+      says: /differs from the old: see the keys listed/,
     },
   ];
 
