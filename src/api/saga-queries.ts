@@ -6,6 +6,7 @@
  */
 import { partitionForKey, type StreamsApp } from "../topology/index.js";
 import {
+  indexKey,
   SAGA_STORES,
   SagaStatus,
   type SagaIndexes,
@@ -32,6 +33,21 @@ export interface SagaSummary {
   sagaId: string;
   sagaType: string;
   status: SagaStatus;
+  version: number;
+  startedAt: string;
+  updatedAt: string;
+}
+
+/** A listing's page: its filter, up to `limit` sagas, after the cursor of the last page. */
+export type ListFilter = Partial<SagaFilter> & {
+  limit: number;
+  /** The index key of the last saga of the page before (listCursor). */
+  after?: string | undefined;
+};
+
+/** Where a page ends: the index key of its last saga (listings are in index order). */
+export function listCursor(saga: SagaSummary): string {
+  return indexKey(saga.status, saga.sagaType, saga.sagaId);
 }
 
 export const ALL_STATUSES = Object.values(SagaStatus);
@@ -47,7 +63,7 @@ export interface SagaFilter {
   startedBefore?: number | undefined;
 }
 
-function matchesState(state: SagaState | undefined, filter: SagaFilter): boolean {
+function matchesState(state: SagaState | undefined, filter: Partial<SagaFilter>): boolean {
   if (state === undefined) return false;
   if (filter.version !== undefined && state.version !== filter.version) return false;
   if (filter.startedAfter !== undefined && state.startedAt < filter.startedAfter) return false;
@@ -102,26 +118,37 @@ export class SagaQueries {
   }
 
   /**
-   * Sagas on this worker's open partitions, by status (all when none) and type, up to
-   * `limit`. `served` names the partitions read in full (none is skipped silently: the
-   * caller decides whether a listing missing some is an answer).
+   * Sagas on this worker's open partitions matching `filter` (every status when it names
+   * none), in index order (status, type, id) from the cursor on: up to `limit` of each
+   * partition, for the caller to merge. `served` names the partitions read (none is skipped
+   * silently: the caller decides whether a listing missing some is an answer). Each match's
+   * state is read for its summary, so a page costs `limit` reads per partition, however many
+   * sagas there are.
    */
-  list(filter: { status?: SagaStatus; type?: string; limit: number }): Promise<LocalListing> {
-    const statuses = filter.status === undefined ? ALL_STATUSES : [filter.status];
+  async list(filter: ListFilter): Promise<LocalListing> {
+    const statuses =
+      filter.statuses === undefined || filter.statuses.length === 0
+        ? ALL_STATUSES
+        : filter.statuses;
     const sagas: SagaSummary[] = [];
     const served: number[] = [];
     for (const partition of this.app.ownedPartitions()) {
       const index = this.indexes.get(partition);
-      if (index === undefined) continue;
+      const store = await this.app.localStore<string, SagaRecord>(SAGA_STORES.sagas, partition);
+      if (index === undefined || store === undefined) continue;
+      let found = 0;
       for (const status of statuses) {
-        for (const saga of index.list(status, filter.type)) {
-          sagas.push(saga);
-          if (sagas.length >= filter.limit) return Promise.resolve({ sagas, served });
+        for (const { sagaId } of index.list(status, filter.type, filter.after)) {
+          if (found >= filter.limit) break;
+          const record = await store.get(sagaId);
+          if (record === undefined || !matchesState(record.state, filter)) continue;
+          sagas.push(summaryOf(record));
+          found += 1;
         }
       }
       served.push(partition);
     }
-    return Promise.resolve({ sagas, served });
+    return { sagas, served };
   }
 
   /**
@@ -151,6 +178,11 @@ export class SagaQueries {
     return { sagaIds, served };
   }
 
+  /** The partitions whose sagas this worker can answer for now (their tasks are open). */
+  servedPartitions(): number[] {
+    return this.app.ownedPartitions().filter((p) => this.indexes.get(p) !== undefined);
+  }
+
   /** How many sagas this worker holds in each status. */
   countByStatus(): Promise<Map<SagaStatus, number>> {
     const counts = new Map<SagaStatus, number>(ALL_STATUSES.map((s) => [s, 0]));
@@ -166,7 +198,7 @@ export class SagaQueries {
 }
 
 /**
- * The workers' listings as one, sorted by saga id, up to `limit`; or the partitions none of
+ * The workers' listings as one, in index order (status, type, id), up to `limit`; or the partitions none of
  * them served, when the matches fall short of `limit` (a full page is an answer even then).
  */
 export function mergeListings(
@@ -178,7 +210,21 @@ export function mergeListings(
   const served = new Set(listings.flatMap((l) => l.served));
   const missing = [...Array(partitions).keys()].filter((p) => !served.has(p));
   if (sagas.length < limit && missing.length > 0) return { missing };
-  return { sagas: sagas.sort((a, b) => a.sagaId.localeCompare(b.sagaId)).slice(0, limit) };
+  const keyed = sagas.map((saga) => [listCursor(saga), saga] as const);
+  keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { sagas: keyed.slice(0, limit).map(([, saga]) => saga) };
+}
+
+function summaryOf(record: SagaRecord): SagaSummary {
+  const { state } = record;
+  return {
+    sagaId: record.sagaId,
+    sagaType: state.sagaType,
+    status: state.status,
+    version: state.version,
+    startedAt: new Date(state.startedAt).toISOString(),
+    updatedAt: new Date(state.updatedAt).toISOString(),
+  };
 }
 
 /** A saga's state as the API shows it. */

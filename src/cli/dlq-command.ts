@@ -8,10 +8,9 @@ import { loadConfig } from "../config/index.js";
 import type { KafkaSettings } from "../kafka/index.js";
 import {
   parseTime,
+  decodeDeadLetter,
   readDeadLetters,
-  recordDecoder,
   redriveDeadLetters,
-  UndecodableRecord,
   type DeadLetter,
   type DeadLetterFilter,
 } from "../ops/index.js";
@@ -62,18 +61,6 @@ function settings(): { kafka: KafkaSettings; codec: AvroCodec } {
   };
 }
 
-/** What the record is, decoded through the registry, or why it does not decode. */
-async function decoded(codec: AvroCodec, letter: DeadLetter) {
-  const decode = recordDecoder(codec, letter.origin?.topic ?? "?");
-  try {
-    const rows = await decode(letter.origin?.partition ?? letter.partition, letter.record);
-    return { decodes: true as const, rows };
-  } catch (error) {
-    if (!(error instanceof UndecodableRecord)) throw error;
-    return { decodes: false as const, why: error.message };
-  }
-}
-
 const place = (l: DeadLetter) => `${l.partition}:${l.offset}`;
 const originText = (l: DeadLetter) =>
   l.origin === undefined ? "?" : `${l.origin.topic}/${l.origin.partition}@${l.origin.offset}`;
@@ -92,7 +79,7 @@ export function dlqCommand(): Command {
       if (flags.json === true) {
         for (const letter of letters) {
           const { record, ...rest } = letter;
-          const what = await decoded(codec, letter);
+          const what = await decodeDeadLetter(codec, letter);
           const value = what.decodes ? what.rows.map((r) => r.value) : undefined;
           process.stdout.write(
             `${JSON.stringify({ ...rest, key: record.key?.toString("utf8") ?? null, decodes: what.decodes, ...(what.decodes ? { value } : { undecodable: what.why }) })}\n`,
@@ -102,7 +89,7 @@ export function dlqCommand(): Command {
       }
       const rows: string[][] = [];
       for (const l of letters) {
-        const what = await decoded(codec, l);
+        const what = await decodeDeadLetter(codec, l);
         rows.push([
           place(l),
           new Date(l.timestamp).toISOString(),
@@ -131,7 +118,7 @@ export function dlqCommand(): Command {
           `${topic} has no dead letter at ${offset}: \`sagastream dlq list ${topic}\` lists them`,
         );
       }
-      const what = await decoded(codec, letter);
+      const what = await decodeDeadLetter(codec, letter);
       const { record } = letter;
       const shown = {
         at: place(letter),

@@ -11,7 +11,9 @@
 import { UsageError } from "../errors/index.js";
 import { DLQ_HEADERS, type KafkaSettings, type ProducedRecord } from "../kafka/index.js";
 import type { CommittedRecord } from "../topology/index.js";
+import type { AvroCodec } from "../schema/index.js";
 import { RangeReader } from "./range-reader.js";
+import { recordDecoder, UndecodableRecord } from "./record-decoder.js";
 import { JobJournal, transact } from "./topic-copier.js";
 
 export const REDRIVE_HEADERS = {
@@ -121,6 +123,18 @@ export async function readDeadLetters(
     await reader.close();
   }
   return letters;
+}
+
+/** What the dead letter's record is, decoded through the registry, or why it does not decode. */
+export async function decodeDeadLetter(codec: AvroCodec, letter: DeadLetter) {
+  const decode = recordDecoder(codec, letter.origin?.topic ?? "?");
+  try {
+    const rows = await decode(letter.origin?.partition ?? letter.partition, letter.record);
+    return { decodes: true as const, rows };
+  } catch (error) {
+    if (!(error instanceof UndecodableRecord)) throw error;
+    return { decodes: false as const, why: error.message };
+  }
 }
 
 export interface RedriveResult {

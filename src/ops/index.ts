@@ -105,6 +105,7 @@ export {
 export { DrMonitor, DEFAULT_DR_INTERVAL_MS, type DrMonitorOptions } from "./dr-monitor.js";
 export { registerDrMetrics } from "./dr-metrics.js";
 export {
+  decodeDeadLetter,
   readDeadLetters,
   redriveDeadLetters,
   redrivesTopic,

@@ -50,6 +50,7 @@ export { avroSagaSerdes, jsonSagaSerdes, sagaDecisionReader, type SagaSerdes } f
 export { SAGA_NAMESPACE } from "./avro-schemas.js";
 export { sagaTopology, type SagaStart, type SagaTopologyOptions } from "./topology.js";
 export { SagaIndex, SagaIndexes, type IndexedSaga } from "./saga-index.js";
+export { indexKey } from "./store-keys.js";
 export { timersOf, type TimerInput } from "./timers.js";
 export { ensureSagaTopics } from "./topics.js";
 export { followSagaEvents, type FollowedEvent } from "./follow-events.js";

@@ -110,11 +110,16 @@ export class SagaIndex {
     };
   }
 
-  /** Sagas by status (all when none) and type, in index order. */
-  *list(status?: SagaStatus, sagaType?: string): IterableIterator<IndexedSaga> {
+  /**
+   * Sagas by status (all when none) and type, in index order (status, type, id); only those
+   * past the index key `after` when given (a page's cursor).
+   */
+  *list(status?: SagaStatus, sagaType?: string, after?: string): IterableIterator<IndexedSaga> {
     const prefix = status === undefined ? "" : indexPrefix(status, sagaType);
-    for (const key of this.byStatus.keys(prefix)) {
+    const from = after !== undefined && after > prefix ? after : prefix;
+    for (const key of this.byStatus.keys(from)) {
       if (!key.startsWith(prefix)) return;
+      if (key === after) continue;
       const entry = parseIndexKey(key);
       if (sagaType === undefined || entry.sagaType === sagaType) yield entry;
     }

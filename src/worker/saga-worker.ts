@@ -14,17 +14,25 @@ import {
   type ApiServer,
   type SagaApiBackend,
   type SagaHistoryReader,
+  type WorkerStatus,
 } from "../api/index.js";
 import type { KafkaSecurity } from "../config/index.js";
-import { createProducer, type KafkaProducer, type KafkaSettings } from "../kafka/index.js";
+import {
+  createProducer,
+  deadLetterTopic,
+  type KafkaProducer,
+  type KafkaSettings,
+} from "../kafka/index.js";
 import type { Logger } from "../log/index.js";
 import {
   DrMonitor,
+  participantGroup,
   registerDrMetrics,
   ScalingMonitor,
   type ScalingReport,
   type ScalingTriggers,
 } from "../ops/index.js";
+import { consoleRoutes } from "../console/index.js";
 import type { AvroCodec } from "../schema/index.js";
 import {
   avroSagaSerdes,
@@ -191,6 +199,18 @@ export class SagaWorker {
           options.api?.advertisedUrl ?? (process.env["SAGASTREAM_API_ADVERTISED_URL"] || undefined),
         tokens: options.api?.tokens ?? apiTokensFromEnv(),
         backend: () => this.backend(),
+        ui: (group, tokens) =>
+          consoleRoutes({
+            group,
+            tokens,
+            logger: options.logger,
+            sources: {
+              applicationId: options.applicationId,
+              kafka: { ...this.kafka, clientId: `${options.applicationId}-console` },
+              codec: options.codec,
+              deadLetterTopics: () => this.deadLetterTopics(),
+            },
+          }),
         logger: options.logger,
       });
     }
@@ -368,8 +388,39 @@ export class SagaWorker {
       stuck: () => app.metrics.stuck.list(),
       request: (sagaId, control) => this.request(sagaId, control),
       requestMany: (requests) => this.requestMany(requests),
+      worker: (address) => this.workerStatus(app, address),
       scaling: () => this.scalingReport(),
       registry: this.metrics.registry,
+    };
+  }
+
+  /** The live generation's dead-letter topics: its workers', then each participant's. */
+  private deadLetterTopics(): string[] {
+    const app = this.options.applicationId;
+    return [
+      deadLetterTopic(generationId(app, this.generation)),
+      ...this.registry
+        .participants()
+        .map((p) => deadLetterTopic(participantGroup(app, this.generation, p))),
+    ];
+  }
+
+  /** What this worker runs now, for the console's group view. */
+  private workerStatus(app: StreamsApp, address: string): WorkerStatus {
+    const now = Date.now();
+    return {
+      address,
+      active: app.ownedPartitions(),
+      standby: app.standbyPartitions(),
+      restoring: [...app.metrics.restoring].map(([task, remaining]) => ({ task, remaining })),
+      lag: [...app.metrics.lag].map(([input, records]) => ({ input, records })),
+      stuck: app.metrics.stuck.list().map((s) => ({
+        where: s.where,
+        seconds: Math.round((now - s.since) / 1000),
+        reason: s.reason,
+      })),
+      deadLetters: app.metrics.deadLetters,
+      commits: app.metrics.commits,
     };
   }
 
