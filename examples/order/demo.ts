@@ -329,7 +329,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   write(`\n${formatTable(["", ""], rows)}\n\n`);
   write(
     `status API: ${apiAddress}  (try: npx sagastream saga list --status ABORTED --limit 5;\n` +
-      `  npx sagastream saga get ${run}-order-00000; curl ${apiAddress}/metrics)\n`,
+      `  npx sagastream saga get ${run}-order-00000; curl ${apiAddress}/metrics)\n` +
+      `console: ${apiAddress}/ui  (npx sagastream console; while it serves)\n`,
   );
   if (options.serveSeconds !== 0) {
     write(

@@ -2,7 +2,7 @@
 import { Option } from "commander";
 import { apiTokensFromEnv, peerAuthorization } from "../api/index.js";
 import { loadConfig } from "../config/index.js";
-import { UsageError } from "../errors/index.js";
+import { UsageError, WorkerUnavailableError } from "../errors/index.js";
 
 export function apiOption(): Option {
   return new Option("--api <url>", "a saga worker's HTTP API (env SAGASTREAM_API_URL)");
@@ -35,9 +35,7 @@ export async function callForStatus(
   try {
     response = await fetch(`${base}${path}`, init);
   } catch {
-    throw new UsageError(
-      `no saga worker API answers at ${base}: start a worker (e.g. \`npm run demo -- --serve -1\`) or point SAGASTREAM_API_URL at one`,
-    );
+    throw new WorkerUnavailableError(base);
   }
   const answer = (await response.json()) as { error?: string };
   return { status: response.status, answer };

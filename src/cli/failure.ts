@@ -24,6 +24,7 @@ const BY_CODE: Record<ErrorCode, ExitCode> = {
   [ErrorCode.ComponentFailed]: ExitCode.Unavailable,
   [ErrorCode.ComponentNotReady]: ExitCode.Unavailable,
   [ErrorCode.StackNotRunning]: ExitCode.Unavailable,
+  [ErrorCode.WorkerUnavailable]: ExitCode.Unavailable,
   [ErrorCode.UsageInvalid]: ExitCode.Usage,
   [ErrorCode.TopologyInvalid]: ExitCode.Data,
   [ErrorCode.DeserializationFailed]: ExitCode.Data,

@@ -17,6 +17,7 @@ import { whatifCommand } from "./whatif-command.js";
 import { capacityCommand } from "./capacity-command.js";
 import { repartitionCommand } from "./repartition-command.js";
 import { dlqCommand } from "./dlq-command.js";
+import { consoleCommand } from "./console-command.js";
 import { ExitCode } from "./exit-codes.js";
 import { describeFailure, type Endpoints } from "./failure.js";
 
@@ -46,6 +47,7 @@ const program = new Command("sagastream")
   .addCommand(repartitionCommand())
   .addCommand(drCommand())
   .addCommand(dlqCommand())
+  .addCommand(consoleCommand())
   .addCommand(demoCommand())
   .addCommand(benchCommand());
 

@@ -10,6 +10,7 @@ export const ErrorCode = {
   ComponentFailed: "COMPONENT_FAILED",
   ComponentNotReady: "COMPONENT_NOT_READY",
   StackNotRunning: "STACK_NOT_RUNNING",
+  WorkerUnavailable: "WORKER_UNAVAILABLE",
   UsageInvalid: "USAGE_INVALID",
   TopologyInvalid: "TOPOLOGY_INVALID",
   DeserializationFailed: "DESERIALIZATION_FAILED",
@@ -117,6 +118,17 @@ export class StackNotRunningError extends SagastreamError {
   readonly retriable = true;
   constructor(what: string) {
     super(`${what} is not running: start it with \`sagastream stack up\``);
+  }
+}
+
+/** No saga worker serves the HTTP API (and so the console) where a command looked for one. */
+export class WorkerUnavailableError extends SagastreamError {
+  readonly code = ErrorCode.WorkerUnavailable;
+  readonly retriable = true;
+  constructor(url: string) {
+    super(
+      `no saga worker serves its API at ${url}: start one (\`npm run demo -- --serve -1\` runs the demo's), or point SAGASTREAM_API_URL (or --api) at one`,
+    );
   }
 }
 

@@ -23,7 +23,7 @@ import { waitUntil } from "../../src/util/index.js";
 import { SagaWorker } from "../../src/worker/index.js";
 import { uniqueName } from "../support/names.js";
 import { readTopic } from "../support/read-topic.js";
-import { CLI_MAIN } from "../support/run-cli.js";
+import { CLI_MAIN, runCli } from "../support/run-cli.js";
 
 const connections = inject("connections");
 const TOKEN = "console-operate-token-0123";
@@ -165,6 +165,7 @@ afterAll(async () => {
 describe("the console after a demo run", () => {
   it("asks for the token, then lists the sagas with their counts", async () => {
     expect(demoApi).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(demoOutput).toContain(`console: ${demoApi}/ui`);
     await page.goto(`${demoApi}/ui`);
     expect(new URL(page.url()).pathname).toBe("/ui/login");
     await page.fill("input[name=token]", "not-the-token-at-all");
@@ -258,6 +259,20 @@ describe("the console after a demo run", () => {
   });
 });
 
+describe("sagastream console", () => {
+  it("prints the console's URL when a worker answers, and one line with 69 when none does", async () => {
+    const found = await runCli(["console", "--no-open", "--api", demoApi]);
+    expect(found.code).toBe(0);
+    expect(found.stdout).toContain(`console: ${demoApi}/ui`);
+    expect(found.stdout).toContain("running partition(s) 0, 1, 2, 3, 4, 5");
+    const none = await runCli(["console", "--no-open", "--api", "http://127.0.0.1:9"]);
+    expect(none.code).toBe(69);
+    expect(none.stderr.trim().split("\n")).toEqual([
+      "sagastream: no saga worker serves its API at http://127.0.0.1:9: start one (`npm run demo -- --serve -1` runs the demo's), or point SAGASTREAM_API_URL (or --api) at one",
+    ]);
+  });
+});
+
 describe("acting from the console", () => {
   const sagaId = `${app}-held-1`;
 
@@ -320,6 +335,7 @@ describe("acting from the console", () => {
     expect(await visibleText(row)).toContain(startTopic);
     expect(await visibleText(row)).toContain("undecodable");
     expect(await visibleText(row.locator(".redriven"))).toBe("-");
+    await open(`${api}/ui/dead-letters`, "dead letters");
     await shot("dead-letters");
     await row.locator("button").click();
     expect(await visibleText(page.locator("#redrive-done"))).toContain("Re-drove 1 of 1 selected");
