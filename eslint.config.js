@@ -40,4 +40,19 @@ export default tseslint.config(
     rules: { "@typescript-eslint/require-await": "off" },
   },
   { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
+  {
+    // The console's browser script: plain JavaScript, served as it is.
+    files: ["assets/**/*.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: "script",
+      globals: {
+        document: "readonly",
+        fetch: "readonly",
+        setTimeout: "readonly",
+        uPlot: "readonly",
+      },
+    },
+  },
 );
