@@ -126,10 +126,12 @@ export class SagaQueries {
    * sagas there are.
    */
   async list(filter: ListFilter): Promise<LocalListing> {
-    const statuses =
-      filter.statuses === undefined || filter.statuses.length === 0
+    // In index order, so that each partition's first `limit` are the page's candidates.
+    const statuses = [
+      ...(filter.statuses === undefined || filter.statuses.length === 0
         ? ALL_STATUSES
-        : filter.statuses;
+        : filter.statuses),
+    ].sort();
     const sagas: SagaSummary[] = [];
     const served: number[] = [];
     for (const partition of this.app.ownedPartitions()) {

@@ -8,3 +8,4 @@ export { failoverBenchmark } from "./failover-bench.js";
 export { soakBenchmark } from "./soak-bench.js";
 export { replayBenchmark } from "./replay-bench.js";
 export { cli, formatDrDrill, runDrDrill, type DrDrillReport, type DrDrillRun } from "./dr-bench.js";
+export { consoleBenchmark } from "./console-bench.js";

@@ -6,6 +6,7 @@ import {
   formatDrDrill,
   runDrDrill,
   soakBenchmark,
+  consoleBenchmark,
   outboxBenchmark,
   PipeClient,
   replayBenchmark,
@@ -117,6 +118,8 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<void>> = {
     );
     process.stdout.write(`\n${formatDrDrill(drill)}\n`);
   },
+  console: async (options) =>
+    consoleBenchmark((await localStack()).connections, { sagas: options.sagas }, report),
   outbox: async () => {
     const { connections, stack } = await localStack();
     const connectPid = async () => (await stack.status()).find((c) => c.name === "connect")?.pid;
@@ -204,7 +207,7 @@ export function benchCommand(): Command {
     )
     .option(
       "--sagas <n>",
-      "failover: sagas in flight when a worker is killed (default 100000)",
+      "failover: sagas in flight when a worker is killed; console: sagas held (default 100000 both)",
       positiveInteger,
     )
     .option(
