@@ -9,9 +9,9 @@ import {
   indexKey,
   SAGA_STORES,
   SagaStatus,
+  type IndexedSaga,
   type SagaIndexes,
   type SagaRecord,
-  type SagaState,
 } from "../saga/index.js";
 import type { HistoryEntry, SagaHistoryReader } from "./saga-history.js";
 
@@ -63,11 +63,11 @@ export interface SagaFilter {
   startedBefore?: number | undefined;
 }
 
-function matchesState(state: SagaState | undefined, filter: Partial<SagaFilter>): boolean {
-  if (state === undefined) return false;
-  if (filter.version !== undefined && state.version !== filter.version) return false;
-  if (filter.startedAfter !== undefined && state.startedAt < filter.startedAfter) return false;
-  return filter.startedBefore === undefined || state.startedAt < filter.startedBefore;
+/** Whether a saga the index lists passes the filter's version and start-time bounds. */
+function matchesIndexed(saga: IndexedSaga, filter: Partial<SagaFilter>): boolean {
+  if (filter.version !== undefined && saga.version !== filter.version) return false;
+  if (filter.startedAfter !== undefined && saga.startedAt < filter.startedAfter) return false;
+  return filter.startedBefore === undefined || saga.startedAt < filter.startedBefore;
 }
 
 /** Where a saga's partition is: open here, assigned here but still opening, or elsewhere. */
@@ -121,9 +121,9 @@ export class SagaQueries {
    * Sagas on this worker's open partitions matching `filter` (every status when it names
    * none), in index order (status, type, id) from the cursor on: up to `limit` of each
    * partition, for the caller to merge. `served` names the partitions read (none is skipped
-   * silently: the caller decides whether a listing missing some is an answer). Each match's
-   * state is read for its summary, so a page costs `limit` reads per partition, however many
-   * sagas there are.
+   * silently: the caller decides whether a listing missing some is an answer). The index
+   * answers the filter; only each match's state is read (for its summary), so a page costs at
+   * most `limit` reads per partition, however many sagas there are.
    */
   async list(filter: ListFilter): Promise<LocalListing> {
     // In index order, so that each partition's first `limit` are the page's candidates.
@@ -140,10 +140,11 @@ export class SagaQueries {
       if (index === undefined || store === undefined) continue;
       let found = 0;
       for (const status of statuses) {
-        for (const { sagaId } of index.list(status, filter.type, filter.after)) {
+        for (const indexed of index.list(status, filter.type, filter.after)) {
           if (found >= filter.limit) break;
-          const record = await store.get(sagaId);
-          if (record === undefined || !matchesState(record.state, filter)) continue;
+          if (!matchesIndexed(indexed, filter)) continue;
+          const record = await store.get(indexed.sagaId);
+          if (record === undefined) continue;
           sagas.push(summaryOf(record));
           found += 1;
         }
@@ -155,29 +156,22 @@ export class SagaQueries {
 
   /**
    * The ids of the sagas on this worker's open partitions that match `filter`, and the
-   * partitions read. The index answers status and type; a version or start-time bound reads
-   * each candidate's state from the store.
+   * partitions read, from the status index alone (it keeps each saga's version and start).
    */
-  async match(filter: SagaFilter): Promise<{ sagaIds: string[]; served: number[] }> {
-    const readsState =
-      filter.version !== undefined ||
-      filter.startedAfter !== undefined ||
-      filter.startedBefore !== undefined;
+  match(filter: SagaFilter): Promise<{ sagaIds: string[]; served: number[] }> {
     const sagaIds: string[] = [];
     const served: number[] = [];
     for (const partition of this.app.ownedPartitions()) {
       const index = this.indexes.get(partition);
-      const sagas = await this.app.localStore<string, SagaRecord>(SAGA_STORES.sagas, partition);
-      if (index === undefined || sagas === undefined) continue;
+      if (index === undefined) continue;
       for (const status of filter.statuses) {
-        for (const { sagaId } of index.list(status, filter.type)) {
-          if (readsState && !matchesState((await sagas.get(sagaId))?.state, filter)) continue;
-          sagaIds.push(sagaId);
+        for (const indexed of index.list(status, filter.type)) {
+          if (matchesIndexed(indexed, filter)) sagaIds.push(indexed.sagaId);
         }
       }
       served.push(partition);
     }
-    return { sagaIds, served };
+    return Promise.resolve({ sagaIds, served });
   }
 
   /** The partitions whose sagas this worker can answer for now (their tasks are open). */

@@ -16,6 +16,7 @@ import { html, when, type Html } from "./html.js";
 import type { ConsoleSources } from "./sources.js";
 
 const SHOWN = 200;
+const RAW_PREVIEW_BYTES = 120;
 
 export function deadLetterFilter(params: URLSearchParams): DeadLetterFilter {
   const value = (name: string) => {
@@ -28,6 +29,15 @@ export function deadLetterFilter(params: URLSearchParams): DeadLetterFilter {
     code: value("code"),
     offsets: offset === undefined ? undefined : [offset],
   };
+}
+
+/** The first bytes of an undecodable value, as text where they are printable. */
+function rawPreview(value: Buffer | null): string {
+  if (value === null) return "(no value: a tombstone)";
+  const text = value.subarray(0, RAW_PREVIEW_BYTES).toString("latin1");
+  // eslint-disable-next-line no-control-regex -- control bytes are what it replaces
+  const shown = text.replace(/[\u0000-\u001f\u007f-\u00a0]/g, "·");
+  return value.length > RAW_PREVIEW_BYTES ? `${shown}… (${value.length} bytes)` : shown;
 }
 
 function chosenTopic(sources: ConsoleSources, params: URLSearchParams): string {
@@ -82,7 +92,8 @@ ${JSON.stringify(
                 null,
                 1,
               )}</pre>`
-          : html`<span class="note">undecodable: ${what.why}</span>`
+          : html`<span class="note">undecodable: ${what.why}</span>
+              <code class="raw">${rawPreview(letter.record.value)}</code>`
       }
     </td>
     <td class="redriven">

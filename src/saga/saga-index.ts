@@ -16,6 +16,9 @@ import { nextDueAt } from "./timers.js";
 export interface IndexEntry {
   status: SagaStatus;
   sagaType: string;
+  /** The definition's version it runs on, and when it started: a listing filters on them. */
+  version: number;
+  startedAt: number;
   /** Its first timer's due time (undefined: none). */
   dueAt: number | undefined;
   /** When it ended (COMPLETED, ABORTED, CANCELLED; undefined: it has not). */
@@ -28,6 +31,8 @@ export function indexEntry(state: SagaState | undefined): IndexEntry | undefined
   return {
     status: state.status,
     sagaType: state.sagaType,
+    version: state.version,
+    startedAt: state.startedAt,
     dueAt: nextDueAt(state),
     endedAt: ended ? state.updatedAt : undefined,
   };
@@ -37,11 +42,23 @@ export interface IndexedSaga {
   sagaId: string;
   sagaType: string;
   status: SagaStatus;
+  version: number;
+  startedAt: number;
+}
+
+/** What the status index keeps of a saga besides its key. */
+interface Indexed {
+  version: number;
+  startedAt: number;
 }
 
 export class SagaIndex {
-  /** Keys `status \0 type \0 sagaId` (store-keys' indexKey): a prefix lists a status (and type). */
-  private readonly byStatus = new BTree<string, undefined>();
+  /**
+   * Keys `status \0 type \0 sagaId` (store-keys' indexKey): a prefix lists a status (and type).
+   * Each holds the saga's version and start, so that a listing filters on them without reading
+   * 100,000 states.
+   */
+  private readonly byStatus = new BTree<string, Indexed>();
   /** Keys `dueAt \0 sagaId`, due time zero-padded: the first key is the next timer. */
   private readonly timers = new BTree<string, undefined>();
   /** Keys `endedAt \0 sagaId` of the sagas that ended: the first key ended longest ago. */
@@ -57,10 +74,17 @@ export class SagaIndex {
         }
       }
       if (after !== undefined) {
-        if (this.byStatus.set(indexKey(after.status, after.sagaType, sagaId), undefined)) {
+        const value = { version: after.version, startedAt: after.startedAt };
+        if (this.byStatus.set(indexKey(after.status, after.sagaType, sagaId), value)) {
           this.counts.set(after.status, (this.counts.get(after.status) ?? 0) + 1);
         }
       }
+    } else if (
+      after !== undefined &&
+      (before?.version !== after.version || before.startedAt !== after.startedAt)
+    ) {
+      const value = { version: after.version, startedAt: after.startedAt };
+      this.byStatus.set(indexKey(after.status, after.sagaType, sagaId), value);
     }
     if (before?.dueAt !== after?.dueAt) {
       if (before?.dueAt !== undefined) this.timers.delete(timerKey(before.dueAt, sagaId));
@@ -117,11 +141,11 @@ export class SagaIndex {
   *list(status?: SagaStatus, sagaType?: string, after?: string): IterableIterator<IndexedSaga> {
     const prefix = status === undefined ? "" : indexPrefix(status, sagaType);
     const from = after !== undefined && after > prefix ? after : prefix;
-    for (const key of this.byStatus.keys(from)) {
+    for (const [key, value] of this.byStatus.entries(from)) {
       if (!key.startsWith(prefix)) return;
       if (key === after) continue;
       const entry = parseIndexKey(key);
-      if (sagaType === undefined || entry.sagaType === sagaType) yield entry;
+      if (sagaType === undefined || entry.sagaType === sagaType) yield { ...entry, ...value };
     }
   }
 

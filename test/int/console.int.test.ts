@@ -275,12 +275,17 @@ describe("sagastream console", () => {
 
 describe("acting from the console", () => {
   const sagaId = `${app}-held-1`;
+  const others = [`${app}-held-2`, `${app}-held-3`];
 
   beforeAll(async () => {
     const producer = createProducer(kafka);
     await producer.send({
       messages: [
-        { topic: startTopic, key: sagaId, value: Buffer.from(JSON.stringify({ id: sagaId })) },
+        ...[sagaId, ...others].map((id) => ({
+          topic: startTopic,
+          key: id,
+          value: Buffer.from(JSON.stringify({ id })),
+        })),
         { topic: startTopic, key: "garbage", value: Buffer.from("{not json") },
       ],
     });
@@ -318,6 +323,31 @@ describe("acting from the console", () => {
       "cancelled by the console test",
     );
     await shot("saga-cancelled");
+  });
+
+  it("cancels every saga a filter matches, after counting them", async () => {
+    const api = worker.apiAddress;
+    await page.goto(`${api}/ui?status=RUNNING&type=hold`);
+    expect((await page.locator("#sagas tbody a").allTextContents()).sort()).toEqual(others);
+    await page.click("button:text('Count sagas to cancel')");
+    expect(await visibleText(page.locator("#bulk-count"))).toContain("2 saga(s) to cancel");
+    await shot("bulk-count");
+    await page.click("#bulk-count button.danger");
+    expect(await visibleText(page.locator("#bulk-done"))).toBe(
+      "Cancel requested for 2 of 2 saga(s).",
+    );
+    await waitUntil(
+      async () => {
+        await page.goto(`${api}/ui?status=CANCELLED`);
+        const listed = await page.locator("#sagas tbody a").allTextContents();
+        return listed.length === 3 ? listed : undefined;
+      },
+      { timeoutMs: 30_000, description: "the three sagas listed CANCELLED" },
+    );
+    expect(await page.locator("#sagas tbody a").allTextContents()).toEqual(
+      [sagaId, ...others].sort(),
+    );
+    await shot("bulk-cancelled");
   });
 
   it("re-drives a dead letter to its origin topic", async () => {

@@ -36,6 +36,9 @@ function state(status: SagaStatus, startedAt: number, version = 1): SagaState {
   };
 }
 
+/** States read from the fake stores. */
+let reads = 0;
+
 /** Two partitions' stores and indexes, with sagas given as [id, partition, state]. */
 function queries(sagas: [string, number, SagaState][]): SagaQueries {
   const stores = new Map<number, Map<string, SagaRecord>>([
@@ -52,6 +55,8 @@ function queries(sagas: [string, number, SagaState][]): SagaQueries {
     byPartition[partition]?.update(sagaId, undefined, {
       status: s.status,
       sagaType: s.sagaType,
+      version: s.version,
+      startedAt: s.startedAt,
       dueAt: undefined,
       endedAt: undefined,
     });
@@ -59,7 +64,12 @@ function queries(sagas: [string, number, SagaState][]): SagaQueries {
   const app = {
     ownedPartitions: () => [0, 1],
     localStore: (_store: string, partition: number) =>
-      Promise.resolve({ get: (id: string) => Promise.resolve(stores.get(partition)?.get(id)) }),
+      Promise.resolve({
+        get: (id: string) => {
+          reads += 1;
+          return Promise.resolve(stores.get(partition)?.get(id));
+        },
+      }),
   } as unknown as StreamsApp;
   return new SagaQueries(app, 2, indexes, {} as SagaHistoryReader);
 }
@@ -102,6 +112,17 @@ describe("a listing's pages", () => {
     expect(await ids({ statuses: [SagaStatus.Running] })).toEqual(["r1", "r2", "r3"]);
     expect(await ids({ version: 2 })).toEqual(["c2", "r3"]);
     expect(await ids({ startedAfter: 20, startedBefore: 50 })).toEqual(["a1", "r2", "r3"]);
+  });
+
+  it("read only the states of the sagas they show: the index knows version and start", async () => {
+    const q = queries(sagas);
+    reads = 0;
+    expect(await page(q, { limit: 100, version: 3 })).toEqual([]);
+    expect(reads).toBe(0);
+    expect((await q.match({ statuses: [SagaStatus.Running], version: 2 })).sagaIds).toEqual(["r3"]);
+    expect(reads).toBe(0);
+    await page(q, { limit: 1, startedAfter: 30 });
+    expect(reads).toBeLessThanOrEqual(2); // one per partition at most
   });
 
   it("say each saga's version and times", async () => {
