@@ -71,7 +71,11 @@ async function start(options: StartTracingOptions): Promise<Running | undefined>
       .defaultResource()
       .merge(resources.resourceFromAttributes({ "service.name": config.serviceName }))
       // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the default name.
-      .merge(resources.detectResources({ detectors: [resources.envDetector] })),
+      .merge(
+        resources.detectResources({
+          detectors: [resources.resourceAttributesEnvDetector, resources.serviceNameEnvDetector],
+        }),
+      ),
     sampler: parentBased ? new sdk.ParentBasedSampler({ root: rootSampler }) : rootSampler,
     spanProcessors: processors,
   });
