@@ -20,14 +20,14 @@ import {
   startSpan,
   traceparentOf,
 } from "../tracing/index.js";
-import type { SagaEvent, SagaInput } from "./events.js";
+import { SagaStatus, TERMINAL_STATUSES, type SagaEvent, type SagaInput } from "./events.js";
 import { SAGA_HEADERS, type SagaCommand } from "./messages.js";
 import { participantOfSink, SAGA_EVENTS_SINK, type Outgoing } from "./outgoing.js";
 import type { Origin, SagaRecord } from "./processor.js";
 import type { SagaState } from "./state.js";
 
 /** The statuses a saga.end span marks (FAILED too: it waits for an operator). */
-const ENDS = new Set<string>(["COMPLETED", "ABORTED", "CANCELLED", "FAILED"]);
+const ENDS = new Set<SagaStatus>([...TERMINAL_STATUSES, SagaStatus.Failed]);
 
 /** The input in hand: its origin, the context its decisions start in, and when it began. */
 interface Current {

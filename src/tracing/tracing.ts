@@ -4,7 +4,7 @@
  * it (config.ts), and loads the SDK and the exporter then, by dynamic import: a process with
  * tracing off loads neither, and the engine checks `tracingEnabled()` before making any span.
  */
-import { diag, trace } from "@opentelemetry/api";
+import { trace } from "@opentelemetry/api";
 import { tracingConfig, TraceExporter, type TracingConfig, type TracingEnv } from "./config.js";
 
 interface Running {
@@ -80,7 +80,7 @@ async function start(options: StartTracingOptions): Promise<Running | undefined>
     spanProcessors: processors,
   });
   if (!trace.setGlobalTracerProvider(provider)) {
-    diag.warn("a tracer provider was registered already: sagastream's spans go to it");
+    process.emitWarning("a tracer provider was registered already: sagastream's spans go to it");
   }
   for (const name of config.unknownExporters) {
     process.emitWarning(`OTEL_TRACES_EXPORTER names "${name}", which sagastream does not ship`);
