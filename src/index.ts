@@ -58,6 +58,14 @@ export {
   type DomainEvent,
   type EventConsumerOptions,
 } from "./outbox/index.js";
+export {
+  startTracing,
+  flushTracing,
+  stopTracing,
+  tracingEnabled,
+  useGlobalTracerProvider,
+  type StartTracingOptions,
+} from "./tracing/index.js";
 export { Serdes, type Serde, type ReadableStore, type WritableStore } from "./state/index.js";
 export {
   TopologyBuilder,

@@ -17,6 +17,7 @@ import {
   ConnectClient,
   createSchemaRegistry,
   formatTable,
+  flushTracing,
   followSagaEvents,
   percentile,
   removeOutboxPipeline,
@@ -355,6 +356,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   await watcher.stop();
   await services.stop();
   await worker.stop();
+  await flushTracing(); // the order service's last spans
   await removeOutboxPipeline({
     pool,
     connect,

@@ -12,6 +12,7 @@ import {
   avroSerde,
   deployOutboxPipeline,
   loadSchemaDirectory,
+  startTracing,
   subjectFor,
   withTransaction,
   type AvroCodec,
@@ -76,6 +77,8 @@ export function orderTopic(name: string): string {
 
 export async function startOrderService(options: OrderServiceOptions) {
   const { pool, codec, name } = options;
+  // Spans of its outbox writes start each saga's trace, when the OTEL_* variables ask for it.
+  await startTracing({ serviceName: "order-service" });
   const topic = orderTopic(name);
   const schema = await orderPlacedSchema();
   const schemaId = await codec.register(

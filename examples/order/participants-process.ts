@@ -5,7 +5,7 @@
  * outbox connectors) and exits.
  */
 import pg from "pg";
-import { AvroCodec, ConnectClient, createSchemaRegistry } from "sagastream";
+import { AvroCodec, ConnectClient, createSchemaRegistry, startTracing } from "sagastream";
 import { stopWhenParentExits } from "./child-process.js";
 import { FaultPlan, type FaultRates } from "./faults.js";
 import { startParticipants } from "./participants.js";
@@ -31,6 +31,8 @@ export interface ParticipantsProcessOptions {
 }
 
 const options = JSON.parse(process.argv[2] ?? "{}") as ParticipantsProcessOptions;
+// One service name for the three services of this process (OTEL_* variables; off by default).
+await startTracing({ serviceName: "order-participants" });
 const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 3 * options.concurrency });
 const connect = new ConnectClient(options.connectUrl);
 const services = await startParticipants({

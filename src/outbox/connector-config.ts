@@ -16,6 +16,12 @@ export interface OutboxConnectorOptions {
   topicReplacement?: string | undefined;
 }
 
+/** Headers the EventRouter adds besides the ids (outbox.ts names the columns they come from). */
+export const OUTBOX_HEADERS = {
+  /** When the row was inserted (ISO 8601, from created_at): where Debezium's hop starts. */
+  createdAt: "outboxCreatedAt",
+} as const;
+
 /** The replication slot a connector named `name` reads from. */
 export function slotName(name: string): string {
   return `${name}_slot`;
@@ -47,7 +53,6 @@ export function outboxConnectorConfig(options: OutboxConnectorOptions): Connecto
     "transforms.outbox.route.topic.replacement":
       options.topicReplacement ?? "outbox.event.${routedByValue}",
     "transforms.outbox.table.field.event.key": "aggregateid",
-    "transforms.outbox.table.fields.additional.placement":
-      "type:header:eventType,correlation_id:header:correlationId,causation_id:header:causationId,traceparent:header:traceparent",
+    "transforms.outbox.table.fields.additional.placement": `type:header:eventType,correlation_id:header:correlationId,causation_id:header:causationId,traceparent:header:traceparent,created_at:header:${OUTBOX_HEADERS.createdAt}`,
   };
 }

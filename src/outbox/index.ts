@@ -17,6 +17,7 @@ export {
 } from "./outbox.js";
 export {
   outboxConnectorConfig,
+  OUTBOX_HEADERS,
   slotName,
   type OutboxConnectorOptions,
 } from "./connector-config.js";

@@ -5,6 +5,8 @@
  */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { tracingEnabled } from "../tracing/index.js";
+import { tracedWrite } from "./outbox-span.js";
 
 export interface OutboxOptions {
   pool: pg.Pool;
@@ -85,7 +87,9 @@ export function createOutbox(options: OutboxOptions) {
       text(event.causationId),
       text(event.traceparent),
     ];
-    let sql = `INSERT INTO ${table.qualified} (${OUTBOX_COLUMNS.join(", ")}) VALUES (${values.join(", ")})`;
+    // created_at is the insert's time, not the transaction's start (now()): Debezium's hop is
+    // traced from it (the outboxCreatedAt header).
+    let sql = `INSERT INTO ${table.qualified} (${OUTBOX_COLUMNS.join(", ")}, created_at) VALUES (${values.join(", ")}, clock_timestamp())`;
     if (deleteAfterInsert) sql += `; DELETE FROM ${table.qualified} WHERE id = ${text(id)}`;
     return { id, statements: sql };
   }
@@ -98,9 +102,12 @@ export function createOutbox(options: OutboxOptions) {
      * message id, which consumers use to deduplicate.
      */
     async publish(client: pg.ClientBase, event: OutboxEvent): Promise<string> {
-      const { id, statements: sql } = await statements(event);
-      await client.query(sql);
-      return id;
+      const write = async (traced: OutboxEvent) => {
+        const { id, statements: sql } = await statements(traced);
+        await client.query(sql);
+        return id;
+      };
+      return tracingEnabled() ? tracedWrite(table.qualified, event, write) : write(event);
     },
 
     statements,

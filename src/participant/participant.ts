@@ -46,6 +46,8 @@ import {
   type ParticipantStats,
 } from "./handle-command.js";
 import { IdempotencyStore } from "./idempotency.js";
+import { CommandSpans } from "./command-spans.js";
+import { flushTracing, startTracing } from "../tracing/index.js";
 import { replyStatements, replyTo, ReplySender } from "./replies.js";
 
 export type { CommandContext, CommandHandler, ParticipantStats } from "./handle-command.js";
@@ -113,6 +115,8 @@ export async function createParticipant(options: ParticipantOptions) {
     logger: options.logger,
   };
   await handling.store.migrate(options.pool);
+  // Off unless the OTEL_* variables ask for it (then once per process; see src/tracing).
+  const traced = await startTracing({ serviceName: `sagastream-participant-${options.name}` });
   const producer = createProducer(settings);
 
   /** Consumes one generation's commands and saga ends (generations.ts) until stopped. */
@@ -152,26 +156,40 @@ export async function createParticipant(options: ParticipantOptions) {
     }
 
     /** Handles one command record; resolves once its outcome is durable and its reply sent. */
-    async function onCommand(record: ConsumedRecord): Promise<void> {
+    async function onCommand(record: ConsumedRecord, spans?: CommandSpans): Promise<void> {
       const command = await decodeCommand(record);
       if (command === undefined) return;
+      spans?.command(command);
       const outbox = options.replyOutbox;
       const handled = await handleCommand(handling, command, async (defer, decided, delayMs) => {
         if (outbox === undefined || delayMs > 0) return false;
-        defer(await replyStatements(outbox, replyTo(serdes.reply, command, record, decided)));
+        const reply = replyTo(serdes.reply, command, record, decided, spans?.reply());
+        defer(await replyStatements(outbox, reply));
         return true;
       });
+      spans?.handled(handled);
       if (handled.replied === true) return;
-      const reply = replyTo(serdes.reply, command, record, handled);
+      const reply = replyTo(serdes.reply, command, record, handled, spans?.reply());
       if (handled.delayMs > 0) replies.later(reply, handled.delayMs);
       else await replies.send(reply);
+    }
+
+    async function onTracedCommand(record: ConsumedRecord): Promise<void> {
+      const spans = new CommandSpans(options.name, record);
+      try {
+        await onCommand(record, spans);
+        spans.end();
+      } catch (error) {
+        spans.fail(error);
+        throw error;
+      }
     }
 
     const consuming = await startConsuming(settings, {
       groupId,
       topics: [topics.commands(options.name)],
       concurrency: options.concurrency ?? 1,
-      handle: onCommand,
+      handle: traced ? onTracedCommand : (record) => onCommand(record),
     });
     // Its records of a saga expire a TTL after the saga ends (idempotency.ts): the ends are
     // read from the saga-events log, by each record's status header (nothing is decoded).
@@ -245,6 +263,7 @@ export async function createParticipant(options: ParticipantOptions) {
       await running?.stop();
       running = undefined;
       await producer.close();
+      await flushTracing();
     },
   };
 }

@@ -27,12 +27,16 @@ const TRACED = [
   SAGA_HEADERS.traceparent,
 ] as const;
 
-/** The reply to `command` (delivered as `record`). */
+/**
+ * The reply to `command` (delivered as `record`). It carries the command's traceparent, or
+ * `traceparent` (the reply's span's, when tracing is on).
+ */
 export function replyTo(
   serde: Serde<SagaReply>,
   command: SagaCommand,
   record: ConsumedRecord,
   handled: HandledCommand & { transient?: true; retryAfterMs?: number },
+  traceparent?: string,
 ): OutgoingReply {
   const reply: SagaReply = {
     sagaId: command.sagaId,
@@ -54,6 +58,7 @@ export function replyTo(
     const value = headerText(record, name);
     if (value !== undefined) headers[name] = value;
   }
+  if (traceparent !== undefined) headers[SAGA_HEADERS.traceparent] = traceparent;
   return { value: serde.serialize(reply), sagaId: command.sagaId, headers };
 }
 

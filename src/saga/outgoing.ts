@@ -16,8 +16,13 @@ import {
 import type { SagaRecord } from "./processor.js";
 
 export const SAGA_EVENTS_SINK = "saga-events";
+const COMMAND_SINK = "commands-";
 export function commandSink(participant: string): string {
-  return `commands-${participant}`;
+  return `${COMMAND_SINK}${participant}`;
+}
+/** The participant a command sink sends to. */
+export function participantOfSink(sink: string): string {
+  return sink.slice(COMMAND_SINK.length);
 }
 
 export interface Outgoing {

@@ -34,6 +34,8 @@ import { ParkedInputs } from "./parked-inputs.js";
 import { indexEntry, SagaIndex, type SagaIndexes } from "./saga-index.js";
 import { fold, type SagaState } from "./state.js";
 import { timersOf } from "./timers.js";
+import { SagaSpans } from "./saga-spans.js";
+import { tracingEnabled } from "../tracing/index.js";
 
 export const SAGA_STORES = { sagas: "sagas", parked: "parked" } as const;
 
@@ -129,9 +131,12 @@ export class SagaProcessor implements Processor<
   private redrivable: string[] = [];
   private partition: number | undefined;
   private readonly limits: SagaLimits;
+  /** Only when tracing is on: off, nothing is spent on spans. */
+  private readonly spans: SagaSpans | undefined;
 
   constructor(private readonly options: SagaProcessorOptions) {
     this.limits = { ...DEFAULT_SAGA_LIMITS, ...options.limits };
+    this.spans = tracingEnabled() ? new SagaSpans() : undefined;
   }
 
   /** Runs after the stores are restored: rebuilds the index and the timers from the states. */
@@ -150,9 +155,37 @@ export class SagaProcessor implements Processor<
 
   close(): void {
     if (this.partition !== undefined) this.options.indexes?.close(this.partition, this.index);
+    this.spans?.closed();
+  }
+
+  sealed(): void {
+    this.spans?.sealedInterval();
+  }
+
+  committed(): void {
+    this.spans?.committed();
+  }
+
+  aborted(): void {
+    this.spans?.aborted();
   }
 
   async process(record: StreamRecord<string, SagaMessage>, context: Context): Promise<void> {
+    const spans = this.spans;
+    if (spans === undefined) return this.processInput(record, context);
+    try {
+      await this.processInput(record, context);
+      spans.accept();
+    } catch (error) {
+      spans.reject(error);
+      throw error;
+    }
+  }
+
+  private async processInput(
+    record: StreamRecord<string, SagaMessage>,
+    context: Context,
+  ): Promise<void> {
     const sagaId = record.key;
     if (typeof sagaId !== "string" || sagaId === "") {
       throw new Error("a saga message needs its saga id as the record key");
@@ -166,6 +199,7 @@ export class SagaProcessor implements Processor<
       correlationId: header(record.headers, SAGA_HEADERS.correlationId),
       traceparent: header(record.headers, SAGA_HEADERS.traceparent),
     };
+    this.spans?.beginRecord(record, context.metadata, origin);
     const existing = await this.sagas.get(sagaId);
     if (message.kind === "start") {
       const definition = this.options.registry.latest(message.sagaType);
@@ -270,6 +304,7 @@ export class SagaProcessor implements Processor<
     input: SagaInput,
     origin: Origin,
   ): Promise<SagaRecord | undefined> {
+    const span = this.spans?.decision(sagaId, definition.name, input, origin, existing);
     const decision = decideTimerSafely(
       definition,
       sagaId,
@@ -286,6 +321,7 @@ export class SagaProcessor implements Processor<
         { sagaId, input: input.type, reason: decision.rejected },
         operator ? "operator request refused" : "input rejected",
       );
+      if (span !== undefined) this.spans?.rejected(span, decision.rejected);
       return undefined;
     }
     const { events } = decision;
@@ -300,13 +336,10 @@ export class SagaProcessor implements Processor<
       traceparent: existing?.traceparent ?? origin.traceparent,
     };
     this.sagas.put(sagaId, record);
-    for (const { sink, record: message } of outgoingOf(
-      record,
-      events,
-      firstSeq,
-      origin.causationId,
-      input.at,
-    )) {
+    const outgoing = outgoingOf(record, events, firstSeq, origin.causationId, input.at);
+    if (span !== undefined)
+      this.spans?.decided(span, sagaId, existing?.state, state, events, outgoing);
+    for (const { sink, record: message } of outgoing) {
       await context.forward(message, sink);
     }
     this.index.update(sagaId, indexEntry(existing?.state), indexEntry(state));
@@ -368,8 +401,10 @@ export class SagaProcessor implements Processor<
         }
       }
       await this.archiveEnded(now, undo);
+      this.spans?.accept();
     } catch (error) {
       for (const step of undo.reverse()) step();
+      this.spans?.reject(error);
       throw error;
     }
   }

@@ -52,4 +52,13 @@ export interface Processor<KIn, VIn, KOut = never, VOut = never> {
     context: ProcessorContext<KOut, VOut>,
   ): void | Promise<void>;
   close?(): void | Promise<void>;
+  /**
+   * The task sealed its commit interval: what was processed since the last seal goes in the
+   * transaction now in flight, which `committed` or `aborted` then settles (for work that
+   * lasts until its outputs are out, such as spans).
+   */
+  sealed?(): void;
+  committed?(): void;
+  /** The interval in flight aborted, and with it what was processed since. */
+  aborted?(): void;
 }

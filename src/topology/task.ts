@@ -389,16 +389,19 @@ export class Task {
     const sealed = { outputs: [...this.outputs, ...changelog], records: this.processedSinceCommit };
     this.outputs = [];
     this.processedSinceCommit = 0;
+    for (const processor of this.processors.values()) processor.sealed?.();
     return sealed;
   }
 
   /** The sealed interval's transaction committed: write its changes to the stores. */
   async committed(): Promise<void> {
+    for (const processor of this.processors.values()) processor.committed?.();
     for (const store of this.options.stores.values()) await store.flush();
   }
 
   /** A commit failed: every write and output not in the stores' engines is gone. */
   aborted(): void {
+    for (const processor of this.processors.values()) processor.aborted?.();
     for (const store of this.options.stores.values()) store.discard();
     this.outputs = [];
     this.recordOutputs.length = 0;

@@ -56,6 +56,7 @@ import {
   type SagaStart,
 } from "../saga/index.js";
 import { ProcessingGuarantee, StreamsApp } from "../topology/index.js";
+import { flushTracing, startTracing } from "../tracing/index.js";
 import { registerScalingMetrics } from "./scaling-metrics.js";
 
 /** Measured: 5,000 made transactions of seconds while draining and stalled the participants. */
@@ -184,6 +185,8 @@ export class SagaWorker {
    */
   async start(): Promise<void> {
     const { options } = this;
+    // Off unless the OTEL_* variables ask for it (then once per process; see src/tracing).
+    await startTracing({ serviceName: "sagastream-worker" });
     this.layoutLog = new LayoutLog(this.kafka, options.applicationId, options.logger);
     const layout = (await this.layoutLog.read()) ?? initialLayout(this.partitions);
     if (options.partitions !== undefined && layout.partitions !== options.partitions) {
@@ -429,5 +432,6 @@ export class SagaWorker {
     await this.layoutLog?.close();
     await this.server?.close();
     await this.stopGeneration();
+    await flushTracing();
   }
 }
