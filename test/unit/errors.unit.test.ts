@@ -8,6 +8,7 @@ import {
   PrerequisiteError,
   SagastreamError,
   StackNotRunningError,
+  WorkerUnavailableError,
   UsageError,
   TopologyError,
   DeserializationError,
@@ -101,6 +102,12 @@ describe("error classes", () => {
       code: "STACK_NOT_RUNNING",
       retriable: true,
       says: /sagastream stack up/,
+    },
+    {
+      make: () => new WorkerUnavailableError("http://127.0.0.1:18090"),
+      code: "WORKER_UNAVAILABLE",
+      retriable: true,
+      says: /no saga worker serves its API at http:\/\/127\.0\.0\.1:18090: start one/,
     },
     {
       make: () => new UsageError("bad flag"),
