@@ -31,9 +31,10 @@ import { readAppLayout, TopicRole } from "./app-topics.js";
 import { connectorConfigs, connectorsWriting } from "./connector-routes.js";
 import { waitForEmptyGroups, waitForMember } from "./consumer-groups.js";
 import { onSlotCopy, removeConnectors, stopConnectors } from "./dr-connectors.js";
-import { appTopics, reachable, type RegionEndpoint } from "./dr-failover.js";
+import { appGroups, appTopics, reachable, type RegionEndpoint } from "./dr-failover.js";
 import { writeLayout } from "./layout-writer.js";
 import { MoveStage, repartition, repartitionJournalTopic } from "./repartition.js";
+import { stageRunner } from "./journaled-stages.js";
 import { JobJournal, transact } from "./topic-copier.js";
 
 export enum FailbackStage {
@@ -124,15 +125,15 @@ export async function failback(options: FailbackOptions): Promise<FailbackJob> {
         `${dryRun ? "would fail" : "failing"} ${app} back from region ${from.name} to ${to.name}: generation ${job.generation} there becomes generation ${job.nextGeneration} in ${to.name} (${job.partitions} partitions)`,
       );
     }
-    const step = async (stage: FailbackStage, run: () => Promise<void>) => {
-      if (STAGES.indexOf(job.stage) >= STAGES.indexOf(stage)) return;
-      const began = Date.now();
-      await run();
-      if (producer === undefined || journal === undefined) return;
-      job.stage = stage;
-      await transact(producer, journal, [], { [JOB_KEY]: job });
-      log(`stage done: ${stage} (${((Date.now() - began) / 1000).toFixed(1)} s)`);
-    };
+    const step = stageRunner({
+      stages: STAGES,
+      job,
+      save:
+        producer === undefined || journal === undefined
+          ? undefined
+          : () => transact(producer, journal, [], { [JOB_KEY]: job }),
+      log,
+    });
 
     await step(FailbackStage.Fenced, () => fence(options, job, log));
     await step(FailbackStage.Moved, async () => {
@@ -222,10 +223,7 @@ async function fence(
 ): Promise<void> {
   const { from, to, applicationId: app } = options;
   const topics = await appTopics(from.kafka, app);
-  const workers = generationId(app, job.generation);
-  const groups = [...new Set(topics.flatMap((t) => t.groups))].filter(
-    (g) => g === workers || g.startsWith(`${workers}.participant.`),
-  );
+  const groups = appGroups(topics, app, job.generation);
   const inputs = topics.filter((t) => INPUT_ROLES.has(t.role)).map((t) => t.topic);
   if (options.dryRun === true) {
     log(

@@ -43,6 +43,7 @@ import {
   type AppTopic,
 } from "./app-topics.js";
 import { ensureLayoutTopic, layoutRecord, writeLayout } from "./layout-writer.js";
+import { stageRunner } from "./journaled-stages.js";
 import { JobJournal, transact } from "./topic-copier.js";
 
 /** One region as the failover sees it. */
@@ -149,6 +150,18 @@ export interface FailoverTopic extends AppTopic {
 }
 
 /** The application's topics and groups in a region's cluster. */
+/** The groups of the application's generation on its topics: its workers' and participants'. */
+export function appGroups(
+  topics: readonly FailoverTopic[],
+  app: string,
+  generation: number,
+): string[] {
+  const workers = generationId(app, generation);
+  return [...new Set(topics.flatMap((t) => t.groups))].filter(
+    (g) => g === workers || g.startsWith(`${workers}.participant.`),
+  );
+}
+
 export async function appTopics(kafka: KafkaSettings, app: string): Promise<FailoverTopic[]> {
   return withAdmin(kafka, async (admin) => {
     const found = await readAppTopics(admin, kafka, app);
@@ -214,26 +227,18 @@ export async function failover(options: FailoverOptions): Promise<FailoverJob> {
       );
     }
     const topics = await appTopics(to.kafka, app);
-    const workers = generationId(app, job.generation);
-    const groups = [...new Set(topics.flatMap((t) => t.groups))].filter(
-      (g) => g === workers || g.startsWith(`${workers}.participant.`),
-    );
+    const groups = appGroups(topics, app, job.generation);
     const inputs = topics.filter((t) => INPUT_ROLES.has(t.role));
 
-    const save = async () => {
-      if (producer !== undefined && journal !== undefined) {
-        await transact(producer, journal, [], { [JOB_KEY]: job });
-      }
-    };
-    const step = async (stage: FailoverStage, run: () => Promise<void>) => {
-      if (STAGES.indexOf(job.stage) >= STAGES.indexOf(stage)) return;
-      const began = Date.now();
-      await run();
-      if (dryRun) return;
-      job.stage = stage;
-      await save();
-      log(`stage done: ${stage} (${((Date.now() - began) / 1000).toFixed(1)} s)`);
-    };
+    const step = stageRunner({
+      stages: STAGES,
+      job,
+      save:
+        dryRun || producer === undefined || journal === undefined
+          ? undefined
+          : () => transact(producer, journal, [], { [JOB_KEY]: job }),
+      log,
+    });
 
     await step(FailoverStage.Fenced, async () => {
       job.fromReachable = await reachable(from.kafka, options.reachTimeoutMs ?? 3_000);
@@ -311,6 +316,7 @@ export async function failover(options: FailoverOptions): Promise<FailoverJob> {
     });
     await step(FailoverStage.Done, async () => {
       if (dryRun) return;
+      const workers = generationId(app, job.generation);
       await withAdmin(to.kafka, (admin) =>
         waitForMember(admin, workers, {
           timeoutMs: 120_000,

@@ -46,6 +46,7 @@ import {
 import { layoutRecord, writeLayout } from "./layout-writer.js";
 import { TopicRole } from "./app-topics.js";
 import { planRepartition } from "./repartition-plan.js";
+import { stageRunner } from "./journaled-stages.js";
 import { copySpans, JobJournal, transact, type CopySpan } from "./topic-copier.js";
 
 export enum MoveStage {
@@ -142,12 +143,12 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
       );
     }
     const current: RepartitionJob = job;
-    const step = async (stage: MoveStage, run: () => Promise<Partial<RepartitionJob>>) => {
-      if (order(current.stage) >= order(stage)) return;
-      Object.assign(current, await run(), { stage });
-      await save(current);
-      log(`stage done: ${stage}`);
-    };
+    const step = stageRunner({
+      stages: Object.values(MoveStage),
+      job: current,
+      save: () => save(current),
+      log,
+    });
 
     await step(MoveStage.Prepared, async () => {
       await prepareTopics(targetAdmin, current);
@@ -281,10 +282,6 @@ export async function repartition(options: RepartitionOptions): Promise<Repartit
       log(`copied ${copied.toLocaleString("en")} unconsumed record(s) of ${t.topic}`);
     }
   }
-}
-
-function order(stage: MoveStage): number {
-  return Object.values(MoveStage).indexOf(stage);
 }
 
 function history(job: RepartitionJob): JobTopic[] {
