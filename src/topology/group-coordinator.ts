@@ -13,6 +13,7 @@
 import {
   ConnectionPool,
   type ConnectionOptions,
+  findCoordinatorV6,
   findErrorBy,
   offsetFetchV8,
   txnOffsetCommitV3,
@@ -35,6 +36,9 @@ export interface TransactionIdentity {
   producerEpoch: number;
 }
 
+/** FindCoordinator's key type for a consumer group (1: a transactional id). */
+const GROUP_KEY_TYPE = 0;
+
 /** The broker keeps an offset unstable until the transaction settles (at most its timeout). */
 const STABLE_RETRY = { retries: 300, minTimeout: 50, maxTimeout: 200 } as const;
 
@@ -50,11 +54,28 @@ export class GroupCoordinator {
     this.pool = new ConnectionPool(clientId, connection);
   }
 
-  private async connection(): Promise<Connection> {
-    const node = await this.consumer.findGroupCoordinator();
+  /**
+   * A connection to the group's coordinator. The client keeps the coordinator it found until
+   * its own group requests fail; when that broker is gone from the cluster's metadata (it died,
+   * and the group's offsets partition has a new leader), a live broker is asked which it is now.
+   */
+  private async connection(groupId: string): Promise<Connection> {
+    const cached = await this.consumer.findGroupCoordinator();
     const metadata = await this.consumer.metadata({ topics: [] });
+    const known = metadata.brokers.get(cached);
+    if (known !== undefined) return this.pool.get(known);
+    const [anyBroker] = metadata.brokers.values();
+    if (anyBroker === undefined) throw new Error("no broker is known");
+    const { coordinators } = await findCoordinatorV6.api.async(
+      await this.pool.get(anyBroker),
+      GROUP_KEY_TYPE,
+      [groupId],
+    );
+    const node = coordinators[0]?.nodeId ?? -1;
     const broker = metadata.brokers.get(node);
-    if (broker === undefined) throw new Error(`the group coordinator (node ${node}) is not known`);
+    if (broker === undefined) {
+      throw new Error(`the group coordinator (node ${cached}, then ${node}) is not known`);
+    }
     return this.pool.get(broker);
   }
 
@@ -71,7 +92,7 @@ export class GroupCoordinator {
     const response = await pRetry(
       async () =>
         offsetFetchV8.api.async(
-          await this.connection(),
+          await this.connection(groupId),
           [{ groupId, memberId: null, memberEpoch: -1, topics }],
           true,
         ),
@@ -109,7 +130,7 @@ export class GroupCoordinator {
     }
     const topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));
     await txnOffsetCommitV3.api.async(
-      await this.connection(),
+      await this.connection(group.groupId),
       transaction.transactionalId,
       group.groupId,
       transaction.producerId,
